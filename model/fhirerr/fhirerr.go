@@ -1,0 +1,102 @@
+// Package fhirerr defines the categorised errors that flow from backends and
+// providers up to the server, which turns each category into one HTTP status
+// and OperationOutcome issue code in a single place (server/errors.go).
+//
+// An Error carries a user-safe message. Anything that is not an *Error is an
+// internal error: the server answers "internal error" with the request id and
+// keeps the detail for the log only.
+package fhirerr
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Category says what kind of failure an error is; the server maps it to an
+// HTTP status and an OperationOutcome issue.code.
+type Category int
+
+const (
+	// Internal is the zero value: a bug or an unexpected condition (500 exception).
+	Internal Category = iota
+	Invalid                // 400 invalid: the request is malformed or a value is wrong
+	Required               // 400 required: a mandatory value is missing
+	NotFound               // 404 not-found
+	Gone                   // 410 deleted: the record was invalidated
+	NotSupported           // 404/405/400 not-supported, see Status
+	MethodNotAllowed       // 405 not-supported
+	NotAcceptable          // 406 not-supported: asked for a format we do not speak
+	UnsupportedMediaType   // 415 not-supported
+	Forbidden              // 403 forbidden
+	Unauthorized           // 401 login
+	Conflict               // 409 conflict
+	PreconditionFailed     // 412 conflict: a version precondition failed
+	PreconditionRequired   // 428 required: If-Match missing
+	Unprocessable          // 422 processable: well-formed but semantically rejected
+	Throttled              // 429 throttled (RetryAfter honoured)
+	Timeout                // 504 timeout: a backend did not answer in time
+	BadGateway             // 502 exception: a backend failed or answered nonsense
+	Unavailable            // 503 transient: the facade itself is overloaded
+	TooLarge               // 413 too-costly
+)
+
+// Coding names a backend's own error code, kept for traceability in
+// OperationOutcome.issue.details.coding.
+type Coding struct {
+	System  string
+	Code    string
+	Display string
+}
+
+// Error is a categorised, user-safe error.
+type Error struct {
+	Category Category
+	// Message is safe to show to the client: no patient data, no backend URLs.
+	Message string
+	// Expression is the FHIRPath of the offending element or parameter, if any.
+	Expression string
+	// Backend names the backend that failed ("pds"), if any.
+	Backend string
+	// Details carries the backend's machine code, if any.
+	Details *Coding
+	// RetryAfter is passed to the client as Retry-After when non-zero.
+	RetryAfter time.Duration
+	// Err is the underlying cause, logged but never shown.
+	Err error
+}
+
+func (e *Error) Error() string {
+	s := e.Message
+	if e.Backend != "" {
+		s = e.Backend + ": " + s
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an Error of category c with a user-safe message.
+func New(c Category, format string, args ...any) *Error {
+	return &Error{Category: c, Message: fmt.Sprintf(format, args...)}
+}
+
+// As returns the *Error in err's chain, or nil.
+func As(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// CategoryOf returns the category of err (Internal if it is not an *Error).
+func CategoryOf(err error) Category {
+	if e := As(err); e != nil {
+		return e.Category
+	}
+	return Internal
+}

@@ -1,0 +1,162 @@
+// Package resources holds one provider per FHIR resource type and the
+// registry that lists them. A provider says what it is and which search
+// parameters it understands; it implements Reader and Searcher only if it can.
+// The server builds its routes, and capability/ the CapabilityStatement, from
+// the same registry by type assertion, so the two cannot drift.
+package resources
+
+import (
+	"context"
+	"net/url"
+	"sort"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// Provider is implemented by every resource provider.
+type Provider interface {
+	// ResourceType is the FHIR resource type served, e.g. "Patient".
+	ResourceType() string
+	// Profile is the canonical URL of the profile the resources conform to,
+	// or "" for the base resource.
+	Profile() string
+	// Documentation describes, for the CapabilityStatement, where the data
+	// comes from.
+	Documentation() string
+}
+
+// Reader is implemented by providers that support the FHIR read interaction.
+type Reader interface {
+	Read(ctx context.Context, id string) (*Resource, error)
+}
+
+// Searcher is implemented by providers that support search-type.
+type Searcher interface {
+	// SearchParams lists every parameter Search understands; the
+	// CapabilityStatement advertises exactly these.
+	SearchParams() []SearchParam
+	// Search runs q. Parameters in q are only those listed by SearchParams;
+	// the server has already removed and reported unknown ones.
+	Search(ctx context.Context, q *Query) (*SearchResult, error)
+}
+
+// Resource is one FHIR resource with the versioning facts the server needs
+// for ETag and Last-Modified.
+type Resource struct {
+	// Type and ID identify the resource ("Patient", "9000000009").
+	Type string
+	ID   string
+	// VersionID is meta.versionId, or "" when the backend keeps no versions.
+	VersionID string
+	// LastUpdated is meta.lastUpdated, or the zero time when unknown.
+	LastUpdated time.Time
+	// Message is the resource proto (e.g. *patient_go_proto.Patient).
+	Message proto.Message
+}
+
+// SearchParamType is a FHIR search parameter type.
+// See: http://hl7.org/fhir/R4/search.html#ptypes
+type SearchParamType string
+
+// The FHIR search parameter types used here.
+const (
+	TypeString    SearchParamType = "string"
+	TypeToken     SearchParamType = "token"
+	TypeDate      SearchParamType = "date"
+	TypeReference SearchParamType = "reference"
+	TypeNumber    SearchParamType = "number"
+	TypeURI       SearchParamType = "uri"
+	TypeSpecial   SearchParamType = "special"
+)
+
+// SearchParam describes one search parameter a Searcher accepts.
+type SearchParam struct {
+	Name string
+	Type SearchParamType
+	// Definition is the canonical SearchParameter URL, "" for the facade's own.
+	Definition string
+	// Documentation says what the parameter does and how it is passed on.
+	Documentation string
+	// Repeatable says whether several occurrences are allowed (e.g. given,
+	// birthdate ge+le); otherwise a repeat is a 400.
+	Repeatable bool
+	// Example is a value that the parameter accepts, used by the conformance
+	// test that proves every advertised parameter is accepted.
+	Example string
+}
+
+// Query is a search request after the server has separated the result
+// parameters (_count, _offset …) from the search parameters.
+type Query struct {
+	// Params holds the recognised search parameters, as sent.
+	Params url.Values
+	// Count is the page size the client asked for (already clamped).
+	Count int
+	// Offset is the index of the first entry of the requested page.
+	Offset int
+}
+
+// SearchEntry is one entry of a search result.
+type SearchEntry struct {
+	Resource *Resource
+	// Mode is the Bundle entry.search.mode: "match", "include" or "outcome".
+	Mode string
+	// Score is entry.search.score when the backend ranks its matches.
+	Score *float64
+}
+
+// Issue is a non-fatal remark about a search, returned to the client in an
+// OperationOutcome entry (search.mode "outcome").
+type Issue struct {
+	Severity    string // "information", "warning", "error"
+	Code        string // OperationOutcome issue.code, e.g. "multiple-matches"
+	Diagnostics string
+	Expression  string
+	// Details is the backend's code, if any.
+	DetailsSystem, DetailsCode, DetailsDisplay string
+}
+
+// SearchResult is everything a search found, unpaged: the server slices the
+// page from Entries, so Entries holds every match (backends like PDS return at
+// most 50). Total is the number of matches.
+type SearchResult struct {
+	Total   int
+	Entries []SearchEntry
+	Issues  []Issue
+}
+
+// Registry lists the providers, one per resource type.
+type Registry struct {
+	byType map[string]Provider
+}
+
+// NewRegistry returns a registry holding ps. It panics on two providers for
+// one type: that is a wiring bug.
+func NewRegistry(ps ...Provider) *Registry {
+	r := &Registry{byType: make(map[string]Provider, len(ps))}
+	for _, p := range ps {
+		t := p.ResourceType()
+		if _, dup := r.byType[t]; dup {
+			panic("resources: two providers for " + t)
+		}
+		r.byType[t] = p
+	}
+	return r
+}
+
+// Lookup returns the provider for resource type t.
+func (r *Registry) Lookup(t string) (Provider, bool) {
+	p, ok := r.byType[t]
+	return p, ok
+}
+
+// Providers returns every provider, sorted by resource type.
+func (r *Registry) Providers() []Provider {
+	out := make([]Provider, 0, len(r.byType))
+	for _, p := range r.byType {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ResourceType() < out[j].ResourceType() })
+	return out
+}
