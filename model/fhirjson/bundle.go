@@ -1,0 +1,69 @@
+package fhirjson
+
+import (
+	"encoding/json"
+	"errors"
+)
+
+// Bundle is a generic R4 Bundle as the NHS APIs return them for searches.
+// Entry resources are kept raw: decode each with the struct of its type
+// (ResourceType tells which).
+//
+// There is deliberately no BuildBundle: the facade assembles its own Bundles
+// from the resources it maps.
+//
+// See: http://hl7.org/fhir/R4/bundle.html#resource
+type Bundle struct {
+	ResourceType string        `json:"resourceType"`
+	ID           string        `json:"id,omitempty"`
+	Meta         *Meta         `json:"meta,omitempty"`
+	Type         string        `json:"type,omitempty"`
+	Timestamp    string        `json:"timestamp,omitempty"`
+	Total        *int64        `json:"total,omitempty"`
+	Link         []BundleLink  `json:"link,omitempty"`
+	Entry        []BundleEntry `json:"entry,omitempty"`
+}
+
+// BundleLink is a paging or self link of a Bundle.
+type BundleLink struct {
+	Relation string `json:"relation"`
+	URL      string `json:"url"`
+}
+
+// BundleEntry is one entry: the resource's full URL, the resource itself
+// (raw JSON), and for searches its mode and score.
+type BundleEntry struct {
+	FullURL  string             `json:"fullUrl,omitempty"`
+	Resource json.RawMessage    `json:"resource,omitempty"`
+	Search   *BundleEntrySearch `json:"search,omitempty"`
+}
+
+// BundleEntrySearch says why an entry is in a searchset and how well it
+// matched (PDS: 1.0 is an exact match).
+type BundleEntrySearch struct {
+	Mode  string   `json:"mode,omitempty"`
+	Score *float64 `json:"score,omitempty"`
+}
+
+// MarshalJSON writes the Bundle with "resourceType": "Bundle".
+func (b Bundle) MarshalJSON() ([]byte, error) {
+	type plain Bundle
+	b.ResourceType = "Bundle"
+	return json.Marshal(plain(b))
+}
+
+// ResourceType returns the "resourceType" of a JSON resource without
+// decoding the rest of it, e.g. to tell a searchset Bundle from the bare
+// OperationOutcome PDS answers with HTTP 200 when a search matches too many.
+func ResourceType(raw []byte) (string, error) {
+	var head struct {
+		ResourceType string `json:"resourceType"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return "", err
+	}
+	if head.ResourceType == "" {
+		return "", errors.New("fhirjson: no resourceType")
+	}
+	return head.ResourceType, nil
+}
