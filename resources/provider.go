@@ -53,6 +53,11 @@ type Resource struct {
 	LastUpdated time.Time
 	// Message is the resource proto (e.g. *patient_go_proto.Patient).
 	Message proto.Message
+	// RenderKey, when set, names this exact rendering of the resource: two
+	// Resources with the same RenderKey render to the same bytes, so the
+	// server may reuse the JSON it rendered before. Providers set it only
+	// when the backend versions its records (e.g. "pds-read/<id>/<version>").
+	RenderKey string
 }
 
 // SearchParamType is a FHIR search parameter type.
@@ -81,6 +86,9 @@ type SearchParam struct {
 	// Repeatable says whether several occurrences are allowed (e.g. given,
 	// birthdate ge+le); otherwise a repeat is a 400.
 	Repeatable bool
+	// Modifiers lists the modifiers accepted (e.g. "exact"); any other
+	// modifier is rejected with 400, as FHIR requires.
+	Modifiers []string
 	// Example is a value that the parameter accepts, used by the conformance
 	// test that proves every advertised parameter is accepted.
 	Example string

@@ -1,14 +1,86 @@
+// Command facade serves the FHIR R4 facade. With no backend configured it
+// starts the embedded sandbox simulators on loopback ports, so `make run`
+// works out of the box: http://127.0.0.1:8080/fhir.
 package main
 
 import (
-	_ "github.com/dgraph-io/ristretto/v2"
-	_ "github.com/google/fhir/go/jsonformat"
-	_ "github.com/google/uuid"
-	_ "github.com/gorilla/mux"
-	_ "github.com/prometheus/client_golang/prometheus"
-	_ "github.com/prometheus/client_golang/prometheus/promhttp"
-	_ "github.com/santhosh-tekuri/jsonschema/v6"
-	_ "github.com/sirupsen/logrus"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/carerecords/fhir-facade/cmd/facade/app"
 )
 
-func main() {}
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "facade:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := app.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env FACADE_ADDR)")
+	flag.StringVar(&cfg.BaseURL, "base-url", cfg.BaseURL, "public FHIR base URL used in links (env FACADE_BASE_URL); empty derives it from each request")
+	flag.BoolVar(&cfg.QuietLogs, "quiet", false, "log only failed (5xx) requests")
+	flag.Parse()
+
+	log := logrus.New()
+	log.SetFormatter(&logrus.JSONFormatter{})
+	cfg.Logger = log
+
+	a, err := app.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	fields := logrus.Fields{"addr": ln.Addr().String(), "fhir_base": "http://" + ln.Addr().String() + "/fhir", "version": app.Version}
+	if a.Sandbox != nil {
+		fields["sandbox"] = "embedded"
+	}
+	log.WithFields(fields).Info("facade listening")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	case sig := <-stop:
+		log.WithField("signal", sig.String()).Info("shutting down")
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}

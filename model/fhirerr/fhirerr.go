@@ -54,6 +54,9 @@ type Error struct {
 	Category Category
 	// Message is safe to show to the client: no patient data, no backend URLs.
 	Message string
+	// IssueCode overrides the OperationOutcome issue.code the category
+	// implies (e.g. "not-supported" on a 404 for an unknown resource type).
+	IssueCode string
 	// Expression is the FHIRPath of the offending element or parameter, if any.
 	Expression string
 	// Backend names the backend that failed ("pds"), if any.

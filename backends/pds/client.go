@@ -1,0 +1,174 @@
+// Package pds is the client of the Personal Demographics Service (FHIR) API:
+// read and search Patients. It returns PDS's payloads as bytes for
+// mappers/pds to decode, and turns PDS's error codes into categorised
+// fhirerr errors (BACKENDS.md §1 and §8).
+package pds
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/carerecords/fhir-facade/backends/upstream"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
+)
+
+// Name is the backend's name in metrics and errors.
+const Name = "pds"
+
+// ErrorSystem is the code system of PDS's error codes.
+const ErrorSystem = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"
+
+// Client calls PDS.
+type Client struct {
+	up *upstream.Client
+}
+
+// New returns a PDS client over up.
+func New(up *upstream.Client) *Client { return &Client{up: up} }
+
+// Patient is a PDS read: the Patient payload and its version from the ETag.
+type Patient struct {
+	Body []byte
+	// Version is the number inside the ETag W/"<n>" ("" if PDS sent none).
+	Version string
+}
+
+// Read fetches the full record of one patient. nhs must be a valid NHS number.
+func (c *Client) Read(ctx context.Context, nhs string) (*Patient, error) {
+	if !nhsnumber.Valid(nhs) {
+		return nil, fhirerr.New(fhirerr.Invalid, "%q is not a valid NHS number", nhs)
+	}
+	res, err := c.up.Do(ctx, upstream.Request{Method: http.MethodGet, Path: "/Patient/" + nhs, Op: "read"})
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != http.StatusOK {
+		return nil, c.errorFrom(res)
+	}
+	if !res.IsJSON() {
+		return nil, badPayload("read", nil)
+	}
+	return &Patient{Body: res.Body, Version: ParseETag(res.Header.Get("ETag"))}, nil
+}
+
+// Match is one search hit: a (reduced) Patient payload and PDS's score.
+type Match struct {
+	Body  json.RawMessage
+	Score *float64
+}
+
+// SearchResult is what a PDS search found.
+type SearchResult struct {
+	Matches []Match
+	// TooManyMatches is set when PDS answered 200 with its TOO_MANY_MATCHES
+	// OperationOutcome instead of a Bundle.
+	TooManyMatches bool
+}
+
+// Search runs a PDS search. params are PDS's own query parameters (family,
+// given, birthdate=eq…, _fuzzy-match …), already validated by the caller.
+func (c *Client) Search(ctx context.Context, params url.Values) (*SearchResult, error) {
+	res, err := c.up.Do(ctx, upstream.Request{Method: http.MethodGet, Path: "/Patient", Query: params, Op: "search"})
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != http.StatusOK {
+		return nil, c.errorFrom(res)
+	}
+	if !res.IsJSON() {
+		return nil, badPayload("search", nil)
+	}
+	var b struct {
+		ResourceType string `json:"resourceType"`
+		Type         string `json:"type"`
+		Entry        []struct {
+			Resource json.RawMessage `json:"resource"`
+			Search   *struct {
+				Score *float64 `json:"score"`
+			} `json:"search"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(res.Body, &b); err != nil {
+		return nil, badPayload("search", err)
+	}
+	switch b.ResourceType {
+	case "OperationOutcome":
+		if o, ok := upstream.ParseOutcome(res.Body); ok && (o.Code == "TOO_MANY_MATCHES" || o.IssueCode == "multiple-matches") {
+			return &SearchResult{TooManyMatches: true}, nil
+		}
+		return nil, badPayload("search", nil)
+	case "Bundle":
+	default:
+		return nil, badPayload("search", nil)
+	}
+	out := &SearchResult{Matches: make([]Match, 0, len(b.Entry))}
+	for _, e := range b.Entry {
+		m := Match{Body: e.Resource}
+		if e.Search != nil {
+			m.Score = e.Search.Score
+		}
+		out.Matches = append(out.Matches, m)
+	}
+	return out, nil
+}
+
+// ParseETag returns n from W/"n" (leniently: quotes and W/ are optional).
+func ParseETag(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "W/")
+	return strings.Trim(s, "\"“”")
+}
+
+func badPayload(op string, err error) error {
+	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the pds service sent an unexpected " + op + " response", Err: err}
+}
+
+// errorFrom maps a non-200 PDS answer to a categorised error. PDS's
+// diagnostics are not passed on (they can echo patient details); its code
+// and display are kept in Details.
+func (c *Client) errorFrom(res *upstream.Response) error {
+	o, ok := upstream.ParseOutcome(res.Body)
+	e := &fhirerr.Error{Backend: Name}
+	if ok && o.Code != "" {
+		e.Details = &fhirerr.Coding{System: ErrorSystem, Code: o.Code, Display: o.Display}
+	}
+	msg := func(def string) string {
+		if ok && o.Display != "" {
+			return "PDS: " + o.Display
+		}
+		return def
+	}
+	switch {
+	case res.Status == http.StatusBadRequest:
+		e.Category, e.Message = fhirerr.Invalid, msg("PDS rejected the request as invalid")
+		if ok && o.Code == "MISSING_VALUE" {
+			e.Category = fhirerr.Required
+		}
+	case res.Status == http.StatusUnauthorized:
+		// The facade's own credentials were refused: not the client's fault.
+		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the pds service"
+	case res.Status == http.StatusForbidden:
+		e.Category, e.Message = fhirerr.Forbidden, msg("PDS refused access")
+	case res.Status == http.StatusNotFound && ok && o.Code == "INVALIDATED_RESOURCE":
+		e.Category, e.Message = fhirerr.Gone, "this NHS number has been invalidated"
+	case res.Status == http.StatusNotFound:
+		e.Category, e.Message = fhirerr.NotFound, "no patient with this NHS number"
+	case res.Status == http.StatusRequestTimeout, res.Status == http.StatusServiceUnavailable, res.Status == http.StatusGatewayTimeout:
+		e.Category, e.Message = fhirerr.Timeout, "the pds service did not answer in time"
+		e.RetryAfter = upstream.RetryAfter(res.Header)
+	case res.Status == http.StatusConflict:
+		e.Category, e.Message = fhirerr.PreconditionFailed, msg("the resource version does not match")
+	case res.Status == http.StatusPreconditionFailed:
+		e.Category, e.Message = fhirerr.PreconditionRequired, msg("a resource version (If-Match) is required")
+	case res.Status == http.StatusTooManyRequests:
+		e.Category, e.Message = fhirerr.Throttled, "the pds service is throttling requests; retry later"
+		e.RetryAfter = upstream.RetryAfter(res.Header)
+	default:
+		e.Category, e.Message = fhirerr.BadGateway, "the pds service failed"
+	}
+	return e
+}

@@ -1,0 +1,49 @@
+package upstream
+
+import "encoding/json"
+
+// Outcome is the first issue of a backend's OperationOutcome: the machine
+// code from issue.details.coding (NHS APIs put their Spine error code there),
+// and the issue.code. Clients match on Code, never on Diagnostics.
+type Outcome struct {
+	IssueCode   string
+	Severity    string
+	System      string
+	Code        string
+	Display     string
+	Diagnostics string
+}
+
+// ParseOutcome reads the first issue of an OperationOutcome body; ok is false
+// when the body is not one (an HTML error page, say).
+func ParseOutcome(body []byte) (o Outcome, ok bool) {
+	var oo struct {
+		ResourceType string `json:"resourceType"`
+		Issue        []struct {
+			Severity    string `json:"severity"`
+			Code        string `json:"code"`
+			Diagnostics string `json:"diagnostics"`
+			Details     struct {
+				Coding []struct {
+					System  string `json:"system"`
+					Code    string `json:"code"`
+					Display string `json:"display"`
+				} `json:"coding"`
+				Text string `json:"text"`
+			} `json:"details"`
+		} `json:"issue"`
+	}
+	if json.Unmarshal(body, &oo) != nil || oo.ResourceType != "OperationOutcome" || len(oo.Issue) == 0 {
+		return Outcome{}, false
+	}
+	is := oo.Issue[0]
+	o = Outcome{IssueCode: is.Code, Severity: is.Severity, Diagnostics: is.Diagnostics, Display: is.Details.Text}
+	if len(is.Details.Coding) > 0 {
+		c := is.Details.Coding[0]
+		o.System, o.Code = c.System, c.Code
+		if c.Display != "" {
+			o.Display = c.Display
+		}
+	}
+	return o, true
+}

@@ -1,0 +1,245 @@
+// Package upstream is the HTTP plumbing every backend client shares: one
+// pooled http.Client per backend, the NHS API platform headers (X-Request-ID
+// per call, X-Correlation-ID from the facade's request, bearer token), a
+// per-call timeout, a bounded body read, metrics, and the categorisation of
+// transport failures. It knows nothing of FHIR REST.
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+)
+
+// DefaultTimeout bounds one backend call when Config.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// DefaultMaxBody bounds the bytes read from one backend response.
+const DefaultMaxBody = 8 << 20
+
+// Config configures the client of one backend.
+type Config struct {
+	// Name labels metrics and errors ("pds").
+	Name string
+	// BaseURL is the service's base, e.g. https://sandbox.api.service.nhs.uk/personal-demographics/FHIR/R4.
+	BaseURL string
+	// Token is sent as "Authorization: Bearer <Token>" when non-empty. It is
+	// never logged.
+	Token string
+	// Timeout bounds each call; DefaultTimeout when zero.
+	Timeout time.Duration
+	// MaxBody bounds the response body read; DefaultMaxBody when zero.
+	MaxBody int64
+	// Header is sent on every call (e.g. NHSD-End-User-Organisation-ODS).
+	Header http.Header
+	// Transport overrides the pooled transport (tests).
+	Transport http.RoundTripper
+}
+
+// Client calls one backend.
+type Client struct {
+	cfg     Config
+	base    *url.URL
+	http    *http.Client
+	metrics *Metrics
+}
+
+// New returns a client for cfg; m may be nil (no metrics).
+func New(cfg Config, m *Metrics) (*Client, error) {
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || base.Scheme == "" || base.Host == "" {
+		return nil, fmt.Errorf("upstream %s: invalid base URL", cfg.Name)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	rt := cfg.Transport
+	if rt == nil {
+		rt = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   128,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}
+	}
+	return &Client{cfg: cfg, base: base, http: &http.Client{Transport: rt}, metrics: m}, nil
+}
+
+// Name is the backend's name.
+func (c *Client) Name() string { return c.cfg.Name }
+
+// Request is one call to the backend.
+type Request struct {
+	Method string
+	// Path is appended to the base URL ("/Patient/9000000009"); it must be
+	// already escaped where needed.
+	Path   string
+	Query  url.Values
+	Header http.Header
+	Body   []byte
+	// Op labels metrics ("read", "search").
+	Op string
+}
+
+// Response is a backend's answer, body fully read (bounded).
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// IsJSON reports whether the response declares a JSON media type.
+func (r *Response) IsJSON() bool {
+	ct := r.Header.Get("Content-Type")
+	return strings.Contains(ct, "json")
+}
+
+type correlationKey struct{}
+
+// WithCorrelationID returns ctx carrying the facade's request id, sent to
+// backends as X-Correlation-ID so one request can be traced across services.
+func WithCorrelationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, correlationKey{}, id)
+}
+
+// CorrelationID returns the id set by WithCorrelationID, or "".
+func CorrelationID(ctx context.Context) string {
+	s, _ := ctx.Value(correlationKey{}).(string)
+	return s
+}
+
+// Do performs req. Transport failures and timeouts come back as
+// *fhirerr.Error (BadGateway, Timeout); any HTTP status is a Response for the
+// backend client to interpret.
+func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
+	start := time.Now()
+	resp, err := c.do(ctx, req)
+	if c.metrics != nil {
+		outcome := "ok"
+		status := "error"
+		switch {
+		case err != nil:
+			outcome = "transport_error"
+			if fhirerr.CategoryOf(err) == fhirerr.Timeout {
+				outcome = "timeout"
+			}
+		case resp.Status >= 500:
+			outcome = "server_error"
+		case resp.Status == 429:
+			outcome = "throttled"
+		case resp.Status >= 400:
+			outcome = "client_error"
+		}
+		if resp != nil {
+			status = fmt.Sprint(resp.Status)
+		}
+		c.metrics.observe(c.cfg.Name, req.Op, status, outcome, time.Since(start))
+	}
+	return resp, err
+}
+
+func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
+	u := *c.base
+	u.Path = c.base.Path + req.Path
+	u.RawPath = ""
+	if len(req.Query) > 0 {
+		u.RawQuery = req.Query.Encode()
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var body io.Reader
+	if req.Body != nil {
+		body = bytes.NewReader(req.Body)
+	}
+	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), body)
+	if err != nil {
+		return nil, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: err}
+	}
+	for k, vs := range c.cfg.Header {
+		hr.Header[k] = vs
+	}
+	for k, vs := range req.Header {
+		hr.Header[k] = vs
+	}
+	if hr.Header.Get("Accept") == "" {
+		hr.Header.Set("Accept", "application/fhir+json")
+	}
+	if hr.Header.Get("X-Request-ID") == "" {
+		hr.Header.Set("X-Request-ID", uuid.NewString())
+	}
+	if id := CorrelationID(ctx); id != "" {
+		hr.Header.Set("X-Correlation-ID", id)
+	}
+	if c.cfg.Token != "" {
+		hr.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+	res, err := c.http.Do(hr)
+	if err != nil {
+		return nil, c.transportError(ctx, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, c.cfg.MaxBody+1))
+	if err != nil {
+		return nil, c.transportError(ctx, err)
+	}
+	if int64(len(b)) > c.cfg.MaxBody {
+		return nil, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service sent a response larger than allowed"}
+	}
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}, nil
+}
+
+// transportError categorises a failed call. The *url.Error wrapper is
+// dropped because its message holds the URL, which may hold an NHS number.
+func (c *Client) transportError(ctx context.Context, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
+		return &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time", Err: err}
+	}
+	if errors.Is(err, context.Canceled) {
+		return &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the request was cancelled before the " + c.cfg.Name + " service answered", Err: err}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time", Err: err}
+	}
+	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service could not be reached", Err: err}
+}
+
+// RetryAfter parses a Retry-After header (seconds or HTTP date); zero when absent.
+func RetryAfter(h http.Header) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	var secs int
+	if _, err := fmt.Sscanf(v, "%d", &secs); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

@@ -1,0 +1,147 @@
+// Package capability builds the facade's CapabilityStatement from the
+// provider registry: every resource type with exactly the interactions its
+// provider implements and the search parameters it declares. Nothing here is
+// hand-written per resource, so the statement cannot drift from the routes.
+//
+// See: http://hl7.org/fhir/R4/capabilitystatement.html
+package capability
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/carerecords/fhir-facade/resources"
+)
+
+// Options are the facts about the running server that the statement states.
+type Options struct {
+	// BaseURL is the public FHIR base, e.g. http://127.0.0.1:8080/fhir.
+	BaseURL string
+	// Version is the software version.
+	Version string
+	// Date is when the statement was generated (start-up).
+	Date time.Time
+}
+
+// Interaction names of the FHIR RESTful API.
+// See: http://hl7.org/fhir/R4/valueset-type-restful-interaction.html
+const (
+	InteractionRead       = "read"
+	InteractionSearchType = "search-type"
+)
+
+// Interactions returns the type-level interactions p supports, discovered by
+// type assertion; the server routes exactly these.
+func Interactions(p resources.Provider) []string {
+	var out []string
+	if _, ok := p.(resources.Reader); ok {
+		out = append(out, InteractionRead)
+	}
+	if _, ok := p.(resources.Searcher); ok {
+		out = append(out, InteractionSearchType)
+	}
+	return out
+}
+
+type code struct {
+	Code string `json:"code"`
+}
+
+type searchParam struct {
+	Name          string `json:"name"`
+	Definition    string `json:"definition,omitempty"`
+	Type          string `json:"type"`
+	Documentation string `json:"documentation,omitempty"`
+}
+
+type resource struct {
+	Type              string        `json:"type"`
+	Profile           string        `json:"profile,omitempty"`
+	Documentation     string        `json:"documentation,omitempty"`
+	Interaction       []code        `json:"interaction"`
+	Versioning        string        `json:"versioning"`
+	ReadHistory       bool          `json:"readHistory"`
+	UpdateCreate      bool          `json:"updateCreate"`
+	ConditionalCreate bool          `json:"conditionalCreate"`
+	ConditionalRead   string        `json:"conditionalRead"`
+	ConditionalUpdate bool          `json:"conditionalUpdate"`
+	ConditionalDelete string        `json:"conditionalDelete"`
+	SearchParam       []searchParam `json:"searchParam,omitempty"`
+}
+
+type rest struct {
+	Mode          string     `json:"mode"`
+	Documentation string     `json:"documentation"`
+	Resource      []resource `json:"resource"`
+}
+
+// Statement is the CapabilityStatement as JSON-ready data.
+type Statement struct {
+	ResourceType string `json:"resourceType"`
+	ID           string `json:"id"`
+	Status       string `json:"status"`
+	Date         string `json:"date"`
+	Publisher    string `json:"publisher"`
+	Kind         string `json:"kind"`
+	Software     struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	} `json:"software"`
+	Implementation struct {
+		Description string `json:"description"`
+		URL         string `json:"url,omitempty"`
+	} `json:"implementation"`
+	FHIRVersion string   `json:"fhirVersion"`
+	Format      []string `json:"format"`
+	Rest        []rest   `json:"rest"`
+}
+
+// Build returns the CapabilityStatement for reg.
+func Build(reg *resources.Registry, opts Options) *Statement {
+	s := &Statement{
+		ResourceType: "CapabilityStatement",
+		ID:           "carerecords-facade",
+		Status:       "active",
+		Date:         opts.Date.UTC().Format(time.RFC3339),
+		Publisher:    "carerecords-facade contributors",
+		Kind:         "instance",
+		FHIRVersion:  "4.0.1",
+		Format:       []string{"application/fhir+json", "json", "application/json"},
+	}
+	s.Software.Name = "carerecords-facade"
+	s.Software.Version = opts.Version
+	s.Implementation.Description = "FHIR R4 facade over England's national care record services (PDS …)"
+	s.Implementation.URL = opts.BaseURL
+	r := rest{
+		Mode: "server",
+		Documentation: "Answers are assembled from national backends on each request; the facade stores no clinical data. " +
+			"JSON only (XML requests get 406). Searches page with _count (default 20, at most 50; larger values are clamped with a warning) " +
+			"and _offset; unknown search parameters are ignored and reported in an OperationOutcome entry, or rejected with 400 under Prefer: handling=strict.",
+	}
+	for _, p := range reg.Providers() {
+		res := resource{
+			Type:              p.ResourceType(),
+			Profile:           p.Profile(),
+			Documentation:     p.Documentation(),
+			Versioning:        "versioned",
+			ConditionalRead:   "full-support",
+			ConditionalDelete: "not-supported",
+		}
+		for _, i := range Interactions(p) {
+			res.Interaction = append(res.Interaction, code{Code: i})
+		}
+		if sr, ok := p.(resources.Searcher); ok {
+			for _, sp := range sr.SearchParams() {
+				res.SearchParam = append(res.SearchParam, searchParam{
+					Name: sp.Name, Definition: sp.Definition, Type: string(sp.Type), Documentation: sp.Documentation,
+				})
+			}
+		}
+		r.Resource = append(r.Resource, res)
+	}
+	s.Rest = []rest{r}
+	return s
+}
+
+// JSON renders s compactly.
+func (s *Statement) JSON() ([]byte, error) { return json.Marshal(s) }

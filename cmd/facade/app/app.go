@@ -1,0 +1,168 @@
+// Package app wires the facade together: backend clients (or the embedded
+// sandbox when no backend URL is configured), providers, registry and the
+// FHIR server. cmd/facade and the black-box tests both start the facade
+// through New, so they run the same code.
+package app
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/sirupsen/logrus"
+
+	"github.com/carerecords/fhir-facade/backends/pds"
+	"github.com/carerecords/fhir-facade/backends/sandbox"
+	"github.com/carerecords/fhir-facade/backends/upstream"
+	"github.com/carerecords/fhir-facade/resources"
+	"github.com/carerecords/fhir-facade/server"
+)
+
+// Version is the facade's version, set at build time with -ldflags.
+var Version = "dev"
+
+// Backend configures one national backend.
+type Backend struct {
+	// BaseURL of the service; empty means the embedded sandbox.
+	BaseURL string
+	// Token is the bearer token the facade presents (never logged).
+	Token   string
+	Timeout time.Duration
+}
+
+// Config is the whole configuration of a facade.
+type Config struct {
+	// Addr is the listen address (cmd/facade), e.g. 127.0.0.1:8080.
+	Addr string
+	// BaseURL is the public FHIR base for links; empty derives it from requests.
+	BaseURL string
+	PDS     Backend
+	// Sandbox configures the embedded simulators started for every backend
+	// without a BaseURL.
+	Sandbox sandbox.Options
+	// Logger for requests; nil means a JSON logger on stderr.
+	Logger    *logrus.Logger
+	QuietLogs bool
+}
+
+// FromEnv reads the configuration from environment variables (see README).
+// Tokens may be given directly (PDS_TOKEN) or as a file (PDS_TOKEN_FILE).
+func FromEnv(getenv func(string) string) (Config, error) {
+	cfg := Config{
+		Addr:    orDefault(getenv("FACADE_ADDR"), "127.0.0.1:8080"),
+		BaseURL: getenv("FACADE_BASE_URL"),
+	}
+	var err error
+	if cfg.PDS, err = backendFromEnv(getenv, "PDS"); err != nil {
+		return cfg, err
+	}
+	if s := getenv("SANDBOX_SEED"); s != "" {
+		if cfg.Sandbox.Seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			return cfg, fmt.Errorf("SANDBOX_SEED: %v", err)
+		}
+	}
+	if s := getenv("SANDBOX_SIZE"); s != "" {
+		if cfg.Sandbox.Size, err = strconv.Atoi(s); err != nil || cfg.Sandbox.Size < 0 {
+			return cfg, fmt.Errorf("SANDBOX_SIZE must be a non-negative integer")
+		}
+	}
+	return cfg, nil
+}
+
+func backendFromEnv(getenv func(string) string, prefix string) (Backend, error) {
+	b := Backend{BaseURL: getenv(prefix + "_BASE_URL"), Token: getenv(prefix + "_TOKEN")}
+	if f := getenv(prefix + "_TOKEN_FILE"); f != "" {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return b, fmt.Errorf("%s_TOKEN_FILE: cannot read the token file", prefix)
+		}
+		b.Token = strings.TrimSpace(string(raw))
+	}
+	if s := getenv(prefix + "_TIMEOUT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return b, fmt.Errorf("%s_TIMEOUT must be a positive duration such as 10s", prefix)
+		}
+		b.Timeout = d
+	}
+	return b, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// App is a wired facade.
+type App struct {
+	Handler http.Handler
+	// Sandbox is the embedded sandbox, nil when every backend is configured.
+	Sandbox  *sandbox.Sandbox
+	Registry *prometheus.Registry
+	// Backends names each backend's base URL (for the start-up log line).
+	Backends map[string]string
+	server   *server.Server
+}
+
+// New wires a facade from cfg, starting the embedded sandbox for every
+// backend that has no base URL.
+func New(cfg Config) (*App, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = logrus.New()
+		cfg.Logger.SetFormatter(&logrus.JSONFormatter{})
+	}
+	a := &App{Registry: prometheus.NewRegistry(), Backends: map[string]string{}}
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.PDS.BaseURL == "" {
+		sb, err := sandbox.Start(cfg.Sandbox)
+		if err != nil {
+			return nil, fmt.Errorf("start the embedded sandbox: %w", err)
+		}
+		a.Sandbox = sb
+		cfg.PDS.BaseURL = sb.PDSBaseURL
+		if cfg.PDS.Token == "" {
+			cfg.PDS.Token = "sandbox"
+		}
+	}
+	a.Backends["pds"] = cfg.PDS.BaseURL
+	um := upstream.NewMetrics(a.Registry)
+	pdsUp, err := upstream.New(upstream.Config{Name: pds.Name, BaseURL: cfg.PDS.BaseURL, Token: cfg.PDS.Token, Timeout: cfg.PDS.Timeout}, um)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	reg := resources.NewRegistry(
+		resources.NewPatient(pds.New(pdsUp)),
+	)
+	srv, err := server.New(server.Config{
+		BaseURL:   cfg.BaseURL,
+		Version:   Version,
+		Logger:    cfg.Logger,
+		QuietLogs: cfg.QuietLogs,
+		Registry:  a.Registry,
+	}, reg)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.server = srv
+	a.Handler = srv
+	return a, nil
+}
+
+// Close stops the embedded sandbox and releases caches.
+func (a *App) Close() {
+	if a.server != nil {
+		a.server.Close()
+	}
+	if a.Sandbox != nil {
+		a.Sandbox.Close()
+	}
+}

@@ -1,0 +1,137 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/carerecords/fhir-facade/backends/upstream"
+)
+
+// reqInfo is filled in as a request is routed, and read by the logging and
+// metrics middleware. It never holds patient identifiers: route is the
+// template ("/fhir/Patient/{id}"), never the path.
+type reqInfo struct {
+	id           string
+	route        string
+	resourceType string
+	interaction  string
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *reqInfo {
+	if ri, ok := ctx.Value(infoKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
+// statusWriter records the status and size written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// validRequestID accepts a client's X-Request-ID when it is short and
+// printable, so it can be logged and echoed safely.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "facade_http_requests_total",
+			Help: "FHIR requests served, by resource type, interaction and HTTP status.",
+		}, []string{"resource_type", "interaction", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "facade_http_request_duration_seconds",
+			Help:    "Latency of FHIR requests, by resource type, interaction and HTTP status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"resource_type", "interaction", "status"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// instrument wraps every request: request id (accepted or generated, echoed,
+// passed to backends as X-Correlation-ID), panic recovery, one structured log
+// line and the request metrics.
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			id = uuid.NewString()
+		}
+		w.Header().Set("X-Request-ID", id)
+		ri := &reqInfo{id: id, route: "other", resourceType: "none", interaction: "other"}
+		ctx := context.WithValue(r.Context(), infoKey{}, ri)
+		ctx = upstream.WithCorrelationID(ctx, id)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.WithFields(logrus.Fields{"request_id": id, "panic": p, "stack": string(debug.Stack())}).Error("panic serving request")
+				if sw.status == 0 {
+					s.writeError(sw, r.WithContext(ctx), format{contentType: mediaFHIRJSON}, errPanic)
+				}
+			}
+			d := time.Since(start)
+			status := strconv.Itoa(sw.status)
+			s.metrics.requests.WithLabelValues(ri.resourceType, ri.interaction, status).Inc()
+			s.metrics.duration.WithLabelValues(ri.resourceType, ri.interaction, status).Observe(d.Seconds())
+			if s.cfg.QuietLogs && sw.status < 500 {
+				return
+			}
+			s.log.WithFields(logrus.Fields{
+				"request_id":    id,
+				"method":        r.Method,
+				"route":         ri.route,
+				"resource_type": ri.resourceType,
+				"interaction":   ri.interaction,
+				"status":        sw.status,
+				"bytes":         sw.bytes,
+				"duration_ms":   float64(d.Microseconds()) / 1000,
+			}).Info("request")
+		}()
+		next.ServeHTTP(sw, r.WithContext(ctx))
+	})
+}

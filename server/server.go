@@ -1,0 +1,319 @@
+// Package server is the FHIR REST layer: routing, middleware (request id,
+// recovery, logs, metrics), content negotiation, and the one place where
+// answers and errors are written. Handlers return (*reply, error); writeReply
+// does negotiation, _pretty, ETag, Last-Modified and conditional reads, and
+// writeError turns every error into an OperationOutcome.
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/carerecords/fhir-facade/capability"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/resources"
+)
+
+// Config configures the FHIR server.
+type Config struct {
+	// BaseURL is the public FHIR base used in links and fullUrls (behind a
+	// proxy, the proxy's address). Empty: derived from each request's Host.
+	BaseURL string
+	// Version is the software version in the CapabilityStatement.
+	Version string
+	// DefaultPageSize and MaxPageSize bound _count (defaults 20 and 50).
+	DefaultPageSize, MaxPageSize int
+	// RenderCacheBytes bounds the cache of rendered resources (default 64 MiB).
+	RenderCacheBytes int64
+	// Logger receives one JSON line per request; nil means logrus' standard logger.
+	Logger *logrus.Logger
+	// QuietLogs logs only 5xx requests (benchmarks).
+	QuietLogs bool
+	// Registry receives the metrics; nil means a fresh one. Gatherer serves
+	// /metrics; nil means the Registry (if it is a Gatherer).
+	Registry prometheus.Registerer
+	Gatherer prometheus.Gatherer
+}
+
+// Server serves the FHIR API for the providers in a registry.
+type Server struct {
+	cfg        Config
+	reg        *resources.Registry
+	log        *logrus.Logger
+	metrics    *httpMetrics
+	render     *renderer
+	capability []byte
+	handler    http.Handler
+}
+
+var errPanic = errors.New("panic")
+
+// New builds the server. It panics on nothing: configuration errors are returned.
+func New(cfg Config, reg *resources.Registry) (*Server, error) {
+	if cfg.DefaultPageSize <= 0 {
+		cfg.DefaultPageSize = 20
+	}
+	if cfg.MaxPageSize <= 0 {
+		cfg.MaxPageSize = 50
+	}
+	if cfg.DefaultPageSize > cfg.MaxPageSize {
+		cfg.DefaultPageSize = cfg.MaxPageSize
+	}
+	if cfg.RenderCacheBytes <= 0 {
+		cfg.RenderCacheBytes = 64 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = logrus.StandardLogger()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Gatherer == nil {
+		if g, ok := cfg.Registry.(prometheus.Gatherer); ok {
+			cfg.Gatherer = g
+		}
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	rd, err := newRenderer(cfg.RenderCacheBytes)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, reg: reg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registry), render: rd}
+	capJSON, err := capability.Build(reg, capability.Options{BaseURL: cfg.BaseURL, Version: cfg.Version, Date: time.Now()}).JSON()
+	if err != nil {
+		return nil, err
+	}
+	s.capability = capJSON
+	s.handler = s.instrument(s.routes())
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Close releases the render cache.
+func (s *Server) Close() { s.render.close() }
+
+func (s *Server) routes() http.Handler {
+	r := mux.NewRouter()
+	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	}).Methods(http.MethodGet)
+
+	f := r.PathPrefix("/fhir").Subrouter()
+	f.Handle("/metadata", s.fhir("/fhir/metadata", map[string]handlerFunc{http.MethodGet: s.metadata}))
+	f.Handle("/{type}/_search", s.fhir("/fhir/{type}/_search", map[string]handlerFunc{http.MethodPost: s.searchType}))
+	f.Handle("/{type}/{id}", s.fhir("/fhir/{type}/{id}", map[string]handlerFunc{http.MethodGet: s.read}))
+	f.Handle("/{type}", s.fhir("/fhir/{type}", map[string]handlerFunc{http.MethodGet: s.searchType}))
+	f.NotFoundHandler = s.fhir("/fhir/*", nil)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, format{contentType: mediaFHIRJSON}, fhirerr.New(fhirerr.NotFound, "no such endpoint; the FHIR base is /fhir"))
+	})
+	return r
+}
+
+// reply is a successful answer, rendered by writeReply.
+type reply struct {
+	status       int
+	body         []byte // compact JSON
+	etag         string // weak ETag value without W/ and quotes: the versionId
+	lastModified time.Time
+	header       http.Header
+}
+
+type handlerFunc func(r *http.Request, f format, q url.Values) (*reply, error)
+
+// fhir adapts handlers to http: it negotiates the format, picks the handler
+// by method (405 with Allow otherwise) and writes the reply or error.
+func (s *Server) fhir(route string, byMethod map[string]handlerFunc) http.Handler {
+	var allow []string
+	for m := range byMethod {
+		allow = append(allow, m)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := infoFrom(r.Context())
+		ri.route = route
+		q, qerr := url.ParseQuery(r.URL.RawQuery)
+		f, err := negotiate(r, q)
+		if err != nil {
+			s.writeError(w, r, f, err)
+			return
+		}
+		if qerr != nil {
+			s.writeError(w, r, f, fhirerr.New(fhirerr.Invalid, "the query string is malformed"))
+			return
+		}
+		if byMethod == nil {
+			s.writeError(w, r, f, fhirerr.New(fhirerr.NotFound, "no such FHIR endpoint"))
+			return
+		}
+		h, ok := byMethod[r.Method]
+		if !ok {
+			if r.Method == http.MethodHead {
+				if g, ok := byMethod[http.MethodGet]; ok {
+					h = g
+				}
+			}
+		}
+		if h == nil {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, f, fhirerr.New(fhirerr.MethodNotAllowed, "%s is not supported on this endpoint", r.Method))
+			return
+		}
+		rep, err := h(r, f, q)
+		if err != nil {
+			s.writeError(w, r, f, err)
+			return
+		}
+		s.writeReply(w, r, f, rep)
+	})
+}
+
+// writeReply writes a successful answer: content type, ETag, Last-Modified,
+// conditional-read 304s, and _pretty.
+func (s *Server) writeReply(w http.ResponseWriter, r *http.Request, f format, rep *reply) {
+	h := w.Header()
+	for k, v := range rep.header {
+		h[k] = v
+	}
+	h.Set("Content-Type", f.contentType+"; charset=utf-8")
+	if rep.etag != "" {
+		h.Set("ETag", `W/"`+rep.etag+`"`)
+	}
+	if !rep.lastModified.IsZero() {
+		h.Set("Last-Modified", rep.lastModified.UTC().Format(http.TimeFormat))
+	}
+	if rep.status == http.StatusOK && notModified(r, rep) {
+		h.Del("Content-Type")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	body := rep.body
+	if f.pretty {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, body, "", "  "); err == nil {
+			body = buf.Bytes()
+		}
+	}
+	status := rep.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// notModified evaluates If-None-Match (which wins) and If-Modified-Since.
+// See: https://www.rfc-editor.org/rfc/rfc9110#section-13.2.2
+func notModified(r *http.Request, rep *reply) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		if rep.etag == "" {
+			return false
+		}
+		for _, t := range strings.Split(inm, ",") {
+			t = strings.TrimSpace(t)
+			if t == "*" {
+				return true
+			}
+			t = strings.Trim(strings.TrimPrefix(t, "W/"), `"`)
+			if t == rep.etag {
+				return true
+			}
+		}
+		return false
+	}
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" && !rep.lastModified.IsZero() {
+		if t, err := http.ParseTime(ims); err == nil {
+			return !rep.lastModified.Truncate(time.Second).After(t)
+		}
+	}
+	return false
+}
+
+// writeError writes err as an OperationOutcome; internal errors and backend
+// failures are logged with their detail, which the client never sees.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, f format, err error) {
+	ri := infoFrom(r.Context())
+	status, hdr, body := errorReply(err, ri.id)
+	if status >= 500 || fhirerr.CategoryOf(err) == fhirerr.Internal {
+		fields := logrus.Fields{"request_id": ri.id, "status": status}
+		if e := fhirerr.As(err); e != nil && e.Backend != "" {
+			fields["backend"] = e.Backend
+		}
+		s.log.WithFields(fields).WithError(err).Warn("request failed")
+	}
+	h := w.Header()
+	for k, v := range hdr {
+		h[k] = v
+	}
+	ct := f.contentType
+	if ct == "" {
+		ct = mediaFHIRJSON
+	}
+	h.Set("Content-Type", ct+"; charset=utf-8")
+	if f.pretty {
+		var buf bytes.Buffer
+		if json.Indent(&buf, body, "", "  ") == nil {
+			body = buf.Bytes()
+		}
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// baseURL is the configured public base, or one derived from the request.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.cfg.BaseURL != "" {
+		return s.cfg.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/fhir"
+}
+
+// idPattern is the FHIR id syntax.
+// See: http://hl7.org/fhir/R4/datatypes.html#id
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
+
+var typePattern = regexp.MustCompile(`^[A-Za-z]+$`)
+
+// provider looks up the provider for a {type} path segment; unknown types
+// are a 404 not-supported.
+func (s *Server) provider(r *http.Request) (resources.Provider, error) {
+	t := mux.Vars(r)["type"]
+	ri := infoFrom(r.Context())
+	p, ok := s.reg.Lookup(t)
+	if !ok {
+		ri.resourceType = "unsupported"
+		return nil, &fhirerr.Error{Category: fhirerr.NotFound, IssueCode: "not-supported", Message: "resource type " + quoteType(t) + " is not supported by this server"}
+	}
+	ri.resourceType = t
+	return p, nil
+}
+
+// quoteType echoes a path segment only if it looks like a resource type name.
+func quoteType(t string) string {
+	if len(t) <= 64 && typePattern.MatchString(t) {
+		return "'" + t + "'"
+	}
+	return "(invalid name)"
+}
