@@ -104,8 +104,11 @@ func orDefault(s, d string) string {
 type App struct {
 	Handler http.Handler
 	// Sandbox is the embedded sandbox, nil when every backend is configured.
-	Sandbox  *sandbox.Sandbox
-	Registry *prometheus.Registry
+	Sandbox *sandbox.Sandbox
+	// Metrics is the Prometheus registry served at /metrics.
+	Metrics *prometheus.Registry
+	// Resources is the provider registry the routes and CapabilityStatement come from.
+	Resources *resources.Registry
 	// Backends names each backend's base URL (for the start-up log line).
 	Backends map[string]string
 	server   *server.Server
@@ -118,8 +121,8 @@ func New(cfg Config) (*App, error) {
 		cfg.Logger = logrus.New()
 		cfg.Logger.SetFormatter(&logrus.JSONFormatter{})
 	}
-	a := &App{Registry: prometheus.NewRegistry(), Backends: map[string]string{}}
-	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a := &App{Metrics: prometheus.NewRegistry(), Backends: map[string]string{}}
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.PDS.BaseURL == "" {
 		sb, err := sandbox.Start(cfg.Sandbox)
 		if err != nil {
@@ -132,7 +135,7 @@ func New(cfg Config) (*App, error) {
 		}
 	}
 	a.Backends["pds"] = cfg.PDS.BaseURL
-	um := upstream.NewMetrics(a.Registry)
+	um := upstream.NewMetrics(a.Metrics)
 	pdsUp, err := upstream.New(upstream.Config{Name: pds.Name, BaseURL: cfg.PDS.BaseURL, Token: cfg.PDS.Token, Timeout: cfg.PDS.Timeout}, um)
 	if err != nil {
 		a.Close()
@@ -146,12 +149,13 @@ func New(cfg Config) (*App, error) {
 		Version:   Version,
 		Logger:    cfg.Logger,
 		QuietLogs: cfg.QuietLogs,
-		Registry:  a.Registry,
+		Registry:  a.Metrics,
 	}, reg)
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
+	a.Resources = reg
 	a.server = srv
 	a.Handler = srv
 	return a, nil

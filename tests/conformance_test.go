@@ -1,0 +1,152 @@
+package tests
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/carerecords/fhir-facade/resources"
+)
+
+// capabilityResources returns rest[0].resource of the CapabilityStatement.
+func capabilityResources(t *testing.T) []map[string]any {
+	t.Helper()
+	r := get(t, "/metadata")
+	if r.status != 200 || r.body["resourceType"] != "CapabilityStatement" {
+		t.Fatalf("metadata: %d %s", r.status, r.raw)
+	}
+	if r.body["fhirVersion"] != "4.0.1" {
+		t.Errorf("fhirVersion %v", r.body["fhirVersion"])
+	}
+	var out []map[string]any
+	for _, x := range r.body["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
+		out = append(out, x.(map[string]any))
+	}
+	return out
+}
+
+// TestEverySearchParamIsAccepted sends every advertised search parameter,
+// under Prefer: handling=strict, and expects a searchset: an advertised
+// parameter the server did not understand would be a 400.
+func TestEverySearchParamIsAccepted(t *testing.T) {
+	for _, res := range capabilityResources(t) {
+		typ := res["type"].(string)
+		prov, found := env.app.Resources.Lookup(typ)
+		if !found {
+			t.Fatalf("%s advertised but has no provider", typ)
+		}
+		examples := map[string]string{}
+		for _, sp := range prov.(resources.Searcher).SearchParams() {
+			examples[sp.Name] = sp.Example
+		}
+		sps, _ := res["searchParam"].([]any)
+		if len(sps) == 0 {
+			t.Errorf("%s advertises no search parameters", typ)
+		}
+		for _, x := range sps {
+			name := x.(map[string]any)["name"].(string)
+			t.Run(typ+"/"+name, func(t *testing.T) {
+				ex := examples[name]
+				if ex == "" {
+					t.Fatalf("no example value for %s", name)
+				}
+				q := url.Values{name: {ex}}
+				if typ == "Patient" && name != "identifier" {
+					// PDS needs family and birthdate with any other parameter.
+					if q.Get("family") == "" {
+						q.Set("family", "Smith")
+					}
+					if q.Get("birthdate") == "" {
+						q.Set("birthdate", "eq2010-10-22")
+					}
+				}
+				r := call(t, "GET", "/"+typ+"?"+q.Encode(), map[string]string{"Prefer": "handling=strict"}, "")
+				if r.status != 200 {
+					t.Fatalf("status %d: %s", r.status, r.raw)
+				}
+				_, outcomes := entries(t, r)
+				for _, o := range outcomes {
+					b, _ := json.Marshal(o)
+					if strings.Contains(string(b), "ignored") {
+						t.Errorf("parameter reported as ignored: %s", b)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestCapabilityInteractionsAreRouted(t *testing.T) {
+	for _, res := range capabilityResources(t) {
+		typ := res["type"].(string)
+		for _, i := range res["interaction"].([]any) {
+			code := i.(map[string]any)["code"].(string)
+			switch code {
+			case "read":
+				r := get(t, "/"+typ+"/9000000009")
+				if r.status != 200 {
+					t.Errorf("%s read: %d", typ, r.status)
+				}
+			case "search-type":
+				r := get(t, "/"+typ+"?identifier=9000000009")
+				if r.status != 200 {
+					t.Errorf("%s search: %d", typ, r.status)
+				}
+			default:
+				t.Errorf("%s advertises %s, which this test does not know how to check", typ, code)
+			}
+		}
+	}
+}
+
+func TestXMLIsNotAcceptable(t *testing.T) {
+	for _, hdr := range []map[string]string{{"Accept": "application/fhir+xml"}, {"Accept": "application/xml"}} {
+		r := call(t, "GET", "/Patient/9000000009", hdr, "")
+		if r.status != 406 || outcomeIssue(t, r)["code"] != "not-supported" {
+			t.Errorf("%v: %d %s", hdr, r.status, r.raw)
+		}
+	}
+	r := get(t, "/Patient/9000000009?_format=xml")
+	if r.status != 406 {
+		t.Errorf("_format=xml: %d", r.status)
+	}
+}
+
+var nhsNumberPattern = regexp.MustCompile(`\b9\d{9}\b`)
+
+// TestNoPatientDataInLogsOrMetrics exercises reads, searches and errors, then
+// checks that neither the logs nor /metrics carry an NHS number or a name.
+func TestNoPatientDataInLogsOrMetrics(t *testing.T) {
+	get(t, "/Patient/9000000009")
+	get(t, "/Patient/9111231130")
+	get(t, "/Patient?family=Smith&gender=female&birthdate=eq2010-10-22")
+	get(t, "/Patient?family=Smythe&given=Janet&birthdate=2005-06-16")
+	res, err := http.Get(env.root + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	metrics, _ := io.ReadAll(res.Body)
+	for name, text := range map[string]string{"logs": env.logs.String(), "metrics": string(metrics)} {
+		if m := nhsNumberPattern.FindString(text); m != "" {
+			t.Errorf("%s carry an NHS number (%s)", name, m)
+		}
+		for _, word := range []string{"Smith", "Smythe", "Janet", "2010-10-22"} {
+			if strings.Contains(text, word) {
+				t.Errorf("%s carry patient data %q", name, word)
+			}
+		}
+	}
+	for _, want := range []string{`facade_backend_requests_total{backend="pds"`, `facade_http_request_duration_seconds_bucket{interaction="read",resource_type="Patient"`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if !strings.Contains(env.logs.String(), `"request_id"`) {
+		t.Error("logs carry no request id")
+	}
+}

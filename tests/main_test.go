@@ -1,0 +1,165 @@
+// Package tests holds the black-box tests: the whole facade, wired as
+// cmd/facade wires it, on the embedded sandbox, over HTTP on a free loopback
+// port. Every JSON body the facade sends is validated against the official
+// FHIR R4 JSON schema.
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/carerecords/fhir-facade/cmd/facade/app"
+	"github.com/carerecords/fhir-facade/profiles"
+)
+
+// env is the facade under test, shared by the tests of this package.
+var env struct {
+	app  *app.App
+	url  string // FHIR base, e.g. http://127.0.0.1:41234/fhir
+	root string // http://127.0.0.1:41234
+	logs *syncBuffer
+}
+
+// syncBuffer collects the facade's log lines for the no-patient-data check.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// backendTimeout is short so the timeout test is quick.
+const backendTimeout = 700 * time.Millisecond
+
+func TestMain(m *testing.M) {
+	env.logs = &syncBuffer{}
+	log := logrus.New()
+	log.SetFormatter(&logrus.JSONFormatter{})
+	log.SetOutput(env.logs)
+	a, err := app.New(app.Config{Logger: log, PDS: app.Backend{Timeout: backendTimeout}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start facade:", err)
+		os.Exit(1)
+	}
+	ts := httptest.NewServer(a.Handler)
+	env.app, env.root, env.url = a, ts.URL, ts.URL+"/fhir"
+	code := m.Run()
+	ts.Close()
+	a.Close()
+	os.Exit(code)
+}
+
+// response is one HTTP answer from the facade, its JSON body decoded.
+type response struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+// call sends a request to the facade; every JSON body it answers with must be
+// a valid FHIR R4 resource.
+func call(t *testing.T, method, path string, hdr map[string]string, body string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	u := path
+	if !strings.HasPrefix(u, "http") {
+		u = env.url + path
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := response{status: res.StatusCode, header: res.Header, raw: raw}
+	if len(raw) > 0 && strings.Contains(res.Header.Get("Content-Type"), "json") {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			t.Fatalf("%s %s: invalid JSON: %v", method, path, err)
+		}
+		if _, isFHIR := r.body["resourceType"]; isFHIR {
+			if err := profiles.Validate(raw); err != nil {
+				t.Errorf("%s %s: response does not validate against the FHIR R4 schema: %v", method, path, err)
+			}
+		}
+	}
+	return r
+}
+
+func get(t *testing.T, path string) response {
+	t.Helper()
+	return call(t, http.MethodGet, path, nil, "")
+}
+
+// outcomeIssue returns issue[0] of an OperationOutcome body.
+func outcomeIssue(t *testing.T, r response) map[string]any {
+	t.Helper()
+	if r.body["resourceType"] != "OperationOutcome" {
+		t.Fatalf("want an OperationOutcome, got %s", r.raw)
+	}
+	return r.body["issue"].([]any)[0].(map[string]any)
+}
+
+// entries returns the Bundle's entries split by search mode.
+func entries(t *testing.T, r response) (matches, outcomes []map[string]any) {
+	t.Helper()
+	if r.body["resourceType"] != "Bundle" || r.body["type"] != "searchset" {
+		t.Fatalf("want a searchset Bundle, got %s", r.raw)
+	}
+	es, _ := r.body["entry"].([]any)
+	for _, e := range es {
+		m := e.(map[string]any)
+		switch m["search"].(map[string]any)["mode"] {
+		case "outcome":
+			outcomes = append(outcomes, m)
+		default:
+			matches = append(matches, m)
+		}
+	}
+	return matches, outcomes
+}
+
+func linkURL(r response, rel string) string {
+	ls, _ := r.body["link"].([]any)
+	for _, l := range ls {
+		m := l.(map[string]any)
+		if m["relation"] == rel {
+			return m["url"].(string)
+		}
+	}
+	return ""
+}
