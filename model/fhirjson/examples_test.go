@@ -1,0 +1,173 @@
+package fhirjson_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// shared is the repository's reference material (../shared from the module root).
+const shared = "../../../shared"
+
+// examplePatients returns every Patient in the HL7 R4 examples and in the PDS
+// fixtures (also those inside searchset Bundles), keyed by a readable name.
+func examplePatients(t *testing.T) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	var files []string
+	for _, g := range []string{
+		shared + "/fhir-r4/examples/Patient-*.json",
+		shared + "/fixtures/pds/spec-examples/*.json",
+		shared + "/fixtures/pds/stubs/patientResponses/*.json",
+		shared + "/fixtures/pds/stubs/searchResponses/*.json",
+	} {
+		m, err := filepath.Glob(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		t.Skipf("no fixtures under %s", shared)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(f, shared+"/")
+		switch rt, _ := fhirjson.ResourceType(raw); rt {
+		case "Patient":
+			out[name] = raw
+		case "Bundle":
+			var b fhirjson.Bundle
+			if err := json.Unmarshal(raw, &b); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			for i, e := range b.Entry {
+				if rt, _ := fhirjson.ResourceType(e.Resource); rt == "Patient" {
+					out[name+"#entry"+string(rune('0'+i/10))+string(rune('0'+i%10))] = e.Resource
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestStructsRoundTrip decodes each example into Patient and encodes it
+// again: the result must equal the input as generic JSON, i.e. every member
+// the examples use is modelled (encoding/json would silently drop the rest).
+func TestStructsRoundTrip(t *testing.T) {
+	for name, raw := range examplePatients(t) {
+		t.Run(name, func(t *testing.T) {
+			var p fhirjson.Patient
+			if err := json.Unmarshal(raw, &p); err != nil {
+				t.Fatal(err)
+			}
+			again, err := json.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want, got any
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(again, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("struct round trip changed the resource:\n got %s\nwant %s", again, raw)
+			}
+		})
+	}
+}
+
+// TestBuildPatientMatchesJSONFormat builds each example with BuildPatient and
+// parses it with jsonformat's (slow, validating) Unmarshaller: the protos
+// must be equal, up to the spelling of UTC (we write "Z" where jsonformat
+// keeps "+00:00" or its default zone "UTC"). Both must also print the same.
+func TestBuildPatientMatchesJSONFormat(t *testing.T) {
+	um, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := jsonformat.NewPrettyMarshaller(fhirversion.R4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, raw := range examplePatients(t) {
+		t.Run(name, func(t *testing.T) {
+			var p fhirjson.Patient
+			if err := json.Unmarshal(raw, &p); err != nil {
+				t.Fatal(err)
+			}
+			got, err := fhirjson.BuildPatient(&p)
+			if err != nil {
+				t.Fatalf("BuildPatient: %v", err)
+			}
+			cr, err := um.Unmarshal(raw)
+			if err != nil {
+				t.Fatalf("jsonformat rejects the example: %v", err)
+			}
+			want := cr.(*bcrpb.ContainedResource).GetPatient()
+			normaliseUTC(want.ProtoReflect())
+			if !proto.Equal(got, want) {
+				t.Errorf("BuildPatient differs from jsonformat:\n got %s\nwant %s", prototext.Format(got), prototext.Format(want))
+			}
+			gb, err := m.MarshalResource(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wb, err := m.MarshalResource(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(gb) != string(wb) {
+				t.Errorf("printed forms differ:\n got %s\nwant %s", gb, wb)
+			}
+		})
+	}
+}
+
+// normaliseUTC rewrites every UTC time zone spelling in a proto to "Z".
+func normaliseUTC(m protoreflect.Message) {
+	switch v := m.Interface().(type) {
+	case *dtpb.Date:
+		if isUTC(v.Timezone) {
+			v.Timezone = "Z"
+		}
+	case *dtpb.DateTime:
+		if isUTC(v.Timezone) {
+			v.Timezone = "Z"
+		}
+	case *dtpb.Instant:
+		if isUTC(v.Timezone) {
+			v.Timezone = "Z"
+		}
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		switch {
+		case fd.IsList() && fd.Message() != nil:
+			for i := 0; i < val.List().Len(); i++ {
+				normaliseUTC(val.List().Get(i).Message())
+			}
+		case fd.Message() != nil && !fd.IsMap():
+			normaliseUTC(val.Message())
+		}
+		return true
+	})
+}
+
+func isUTC(tz string) bool { return tz == "UTC" || tz == "+00:00" || tz == "-00:00" }
