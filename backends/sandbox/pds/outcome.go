@@ -1,0 +1,211 @@
+package pds
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/carerecords/fhir-facade/backends/sandbox/pds/fixtures"
+)
+
+// SpineErrorSystem is the coding system of PDS error codes.
+const SpineErrorSystem = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"
+
+// apiError is one PDS error answer: an HTTP status and an OperationOutcome
+// built from the sandbox's template for code.
+type apiError struct {
+	status      int
+	code        string // Spine error code, e.g. "INVALID_VALUE"
+	diagnostics string // replaces the template's #(diagnostics); "" drops it
+	display     string // replaces the template's #(display) or display
+	issueCode   string // replaces the template's issue.code
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.diagnostics) }
+
+type outcome struct {
+	ResourceType string         `json:"resourceType"`
+	Issue        []outcomeIssue `json:"issue"`
+}
+
+type outcomeIssue struct {
+	Severity    string          `json:"severity"`
+	Code        string          `json:"code"`
+	Details     *outcomeDetails `json:"details,omitempty"`
+	Diagnostics string          `json:"diagnostics,omitempty"`
+}
+
+type outcomeDetails struct {
+	Coding []outcomeCoding `json:"coding"`
+}
+
+type outcomeCoding struct {
+	System  string `json:"system"`
+	Version string `json:"version,omitempty"`
+	Code    string `json:"code"`
+	Display string `json:"display"`
+}
+
+const (
+	placeholderDiagnostics = "#(diagnostics)"
+	placeholderDisplay     = "#(display)"
+)
+
+// templateDisplays fills the templates whose display is a placeholder.
+var templateDisplays = map[string]string{
+	"ACCESS_DENIED":  "Access Denied - Unauthorised",
+	"INVALID_METHOD": "Invalid method",
+}
+
+// outcomes holds the parsed sandbox templates (fixtures/errorResponses and
+// the TOO_MANY_MATCHES search response), keyed by code.
+type outcomes map[string]outcome
+
+func loadOutcomes() (outcomes, error) {
+	codes := []string{
+		"ACCESS_DENIED", "ADDITIONAL_PROPERTIES", "FORBIDDEN_UPDATE",
+		"INVALIDATED_RESOURCE", "INVALID_METHOD", "INVALID_RESOURCE_ID",
+		"INVALID_SEARCH_DATA", "INVALID_UPDATE", "INVALID_VALUE",
+		"MISSING_VALUE", "PRECONDITION_FAILED", "RESOURCE_NOT_FOUND",
+		"RESOURCE_VERSION_MISMATCH", "TOO_FEW_VALUES_SUBMITTED",
+		"TOO_MANY_VALUES_SUBMITTED", "UNSUPPORTED_SERVICE", "TOO_MANY_MATCHES",
+	}
+	out := outcomes{}
+	for _, c := range codes {
+		b, err := fixtures.ErrorResponse(c)
+		if err != nil {
+			return nil, err
+		}
+		var o outcome
+		if err := json.Unmarshal(b, &o); err != nil {
+			return nil, fmt.Errorf("pds: template %s: %w", c, err)
+		}
+		if len(o.Issue) != 1 || o.Issue[0].Details == nil || len(o.Issue[0].Details.Coding) != 1 {
+			return nil, fmt.Errorf("pds: template %s: want one issue with one coding", c)
+		}
+		out[c] = o
+	}
+	return out, nil
+}
+
+// render builds the body for e from its template. Unknown codes get the
+// INVALID_VALUE shape with their own code (none are used today).
+func (os outcomes) render(e *apiError) []byte {
+	t, ok := os[e.code]
+	if !ok {
+		t = os["INVALID_VALUE"]
+	}
+	is := t.Issue[0]
+	c := is.Details.Coding[0]
+	c.Code = e.code
+	switch {
+	case e.display != "":
+		c.Display = e.display
+	case c.Display == placeholderDisplay:
+		c.Display = templateDisplays[e.code]
+	}
+	switch {
+	case e.diagnostics != "":
+		is.Diagnostics = e.diagnostics
+	case is.Diagnostics == placeholderDiagnostics:
+		is.Diagnostics = ""
+	}
+	if e.issueCode != "" {
+		is.Code = e.issueCode
+	}
+	is.Details = &outcomeDetails{Coding: []outcomeCoding{c}}
+	b, err := json.Marshal(outcome{ResourceType: "OperationOutcome", Issue: []outcomeIssue{is}})
+	if err != nil {
+		panic(err) // plain structs of strings always marshal
+	}
+	return b
+}
+
+// Constructors for the errors the simulator answers, with the sandbox's
+// diagnostics wording.
+
+func errMissingRequestID() *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "MISSING_VALUE",
+		diagnostics: "Invalid request with error - X-Request-ID header must be supplied to access this resource"}
+}
+
+func errInvalidHeader(name, value string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "INVALID_VALUE",
+		diagnostics: fmt.Sprintf("Invalid value - '%s' in header '%s'", value, name)}
+}
+
+func errAccessDenied(diagnostics string) *apiError {
+	return &apiError{status: http.StatusUnauthorized, code: "ACCESS_DENIED", diagnostics: diagnostics}
+}
+
+func errInvalidResourceID() *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "INVALID_RESOURCE_ID"}
+}
+
+func errNotFound() *apiError {
+	return &apiError{status: http.StatusNotFound, code: "RESOURCE_NOT_FOUND"}
+}
+
+func errInvalidated() *apiError {
+	return &apiError{status: http.StatusNotFound, code: "INVALIDATED_RESOURCE"}
+}
+
+func errUnsupportedService() *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "UNSUPPORTED_SERVICE"}
+}
+
+func errInvalidValue(value, field string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "INVALID_VALUE",
+		diagnostics: fmt.Sprintf("Invalid value - '%s' in field '%s'", value, field)}
+}
+
+func errInvalidSearchData(reason string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "INVALID_SEARCH_DATA",
+		diagnostics: fmt.Sprintf("Invalid search data provided - '%s'", reason)}
+}
+
+func errMissingValue(diagnostics string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "MISSING_VALUE", diagnostics: diagnostics}
+}
+
+func errAdditionalProperties(names []string) *apiError {
+	q := ""
+	for i, n := range names {
+		if i > 0 {
+			q += ", "
+		}
+		q += "'" + n + "'"
+	}
+	verb := "was"
+	if len(names) > 1 {
+		verb = "were"
+	}
+	return &apiError{status: http.StatusBadRequest, code: "ADDITIONAL_PROPERTIES",
+		diagnostics: fmt.Sprintf("Invalid request with error - Additional properties are not allowed (%s %s unexpected)", q, verb)}
+}
+
+// errTooManyMatches is not an error for PDS: HTTP 200 with a bare
+// OperationOutcome.
+func errTooManyMatches() *apiError {
+	return &apiError{status: http.StatusOK, code: "TOO_MANY_MATCHES"}
+}
+
+// errUnknownPath answers a path PDS does not serve (project decision: PDS's
+// UNSUPPORTED_SERVICE code with issue code not-found).
+func errUnknownPath(path string) *apiError {
+	return &apiError{status: http.StatusNotFound, code: "UNSUPPORTED_SERVICE", issueCode: "not-found",
+		diagnostics: fmt.Sprintf("Invalid path - '%s'", path)}
+}
+
+// errMethodNotAllowed answers a method a PDS path does not support.
+func errMethodNotAllowed(method, path string) *apiError {
+	return &apiError{status: http.StatusMethodNotAllowed, code: "INVALID_METHOD", issueCode: "not-supported",
+		diagnostics: fmt.Sprintf("Method '%s' is not supported for '%s'", method, path)}
+}
+
+// errNotImplemented answers a PDS interaction this simulator does not model
+// yet (PATCH, create, RelatedPerson, Coverage).
+func errNotImplemented(what string) *apiError {
+	return &apiError{status: http.StatusNotImplemented, code: "UNSUPPORTED_SERVICE", issueCode: "not-supported",
+		diagnostics: fmt.Sprintf("%s is not implemented by this PDS simulator", what)}
+}

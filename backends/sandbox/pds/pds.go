@@ -1,0 +1,210 @@
+// Package pds simulates the Personal Demographics Service (FHIR) API: the
+// same paths, headers, payloads and errors as the real service and its public
+// sandbox (BACKENDS.md §1), over the reserved sandbox patients of the
+// fixtures plus a synthetic population.
+//
+// A Simulator is an http.Handler serving everything under BasePath:
+//
+//	GET /Patient/{nhsNumber}   read (superseded → the superseding record,
+//	                           invalidated → 404 INVALIDATED_RESOURCE)
+//	GET /Patient?…             search (scored, reduced records)
+//
+// PATCH, create, RelatedPerson and Coverage answer 501 for now.
+package pds
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
+)
+
+// BasePath is the path prefix PDS serves, as on api.service.nhs.uk.
+const BasePath = "/personal-demographics/FHIR/R4"
+
+// Special NHS numbers modelled beyond the fixtures (BACKENDS.md §9).
+const (
+	// SupersededNHSNumber was merged into SupersedingNHSNumber: reading it
+	// returns the superseding patient, whose id differs from the one asked.
+	SupersededNHSNumber = "9000000041"
+	// SupersedingNHSNumber is the record that replaced SupersededNHSNumber
+	// (Jane CUFF, the sandbox's "cuff_superseded" search patient).
+	SupersedingNHSNumber = "9732019395"
+	// InvalidatedNHSNumber is invalidated and not superseded: reading it gives
+	// 404 INVALIDATED_RESOURCE and no search returns it.
+	InvalidatedNHSNumber = "9000000068"
+)
+
+const contentTypeFHIR = "application/fhir+json"
+
+// Options configure a Simulator.
+type Options struct {
+	// Open serves requests without an Authorization header, like the public
+	// sandbox. Otherwise any "Bearer <token>" is accepted and a missing one
+	// gets 401 ACCESS_DENIED.
+	Open bool
+	// Population is the synthetic population served next to the fixture
+	// patients; nil means population.Default(). Pass an empty non-nil slice
+	// to serve the fixture patients only.
+	Population []population.Person
+	// BaseURL is the absolute base used in search results' fullUrl, e.g.
+	// "http://127.0.0.1:9001/personal-demographics/FHIR/R4". Empty means
+	// derived from each request's Host.
+	BaseURL string
+}
+
+// Simulator is a PDS simulator. It is safe for concurrent use.
+type Simulator struct {
+	opts     Options
+	db       *database
+	outcomes outcomes
+	requests atomic.Int64
+
+	faultMu   sync.Mutex
+	fault     *Fault
+	faultLeft int
+}
+
+var _ http.Handler = (*Simulator)(nil)
+
+// New builds a simulator. Building the default population's records takes a
+// moment the first time and is shared by every later simulator. New panics if
+// the embedded fixtures cannot be read, which is a build defect.
+func New(opts Options) *Simulator {
+	pop := opts.Population
+	if pop == nil {
+		pop = population.Default()
+	}
+	db, err := databaseFor(pop)
+	if err != nil {
+		panic(err)
+	}
+	oc, err := loadOutcomes()
+	if err != nil {
+		panic(err)
+	}
+	return &Simulator{opts: opts, db: db, outcomes: oc}
+}
+
+// Requests returns how many requests the simulator has received, including
+// those answered by a fault or with an error.
+func (s *Simulator) Requests() int64 { return s.requests.Load() }
+
+var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// ServeHTTP implements http.Handler.
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	if f := s.takeFault(r); f != nil && serveFault(w, r, f) {
+		return
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", contentTypeFHIR)
+	if v := r.Header.Get("X-Request-ID"); v != "" {
+		h.Set("X-Request-Id", v)
+	}
+	if v := r.Header.Get("X-Correlation-ID"); v != "" {
+		h.Set("X-Correlation-Id", v)
+	}
+
+	if err := s.checkHeaders(r); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if err := s.route(w, r); err != nil {
+		s.writeError(w, err)
+	}
+}
+
+// checkHeaders applies the platform's header rules in the sandbox's order:
+// X-Request-ID first, then the access token.
+func (s *Simulator) checkHeaders(r *http.Request) *apiError {
+	id := r.Header.Get("X-Request-ID")
+	switch {
+	case id == "":
+		return errMissingRequestID()
+	case !requestIDPattern.MatchString(id):
+		return errInvalidHeader("X-Request-ID", id)
+	}
+	if s.opts.Open {
+		return nil
+	}
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		return errAccessDenied("Missing Authorization header")
+	}
+	scheme, token, ok := strings.Cut(auth, " ")
+	if !ok || scheme != "Bearer" || strings.TrimSpace(token) == "" {
+		return errAccessDenied("Missing access token")
+	}
+	return nil
+}
+
+func (s *Simulator) route(w http.ResponseWriter, r *http.Request) *apiError {
+	rel, ok := strings.CutPrefix(r.URL.Path, BasePath)
+	if !ok {
+		return errUnknownPath(r.URL.Path)
+	}
+	parts := strings.Split(strings.TrimPrefix(rel, "/"), "/")
+	switch {
+	case rel == "/Patient":
+		switch r.Method {
+		case http.MethodGet:
+			return s.search(w, r)
+		case http.MethodPost:
+			return errNotImplemented("Creating a patient (POST /Patient)")
+		}
+		return errMethodNotAllowed(r.Method, rel)
+	case len(parts) == 2 && parts[0] == "Patient":
+		switch r.Method {
+		case http.MethodGet:
+			return s.read(w, parts[1])
+		case http.MethodPatch:
+			return errNotImplemented("Updating a patient (PATCH /Patient/{id})")
+		}
+		return errMethodNotAllowed(r.Method, rel)
+	case len(parts) == 3 && parts[0] == "Patient" && parts[2] == "RelatedPerson":
+		if r.Method == http.MethodGet {
+			return errNotImplemented("RelatedPerson")
+		}
+		return errMethodNotAllowed(r.Method, rel)
+	case rel == "/Coverage":
+		return errNotImplemented("Coverage")
+	}
+	return errUnknownPath(r.URL.Path)
+}
+
+func (s *Simulator) writeError(w http.ResponseWriter, e *apiError) {
+	body := s.outcomes.render(e)
+	w.WriteHeader(e.status)
+	_, _ = w.Write(body)
+}
+
+// read answers GET /Patient/{id}.
+func (s *Simulator) read(w http.ResponseWriter, id string) *apiError {
+	if id == "" {
+		return errUnsupportedService()
+	}
+	if !nhsnumber.Valid(id) {
+		return errInvalidResourceID()
+	}
+	if s.db.invalidated[id] {
+		return errInvalidated()
+	}
+	if to, ok := s.db.superseded[id]; ok {
+		id = to
+	}
+	rec := s.db.byID[id]
+	if rec == nil {
+		return errNotFound()
+	}
+	w.Header()["ETag"] = rec.etag
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(rec.full)
+	return nil
+}

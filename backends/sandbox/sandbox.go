@@ -1,0 +1,99 @@
+// Package sandbox runs the simulators of the national backends on loopback
+// listeners, so the facade's real HTTP clients are always the code path that
+// runs. Each simulator is a faithful copy of one service's wire format over
+// one shared synthetic population (package population).
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
+	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+)
+
+// Options configure Start.
+type Options struct {
+	// Open serves requests without an Authorization header, like the public
+	// sandboxes; otherwise any bearer token is accepted.
+	Open bool
+	// PDSAddr is the PDS simulator's listen address; "" means 127.0.0.1:0.
+	PDSAddr string
+	// Seed and Size choose the synthetic population; zero values mean
+	// population.DefaultSeed and population.DefaultSize.
+	Seed int64
+	Size int
+}
+
+// Sandbox is a set of running simulators.
+type Sandbox struct {
+	// PDS is the running PDS simulator (for faults and request counts).
+	PDS *pds.Simulator
+	// PDSBaseURL is its base URL, e.g.
+	// http://127.0.0.1:40123/personal-demographics/FHIR/R4.
+	PDSBaseURL string
+
+	servers []*http.Server
+	done    []chan struct{}
+}
+
+// Start starts every simulator on its own listener.
+func Start(opts Options) (*Sandbox, error) {
+	pop := population.Default()
+	if (opts.Seed != 0 && opts.Seed != population.DefaultSeed) || (opts.Size != 0 && opts.Size != population.DefaultSize) {
+		seed, size := opts.Seed, opts.Size
+		if seed == 0 {
+			seed = population.DefaultSeed
+		}
+		if size == 0 {
+			size = population.DefaultSize
+		}
+		pop = population.Generate(seed, size)
+	}
+
+	s := &Sandbox{}
+	addr := opts.PDSAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: PDS listener: %w", err)
+	}
+	base := "http://" + ln.Addr().String() + pds.BasePath
+	s.PDS = pds.New(pds.Options{Open: opts.Open, Population: pop, BaseURL: base})
+	s.PDSBaseURL = base
+	s.serve(ln, s.PDS)
+	return s, nil
+}
+
+func (s *Sandbox) serve(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln) // returns http.ErrServerClosed after Close
+	}()
+	s.servers = append(s.servers, srv)
+	s.done = append(s.done, done)
+}
+
+// Close stops every simulator, waiting briefly for requests in flight.
+func (s *Sandbox) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
+	for _, srv := range s.servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err, srv.Close())
+		}
+	}
+	for _, d := range s.done {
+		<-d
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,40 @@
+// Command sandbox runs the backend simulators standalone: a PDS that speaks
+// the real service's wire format over the synthetic population, for manual
+// testing, Postman/newman runs, or a facade pointed at it.
+//
+//	sandbox -pds-addr 127.0.0.1:9001 -open
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/carerecords/fhir-facade/backends/sandbox"
+	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+)
+
+func main() {
+	var opts sandbox.Options
+	flag.StringVar(&opts.PDSAddr, "pds-addr", "127.0.0.1:9001", "PDS simulator listen address")
+	flag.BoolVar(&opts.Open, "open", false, "open-sandbox mode: no Authorization header required")
+	flag.Int64Var(&opts.Seed, "seed", population.DefaultSeed, "synthetic population seed")
+	flag.IntVar(&opts.Size, "size", population.DefaultSize, "synthetic population size")
+	flag.Parse()
+
+	sb, err := sandbox.Start(opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("PDS  %s\n", sb.PDSBaseURL)
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	<-stop
+	if err := sb.Close(); err != nil {
+		log.Fatal(err)
+	}
+}
