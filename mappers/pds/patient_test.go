@@ -451,3 +451,23 @@ func TestSchemaCatchesInvalidPatients(t *testing.T) {
 		t.Errorf("schema rejects a valid Patient: %v", err)
 	}
 }
+
+// BenchmarkJSONFormatUnmarshal is the path Decode+Patient replaces (parsing
+// the same payload with jsonformat), kept as the reference to beat.
+func BenchmarkJSONFormatUnmarshal(b *testing.B) {
+	raw, err := os.ReadFile("testdata/patient_9000000009.in.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	um, err := jsonformat.NewUnmarshallerWithoutValidation("UTC", fhirversion.R4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := um.Unmarshal(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

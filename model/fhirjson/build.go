@@ -157,7 +157,7 @@ func buildDateTime(s string) (*dtpb.DateTime, error) {
 	return ParseDateTime(s)
 }
 
-// BuildElementInto copies a primitive's "_name" id and extensions onto the
+// buildElement returns a primitive's "_name" id and extensions, for the
 // proto fields that hold them.
 func buildElement(e *Element) (*dtpb.String, []*dtpb.Extension, error) {
 	if e == nil {
@@ -172,6 +172,8 @@ func buildElement(e *Element) (*dtpb.String, []*dtpb.Extension, error) {
 
 // BuildExtensions builds a list of extensions; errors name the index
 // ("[2].valueDateTime"), the caller adds the field name.
+//
+// See: http://hl7.org/fhir/R4/extensibility.html#Extension
 func BuildExtensions(in []Extension) ([]*dtpb.Extension, error) {
 	if len(in) == 0 {
 		return nil, nil
@@ -444,7 +446,7 @@ func BuildCoding(c *Coding) (*dtpb.Coding, error) {
 	return out, nil
 }
 
-// BuildCodings builds a list of codings; errors name the index.
+// buildCodings builds a list of codings; errors name field[i].
 func buildCodings(field string, in []Coding) ([]*dtpb.Coding, error) {
 	return buildEach(field, in, BuildCoding)
 }

@@ -171,3 +171,82 @@ func normaliseUTC(m protoreflect.Message) {
 }
 
 func isUTC(tz string) bool { return tz == "UTC" || tz == "+00:00" || tz == "-00:00" }
+
+// TestBundleAndOperationOutcomeStructs decodes every PDS Bundle and
+// OperationOutcome fixture and encodes it again: nothing may be lost. Every
+// OperationOutcome must also build.
+func TestBundleAndOperationOutcomeStructs(t *testing.T) {
+	files, err := filepath.Glob(shared + "/fixtures/pds/*/*/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, _ := filepath.Glob(shared + "/fixtures/pds/spec-examples/*.json")
+	files = append(files, more...)
+	var bundles, outcomes int
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt, _ := fhirjson.ResourceType(raw)
+		var v any
+		switch rt {
+		case "Bundle":
+			bundles++
+			v = new(fhirjson.Bundle)
+		case "OperationOutcome":
+			outcomes++
+			v = new(fhirjson.OperationOutcome)
+		default:
+			continue
+		}
+		t.Run(strings.TrimPrefix(f, shared+"/"), func(t *testing.T) {
+			if err := json.Unmarshal(raw, v); err != nil {
+				t.Fatal(err)
+			}
+			again, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want, got any
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(again, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("struct round trip changed the resource:\n got %s\nwant %s", again, raw)
+			}
+			if oo, ok := v.(*fhirjson.OperationOutcome); ok {
+				if _, err := fhirjson.BuildOperationOutcome(oo); err != nil {
+					t.Errorf("BuildOperationOutcome: %v", err)
+				}
+			}
+		})
+	}
+	if bundles == 0 || outcomes == 0 {
+		t.Errorf("found %d Bundles and %d OperationOutcomes; want some of each", bundles, outcomes)
+	}
+}
+
+func TestBundleSearchFields(t *testing.T) {
+	raw, err := os.ReadFile(shared + "/fixtures/pds/spec-examples/PatientSearch.json")
+	if err != nil {
+		t.Skip(err)
+	}
+	var b fhirjson.Bundle
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Type != "searchset" || b.Total == nil || *b.Total != 1 || b.Timestamp == "" || len(b.Entry) != 1 {
+		t.Fatalf("unexpected bundle head: %+v", b)
+	}
+	e := b.Entry[0]
+	if e.Search == nil || e.Search.Score == nil || *e.Search.Score != 0.75 || !strings.HasSuffix(e.FullURL, "/Patient/9000000009") {
+		t.Errorf("unexpected entry: fullUrl %q search %+v", e.FullURL, e.Search)
+	}
+	if rt, _ := fhirjson.ResourceType(e.Resource); rt != "Patient" {
+		t.Errorf("entry resource is %q", rt)
+	}
+}
