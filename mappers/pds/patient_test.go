@@ -342,7 +342,7 @@ func TestPatientErrors(t *testing.T) {
 		{name: "no id", in: `{"resourceType":"Patient","name":[{"family":"Smith"}]}`, wantErr: "Patient.id: missing"},
 		{name: "bad gender", in: `{"resourceType":"Patient","id":"9000000009","gender":"F"}`, wantErr: `Patient.gender: "F" is not a code of AdministrativeGender`},
 		{name: "bad date in extension", in: `{"resourceType":"Patient","id":"9000000009","extension":[{"url":"https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus","extension":[{"url":"systemEffectiveDate","valueDateTime":"2010-10-22T00:00:00"}]}]}`,
-			wantErr: "Patient.extension[0].extension[0].valueDateTime: invalid date/time"},
+			wantErr: "Patient.extension[0].extension[0].valueDateTime: invalid dateTime"},
 		{name: "bad telecom use", in: `{"resourceType":"Patient","id":"9000000009","telecom":[{"system":"phone","use":"Home"}]}`, wantErr: `Patient.telecom[0].use: "Home"`},
 	}
 	for _, tc := range tests {

@@ -75,8 +75,8 @@ func TestBuildPeriod(t *testing.T) {
 	runBuild(t, []buildCase[*dtpb.Period]{
 		{name: "dates", json: `{"start":"2020-01-01","end":"2021-12-31"}`, want: &dtpb.Period{Start: day(t, "2020-01-01"), End: day(t, "2021-12-31")}},
 		{name: "open end", json: `{"start":"2020-01-01T00:00:00+00:00"}`, want: &dtpb.Period{Start: day(t, "2020-01-01T00:00:00Z")}},
-		{name: "bad start", json: `{"start":"2020-02-30"}`, wantErr: `start: invalid date/time "2020-02-30"`},
-		{name: "bad end", json: `{"end":"31/12/2021"}`, wantErr: `end: invalid date/time`},
+		{name: "bad start", json: `{"start":"2020-02-30"}`, wantErr: `start: invalid dateTime "2020-02-30"`},
+		{name: "bad end", json: `{"end":"31/12/2021"}`, wantErr: `end: invalid dateTime`},
 	}, fhirjson.BuildPeriod)
 }
 
@@ -100,7 +100,7 @@ func TestBuildIdentifier(t *testing.T) {
 				Period: &dtpb.Period{Start: day(t, "2020")}, Assigner: &dtpb.Reference{Display: s("NHS England")},
 			}},
 		{name: "bad use", json: `{"use":"Official"}`, wantErr: `use: "Official" is not a code of IdentifierUse (want one of official, old, secondary, temp, usual)`},
-		{name: "bad period", json: `{"period":{"start":"2020-1-1"}}`, wantErr: "period.start: invalid date/time"},
+		{name: "bad period", json: `{"period":{"start":"2020-1-1"}}`, wantErr: "period.start: invalid dateTime"},
 		{name: "bad assigner", json: `{"assigner":{"identifier":{"use":"x"}}}`, wantErr: "assigner.identifier.use:"},
 	}, fhirjson.BuildIdentifier)
 }
@@ -120,7 +120,7 @@ func TestBuildReference(t *testing.T) {
 			want: &dtpb.Reference{Reference: &dtpb.Reference_Uri{Uri: s("https://directory.spineservices.nhs.uk/STU3/Organization/Y12345")}}},
 		{name: "unknown type stays a uri", json: `{"reference":"Spaceship/1"}`,
 			want: &dtpb.Reference{Reference: &dtpb.Reference_Uri{Uri: s("Spaceship/1")}}},
-		{name: "bad identifier", json: `{"identifier":{"period":{"end":"never"}}}`, wantErr: "identifier.period.end: invalid date/time"},
+		{name: "bad identifier", json: `{"identifier":{"period":{"end":"never"}}}`, wantErr: "identifier.period.end: invalid dateTime"},
 	}, fhirjson.BuildReference)
 }
 
@@ -148,7 +148,7 @@ func TestBuildHumanName(t *testing.T) {
 		{name: "bad use", json: `{"use":"preferred"}`, wantErr: `use: "preferred" is not a code of NameUse`},
 		{name: "_given length mismatch", json: `{"given":["A"],"_given":[null,null]}`, wantErr: "_given: 2 entries for 1 given names"},
 		{name: "_family without family", json: `{"_family":{"id":"x"}}`, wantErr: "_family: extensions on a missing family name"},
-		{name: "bad period", json: `{"period":{"start":"2020-01-01T10:00:00"}}`, wantErr: "period.start: invalid date/time \"2020-01-01T10:00:00\": a time needs a time zone"},
+		{name: "bad period", json: `{"period":{"start":"2020-01-01T10:00:00"}}`, wantErr: "period.start: invalid dateTime \"2020-01-01T10:00:00\": a time needs a time zone"},
 	}, fhirjson.BuildHumanName)
 }
 
@@ -250,7 +250,7 @@ func TestBuildAttachment(t *testing.T) {
 				Title: s("photo"), Creation: day(t, "2020-01-01"), Url: &dtpb.Url{Value: "http://x/y"}}},
 		{name: "bad base64", json: `{"data":"not base64!"}`, wantErr: "data: invalid base64Binary"},
 		{name: "negative size", json: `{"size":-1}`, wantErr: "size: -1 is out of range for unsignedInt"},
-		{name: "bad creation", json: `{"creation":"yesterday"}`, wantErr: "creation: invalid date/time"},
+		{name: "bad creation", json: `{"creation":"yesterday"}`, wantErr: "creation: invalid dateTime"},
 	}, fhirjson.BuildAttachment)
 }
 
@@ -318,7 +318,7 @@ func TestBuildExtension(t *testing.T) {
 		{name: "two values", json: `{"url":"x","valueString":"a","valueCode":"b"}`, wantErr: "extension x has more than one value[x]"},
 		{name: "value and nested", json: `{"url":"x","valueString":"a","extension":[{"url":"y","valueString":"b"}]}`, wantErr: "(ext-1)"},
 		{name: "bad nested date", json: `{"url":"x","extension":[{"url":"a","valueString":"ok"},{"url":"b","valueDateTime":"2010-10-22T25:00:00Z"}]}`,
-			wantErr: "extension[1].valueDateTime: invalid date/time"},
+			wantErr: "extension[1].valueDateTime: invalid dateTime"},
 		{name: "integer out of range", json: `{"url":"x","valueInteger":2147483648}`, wantErr: "valueInteger: 2147483648 is out of range for integer"},
 		{name: "bad id", json: `{"url":"x","valueId":"a b"}`, wantErr: `valueId: "a b" is not a valid id`},
 		{name: "bad code in complex value", json: `{"url":"x","valueContactPoint":{"use":"x"}}`, wantErr: `valueContactPoint.use: "x" is not a code of ContactPointUse`},

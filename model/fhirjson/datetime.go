@@ -34,7 +34,7 @@ type temporal struct {
 //
 // See: http://hl7.org/fhir/R4/datatypes.html#date
 func ParseDate(s string) (*dtpb.Date, error) {
-	t, err := parseTemporal(s, false)
+	t, err := parseTemporal(s, "date")
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func ParseDate(s string) (*dtpb.Date, error) {
 //
 // See: http://hl7.org/fhir/R4/datatypes.html#dateTime
 func ParseDateTime(s string) (*dtpb.DateTime, error) {
-	t, err := parseTemporal(s, false)
+	t, err := parseTemporal(s, "dateTime")
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func ParseDateTime(s string) (*dtpb.DateTime, error) {
 //
 // See: http://hl7.org/fhir/R4/datatypes.html#instant
 func ParseInstant(s string) (*dtpb.Instant, error) {
-	t, err := parseTemporal(s, true)
+	t, err := parseTemporal(s, "instant")
 	if err != nil {
 		return nil, err
 	}
@@ -98,13 +98,12 @@ func ParseInstant(s string) (*dtpb.Instant, error) {
 // trying time.Parse layouts in turn. Calendar dates are checked (no 31 April,
 // 29 February only in leap years), the year 0000 is rejected as in the spec's
 // regex, and the leap second ":60" the regex allows is rejected (Go's time
-// package, and so jsonformat, cannot represent it).
-func parseTemporal(s string, instant bool) (temporal, error) {
+// package, and so jsonformat, cannot represent it). kind ("date", "dateTime"
+// or "instant") names the type in errors; an instant must have a time.
+func parseTemporal(s string, kind string) (temporal, error) {
+	instant := kind == "instant"
 	bad := func(why string) (temporal, error) {
-		if instant {
-			return temporal{}, invalid("invalid instant %q: %s", s, why)
-		}
-		return temporal{}, invalid("invalid date/time %q: %s", s, why)
+		return temporal{}, invalid("invalid %s %q: %s", kind, s, why)
 	}
 	n := len(s)
 	if n < 4 {

@@ -82,7 +82,7 @@ func TestParseDate(t *testing.T) {
 		{name: "short year", in: "201", wantErr: "4-digit year"},
 		{name: "dateTime is not a date", in: "2010-10-22T00:00:00Z", wantErr: "want YYYY, YYYY-MM or YYYY-MM-DD"},
 		{name: "slashes", in: "2010/10/22", wantErr: "want YYYY-MM"},
-		{name: "single-digit month", in: "2010-1-22", wantErr: "invalid date/time"},
+		{name: "single-digit month", in: "2010-1-22", wantErr: `invalid date "2010-1-22"`},
 		{name: "empty", in: "", wantErr: "4-digit year"},
 		{name: "trailing garbage", in: "2010-10-22x", wantErr: "want YYYY-MM-DDThh:mm:ss"},
 	}
