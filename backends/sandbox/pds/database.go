@@ -14,22 +14,22 @@ import (
 // immutable once built and shared between goroutines.
 type record struct {
 	id         string
-	full       []byte   // read body (already redacted when restricted)
-	etag       []string // ETag header value, W/"<versionId>"
-	search     []byte   // search entry resource (reduced, redacted)
+	full       []byte // read body (already redacted when restricted)
+	etag       string // ETag header value, W/"<versionId>"
+	search     []byte // search entry resource (reduced, redacted)
 	restricted bool
 
-	gender     string
-	birth      day
-	hasBirth   bool
-	death      day
-	hasDeath   bool
-	gp         string // upper case ODS code
-	names      []matchName
-	postcodes  []matchValue // normalised
-	emails     []matchValue // lower case
-	phones     []matchValue // digits
-	nameSdx    []string     // distinct Soundex codes of every family and given name
+	gender    string
+	birth     day
+	hasBirth  bool
+	death     day
+	hasDeath  bool
+	gp        string // upper case ODS code
+	names     []matchName
+	postcodes []matchValue // normalised
+	emails    []matchValue // lower case
+	phones    []matchValue // digits
+	nameSdx   []string     // distinct Soundex codes of every family and given name
 }
 
 type matchName struct {
@@ -368,7 +368,7 @@ func fixtureRecord(p fixtures.Patient) (*record, error) {
 	if v == "" {
 		v = "1"
 	}
-	r.etag = []string{`W/"` + v + `"`}
+	r.etag = `W/"` + v + `"`
 	return r, nil
 }
 

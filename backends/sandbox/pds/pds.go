@@ -203,7 +203,7 @@ func (s *Simulator) read(w http.ResponseWriter, id string) *apiError {
 	if rec == nil {
 		return errNotFound()
 	}
-	w.Header()["ETag"] = rec.etag
+	w.Header().Set("ETag", rec.etag)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(rec.full)
 	return nil

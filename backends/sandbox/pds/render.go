@@ -234,7 +234,7 @@ func personRecord(p *population.Person) *record {
 		id:         p.NHSNumber,
 		full:       full,
 		search:     search,
-		etag:       []string{`W/"` + strconv.Itoa(p.VersionID) + `"`},
+		etag:       `W/"` + strconv.Itoa(p.VersionID) + `"`,
 		restricted: p.Restricted,
 		gender:     p.Gender,
 		gp:         strings.ToUpper(p.GPPractice),
