@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/pds/fixtures"
@@ -33,9 +34,11 @@ type record struct {
 }
 
 type matchName struct {
-	family   string   // normalised
-	given    []string // normalised
-	historic bool
+	family    string   // normalised
+	given     []string // normalised
+	familySdx string   // Soundex of family
+	givenSdx  []string // Soundex of each given name
+	historic  bool
 }
 
 type matchValue struct {
@@ -60,8 +63,11 @@ func (r *record) addValue(list *[]matchValue, v string, historic bool) {
 
 func (r *record) addName(family string, given []string, historic bool) {
 	n := matchName{family: normName(family), historic: historic}
+	n.familySdx = soundex(n.family)
 	for _, g := range given {
-		n.given = append(n.given, normName(g))
+		ng := normName(g)
+		n.given = append(n.given, ng)
+		n.givenSdx = append(n.givenSdx, soundex(ng))
 	}
 	if n.family == "" && len(n.given) == 0 {
 		return
@@ -92,15 +98,15 @@ func equalStrings(a, b []string) bool {
 // finish computes the derived match data.
 func (r *record) finish() {
 	seen := map[string]bool{}
-	add := func(name string) {
-		if c := soundex(name); c != "" && !seen[c] {
+	add := func(c string) {
+		if c != "" && !seen[c] {
 			seen[c] = true
 			r.nameSdx = append(r.nameSdx, c)
 		}
 	}
 	for _, n := range r.names {
-		add(n.family)
-		for _, g := range n.given {
+		add(n.familySdx)
+		for _, g := range n.givenSdx {
 			add(g)
 		}
 	}
@@ -226,16 +232,26 @@ func (db *database) birthRange(lo, hi day) []*record {
 	return db.byBirth[i:j]
 }
 
-// familyPrefix returns the records with a family name starting with prefix.
-func (db *database) familyPrefix(prefix string) []*record {
+// familyPrefixRange returns the span of db.families whose family starts
+// with prefix.
+func (db *database) familyPrefixRange(prefix string) (int, int) {
 	i := sort.Search(len(db.families), func(i int) bool { return db.families[i].family >= prefix })
-	var out []*record
-	seen := map[*record]bool{}
-	for ; i < len(db.families); i++ {
-		e := db.families[i]
-		if len(e.family) < len(prefix) || e.family[:len(prefix)] != prefix {
-			break
-		}
+	j := sort.Search(len(db.families), func(j int) bool {
+		f := db.families[j].family
+		return f >= prefix && !strings.HasPrefix(f, prefix)
+	})
+	if j < i {
+		j = i
+	}
+	return i, j
+}
+
+// familyPrefix returns the records with a family name in db.families[i:j],
+// each once.
+func (db *database) familyPrefix(i, j int) []*record {
+	out := make([]*record, 0, j-i)
+	seen := make(map[*record]bool, j-i)
+	for _, e := range db.families[i:j] {
 		if !seen[e.rec] {
 			seen[e.rec] = true
 			out = append(out, e.rec)

@@ -168,13 +168,13 @@ func bestValue(vs []matchValue, want string, history, wildcards bool) (float64, 
 	return best, found
 }
 
-// nameScore compares a query name with a record name: 1 when equal, less
-// when they only sound alike (Soundex).
-func nameScore(q, n string) float64 {
+// nameScore compares a query name with a record name, each with its
+// Soundex code: 1 when equal, less when they only sound alike.
+func nameScore(q, qSdx, n, nSdx string) float64 {
 	switch {
 	case q == n:
 		return 1
-	case soundex(q) != "" && soundex(q) == soundex(n):
+	case qSdx != "" && qSdx == nSdx:
 		return scoreSoundex
 	}
 	return 0
@@ -212,9 +212,9 @@ func (q *query) matchFuzzy(r *record) (float64, bool) {
 	if q.family != "" {
 		best := 0.0
 		for _, n := range r.names {
-			best = math.Max(best, nameScore(q.family, n.family))
-			for _, g := range n.given {
-				best = math.Max(best, scoreTransposed*nameScore(q.family, g))
+			best = math.Max(best, nameScore(q.family, q.familySdx, n.family, n.familySdx))
+			for k, g := range n.given {
+				best = math.Max(best, scoreTransposed*nameScore(q.family, q.familySdx, g, n.givenSdx[k]))
 			}
 		}
 		if best == 0 {
@@ -228,11 +228,11 @@ func (q *query) matchFuzzy(r *record) (float64, bool) {
 	for i, g := range q.given {
 		best := 0.0
 		for _, n := range r.names {
-			for _, rg := range n.given {
-				best = math.Max(best, nameScore(g, rg))
+			for k, rg := range n.given {
+				best = math.Max(best, nameScore(g, q.givenSdx[i], rg, n.givenSdx[k]))
 			}
 			if i == 0 {
-				best = math.Max(best, scoreTransposed*nameScore(g, n.family))
+				best = math.Max(best, scoreTransposed*nameScore(g, q.givenSdx[i], n.family, n.familySdx))
 			}
 		}
 		if i == 0 && best == 0 && q.family == "" {

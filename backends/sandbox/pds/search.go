@@ -37,8 +37,10 @@ func (d dateRange) contains(x day) bool { return x >= d.lo && x <= d.hi }
 // query is a validated search.
 type query struct {
 	family       string // normalised, may hold '*'
+	familySdx    string // Soundex of family (fuzzy search)
 	familyWild   bool
 	given        []string // normalised; only given[0] may hold '*'
+	givenSdx     []string // Soundex of each given name (fuzzy search)
 	givenWild    bool
 	gender       string
 	birth        dateRange
@@ -274,6 +276,10 @@ func parseQuery(ps []param) (*query, *apiError) {
 			return nil, err
 		}
 	}
+	q.familySdx = soundex(q.family)
+	for _, g := range q.given {
+		q.givenSdx = append(q.givenSdx, soundex(g))
+	}
 	q.gp = normPostcode(one("general-practitioner"))
 	q.email = normEmail(one("email"))
 	q.phone = normPhone(one("phone"))
@@ -329,9 +335,13 @@ func (db *database) find(q *query) []hit {
 		var byName []*record
 		switch {
 		case q.fuzzy:
-			byName = db.bySdx[soundex(q.family)]
+			byName = db.bySdx[q.familySdx]
 		case q.familyWild:
-			byName = db.familyPrefix(q.family[:strings.IndexByte(q.family, '*')])
+			if i, j := db.familyPrefixRange(q.family[:strings.IndexByte(q.family, '*')]); j-i < len(cands) {
+				byName = db.familyPrefix(i, j)
+			} else {
+				byName = cands
+			}
 		default:
 			byName = db.byFamily[q.family]
 		}
