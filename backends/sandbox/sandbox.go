@@ -43,6 +43,9 @@ type Sandbox struct {
 
 // Start starts every simulator on its own listener.
 func Start(opts Options) (*Sandbox, error) {
+	if opts.Size < 0 || opts.Size > population.MaxSize {
+		return nil, fmt.Errorf("sandbox: population size %d outside 0..%d", opts.Size, population.MaxSize)
+	}
 	pop := population.Default()
 	if (opts.Seed != 0 && opts.Seed != population.DefaultSeed) || (opts.Size != 0 && opts.Size != population.DefaultSize) {
 		seed, size := opts.Seed, opts.Size

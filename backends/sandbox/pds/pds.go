@@ -10,6 +10,23 @@
 //	GET /Patient?…             search (scored, reduced records)
 //
 // PATCH, create, RelatedPerson and Coverage answer 501 for now.
+//
+// The population is every patient of the sandbox's fixtures (package
+// fixtures: read stubs, canned search answers, specification examples; a
+// full record wins over a reduced search copy for read, and search returns
+// and matches the sandbox's own search copy where there is one) plus the
+// synthetic people of package population, rendered as PDS records. Beyond
+// the fixtures the simulator models a superseded number
+// (SupersededNHSNumber), an invalidated one (InvalidatedNHSNumber) and the
+// previous names and e-mail addresses some fixture patients need
+// (fixtureHistory). A short table of canned answers (scenarios) covers the
+// few sandbox answers no data can explain; TestScenariosAreNeeded keeps it
+// minimal.
+//
+// Where the public sandbox and BACKENDS.md differ, the sandbox wins: a
+// search without a birth date is 400 MISSING_VALUE ("Missing value -
+// 'birth_date/birth_date_range_start/birth_date_range_end'"), and
+// "history=true" is accepted as "_history=true".
 package pds
 
 import (

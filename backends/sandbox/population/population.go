@@ -91,9 +91,17 @@ func Default() []Person {
 	return defaultPop
 }
 
-// Generate returns n synthetic people generated from seed. It panics if the
-// embedded PDS fixtures cannot be read (a build defect).
+// MaxSize bounds Generate's n: the 999 test range holds about 900,000 valid
+// NHS numbers.
+const MaxSize = 500000
+
+// Generate returns n synthetic people generated from seed. It panics if n is
+// negative or above MaxSize, or if the embedded PDS fixtures cannot be read
+// (a build defect).
 func Generate(seed int64, n int) []Person {
+	if n < 0 || n > MaxSize {
+		panic(fmt.Sprintf("population: size %d outside 0..%d", n, MaxSize))
+	}
 	res := loadReserved()
 	g := &generator{
 		rng:      rand.New(rand.NewPCG(uint64(seed), 0x5eed_9000_0000_0009)),
