@@ -91,6 +91,7 @@ func compile(raw []byte, dispatch bool) (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("profiles: parsing FHIR schema: %w", err)
 	}
+	applyErrata(doc)
 	c := jsonschema.NewCompiler()
 	// The file declares draft-06 in $schema; say so again in case it did not.
 	c.DefaultDraft(jsonschema.Draft6)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -113,6 +114,18 @@ func errorReply(err error, requestID string) (int, http.Header, []byte) {
 	} else if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
 	}
-	body, _ := json.Marshal(outcome{ResourceType: "OperationOutcome", Issue: []issue{is}})
+	body, _ := marshal(outcome{ResourceType: "OperationOutcome", Issue: []issue{is}})
 	return status, h, body
+}
+
+// marshal is json.Marshal without HTML escaping, so URLs in links keep their
+// '&' instead of '\u0026'.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

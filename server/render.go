@@ -55,6 +55,7 @@ func (rd *renderer) render(res *resources.Resource) ([]byte, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("render %s: %w", res.Type, err)
 	}
+	b = resourceTypeFirst(b)
 	now := time.Now().UTC().Truncate(time.Second)
 	if res.RenderKey != "" {
 		rd.cache.Set(res.RenderKey, &rendered{body: b, firstSeen: now}, int64(len(b)+len(res.RenderKey)+64))

@@ -284,7 +284,7 @@ func (s *Server) searchset(r *http.Request, resourceType string, q *resources.Qu
 			}
 			oo.Issue = append(oo.Issue, i)
 		}
-		body, err := json.Marshal(oo)
+		body, err := marshal(oo)
 		if err != nil {
 			return nil, err
 		}
@@ -306,7 +306,7 @@ func (s *Server) searchset(r *http.Request, resourceType string, q *resources.Qu
 			link("last", ((len(matches)-1)/q.Count)*q.Count)
 		}
 	}
-	body, err := json.Marshal(b)
+	body, err := marshal(b)
 	if err != nil {
 		return nil, err
 	}

@@ -189,6 +189,10 @@ func (s *Server) writeReply(w http.ResponseWriter, r *http.Request, f format, re
 	for k, v := range rep.header {
 		h[k] = v
 	}
+	status := rep.status
+	if status == 0 {
+		status = http.StatusOK
+	}
 	h.Set("Content-Type", f.contentType+"; charset=utf-8")
 	if rep.etag != "" {
 		h.Set("ETag", `W/"`+rep.etag+`"`)
@@ -196,7 +200,7 @@ func (s *Server) writeReply(w http.ResponseWriter, r *http.Request, f format, re
 	if !rep.lastModified.IsZero() {
 		h.Set("Last-Modified", rep.lastModified.UTC().Format(http.TimeFormat))
 	}
-	if rep.status == http.StatusOK && notModified(r, rep) {
+	if status == http.StatusOK && (r.Method == http.MethodGet || r.Method == http.MethodHead) && notModified(r, rep) {
 		h.Del("Content-Type")
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -207,10 +211,6 @@ func (s *Server) writeReply(w http.ResponseWriter, r *http.Request, f format, re
 		if err := json.Indent(&buf, body, "", "  "); err == nil {
 			body = buf.Bytes()
 		}
-	}
-	status := rep.status
-	if status == 0 {
-		status = http.StatusOK
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {

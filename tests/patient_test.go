@@ -268,7 +268,7 @@ func TestPatientSearchErrors(t *testing.T) {
 		{name: "bad gender", query: "family=Smith&birthdate=2010-10-22&gender=f", status: 400, code: "invalid", expr: "gender"},
 		{name: "bad max results", query: "family=Smith&birthdate=2010-10-22&_max-results=51", status: 400, code: "invalid", expr: "_max-results"},
 		{name: "identifier with others", query: "identifier=9000000009&family=Smith", status: 400, code: "invalid"},
-		{name: "too few for PDS", query: "family=Smith", status: 400, code: "invalid"},
+		{name: "too few for PDS", query: "family=Smith", status: 400, code: "required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

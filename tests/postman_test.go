@@ -35,7 +35,7 @@ func TestPostmanCollection(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "run", "postman/facade.postman_collection.json",
-		"--env-var", "base_url="+env.url, "--reporters", "cli", "--disable-unicode", "--no-color")
+		"--env-var", "base_url="+env.url, "--reporters", "cli", "--disable-unicode", "--color", "off")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("newman failed: %v\n%s", err, out)
