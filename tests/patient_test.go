@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
 )
 
 func TestPatientRead(t *testing.T) {
@@ -295,5 +297,33 @@ func TestSearchByPost(t *testing.T) {
 	r := call(t, "POST", "/Patient/_search", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, form.Encode())
 	if r.status != 200 || r.body["total"] != 1.0 {
 		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+}
+
+func TestSupersededAndInvalidated(t *testing.T) {
+	r := get(t, "/Patient/"+sandboxpds.SupersededNHSNumber)
+	if r.status != 200 || r.body["id"] != sandboxpds.SupersedingNHSNumber {
+		t.Fatalf("superseded: %d %s", r.status, r.raw)
+	}
+	links, _ := r.body["link"].([]any)
+	found := false
+	for _, l := range links {
+		m := l.(map[string]any)
+		other, _ := m["other"].(map[string]any)
+		ident, _ := other["identifier"].(map[string]any)
+		if m["type"] == "replaces" && ident["value"] == sandboxpds.SupersededNHSNumber && ident["system"] == "https://fhir.nhs.uk/Id/nhs-number" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no link replaces %s: %v", sandboxpds.SupersededNHSNumber, links)
+	}
+	r = get(t, "/Patient/"+sandboxpds.InvalidatedNHSNumber)
+	if r.status != 410 || outcomeIssue(t, r)["code"] != "deleted" {
+		t.Errorf("invalidated: %d %s", r.status, r.raw)
+	}
+	r = get(t, "/Patient?identifier="+sandboxpds.InvalidatedNHSNumber)
+	if r.status != 200 || r.body["total"] != 0.0 {
+		t.Errorf("invalidated by identifier: %d %s", r.status, r.raw)
 	}
 }
