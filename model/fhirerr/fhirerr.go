@@ -19,26 +19,26 @@ type Category int
 
 const (
 	// Internal is the zero value: a bug or an unexpected condition (500 exception).
-	Internal Category = iota
-	Invalid                // 400 invalid: the request is malformed or a value is wrong
-	Required               // 400 required: a mandatory value is missing
-	NotFound               // 404 not-found
-	Gone                   // 410 deleted: the record was invalidated
-	NotSupported           // 404/405/400 not-supported, see Status
-	MethodNotAllowed       // 405 not-supported
-	NotAcceptable          // 406 not-supported: asked for a format we do not speak
-	UnsupportedMediaType   // 415 not-supported
-	Forbidden              // 403 forbidden
-	Unauthorized           // 401 login
-	Conflict               // 409 conflict
-	PreconditionFailed     // 412 conflict: a version precondition failed
-	PreconditionRequired   // 428 required: If-Match missing
-	Unprocessable          // 422 processable: well-formed but semantically rejected
-	Throttled              // 429 throttled (RetryAfter honoured)
-	Timeout                // 504 timeout: a backend did not answer in time
-	BadGateway             // 502 exception: a backend failed or answered nonsense
-	Unavailable            // 503 transient: the facade itself is overloaded
-	TooLarge               // 413 too-costly
+	Internal             Category = iota
+	Invalid                       // 400 invalid: the request is malformed or a value is wrong
+	Required                      // 400 required: a mandatory value is missing
+	NotFound                      // 404 not-found
+	Gone                          // 410 deleted: the record was invalidated
+	NotSupported                  // 404/405/400 not-supported, see Status
+	MethodNotAllowed              // 405 not-supported
+	NotAcceptable                 // 406 not-supported: asked for a format we do not speak
+	UnsupportedMediaType          // 415 not-supported
+	Forbidden                     // 403 forbidden
+	Unauthorized                  // 401 login
+	Conflict                      // 409 conflict
+	PreconditionFailed            // 412 conflict: a version precondition failed
+	PreconditionRequired          // 428 required: If-Match missing
+	Unprocessable                 // 422 processable: well-formed but semantically rejected
+	Throttled                     // 429 throttled (RetryAfter honoured)
+	Timeout                       // 504 timeout: a backend did not answer in time
+	BadGateway                    // 502 exception: a backend failed or answered nonsense
+	Unavailable                   // 503 transient: the facade itself is overloaded
+	TooLarge                      // 413 too-costly
 )
 
 // Coding names a backend's own error code, kept for traceability in
