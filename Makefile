@@ -4,6 +4,7 @@ ADDR      ?= 127.0.0.1:8080
 NEWMAN    := node_modules/.bin/newman
 PKGS      := ./...
 BENCHTIME ?= 2s
+BENCHDUR  ?= 10s
 
 .PHONY: run sandbox test unit vet fmt lint bench fuzz golden-update build token clean
 
@@ -38,7 +39,7 @@ $(NEWMAN): package.json
 
 bench: ## Patient read through the facade vs the simulator directly
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./server/ ./mappers/... ./profiles/
-	$(GO) run ./cmd/benchread
+	scripts/bench.sh $(BENCHDUR)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValid -fuzztime 20s ./model/nhsnumber/

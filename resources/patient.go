@@ -24,7 +24,8 @@ type PDSClient interface {
 
 // Patient serves Patient from PDS: read by NHS number and search.
 type Patient struct {
-	pds PDSClient
+	pds  PDSClient
+	memo *Memo
 }
 
 var (
@@ -32,8 +33,9 @@ var (
 	_ Searcher = (*Patient)(nil)
 )
 
-// NewPatient returns the Patient provider over a PDS client.
-func NewPatient(c PDSClient) *Patient { return &Patient{pds: c} }
+// NewPatient returns the Patient provider over a PDS client. memo may be nil
+// (every payload is mapped afresh).
+func NewPatient(c PDSClient, memo *Memo) *Patient { return &Patient{pds: c, memo: memo} }
 
 // ResourceType implements Provider.
 func (*Patient) ResourceType() string { return "Patient" }
@@ -103,13 +105,19 @@ func (p *Patient) Read(ctx context.Context, id string) (*Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.toResource(got.Body, got.Version, id, "pds-read/"+id+"/")
+	return p.toResource(got.Body, got.Version, id)
 }
 
-// toResource maps one PDS Patient payload. When PDS answered with another
-// NHS number than asked for (a superseded record), the facade says so with a
-// link of type "replaces" to the requested number.
-func (p *Patient) toResource(body []byte, etagVersion, requested, keyPrefix string) (*Resource, error) {
+// toResource maps one PDS Patient payload, through the memo. When PDS
+// answered with another NHS number than asked for (a superseded record), the
+// facade says so with a link of type "replaces" to the requested number.
+func (p *Patient) toResource(body []byte, etagVersion, requested string) (*Resource, error) {
+	return p.memo.Map("pds-patient/"+requested+"/"+etagVersion, body, func() (*Resource, error) {
+		return mapPatient(body, etagVersion, requested)
+	})
+}
+
+func mapPatient(body []byte, etagVersion, requested string) (*Resource, error) {
 	decoded, err := pdsmap.Decode(body)
 	if err != nil {
 		return nil, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: pds.Name, Message: "the pds service sent a Patient the facade could not read", Err: err}
@@ -135,11 +143,7 @@ func (p *Patient) toResource(body []byte, etagVersion, requested, keyPrefix stri
 			Type: &patientpb.Patient_Link_TypeCode{Value: codes_go_proto.LinkTypeCode_REPLACES},
 		})
 	}
-	res := &Resource{Type: "Patient", ID: id, VersionID: version, Message: pt}
-	if version != "" {
-		res.RenderKey = keyPrefix + id + "/" + version
-	}
-	return res, nil
+	return &Resource{Type: "Patient", ID: id, VersionID: version, Message: pt}, nil
 }
 
 // Search implements Searcher: it validates and translates the FHIR
@@ -168,7 +172,7 @@ func (p *Patient) Search(ctx context.Context, q *Query) (*SearchResult, error) {
 	}
 	out := &SearchResult{Total: len(got.Matches), Entries: make([]SearchEntry, 0, len(got.Matches))}
 	for _, m := range got.Matches {
-		res, err := p.toResource(m.Body, "", "", "pds-search/")
+		res, err := p.toResource(m.Body, "", "")
 		if err != nil {
 			return nil, err
 		}
@@ -205,7 +209,7 @@ func (p *Patient) searchByIdentifier(ctx context.Context, token string, q *Query
 	if err != nil {
 		return nil, err
 	}
-	res, err := p.toResource(got.Body, got.Version, value, "pds-read/"+value+"/")
+	res, err := p.toResource(got.Body, got.Version, value)
 	if err != nil {
 		return nil, err
 	}

@@ -112,6 +112,7 @@ type App struct {
 	// Backends names each backend's base URL (for the start-up log line).
 	Backends map[string]string
 	server   *server.Server
+	memo     *resources.Memo
 }
 
 // New wires a facade from cfg, starting the embedded sandbox for every
@@ -141,8 +142,14 @@ func New(cfg Config) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	memo, err := resources.NewMemo(64 << 20)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.memo = memo
 	reg := resources.NewRegistry(
-		resources.NewPatient(pds.New(pdsUp)),
+		resources.NewPatient(pds.New(pdsUp), memo),
 	)
 	srv, err := server.New(server.Config{
 		BaseURL:   cfg.BaseURL,
@@ -166,6 +173,7 @@ func (a *App) Close() {
 	if a.server != nil {
 		a.server.Close()
 	}
+	a.memo.Close()
 	if a.Sandbox != nil {
 		a.Sandbox.Close()
 	}
