@@ -255,7 +255,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, f format, er
 		if e := fhirerr.As(err); e != nil && e.Backend != "" {
 			fields["backend"] = e.Backend
 		}
-		s.log.WithFields(fields).WithError(err).Warn("request failed")
+		fields["error"] = fhirerr.LogString(err)
+		s.log.WithFields(fields).Warn("request failed")
 	}
 	h := w.Header()
 	for k, v := range hdr {

@@ -61,3 +61,25 @@ func TestBackendFailures(t *testing.T) {
 		t.Errorf("after faults: %d", r.status)
 	}
 }
+
+// A payload the mapper rejects is a 502, and the offending value (patient
+// data) appears neither in the answer nor in the logs.
+func TestUnmappablePayloadIsNotLogged(t *testing.T) {
+	body := `{"resourceType":"Patient","id":"9000000009","meta":{"versionId":"3"},"name":[{"family":"Zebedee"}],"birthDate":"1999-99-99"}`
+	env.app.Sandbox.PDS.SetFault(&sandboxpds.Fault{Status: 200, Body: body, ContentType: "application/fhir+json", Header: http.Header{"Etag": {`W/"3"`}}})
+	defer env.app.Sandbox.PDS.SetFault(nil)
+	r := get(t, "/Patient/9000000009")
+	if r.status != 502 || outcomeIssue(t, r)["code"] != "exception" {
+		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+	for where, text := range map[string]string{"answer": string(r.raw), "logs": env.logs.String()} {
+		for _, secret := range []string{"1999-99-99", "Zebedee"} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s carry %q", where, secret)
+			}
+		}
+	}
+	if !strings.Contains(env.logs.String(), "Patient.birthDate") {
+		t.Error("the log does not say which element was wrong")
+	}
+}

@@ -103,3 +103,40 @@ func CategoryOf(err error) Category {
 	}
 	return Internal
 }
+
+// Redactor is implemented by errors whose message may quote patient data
+// (a value from a backend payload, say). Redacted returns the message
+// without such data; LogString uses it.
+type Redactor interface {
+	Redacted() string
+}
+
+// LogString returns err's message as it may be logged: wherever the chain
+// holds a Redactor, its Redacted message stands in for it and everything it
+// wraps.
+func LogString(err error) string {
+	switch e := err.(type) {
+	case nil:
+		return ""
+	case Redactor:
+		return e.Redacted()
+	case *Error:
+		s := e.Message
+		if e.Backend != "" {
+			s = e.Backend + ": " + s
+		}
+		if e.Err != nil {
+			s += ": " + LogString(e.Err)
+		}
+		return s
+	}
+	if inner := errors.Unwrap(err); inner != nil && containsRedactor(inner) {
+		return "(detail withheld: " + LogString(inner) + ")"
+	}
+	return err.Error()
+}
+
+func containsRedactor(err error) bool {
+	var r Redactor
+	return errors.As(err, &r)
+}

@@ -55,3 +55,12 @@ func at(err error, seg string) error {
 func atIndex(err error, field string, i int) error {
 	return at(err, field+"["+strconv.Itoa(i)+"]")
 }
+
+// Redacted implements fhirerr.Redactor: the path of the offending element
+// without the value, which may be patient data, for logs.
+func (e *Error) Redacted() string {
+	if e.Path == "" {
+		return "invalid value (detail withheld from logs)"
+	}
+	return e.Path + ": invalid value (detail withheld from logs)"
+}
