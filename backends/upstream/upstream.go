@@ -171,7 +171,7 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 	}
 	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), body)
 	if err != nil {
-		return nil, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: err}
+		return nil, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: redact(err, &u)}
 	}
 	for k, vs := range c.cfg.Header {
 		hr.Header[k] = vs
@@ -193,12 +193,12 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 	}
 	res, err := c.http.Do(hr)
 	if err != nil {
-		return nil, c.transportError(ctx, err)
+		return nil, c.transportError(ctx, err, &u)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, c.cfg.MaxBody+1))
 	if err != nil {
-		return nil, c.transportError(ctx, err)
+		return nil, c.transportError(ctx, err, &u)
 	}
 	if int64(len(b)) > c.cfg.MaxBody {
 		return nil, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service sent a response larger than allowed"}
@@ -206,24 +206,71 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}, nil
 }
 
-// transportError categorises a failed call. The *url.Error wrapper is
-// dropped because its message holds the URL, which may hold an NHS number.
-func (c *Client) transportError(ctx context.Context, err error) error {
+// transportError categorises a failed call to u. The cause keeps the
+// original error for errors.Is/As, but its message names no URL, host or
+// port: the URL may hold an NHS number or search terms, and a *url.Error or
+// *net.OpError would print it.
+func (c *Client) transportError(ctx context.Context, err error, u *url.URL) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
+	cause := redact(err, u)
 	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
-		return &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time", Err: err}
+		return &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time", Err: cause}
 	}
 	if errors.Is(err, context.Canceled) {
-		return &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the request was cancelled before the " + c.cfg.Name + " service answered", Err: err}
+		return &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the request was cancelled before the " + c.cfg.Name + " service answered", Err: cause}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time", Err: err}
+		return &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time", Err: cause}
 	}
-	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service could not be reached", Err: err}
+	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service could not be reached", Err: cause}
+}
+
+// redactedError is an error whose message has been cleaned of addresses; it
+// unwraps to the original.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact returns err with a message that names no part of u, nor any
+// network address.
+func redact(err error, u *url.URL) error {
+	msg := describe(err)
+	// Backstop for error types describe does not know (TLS certificate
+	// errors name the host, parse errors quote the URL).
+	var parts []string
+	for _, p := range []string{u.String(), u.EscapedPath(), u.Path, u.RawQuery, u.Host, u.Hostname()} {
+		if p != "" && p != "/" {
+			parts = append(parts, p, "[redacted]")
+		}
+	}
+	if port := u.Port(); port != "" {
+		parts = append(parts, ":"+port, ":[redacted]")
+	}
+	return &redactedError{msg: strings.NewReplacer(parts...).Replace(msg), err: err}
+}
+
+// describe prints err without the addresses that *url.Error, *net.OpError
+// and *net.DNSError put in their messages.
+func describe(err error) string {
+	switch e := err.(type) {
+	case *url.Error:
+		return describe(e.Err)
+	case *net.OpError:
+		return e.Op + ": " + describe(e.Err)
+	case *net.DNSError:
+		return "lookup: " + e.Err
+	case *net.AddrError:
+		return e.Err
+	}
+	return err.Error()
 }
 
 // RetryAfter parses a Retry-After header (seconds or HTTP date); zero when absent.
