@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -173,11 +174,13 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: redact(err, &u)}
 	}
+	// Keys are canonicalised so that the Get/Set below see a caller's
+	// "X-Request-ID" (the spec's spelling) and do not add a second one.
 	for k, vs := range c.cfg.Header {
-		hr.Header[k] = vs
+		hr.Header[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
 	}
 	for k, vs := range req.Header {
-		hr.Header[k] = vs
+		hr.Header[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
 	}
 	if hr.Header.Get("Accept") == "" {
 		hr.Header.Set("Accept", "application/fhir+json")
