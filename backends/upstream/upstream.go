@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -276,14 +278,19 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// RetryAfter parses a Retry-After header (seconds or HTTP date); zero when absent.
+// RetryAfter parses a Retry-After header: delay-seconds (digits only) or an
+// HTTP-date (RFC 9110 §10.2.3). It is zero when the header is absent,
+// malformed, in the past, or too large for a time.Duration.
 func RetryAfter(h http.Header) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
 	}
-	var secs int
-	if _, err := fmt.Sscanf(v, "%d", &secs); err == nil && secs >= 0 {
+	if strings.Trim(v, "0123456789") == "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs > int64(math.MaxInt64/time.Second) {
+			return 0
+		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
