@@ -24,7 +24,7 @@ type Memo struct {
 
 type memoEntry struct {
 	payload []byte
-	res     *Resource
+	res     []*Resource
 }
 
 // NewMemo returns a memo bounded to about maxBytes of payloads and mapped
@@ -45,6 +45,22 @@ func NewMemo(maxBytes int64) (*Memo, error) {
 // everything besides the payload that the mapping depends on, e.g. the NHS
 // number asked for), calling mapFn only on a miss. A nil Memo always maps.
 func (m *Memo) Map(kind string, payload []byte, mapFn func() (*Resource, error)) (*Resource, error) {
+	rs, err := m.MapAll(kind, payload, func() ([]*Resource, error) {
+		r, err := mapFn()
+		if err != nil {
+			return nil, err
+		}
+		return []*Resource{r}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rs[0], nil
+}
+
+// MapAll is Map for a payload that maps to several resources (a Bundle from
+// a backend, say). The returned slice is shared: do not modify it.
+func (m *Memo) MapAll(kind string, payload []byte, mapFn func() ([]*Resource, error)) ([]*Resource, error) {
 	if m == nil {
 		return mapFn()
 	}
@@ -52,15 +68,18 @@ func (m *Memo) Map(kind string, payload []byte, mapFn func() (*Resource, error))
 	if e, ok := m.cache.Get(key); ok && bytes.Equal(e.payload, payload) {
 		return e.res, nil
 	}
-	res, err := mapFn()
+	rs, err := mapFn()
 	if err != nil {
 		return nil, err
 	}
-	res.RenderKey = kind + "#" + strconv.FormatUint(m.seq.Add(1), 10)
+	prefix := kind + "#" + strconv.FormatUint(m.seq.Add(1), 10) + "/"
+	for i, r := range rs {
+		r.RenderKey = prefix + strconv.Itoa(i)
+	}
 	own := append([]byte(nil), payload...)
-	// Cost: the payload, the key, and the mapped proto (about the payload's size again).
-	m.cache.Set(key, &memoEntry{payload: own, res: res}, int64(3*len(payload)+len(kind)+256))
-	return res, nil
+	// Cost: the payload, the key, and the mapped protos (about the payload's size again).
+	m.cache.Set(key, &memoEntry{payload: own, res: rs}, int64(3*len(payload)+len(kind)+256))
+	return rs, nil
 }
 
 // Close releases the memo.

@@ -7,6 +7,7 @@ package resources
 
 import (
 	"context"
+	"io"
 	"net/url"
 	"sort"
 	"time"
@@ -167,4 +168,37 @@ func (r *Registry) Providers() []Provider {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ResourceType() < out[j].ResourceType() })
 	return out
+}
+
+// Creator is implemented by providers that support the FHIR create
+// interaction (POST [base]/[type]). The server has already parsed and
+// structurally validated the body (jsonformat), checked its resourceType,
+// and passes the resource proto (e.g. *flag_go_proto.Flag).
+type Creator interface {
+	Create(ctx context.Context, resource proto.Message) (*Resource, error)
+}
+
+// Updater is implemented by providers that support the FHIR update
+// interaction (PUT [base]/[type]/[id]). ifMatch is the version from the
+// client's If-Match header ("" when absent: the provider decides whether
+// that is allowed, usually not: fhirerr.PreconditionRequired).
+type Updater interface {
+	Update(ctx context.Context, id string, resource proto.Message, ifMatch string) (*Resource, error)
+}
+
+// Stream is raw content served as is (a document behind a DocumentReference).
+type Stream struct {
+	// ContentType is sent as the Content-Type of the response.
+	ContentType string
+	// Size is the length in bytes, or -1 when unknown.
+	Size int64
+	// Body is read to the end (or until the client goes) and closed by the server.
+	Body io.ReadCloser
+}
+
+// Streamer is implemented by providers whose read returns raw content rather
+// than a FHIR resource: Binary. The server copies Body to the client without
+// buffering it whole.
+type Streamer interface {
+	ReadStream(ctx context.Context, id string) (*Stream, error)
 }

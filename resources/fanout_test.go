@@ -1,0 +1,109 @@
+package resources_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/resources"
+)
+
+func source(name string, n int, delay time.Duration, err error) resources.Source {
+	return resources.Source{Name: name, Search: func(ctx context.Context) (*resources.SearchResult, error) {
+		time.Sleep(delay)
+		if err != nil {
+			return nil, err
+		}
+		r := &resources.SearchResult{Total: n}
+		for i := 0; i < n; i++ {
+			r.Entries = append(r.Entries, resources.SearchEntry{Resource: &resources.Resource{Type: "Flag", ID: name + string(rune('a'+i))}})
+		}
+		return r, nil
+	}}
+}
+
+func TestFanOut(t *testing.T) {
+	timeout := &fhirerr.Error{Category: fhirerr.Timeout, Message: "did not answer in time"}
+	broken := &fhirerr.Error{Category: fhirerr.BadGateway, Message: "failed"}
+	tests := []struct {
+		name     string
+		sources  []resources.Source
+		entries  string
+		warnings []string
+		errCat   fhirerr.Category
+		wantErr  bool
+	}{
+		{name: "all answer, in source order", sources: []resources.Source{source("RA", 2, 20*time.Millisecond, nil), source("CP-IS", 1, 0, nil)}, entries: "RAa,RAb,CP-ISa"},
+		{name: "one missing", sources: []resources.Source{source("RA", 1, 0, nil), source("CP-IS", 0, 0, timeout)}, entries: "RAa", warnings: []string{"CP-IS could not be reached"}},
+		{name: "internal detail hidden", sources: []resources.Source{source("RA", 1, 0, nil), source("FGM-IS", 0, 0, errors.New("secret detail"))}, entries: "RAa", warnings: []string{"FGM-IS", "internal error"}},
+		{name: "all fail, timeout wins", sources: []resources.Source{source("RA", 0, 0, broken), source("CP-IS", 0, 0, timeout)}, wantErr: true, errCat: fhirerr.Timeout},
+		{name: "all fail", sources: []resources.Source{source("RA", 0, 0, broken)}, wantErr: true, errCat: fhirerr.BadGateway},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := resources.FanOut(context.Background(), tt.sources)
+			if tt.wantErr {
+				if fhirerr.CategoryOf(err) != tt.errCat {
+					t.Fatalf("err %v, want category %v", err, tt.errCat)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, e := range got.Entries {
+				ids = append(ids, e.Resource.ID)
+			}
+			if strings.Join(ids, ",") != tt.entries || got.Total != len(ids) {
+				t.Errorf("entries %v total %d, want %s", ids, got.Total, tt.entries)
+			}
+			var text string
+			for _, is := range got.Issues {
+				if is.Severity != "warning" {
+					t.Errorf("severity %s", is.Severity)
+				}
+				text += is.Diagnostics
+			}
+			for _, w := range tt.warnings {
+				if !strings.Contains(text, w) {
+					t.Errorf("issues %q lack %q", text, w)
+				}
+			}
+			if strings.Contains(text, "secret detail") {
+				t.Error("internal error detail reached the client")
+			}
+		})
+	}
+}
+
+// The sources run at the same time: each waits until all three have
+// started, which would never happen if they ran one after another.
+func TestFanOutIsParallel(t *testing.T) {
+	var started sync.WaitGroup
+	started.Add(3)
+	all := make(chan struct{})
+	go func() { started.Wait(); close(all) }()
+	barrier := func(name string) resources.Source {
+		return resources.Source{Name: name, Search: func(ctx context.Context) (*resources.SearchResult, error) {
+			started.Done()
+			select {
+			case <-all:
+				return &resources.SearchResult{}, nil
+			case <-time.After(10 * time.Second):
+				return nil, fhirerr.New(fhirerr.Timeout, "%s waited alone: sources are not concurrent", name)
+			}
+		}}
+	}
+	got, err := resources.FanOut(context.Background(), []resources.Source{barrier("a"), barrier("b"), barrier("c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Issues) != 0 {
+		t.Errorf("issues: %+v", got.Issues)
+	}
+}
