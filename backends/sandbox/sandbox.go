@@ -59,19 +59,29 @@ func Start(opts Options) (*Sandbox, error) {
 	}
 
 	s := &Sandbox{}
-	addr := opts.PDSAddr
+	ln, base, err := listen("PDS", opts.PDSAddr, pds.BasePath)
+	if err != nil {
+		return nil, err
+	}
+	s.PDS = pds.New(pds.Options{Open: opts.Open, Population: pop, BaseURL: base})
+	s.PDSBaseURL = base
+	s.serve(ln, s.PDS)
+
+	// Further simulators are started here, each as PDS is above.
+	return s, nil
+}
+
+// listen opens a simulator's listener on addr ("" means a free loopback
+// port) and returns it with the simulator's base URL.
+func listen(name, addr, basePath string) (net.Listener, string, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: PDS listener: %w", err)
+		return nil, "", fmt.Errorf("sandbox: %s listener: %w", name, err)
 	}
-	base := "http://" + ln.Addr().String() + pds.BasePath
-	s.PDS = pds.New(pds.Options{Open: opts.Open, Population: pop, BaseURL: base})
-	s.PDSBaseURL = base
-	s.serve(ln, s.PDS)
-	return s, nil
+	return ln, "http://" + ln.Addr().String() + basePath, nil
 }
 
 func (s *Sandbox) serve(ln net.Listener, h http.Handler) {

@@ -41,7 +41,8 @@ type Config struct {
 	Addr string
 	// BaseURL is the public FHIR base for links; empty derives it from requests.
 	BaseURL string
-	PDS     Backend
+	// One entry per national backend.
+	PDS Backend
 	// Sandbox configures the embedded simulators started for every backend
 	// without a BaseURL.
 	Sandbox sandbox.Options
@@ -135,9 +136,8 @@ func New(cfg Config) (*App, error) {
 			cfg.PDS.Token = "sandbox"
 		}
 	}
-	a.Backends["pds"] = cfg.PDS.BaseURL
 	um := upstream.NewMetrics(a.Metrics)
-	pdsUp, err := upstream.New(upstream.Config{Name: pds.Name, BaseURL: cfg.PDS.BaseURL, Token: cfg.PDS.Token, Timeout: cfg.PDS.Timeout}, um)
+	pdsUp, err := a.upstream(pds.Name, cfg.PDS, um)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -166,6 +166,12 @@ func New(cfg Config) (*App, error) {
 	a.server = srv
 	a.Handler = srv
 	return a, nil
+}
+
+// upstream builds the HTTP client of one backend from its configuration.
+func (a *App) upstream(name string, b Backend, m *upstream.Metrics) (*upstream.Client, error) {
+	a.Backends[name] = b.BaseURL
+	return upstream.New(upstream.Config{Name: name, BaseURL: b.BaseURL, Token: b.Token, Timeout: b.Timeout}, m)
 }
 
 // Close stops the embedded sandbox and releases caches.
