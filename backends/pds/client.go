@@ -134,7 +134,13 @@ func (c *Client) errorFrom(res *upstream.Response) error {
 	o, ok := upstream.ParseOutcome(res.Body)
 	e := &fhirerr.Error{Backend: Name}
 	if ok && o.Code != "" {
-		e.Details = &fhirerr.Coding{System: ErrorSystem, Code: o.Code, Display: o.Display}
+		// Keep the system of origin (BACKENDS.md §8); ErrorSystem only when
+		// PDS named none.
+		system := o.System
+		if system == "" {
+			system = ErrorSystem
+		}
+		e.Details = &fhirerr.Coding{System: system, Code: o.Code, Display: o.Display}
 	}
 	msg := func(def string) string {
 		if ok && o.Display != "" {
