@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 	log := logrus.New()
 	log.SetFormatter(&logrus.JSONFormatter{})
 	log.SetOutput(env.logs)
-	a, err := app.New(app.Config{Logger: log, PDS: app.Backend{Timeout: backendTimeout}})
+	a, err := app.New(app.Config{Logger: log, BackendTimeout: backendTimeout})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start facade:", err)
 		os.Exit(1)

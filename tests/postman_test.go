@@ -28,17 +28,26 @@ func newman(t *testing.T) string {
 	return ""
 }
 
-// TestPostmanCollection runs tests/postman/facade.postman_collection.json
-// (Patient read, search, paging, errors, metadata) against the facade.
-func TestPostmanCollection(t *testing.T) {
+// TestPostmanCollections runs every tests/postman/*.postman_collection.json
+// (one per resource area: Patient read, search, paging, errors, metadata …)
+// against the facade with newman.
+func TestPostmanCollections(t *testing.T) {
 	bin := newman(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "run", "postman/facade.postman_collection.json",
-		"--env-var", "base_url="+env.url, "--reporters", "cli", "--disable-unicode", "--color", "off")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("newman failed: %v\n%s", err, out)
+	files, _ := filepath.Glob("postman/*.postman_collection.json")
+	if len(files) == 0 {
+		t.Fatal("no Postman collections in tests/postman")
 	}
-	t.Logf("%s", out)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "run", f,
+				"--env-var", "base_url="+env.url, "--reporters", "cli", "--disable-unicode", "--color", "off")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("newman failed: %v\n%s", err, out)
+			}
+			t.Logf("%s", out)
+		})
+	}
 }

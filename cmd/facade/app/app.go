@@ -41,6 +41,9 @@ type Config struct {
 	Addr string
 	// BaseURL is the public FHIR base for links; empty derives it from requests.
 	BaseURL string
+	// BackendTimeout is the per-call timeout of every backend whose own
+	// Timeout is zero (env BACKEND_TIMEOUT; upstream.DefaultTimeout if unset).
+	BackendTimeout time.Duration
 	// One entry per national backend.
 	PDS Backend
 	// Sandbox configures the embedded simulators started for every backend
@@ -59,6 +62,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		BaseURL: getenv("FACADE_BASE_URL"),
 	}
 	var err error
+	if s := getenv("BACKEND_TIMEOUT"); s != "" {
+		if cfg.BackendTimeout, err = time.ParseDuration(s); err != nil || cfg.BackendTimeout <= 0 {
+			return cfg, fmt.Errorf("BACKEND_TIMEOUT must be a positive duration such as 10s")
+		}
+	}
 	if cfg.PDS, err = backendFromEnv(getenv, "PDS"); err != nil {
 		return cfg, err
 	}
@@ -137,7 +145,7 @@ func New(cfg Config) (*App, error) {
 		}
 	}
 	um := upstream.NewMetrics(a.Metrics)
-	pdsUp, err := a.upstream(pds.Name, cfg.PDS, um)
+	pdsUp, err := a.upstream(pds.Name, cfg.PDS, cfg.BackendTimeout, um)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -169,8 +177,11 @@ func New(cfg Config) (*App, error) {
 }
 
 // upstream builds the HTTP client of one backend from its configuration.
-func (a *App) upstream(name string, b Backend, m *upstream.Metrics) (*upstream.Client, error) {
+func (a *App) upstream(name string, b Backend, defaultTimeout time.Duration, m *upstream.Metrics) (*upstream.Client, error) {
 	a.Backends[name] = b.BaseURL
+	if b.Timeout == 0 {
+		b.Timeout = defaultTimeout
+	}
 	return upstream.New(upstream.Config{Name: name, BaseURL: b.BaseURL, Token: b.Token, Timeout: b.Timeout}, m)
 }
 
