@@ -28,19 +28,34 @@ type Options struct {
 const (
 	InteractionRead       = "read"
 	InteractionSearchType = "search-type"
+	InteractionCreate     = "create"
+	InteractionUpdate     = "update"
 )
 
 // Interactions returns the type-level interactions p supports, discovered by
 // type assertion; the server routes exactly these.
 func Interactions(p resources.Provider) []string {
 	var out []string
-	if _, ok := p.(resources.Reader); ok {
+	_, reads := p.(resources.Reader)
+	_, streams := p.(resources.Streamer)
+	if reads || streams {
 		out = append(out, InteractionRead)
 	}
 	if _, ok := p.(resources.Searcher); ok {
 		out = append(out, InteractionSearchType)
 	}
+	if _, ok := p.(resources.Creator); ok {
+		out = append(out, InteractionCreate)
+	}
+	if _, ok := p.(resources.Updater); ok {
+		out = append(out, InteractionUpdate)
+	}
 	return out
+}
+
+func isReader(p resources.Provider) bool {
+	_, ok := p.(resources.Reader)
+	return ok
 }
 
 type code struct {
@@ -123,9 +138,17 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 			Type:              p.ResourceType(),
 			Profile:           p.Profile(),
 			Documentation:     p.Documentation(),
-			Versioning:        "versioned",
-			ConditionalRead:   "full-support",
+			Versioning:        "no-version",
+			ConditionalRead:   "not-supported",
 			ConditionalDelete: "not-supported",
+		}
+		switch v, _ := p.(resources.Versioned); {
+		case v != nil && v.Versioned():
+			// ETag from meta.versionId: If-None-Match and If-Modified-Since.
+			res.Versioning, res.ConditionalRead = "versioned", "full-support"
+		case isReader(p):
+			// No versions, but Last-Modified: If-Modified-Since.
+			res.ConditionalRead = "modified-since"
 		}
 		for _, i := range Interactions(p) {
 			res.Interaction = append(res.Interaction, code{Code: i})

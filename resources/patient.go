@@ -40,6 +40,9 @@ func NewPatient(c PDSClient, memo *Memo) *Patient { return &Patient{pds: c, memo
 // ResourceType implements Provider.
 func (*Patient) ResourceType() string { return "Patient" }
 
+// Versioned implements Versioned: PDS versions every record.
+func (*Patient) Versioned() bool { return true }
+
 // Profile implements Provider.
 func (*Patient) Profile() string {
 	return "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient"

@@ -27,6 +27,12 @@ type Provider interface {
 	Documentation() string
 }
 
+// Versioned is implemented by providers whose backend versions its records:
+// their resources carry meta.versionId and an ETag, and If-None-Match works.
+type Versioned interface {
+	Versioned() bool
+}
+
 // Reader is implemented by providers that support the FHIR read interaction.
 type Reader interface {
 	Read(ctx context.Context, id string) (*Resource, error)

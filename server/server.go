@@ -116,8 +116,8 @@ func (s *Server) routes() http.Handler {
 	f := r.PathPrefix("/fhir").Subrouter()
 	f.Handle("/metadata", s.fhir("/fhir/metadata", map[string]handlerFunc{http.MethodGet: s.metadata}))
 	f.Handle("/{type}/_search", s.fhir("/fhir/{type}/_search", map[string]handlerFunc{http.MethodPost: s.searchType}))
-	f.Handle("/{type}/{id}", s.fhir("/fhir/{type}/{id}", map[string]handlerFunc{http.MethodGet: s.read}))
-	f.Handle("/{type}", s.fhir("/fhir/{type}", map[string]handlerFunc{http.MethodGet: s.searchType}))
+	f.Handle("/{type}/{id}", s.fhir("/fhir/{type}/{id}", map[string]handlerFunc{http.MethodGet: s.read, http.MethodPut: s.update}))
+	f.Handle("/{type}", s.fhir("/fhir/{type}", map[string]handlerFunc{http.MethodGet: s.searchType, http.MethodPost: s.create}))
 	f.NotFoundHandler = s.fhir("/fhir/*", nil)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, format{contentType: mediaFHIRJSON}, fhirerr.New(fhirerr.NotFound, "no such endpoint; the FHIR base is /fhir"))
@@ -148,6 +148,11 @@ func (s *Server) fhir(route string, byMethod map[string]handlerFunc) http.Handle
 		ri.route = route
 		q, qerr := url.ParseQuery(r.URL.RawQuery)
 		f, err := negotiate(r, q)
+		if st := s.streamer(r, route); st != nil {
+			// Raw content is served in its own media type, whatever Accept says.
+			s.readStream(w, r, format{contentType: mediaFHIRJSON, pretty: f.pretty}, st)
+			return
+		}
 		if err != nil {
 			s.writeError(w, r, f, err)
 			return
@@ -277,6 +282,23 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, f format, er
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// streamer returns the Streamer for a GET or HEAD of [type]/[id] whose
+// provider serves raw content, or nil.
+func (s *Server) streamer(r *http.Request, route string) resources.Streamer {
+	if route != "/fhir/{type}/{id}" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return nil
+	}
+	p, ok := s.reg.Lookup(mux.Vars(r)["type"])
+	if !ok {
+		return nil
+	}
+	st, _ := p.(resources.Streamer)
+	if st != nil {
+		infoFrom(r.Context()).resourceType = p.ResourceType()
+	}
+	return st
 }
 
 // baseURL is the configured public base, or one derived from the request.

@@ -1,0 +1,211 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+	"github.com/gorilla/mux"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/profiles"
+	"github.com/carerecords/fhir-facade/resources"
+)
+
+// maxResourceBody bounds a resource sent by a client.
+const maxResourceBody = 1 << 20
+
+var (
+	unmarshalOnce sync.Once
+	unmarshaller  *jsonformat.Unmarshaller
+	unmarshalErr  error
+)
+
+// create serves POST [base]/[type].
+// See: http://hl7.org/fhir/R4/http.html#create
+func (s *Server) create(r *http.Request, _ format, _ url.Values) (*reply, error) {
+	ri := infoFrom(r.Context())
+	ri.interaction = "create"
+	p, err := s.provider(r)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := p.(resources.Creator)
+	if !ok {
+		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "create is not supported for %s", p.ResourceType())
+	}
+	msg, err := readResource(r, p.ResourceType())
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.Create(r.Context(), msg)
+	if err != nil {
+		return nil, err
+	}
+	return s.written(r, res, http.StatusCreated)
+}
+
+// update serves PUT [base]/[type]/[id].
+// See: http://hl7.org/fhir/R4/http.html#update
+func (s *Server) update(r *http.Request, _ format, _ url.Values) (*reply, error) {
+	ri := infoFrom(r.Context())
+	ri.interaction = "update"
+	p, err := s.provider(r)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := p.(resources.Updater)
+	if !ok {
+		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "update is not supported for %s", p.ResourceType())
+	}
+	id := mux.Vars(r)["id"]
+	if !idPattern.MatchString(id) {
+		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
+	}
+	msg, err := readResource(r, p.ResourceType())
+	if err != nil {
+		return nil, err
+	}
+	bodyID := resourceID(msg)
+	if bodyID == "" {
+		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: p.ResourceType() + ".id", Message: "the resource in an update must carry its id"}
+	}
+	if bodyID != id {
+		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: p.ResourceType() + ".id", Message: "the resource id does not match the id in the URL"}
+	}
+	res, err := u.Update(r.Context(), id, msg, ifMatchVersion(r.Header.Get("If-Match")))
+	if err != nil {
+		return nil, err
+	}
+	return s.written(r, res, http.StatusOK)
+}
+
+// written renders the outcome of a create or update: Location, ETag,
+// Last-Modified, and the resource unless Prefer: return=minimal.
+func (s *Server) written(r *http.Request, res *resources.Resource, status int) (*reply, error) {
+	rep := &reply{status: status, etag: res.VersionID, lastModified: res.LastUpdated, header: http.Header{}}
+	loc := s.baseURL(r) + "/" + res.Type + "/" + res.ID
+	if res.VersionID != "" {
+		loc += "/_history/" + res.VersionID
+	}
+	rep.header.Set("Location", loc)
+	if preferMinimal(r) {
+		rep.body = nil
+		return rep, nil
+	}
+	body, _, err := s.render.render(res)
+	if err != nil {
+		return nil, err
+	}
+	rep.body = body
+	return rep, nil
+}
+
+func preferMinimal(r *http.Request) bool {
+	for _, v := range r.Header.Values("Prefer") {
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.ReplaceAll(strings.TrimSpace(part), " ", ""), "return=minimal") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ifMatchVersion returns the version in an If-Match header: W/"3" → 3.
+// Lenient about quotes (some services send typographic ones).
+func ifMatchVersion(h string) string {
+	h = strings.TrimSpace(h)
+	h = strings.TrimPrefix(h, "W/")
+	return strings.Trim(h, "\"“”")
+}
+
+// readResource reads a FHIR JSON resource of type want from the request
+// body: bounded, JSON only, validated against the R4 JSON schema (precise
+// error paths) and parsed by jsonformat (structural validation) into a proto.
+func readResource(r *http.Request, want string) (proto.Message, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != mediaFHIRJSON && mt != mediaJSON && mt != "application/json+fhir") {
+		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send the resource as application/fhir+json")
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxResourceBody+1))
+	if err != nil {
+		return nil, fhirerr.New(fhirerr.Invalid, "could not read the request body")
+	}
+	if len(b) > maxResourceBody {
+		return nil, fhirerr.New(fhirerr.TooLarge, "the resource is larger than %d bytes", maxResourceBody)
+	}
+	if err := profiles.Validate(b); err != nil {
+		var ve *profiles.ValidationError
+		if errors.As(err, &ve) {
+			e := &fhirerr.Error{Category: fhirerr.Invalid, Message: "the resource is not valid FHIR R4: " + ve.Error()}
+			if len(ve.Issues) > 0 {
+				e.Expression = ve.Issues[0].Expression
+			}
+			return nil, e
+		}
+		return nil, err
+	}
+	unmarshalOnce.Do(func() { unmarshaller, unmarshalErr = jsonformat.NewUnmarshaller("UTC", fhirversion.R4) })
+	if unmarshalErr != nil {
+		return nil, unmarshalErr
+	}
+	cr, err := unmarshaller.Unmarshal(b)
+	if err != nil {
+		return nil, fhirerr.New(fhirerr.Invalid, "the resource is not valid FHIR R4: %s", truncateMessage(err.Error(), 500))
+	}
+	msg := containedResource(cr)
+	if msg == nil {
+		return nil, fhirerr.New(fhirerr.Invalid, "the body is not a FHIR resource")
+	}
+	if got := string(msg.ProtoReflect().Descriptor().Name()); got != want {
+		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "resourceType",
+			Message: "the body is a " + got + ", but this endpoint takes a " + want}
+	}
+	return msg, nil
+}
+
+// containedResource unwraps the resource that jsonformat returns inside a
+// ContainedResource.
+func containedResource(m proto.Message) proto.Message {
+	rm := m.ProtoReflect()
+	oneofs := rm.Descriptor().Oneofs()
+	if oneofs.Len() == 0 {
+		return m
+	}
+	f := rm.WhichOneof(oneofs.Get(0))
+	if f == nil || f.Kind() != protoreflect.MessageKind {
+		return nil
+	}
+	return rm.Get(f).Message().Interface()
+}
+
+// resourceID reads the id of any resource proto.
+func resourceID(m proto.Message) string {
+	rm := m.ProtoReflect()
+	f := rm.Descriptor().Fields().ByName("id")
+	if f == nil || !rm.Has(f) {
+		return ""
+	}
+	id := rm.Get(f).Message()
+	vf := id.Descriptor().Fields().ByName("value")
+	if vf == nil {
+		return ""
+	}
+	return id.Get(vf).String()
+}
+
+func truncateMessage(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
