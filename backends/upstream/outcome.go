@@ -6,11 +6,15 @@ import "encoding/json"
 // code from issue.details.coding (NHS APIs put their Spine error code there),
 // and the issue.code. Clients match on Code, never on Diagnostics.
 type Outcome struct {
-	IssueCode   string
-	Severity    string
-	System      string
-	Code        string
+	IssueCode string
+	Severity  string
+	System    string
+	Code      string
+	// Display is the coding's display: a fixed label for the code, safe to
+	// show. Text is issue.details.text, free text that may echo patient data
+	// (SCR puts "[PSIS-xxxxx] …" there): log it at most, never show it.
 	Display     string
+	Text        string
 	Diagnostics string
 }
 
@@ -37,7 +41,7 @@ func ParseOutcome(body []byte) (o Outcome, ok bool) {
 		return Outcome{}, false
 	}
 	is := oo.Issue[0]
-	o = Outcome{IssueCode: is.Code, Severity: is.Severity, Diagnostics: is.Diagnostics, Display: is.Details.Text}
+	o = Outcome{IssueCode: is.Code, Severity: is.Severity, Diagnostics: is.Diagnostics, Text: is.Details.Text}
 	if len(is.Details.Coding) > 0 {
 		c := is.Details.Coding[0]
 		o.System, o.Code = c.System, c.Code

@@ -45,9 +45,9 @@ func TestParseOutcome(t *testing.T) {
 			wantOK: true,
 		},
 		{
-			name: "details.text stands in for a missing display",
+			name: "details.text is kept apart from the display (it is free text)",
 			body: []byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception","details":{"text":"Service down"}}]}`),
-			want: upstream.Outcome{IssueCode: "exception", Severity: "error", Display: "Service down"}, wantOK: true,
+			want: upstream.Outcome{IssueCode: "exception", Severity: "error", Text: "Service down"}, wantOK: true,
 		},
 		{
 			name: "only the first issue",
