@@ -30,6 +30,7 @@ const (
 	InteractionSearchType = "search-type"
 	InteractionCreate     = "create"
 	InteractionUpdate     = "update"
+	InteractionPatch      = "patch"
 )
 
 // Interactions returns the type-level interactions p supports, discovered by
@@ -49,6 +50,9 @@ func Interactions(p resources.Provider) []string {
 	}
 	if _, ok := p.(resources.Updater); ok {
 		out = append(out, InteractionUpdate)
+	}
+	if _, ok := p.(resources.Patcher); ok {
+		out = append(out, InteractionPatch)
 	}
 	return out
 }

@@ -192,6 +192,14 @@ type Updater interface {
 	Update(ctx context.Context, id string, resource proto.Message, ifMatch string) (*Resource, error)
 }
 
+// Patcher is implemented by providers that support the FHIR patch
+// interaction (PATCH [base]/[type]/[id]). patch is the raw body and
+// contentType its media type; the provider parses and validates it. ifMatch
+// is the version from If-Match ("" when absent).
+type Patcher interface {
+	Patch(ctx context.Context, id string, patch []byte, contentType, ifMatch string) (*Resource, error)
+}
+
 // Stream is raw content served as is (a document behind a DocumentReference).
 type Stream struct {
 	// ContentType is sent as the Content-Type of the response.

@@ -116,7 +116,7 @@ func (s *Server) routes() http.Handler {
 	f := r.PathPrefix("/fhir").Subrouter()
 	f.Handle("/metadata", s.fhir("/fhir/metadata", map[string]handlerFunc{http.MethodGet: s.metadata}))
 	f.Handle("/{type}/_search", s.fhir("/fhir/{type}/_search", map[string]handlerFunc{http.MethodPost: s.searchType}))
-	f.Handle("/{type}/{id}", s.fhir("/fhir/{type}/{id}", map[string]handlerFunc{http.MethodGet: s.read, http.MethodPut: s.update}))
+	f.Handle("/{type}/{id}", s.fhir("/fhir/{type}/{id}", map[string]handlerFunc{http.MethodGet: s.read, http.MethodPut: s.update, http.MethodPatch: s.patch}))
 	f.Handle("/{type}", s.fhir("/fhir/{type}", map[string]handlerFunc{http.MethodGet: s.searchType, http.MethodPost: s.create}))
 	f.NotFoundHandler = s.fhir("/fhir/*", nil)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

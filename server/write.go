@@ -88,15 +88,52 @@ func (s *Server) update(r *http.Request, _ format, _ url.Values) (*reply, error)
 	return s.written(r, res, http.StatusOK)
 }
 
+// patch serves PATCH [base]/[type]/[id]; the provider parses the patch.
+// See: http://hl7.org/fhir/R4/http.html#patch
+func (s *Server) patch(r *http.Request, _ format, _ url.Values) (*reply, error) {
+	ri := infoFrom(r.Context())
+	ri.interaction = "patch"
+	p, err := s.provider(r)
+	if err != nil {
+		return nil, err
+	}
+	pt, ok := p.(resources.Patcher)
+	if !ok {
+		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "patch is not supported for %s", p.ResourceType())
+	}
+	id := mux.Vars(r)["id"]
+	if !idPattern.MatchString(id) {
+		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send the patch with a Content-Type (application/json-patch+json)")
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxResourceBody+1))
+	if err != nil {
+		return nil, fhirerr.New(fhirerr.Invalid, "could not read the request body")
+	}
+	if len(b) > maxResourceBody {
+		return nil, fhirerr.New(fhirerr.TooLarge, "the patch is larger than %d bytes", maxResourceBody)
+	}
+	res, err := pt.Patch(r.Context(), id, b, mt, ifMatchVersion(r.Header.Get("If-Match")))
+	if err != nil {
+		return nil, err
+	}
+	return s.written(r, res, http.StatusOK)
+}
+
 // written renders the outcome of a create or update: Location, ETag,
 // Last-Modified, and the resource unless Prefer: return=minimal.
 func (s *Server) written(r *http.Request, res *resources.Resource, status int) (*reply, error) {
 	rep := &reply{status: status, etag: res.VersionID, lastModified: res.LastUpdated, header: http.Header{}}
-	loc := s.baseURL(r) + "/" + res.Type + "/" + res.ID
-	if res.VersionID != "" {
-		loc += "/_history/" + res.VersionID
+	if status == http.StatusCreated {
+		loc := s.baseURL(r) + "/" + res.Type + "/" + res.ID
+		if res.VersionID != "" {
+			loc += "/_history/" + res.VersionID
+		}
+		rep.header.Set("Location", loc)
 	}
-	rep.header.Set("Location", loc)
 	if preferMinimal(r) {
 		rep.body = nil
 		return rep, nil

@@ -96,6 +96,12 @@ func TestCapabilityInteractionsAreRouted(t *testing.T) {
 				if r.status != 200 {
 					t.Errorf("%s search: %d", typ, r.status)
 				}
+			case "patch":
+				// Routed: a patch without If-Match is refused by the provider, not by the router.
+				r := call(t, "PATCH", "/"+typ+"/9000000009", map[string]string{"Content-Type": "application/json-patch+json"}, `[{"op":"replace","path":"/gender","value":"male"}]`)
+				if r.status != 428 {
+					t.Errorf("%s patch without If-Match: %d %s", typ, r.status, r.raw)
+				}
 			default:
 				t.Errorf("%s advertises %s, which this test does not know how to check", typ, code)
 			}

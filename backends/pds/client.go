@@ -55,6 +55,52 @@ func (c *Client) Read(ctx context.Context, nhs string) (*Patient, error) {
 	return &Patient{Body: res.Body, Version: ParseETag(res.Header.Get("ETag"))}, nil
 }
 
+// Patch sends JSON Patch operations (a JSON array, RFC 6902) to PDS, which
+// applies them all or none. version is the record's current versionId,
+// sent as If-Match; PDS answers with the updated record and its new version.
+// A patch is never retried: a 503 means PDS may still apply it.
+func (c *Client) Patch(ctx context.Context, nhs, version string, ops json.RawMessage) (*Patient, error) {
+	if !nhsnumber.Valid(nhs) {
+		return nil, fhirerr.New(fhirerr.Invalid, "%q is not a valid NHS number", nhs)
+	}
+	body, err := json.Marshal(struct {
+		Patches json.RawMessage `json:"patches"`
+	}{ops})
+	if err != nil {
+		return nil, fhirerr.New(fhirerr.Invalid, "the patch is not JSON")
+	}
+	res, err := c.up.Do(ctx, upstream.Request{
+		Method: http.MethodPatch, Path: "/Patient/" + nhs, Op: "patch", Body: body,
+		Header: http.Header{"Content-Type": {"application/json-patch+json"}, "If-Match": {`W/"` + version + `"`}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != http.StatusOK {
+		e := c.errorFrom(res)
+		if fe := fhirerr.As(e); fe != nil {
+			switch {
+			case fe.Category == fhirerr.Invalid && fe.Details != nil && patchRejections[fe.Details.Code]:
+				// A well-formed patch that PDS will not apply to this record.
+				fe.Category = fhirerr.Unprocessable
+			case fe.Category == fhirerr.Timeout && res.Status == http.StatusServiceUnavailable:
+				fe.Message = "PDS has not finished applying the update and may still apply it: read the patient again before retrying"
+			}
+		}
+		return nil, e
+	}
+	if !res.IsJSON() {
+		return nil, badPayload("patch", nil)
+	}
+	return &Patient{Body: res.Body, Version: ParseETag(res.Header.Get("ETag"))}, nil
+}
+
+// patchRejections are PDS's codes for a patch it understood but refused.
+var patchRejections = map[string]bool{
+	"INVALID_UPDATE": true, "VALIDATION_ERROR": true, "UNSUPPORTED_VALUE": true,
+	"UNSUPPORTED_CHARACTERS_IN_FIELD": true, "TOO_FEW_VALUES_SUBMITTED": true, "TOO_MANY_VALUES_SUBMITTED": true,
+}
+
 // Match is one search hit: a (reduced) Patient payload and PDS's score.
 type Match struct {
 	Body  json.RawMessage
