@@ -27,6 +27,7 @@ type Options struct {
 // See: http://hl7.org/fhir/R4/valueset-type-restful-interaction.html
 const (
 	InteractionRead       = "read"
+	InteractionVRead      = "vread"
 	InteractionSearchType = "search-type"
 	InteractionCreate     = "create"
 	InteractionUpdate     = "update"
@@ -41,6 +42,9 @@ func Interactions(p resources.Provider) []string {
 	_, streams := p.(resources.Streamer)
 	if reads || streams {
 		out = append(out, InteractionRead)
+	}
+	if v, ok := p.(resources.Versioned); ok && v.Versioned() && reads {
+		out = append(out, InteractionVRead)
 	}
 	if _, ok := p.(resources.Searcher); ok {
 		out = append(out, InteractionSearchType)

@@ -41,3 +41,32 @@ func (s *Server) read(r *http.Request, _ format, _ url.Values) (*reply, error) {
 	}
 	return rep, nil
 }
+
+// vread serves GET [base]/[type]/[id]/_history/[vid] for versioned
+// providers. The national services keep only the current version, so a
+// vread of the current version answers it and any other is a 404 saying so.
+// See: http://hl7.org/fhir/R4/http.html#vread
+func (s *Server) vread(r *http.Request, f format, q url.Values) (*reply, error) {
+	ri := infoFrom(r.Context())
+	ri.interaction = "vread"
+	p, err := s.provider(r)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := p.(resources.Versioned); !ok || !v.Versioned() {
+		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "%s has no versions to read", p.ResourceType())
+	}
+	vid := mux.Vars(r)["vid"]
+	if !idPattern.MatchString(vid) {
+		return nil, fhirerr.New(fhirerr.Invalid, "the version id is not a valid FHIR id")
+	}
+	rep, err := s.read(r, f, q)
+	if err != nil {
+		return nil, err
+	}
+	ri.interaction = "vread"
+	if rep.etag != vid {
+		return nil, fhirerr.New(fhirerr.NotFound, "version %s is not available: the national service keeps only the current version (%s)", vid, rep.etag)
+	}
+	return rep, nil
+}

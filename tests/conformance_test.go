@@ -96,6 +96,15 @@ func TestCapabilityInteractionsAreRouted(t *testing.T) {
 				if r.status != 200 {
 					t.Errorf("%s search: %d", typ, r.status)
 				}
+			case "vread":
+				r := get(t, "/"+typ+"/9000000009")
+				v := get(t, "/"+typ+"/9000000009/_history/"+r.body["meta"].(map[string]any)["versionId"].(string))
+				if v.status != 200 || v.header.Get("ETag") != r.header.Get("ETag") {
+					t.Errorf("%s vread of the current version: %d", typ, v.status)
+				}
+				if old := get(t, "/"+typ+"/9000000009/_history/1"); old.status != 404 || outcomeIssue(t, old)["code"] != "not-found" {
+					t.Errorf("%s vread of an old version: %d", typ, old.status)
+				}
 			case "patch":
 				// Routed: a patch without If-Match is refused by the provider, not by the router.
 				r := call(t, "PATCH", "/"+typ+"/9000000009", map[string]string{"Content-Type": "application/json-patch+json"}, `[{"op":"replace","path":"/gender","value":"male"}]`)
