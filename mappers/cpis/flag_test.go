@@ -1,0 +1,245 @@
+package cpis_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+
+	"github.com/carerecords/fhir-facade/mappers/cpis"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/profiles"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current mapping")
+
+// TestGolden maps every testdata/<case>.in.json (CP-IS CareTeams copied from
+// ../shared/fixtures/cpis, see testdata/README.md) for the patient its
+// subject names and compares the result, printed by jsonformat, with
+// testdata/<case>.golden.json. Each golden is also parsed back by jsonformat
+// and printed to the same bytes, and validated against the FHIR R4 JSON
+// schema.
+func TestGolden(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/*.in.json")
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("no testdata/*.in.json (%v)", err)
+	}
+	m, err := jsonformat.NewPrettyMarshaller(fhirversion.R4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	um, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".in.json")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct, err := cpis.Decode(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := cpis.Flag(ct, ct.Subject.Identifier.Value)
+			if err != nil {
+				t.Fatalf("Flag: %v", err)
+			}
+			got, err := m.MarshalResource(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			goldenPath := strings.TrimSuffix(in, ".in.json") + ".golden.json"
+			if *update {
+				if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			golden, err := os.ReadFile(goldenPath)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(got, golden) {
+				t.Errorf("mapping differs from %s (go test -update rewrites it):\n%s", goldenPath, got)
+			}
+			parsed, err := um.Unmarshal(golden)
+			if err != nil {
+				t.Fatalf("jsonformat rejects the golden: %v", err)
+			}
+			again, err := m.MarshalResource(parsed.(*bcrpb.ContainedResource).GetFlag())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(append(again, '\n'), golden) {
+				t.Errorf("golden does not survive a jsonformat round trip:\n%s", again)
+			}
+			if err := profiles.Validate(golden); err != nil {
+				t.Errorf("golden fails the FHIR R4 JSON schema: %v", err)
+			}
+		})
+	}
+}
+
+// The phone numbers of the local authority reach the Flag with their contact
+// type, and the plan type is the code.
+func TestFlagCarriesLocalAuthorityContacts(t *testing.T) {
+	raw, err := os.ReadFile("testdata/careteam_cpis-9000000009-cpp.in.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := cpis.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := json.Marshal(ct)
+	f, err := cpis.Flag(ct, "9000000009")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := json.Marshal(ct); !bytes.Equal(before, after) {
+		t.Error("Flag modified its input")
+	}
+	got := map[string]string{}
+	for _, e := range f.GetExtension() {
+		if e.GetUrl().GetValue() != cpis.LocalAuthorityContactURL {
+			continue
+		}
+		cp := e.GetValue().GetContactPoint()
+		for _, x := range cp.GetExtension() {
+			if x.GetUrl().GetValue() == cpis.ContactTypeURL {
+				got[x.GetValue().GetCode().GetValue()] = cp.GetValue().GetValue()
+			}
+		}
+	}
+	if got["office-hours"] != "01632 960001" || got["emergency-duty"] != "01632 960999" {
+		t.Errorf("contacts %v", got)
+	}
+	if f.GetAuthor().GetIdentifier().GetValue().GetValue() != "LA001" || f.GetAuthor().GetDisplay().GetValue() == "" {
+		t.Errorf("author %v", f.GetAuthor())
+	}
+	if c := f.GetCode().GetCoding()[0]; c.GetCode().GetValue() != "CPP" || c.GetSystem().GetValue() != cpis.PlanTypeSystem {
+		t.Errorf("code %v", f.GetCode())
+	}
+	if f.GetCode().GetText().GetValue() != "Child Protection Plan" {
+		t.Errorf("code.text %v", f.GetCode().GetText())
+	}
+}
+
+func TestFlagID(t *testing.T) {
+	tests := []struct {
+		name    string
+		nhs, id string
+		want    string
+	}{
+		{name: "contract id kept", nhs: "9000000009", id: "cpis-9000000009-cpp", want: "cpis-9000000009-cpp"},
+		{name: "other id prefixed", nhs: "9000000009", id: "7d1e", want: "cpis-9000000009-7d1e"},
+		{name: "another patient's prefix is not trusted", nhs: "9000000009", id: "cpis-9000000017-cpp", want: "cpis-9000000009-cpis-9000000017-cpp"},
+		{name: "too long is hashed", nhs: "9000000009", id: strings.Repeat("y", 80), want: "cpis-9000000009-h"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := cpis.FlagID(tc.nhs, tc.id)
+			if !strings.HasPrefix(got, tc.want) || len(got) > 64 {
+				t.Errorf("FlagID = %q, want %q", got, tc.want)
+			}
+			if nhs, ok := cpis.ParseFlagID(got); !ok || nhs != tc.nhs {
+				t.Errorf("ParseFlagID(%q) = %q, %v", got, nhs, ok)
+			}
+		})
+	}
+	for _, id := range []string{"fgm-9000000009-x", "cpis-", "cpis-9000000000-cpp", "cpis-9000000009", "cpis-9000000009-"} {
+		if nhs, ok := cpis.ParseFlagID(id); ok {
+			t.Errorf("ParseFlagID(%q) = %q, true", id, nhs)
+		}
+	}
+}
+
+func TestFlagStatus(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{name: "active", in: "active", want: "ACTIVE"},
+		{name: "inactive", in: "inactive", want: "INACTIVE"},
+		{name: "suspended", in: "suspended", want: "INACTIVE"},
+		{name: "proposed", in: "proposed", want: "INACTIVE"},
+		{name: "entered in error", in: "entered-in-error", want: "ENTERED_IN_ERROR"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ct := careTeam(tc.in)
+			f, err := cpis.Flag(ct, "9000000009")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.GetStatus().GetValue().String(); got != tc.want {
+				t.Errorf("status %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func careTeam(status string) *fhirjson.CareTeam {
+	return &fhirjson.CareTeam{ResourceType: "CareTeam", ID: "cpis-9000000009-cpp", Status: status,
+		Category: []fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{{System: cpis.PlanTypeSystem, Code: "CPP"}}}}}
+}
+
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		wantErr string
+	}{
+		{name: "another patient", in: `{"resourceType":"CareTeam","id":"cpis-9000000017-lac","status":"active","category":[{"coding":[{"system":"` + cpis.PlanTypeSystem + `","code":"LAC"}]}],"subject":{"identifier":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9000000017"}}}`,
+			wantErr: "CareTeam.subject: names another patient"},
+		{name: "no plan type", in: `{"resourceType":"CareTeam","id":"x","status":"active","category":[{"text":"plan"}]}`, wantErr: "CareTeam.category: no plan type"},
+		{name: "no status", in: `{"resourceType":"CareTeam","id":"x","category":[{"coding":[{"system":"` + cpis.PlanTypeSystem + `","code":"CPP"}]}]}`, wantErr: "CareTeam.status: missing"},
+		{name: "bad status", in: `{"resourceType":"CareTeam","id":"x","status":"ended","category":[{"coding":[{"system":"` + cpis.PlanTypeSystem + `","code":"CPP"}]}]}`, wantErr: `CareTeam.status: "ended"`},
+		{name: "no id", in: `{"resourceType":"CareTeam","status":"active"}`, wantErr: "CareTeam.id: missing"},
+		{name: "bad phone use", in: `{"resourceType":"CareTeam","id":"x","status":"active","category":[{"coding":[{"system":"` + cpis.PlanTypeSystem + `","code":"CPP"}]}],"telecom":[{"system":"phone","value":"1","use":"office"}]}`,
+			wantErr: "Flag.extension[0].valueContactPoint.use"},
+		{name: "bad period", in: `{"resourceType":"CareTeam","id":"x","status":"active","category":[{"coding":[{"system":"` + cpis.PlanTypeSystem + `","code":"CPP"}]}],"period":{"start":"01/03/2024"}}`,
+			wantErr: "Flag.period.start"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ct, err := cpis.Decode([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = cpis.Flag(ct, "9000000009")
+			checkBadGateway(t, err, tc.wantErr)
+		})
+	}
+	_, err := cpis.Decode([]byte(`{"resourceType":"Bundle"}`))
+	checkBadGateway(t, err, `resourceType is "Bundle"`)
+}
+
+func checkBadGateway(t *testing.T, err error, wantErr string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", wantErr)
+	}
+	if !strings.Contains(err.Error(), wantErr) {
+		t.Errorf("error %q does not contain %q", err, wantErr)
+	}
+	fe := fhirerr.As(err)
+	if fe == nil || fe.Category != fhirerr.BadGateway || fe.Backend != "cpis" {
+		t.Errorf("error %#v is not a cpis BadGateway *fhirerr.Error", err)
+	}
+	var pe *fhirjson.Error
+	if strings.Contains(wantErr, ".") && strings.Contains(wantErr, ":") && !errors.As(err, &pe) {
+		t.Errorf("error %v does not wrap a *fhirjson.Error", err)
+	}
+}

@@ -1,0 +1,158 @@
+// Package fgm maps what the Female Genital Mutilation Information Sharing
+// service (FGM-IS) returns onto the facade's FHIR R4 Flag. FGM-IS already
+// speaks R4 (UKCore-Flag), so the mapping is a near pass-through: the id is
+// made to carry the patient's NHS number (so a read can find the flag again),
+// the subject becomes a Patient reference, and the flag gets the category
+// "clinical" so that clients can filter on it.
+//
+// See BACKENDS.md §5.2 "Mapping to the facade Flag".
+package fgm
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
+
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
+)
+
+// Codes of an FGM flag.
+const (
+	// IDPrefix starts the facade id of every FGM-IS flag.
+	IDPrefix = "fgm-"
+	// CategorySystem and CategoryCode are the category every FGM flag gets.
+	CategorySystem = "http://terminology.hl7.org/CodeSystem/flag-category"
+	CategoryCode   = "clinical"
+	// SNOMEDCode is "Family history of FGM (female genital mutilation)".
+	SNOMEDCode = "902961000000107"
+	// RemovalReasonURL is the extension FGM-IS puts on a removed flag
+	// (project contract, BACKENDS.md §5.1).
+	RemovalReasonURL = "https://fhir.nhs.uk/England/StructureDefinition/Extension-England-FlagRemovalReason"
+)
+
+// Decode reads one FGM-IS Flag (an entry of its searchset Bundle) with
+// encoding/json. It rejects anything whose resourceType is not "Flag".
+func Decode(raw []byte) (*fhirjson.Flag, error) {
+	var f fhirjson.Flag
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, badPayload(err)
+	}
+	if f.ResourceType != "Flag" {
+		return nil, badPayload(fmt.Errorf("resourceType is %q, want \"Flag\"", f.ResourceType))
+	}
+	return &f, nil
+}
+
+// FlagID is the facade id of the FGM-IS flag backendID of patient nhs:
+// "fgm-<nhs>-<backendID>". FGM-IS can only be searched by patient, so the id
+// carries the NHS number for a read to search with. A backend id that would
+// not fit the FHIR id grammar (64 characters of A-Z a-z 0-9 - .) is replaced
+// by "h" and a SHA-256 prefix of it; the read compares ids, so either way
+// finds the flag.
+func FlagID(nhs, backendID string) string {
+	id := IDPrefix + nhs + "-" + backendID
+	if _, err := fhirjson.BuildID(id); err == nil {
+		return id
+	}
+	sum := sha256.Sum256([]byte(backendID))
+	return IDPrefix + nhs + "-h" + hex.EncodeToString(sum[:])[:40]
+}
+
+// ParseFlagID returns the NHS number a facade FGM id carries; ok is false
+// when id is not one.
+func ParseFlagID(id string) (nhs string, ok bool) {
+	rest, found := strings.CutPrefix(id, IDPrefix)
+	if !found || len(rest) < 12 || rest[10] != '-' || !nhsnumber.Valid(rest[:10]) {
+		return "", false
+	}
+	return rest[:10], true
+}
+
+// Flag maps an FGM-IS Flag of patient nhs (the patient the facade asked
+// about) onto the facade's Flag:
+//
+//   - id: FlagID(nhs, id); meta (version, last updated) kept;
+//   - subject: Patient/<nhs>, keeping FGM-IS's NHS number identifier; a flag
+//     whose subject names another patient is an error (never shown);
+//   - category: flag-category "clinical" first, then any FGM-IS sent;
+//   - status, code, period, author, extensions (removal reason): kept.
+//
+// Errors are *fhirerr.Error of category BadGateway wrapping a
+// *fhirjson.Error with the JSON path. The input is not modified.
+func Flag(in *fhirjson.Flag, nhs string) (*flagpb.Flag, error) {
+	if in == nil {
+		return nil, badPayload(errors.New("no Flag"))
+	}
+	if in.ID == "" {
+		return nil, badPayload(&fhirjson.Error{Path: "Flag.id", Err: errors.New("missing")})
+	}
+	if err := checkSubject(in.Subject, nhs); err != nil {
+		return nil, badPayload(err)
+	}
+	f := *in
+	f.ID = FlagID(nhs, in.ID)
+	f.Contained = nil
+	f.Subject = &fhirjson.Reference{
+		Reference:  "Patient/" + nhs,
+		Identifier: &fhirjson.Identifier{System: nhsnumber.System, Value: nhs},
+	}
+	f.Category = append([]fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{
+		{System: CategorySystem, Code: CategoryCode, Display: "Clinical"},
+	}}}, withoutClinical(in.Category)...)
+	out, err := fhirjson.BuildFlag(&f)
+	if err != nil {
+		return nil, badPayload(err)
+	}
+	return out, nil
+}
+
+// checkSubject makes sure a flag is about the patient asked for: FGM-IS
+// names the patient by NHS number identifier (a logical reference), or by a
+// Patient/<nhs> literal reference.
+func checkSubject(r *fhirjson.Reference, nhs string) error {
+	if r == nil {
+		return nil
+	}
+	var got string
+	switch {
+	case r.Identifier != nil && (r.Identifier.System == nhsnumber.System || r.Identifier.System == ""):
+		got = r.Identifier.Value
+	case strings.Contains(r.Reference, "Patient/"):
+		got = r.Reference[strings.LastIndex(r.Reference, "/")+1:]
+	default:
+		return nil
+	}
+	if got != nhs {
+		return &fhirjson.Error{Path: "Flag.subject", Err: errors.New("names another patient than the one asked for")}
+	}
+	return nil
+}
+
+// withoutClinical drops a category FGM-IS may already have sent that
+// duplicates the one Flag adds.
+func withoutClinical(cs []fhirjson.CodeableConcept) []fhirjson.CodeableConcept {
+	var out []fhirjson.CodeableConcept
+	for _, c := range cs {
+		if len(c.Coding) == 1 && c.Coding[0].System == CategorySystem && c.Coding[0].Code == CategoryCode {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func badPayload(err error) error {
+	return &fhirerr.Error{
+		Category: fhirerr.BadGateway,
+		Backend:  "fgm",
+		Message:  "the FGM information sharing service returned a Flag the facade cannot read",
+		Err:      err,
+	}
+}

@@ -1,0 +1,225 @@
+package fgm_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+
+	"github.com/carerecords/fhir-facade/mappers/fgm"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/profiles"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current mapping")
+
+// nhsOf is the NHS number an input flag is about: its subject identifier.
+func nhsOf(t *testing.T, f *fhirjson.Flag) string {
+	t.Helper()
+	if f.Subject == nil || f.Subject.Identifier == nil {
+		t.Fatal("test input has no subject identifier")
+	}
+	return f.Subject.Identifier.Value
+}
+
+// TestGolden maps every testdata/<case>.in.json (FGM-IS flags copied from
+// ../shared/fixtures/fgm, see testdata/README.md) and compares the result,
+// printed by jsonformat, with testdata/<case>.golden.json. Each golden is
+// also parsed back by jsonformat and printed to the same bytes, and
+// validated against the FHIR R4 JSON schema.
+func TestGolden(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/*.in.json")
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("no testdata/*.in.json (%v)", err)
+	}
+	m, err := jsonformat.NewPrettyMarshaller(fhirversion.R4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	um, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".in.json")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := fgm.Decode(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := fgm.Flag(f, nhsOf(t, f))
+			if err != nil {
+				t.Fatalf("Flag: %v", err)
+			}
+			got, err := m.MarshalResource(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			goldenPath := strings.TrimSuffix(in, ".in.json") + ".golden.json"
+			if *update {
+				if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			golden, err := os.ReadFile(goldenPath)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(got, golden) {
+				t.Errorf("mapping differs from %s (go test -update rewrites it):\n%s", goldenPath, got)
+			}
+			parsed, err := um.Unmarshal(golden)
+			if err != nil {
+				t.Fatalf("jsonformat rejects the golden: %v", err)
+			}
+			again, err := m.MarshalResource(parsed.(*bcrpb.ContainedResource).GetFlag())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(append(again, '\n'), golden) {
+				t.Errorf("golden does not survive a jsonformat round trip:\n%s", again)
+			}
+			if err := profiles.Validate(golden); err != nil {
+				t.Errorf("golden fails the FHIR R4 JSON schema: %v", err)
+			}
+		})
+	}
+}
+
+func TestFlagID(t *testing.T) {
+	long := strings.Repeat("x", 60)
+	tests := []struct {
+		name      string
+		nhs, id   string
+		want      string
+		wantParse bool
+	}{
+		{name: "contract id", nhs: "9000000009", id: "FGM-ActiveFlag-Example", want: "fgm-9000000009-FGM-ActiveFlag-Example", wantParse: true},
+		{name: "uuid", nhs: "9000000017", id: "0c1d6a2e-1111-4a4a-9b9b-000000000001", want: "fgm-9000000017-0c1d6a2e-1111-4a4a-9b9b-000000000001", wantParse: true},
+		{name: "too long is hashed", nhs: "9000000009", id: long, want: "fgm-9000000009-h", wantParse: true},
+		{name: "bad characters are hashed", nhs: "9000000009", id: "a/b", want: "fgm-9000000009-h", wantParse: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := fgm.FlagID(tc.nhs, tc.id)
+			if !strings.HasPrefix(got, tc.want) || len(got) > 64 {
+				t.Errorf("FlagID = %q, want %q…", got, tc.want)
+			}
+			if _, err := fhirjson.BuildID(got); err != nil {
+				t.Errorf("FlagID = %q is not a FHIR id: %v", got, err)
+			}
+			nhs, ok := fgm.ParseFlagID(got)
+			if ok != tc.wantParse || nhs != tc.nhs {
+				t.Errorf("ParseFlagID(%q) = %q, %v", got, nhs, ok)
+			}
+		})
+	}
+	for _, id := range []string{"ra-9000000009.x", "fgm-", "fgm-9000000000-x", "fgm-900000000-x", "fgm-9000000009x", "fgm-9000000009-"} {
+		if nhs, ok := fgm.ParseFlagID(id); ok {
+			t.Errorf("ParseFlagID(%q) = %q, true", id, nhs)
+		}
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		nhs     string
+		wantErr string
+	}{
+		{name: "another patient", nhs: "9000000017", in: `{"resourceType":"Flag","id":"x","status":"active","code":{"text":"FGM"},"subject":{"identifier":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9000000009"}}}`,
+			wantErr: "Flag.subject: names another patient"},
+		{name: "another patient by reference", nhs: "9000000017", in: `{"resourceType":"Flag","id":"x","status":"active","code":{"text":"FGM"},"subject":{"reference":"Patient/9000000009"}}`,
+			wantErr: "Flag.subject"},
+		{name: "no id", nhs: "9000000009", in: `{"resourceType":"Flag","status":"active","code":{"text":"FGM"}}`, wantErr: "Flag.id: missing"},
+		{name: "bad status", nhs: "9000000009", in: `{"resourceType":"Flag","id":"x","status":"removed","code":{"text":"FGM"}}`, wantErr: `Flag.status: "removed"`},
+		{name: "bad date", nhs: "9000000009", in: `{"resourceType":"Flag","id":"x","status":"active","code":{"text":"FGM"},"period":{"start":"2019-13-10"}}`, wantErr: "Flag.period.start"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := fgm.Decode([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = fgm.Flag(f, tc.nhs)
+			checkBadGateway(t, err, tc.wantErr)
+		})
+	}
+}
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		wantErr string
+	}{
+		{name: "flag", in: `{"resourceType":"Flag","id":"x"}`},
+		{name: "operation outcome", in: `{"resourceType":"OperationOutcome"}`, wantErr: `resourceType is "OperationOutcome"`},
+		{name: "html", in: `<html>`, wantErr: "invalid character"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := fgm.Decode([]byte(tc.in))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			checkBadGateway(t, err, tc.wantErr)
+		})
+	}
+}
+
+// The mapping does not change its input (the provider may map one decoded
+// payload more than once).
+func TestFlagDoesNotModifyInput(t *testing.T) {
+	raw, err := os.ReadFile("testdata/flag_found_9000000009.in.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fgm.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := json.Marshal(f)
+	if _, err := fgm.Flag(f, "9000000009"); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := json.Marshal(f); !bytes.Equal(before, after) {
+		t.Errorf("input modified:\n%s\n%s", before, after)
+	}
+}
+
+func checkBadGateway(t *testing.T, err error, wantErr string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", wantErr)
+	}
+	if !strings.Contains(err.Error(), wantErr) {
+		t.Errorf("error %q does not contain %q", err, wantErr)
+	}
+	fe := fhirerr.As(err)
+	if fe == nil || fe.Category != fhirerr.BadGateway || fe.Backend != "fgm" {
+		t.Errorf("error %#v is not an fgm BadGateway *fhirerr.Error", err)
+	}
+	var pe *fhirjson.Error
+	if strings.HasPrefix(wantErr, "Flag.") && !errors.As(err, &pe) {
+		t.Errorf("error %v does not wrap a *fhirjson.Error", err)
+	}
+}
