@@ -1,0 +1,222 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+)
+
+// DefaultStreamTimeout bounds a whole streamed exchange, body included, when
+// StreamOptions.Timeout is zero: long enough for tens of megabytes on a slow
+// link, short enough that a stalled holder does not hold a connection for ever.
+const DefaultStreamTimeout = 2 * time.Minute
+
+// StreamOptions bound one streamed call.
+type StreamOptions struct {
+	// HeaderTimeout bounds the wait for the response headers (the backend's
+	// think time); the client's Timeout when zero. Exceeding it is a Timeout
+	// error.
+	HeaderTimeout time.Duration
+	// Timeout bounds the whole exchange, body included;
+	// DefaultStreamTimeout when zero. When it passes mid-body, reading the
+	// body fails.
+	Timeout time.Duration
+	// MaxBody bounds the body: a larger declared Content-Length fails the
+	// call (BadGateway), and reading past MaxBody bytes fails the read. The
+	// client's MaxBody when zero.
+	MaxBody int64
+}
+
+// StreamResponse is a backend's answer whose body is handed over unread.
+type StreamResponse struct {
+	Status int
+	Header http.Header
+	// ContentLength is the declared length of the body, -1 when unknown.
+	ContentLength int64
+	// Body yields the body as it arrives, at most MaxBody bytes. The caller
+	// must Close it; closing ends the exchange and releases its timeout.
+	Body io.ReadCloser
+}
+
+// Stream performs req like Do — same headers (X-Request-ID, X-Correlation-ID,
+// bearer token, configured headers), same categorisation of transport
+// failures, same metrics — but returns as soon as the response headers
+// arrive, leaving the body to be read by the caller: a large document is
+// passed on without ever being held whole in memory.
+//
+// Unlike Do, req.Path keeps its escaping as given (a %2F stays %2F), as
+// proxies that take a URL-encoded target URL as the path need.
+func (c *Client) Stream(ctx context.Context, req Request, opts StreamOptions) (*StreamResponse, error) {
+	start := time.Now()
+	resp, err := c.stream(ctx, req, opts)
+	if c.metrics != nil {
+		outcome, status := "ok", "error"
+		switch {
+		case err != nil:
+			outcome = "transport_error"
+			if fhirerr.CategoryOf(err) == fhirerr.Timeout {
+				outcome = "timeout"
+			}
+		case resp.Status >= 500:
+			outcome = "server_error"
+		case resp.Status == 429:
+			outcome = "throttled"
+		case resp.Status >= 400:
+			outcome = "client_error"
+		}
+		if resp != nil {
+			status = fmt.Sprint(resp.Status)
+		}
+		c.metrics.observe(c.cfg.Name, req.Op, status, outcome, time.Since(start))
+	}
+	return resp, err
+}
+
+// errHeaderTimeout is the cancellation cause when the headers are late.
+var errHeaderTimeout = errors.New("no response headers in time")
+
+func (c *Client) stream(parent context.Context, req Request, opts StreamOptions) (*StreamResponse, error) {
+	if opts.HeaderTimeout <= 0 {
+		opts.HeaderTimeout = c.cfg.Timeout
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultStreamTimeout
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = c.cfg.MaxBody
+	}
+	u := *c.base
+	rawPath := c.base.EscapedPath() + req.Path
+	path, err := url.PathUnescape(rawPath)
+	if err != nil {
+		return nil, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: errors.New("invalid path escaping")}
+	}
+	u.Path, u.RawPath = path, rawPath
+	if len(req.Query) > 0 {
+		u.RawQuery = req.Query.Encode()
+	}
+
+	timed, cancelTimed := context.WithTimeout(parent, opts.Timeout)
+	ctx, cancel := context.WithCancelCause(timed)
+	release := func() { cancel(nil); cancelTimed() }
+	var body io.Reader
+	if req.Body != nil {
+		body = bytes.NewReader(req.Body)
+	}
+	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), body)
+	if err != nil {
+		release()
+		return nil, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: redact(err, &u)}
+	}
+	c.setHeaders(parent, hr.Header, req.Header)
+
+	headerTimer := time.AfterFunc(opts.HeaderTimeout, func() { cancel(errHeaderTimeout) })
+	res, err := c.http.Do(hr)
+	headerTimer.Stop()
+	if err != nil {
+		cause := context.Cause(ctx)
+		release()
+		if errors.Is(cause, errHeaderTimeout) {
+			return nil, &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time", Err: redact(err, &u)}
+		}
+		return nil, c.transportError(timed, err, &u)
+	}
+	if context.Cause(ctx) == errHeaderTimeout {
+		// The timer fired just as the headers arrived: the body is cancelled.
+		res.Body.Close()
+		release()
+		return nil, &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time"}
+	}
+	if res.ContentLength > opts.MaxBody {
+		res.Body.Close()
+		release()
+		return nil, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service sent a response larger than allowed"}
+	}
+	return &StreamResponse{
+		Status:        res.StatusCode,
+		Header:        res.Header,
+		ContentLength: res.ContentLength,
+		Body: &streamBody{
+			rc: res.Body, left: opts.MaxBody, release: release,
+			fail: func(err error) error { return c.transportError(timed, err, &u) },
+			name: c.cfg.Name,
+		},
+	}, nil
+}
+
+// setHeaders applies the configured headers, the caller's, and the
+// platform's (Accept, X-Request-ID, X-Correlation-ID, Authorization), as Do
+// does.
+func (c *Client) setHeaders(ctx context.Context, h, extra http.Header) {
+	for k, vs := range c.cfg.Header {
+		h[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
+	}
+	for k, vs := range extra {
+		h[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
+	}
+	if h.Get("Accept") == "" {
+		h.Set("Accept", "application/fhir+json")
+	}
+	if h.Get("X-Request-ID") == "" {
+		h.Set("X-Request-ID", uuid.NewString())
+	}
+	if id := CorrelationID(ctx); id != "" {
+		h.Set("X-Correlation-ID", id)
+	}
+	if c.cfg.Token != "" {
+		h.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+}
+
+// streamBody is a response body bounded to left bytes whose read errors are
+// categorised and whose Close ends the exchange.
+type streamBody struct {
+	rc      io.ReadCloser
+	left    int64
+	release func()
+	fail    func(error) error
+	name    string
+	once    sync.Once
+}
+
+func (b *streamBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a body of exactly the limit from a longer one.
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			return 0, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: b.name, Message: "the " + b.name + " service sent a response larger than allowed"}
+		}
+		return 0, b.readErr(err)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, b.readErr(err)
+}
+
+func (b *streamBody) readErr(err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return b.fail(err)
+}
+
+func (b *streamBody) Close() error {
+	err := b.rc.Close()
+	b.once.Do(b.release)
+	return err
+}
