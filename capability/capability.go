@@ -8,6 +8,8 @@ package capability
 
 import (
 	"encoding/json"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/carerecords/fhir-facade/resources"
@@ -89,6 +91,8 @@ type resource struct {
 	ConditionalRead   string        `json:"conditionalRead"`
 	ConditionalUpdate bool          `json:"conditionalUpdate"`
 	ConditionalDelete string        `json:"conditionalDelete"`
+	SearchInclude     []string      `json:"searchInclude,omitempty"`
+	SearchRevInclude  []string      `json:"searchRevInclude,omitempty"`
 	SearchParam       []searchParam `json:"searchParam,omitempty"`
 }
 
@@ -139,7 +143,9 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 		Mode: "server",
 		Documentation: "Answers are assembled from national backends on each request; the facade stores no clinical data. " +
 			"JSON only (XML requests get 406). Searches page with _count (default 20, at most 50; larger values are clamped with a warning) " +
-			"and _offset; unknown search parameters are ignored and reported in an OperationOutcome entry, or rejected with 400 under Prefer: handling=strict.",
+			"and _offset, and support _summary (true, text, data, count), _elements (top-level elements; results tagged SUBSETTED), _total, " +
+			"_include and _revinclude (as listed per resource), _sort (on the parameters each resource documents) and POST [type]/_search. " +
+			"Unknown search parameters are ignored and reported in an OperationOutcome entry, or rejected with 400 under Prefer: handling=strict.",
 	}
 	for _, p := range reg.Providers() {
 		res := resource{
@@ -161,6 +167,20 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 		for _, i := range Interactions(p) {
 			res.Interaction = append(res.Interaction, code{Code: i})
 		}
+		if inc, ok := p.(resources.Includer); ok {
+			for _, i := range inc.Includes() {
+				res.SearchInclude = append(res.SearchInclude, p.ResourceType()+":"+i.Param+":"+i.Target)
+			}
+		}
+		res.SearchRevInclude = revIncludes(reg, p.ResourceType())
+		if st, ok := p.(resources.Sorter); ok && len(st.SortParams()) > 0 {
+			var names []string
+			for n := range st.SortParams() {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			res.Documentation += " _sort: " + strings.Join(names, ", ") + " (prefix - for descending)."
+		}
 		if sr, ok := p.(resources.Searcher); ok {
 			for _, sp := range sr.SearchParams() {
 				res.SearchParam = append(res.SearchParam, searchParam{
@@ -172,6 +192,24 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 	}
 	s.Rest = []rest{r}
 	return s
+}
+
+// revIncludes lists Type:param:target for every provider whose resources
+// reference target through a parameter it can also search by.
+func revIncludes(reg *resources.Registry, target string) []string {
+	var out []string
+	for _, p := range reg.Providers() {
+		inc, ok := p.(resources.Includer)
+		if !ok {
+			continue
+		}
+		for _, i := range inc.Includes() {
+			if i.Target == target && resources.RevIncludable(p, i.Param, target) {
+				out = append(out, p.ResourceType()+":"+i.Param+":"+target)
+			}
+		}
+	}
+	return out
 }
 
 // JSON renders s compactly.

@@ -62,6 +62,9 @@ const pdsMaxResults = 50
 // the facade passes them to.
 func (*Patient) SearchParams() []SearchParam {
 	return []SearchParam{
+		{Name: "_id", Type: TypeToken, Definition: "http://hl7.org/fhir/SearchParameter/Resource-id",
+			Documentation: "The NHS number as the logical id (the same as identifier); cannot be combined with other parameters.",
+			Example:       "9000000009"},
 		{Name: "identifier", Type: TypeToken, Definition: "http://hl7.org/fhir/SearchParameter/Patient-identifier",
 			Documentation: "NHS number, as https://fhir.nhs.uk/Id/nhs-number|9000000009 or the bare number; cannot be combined with other parameters.",
 			Example:       "https://fhir.nhs.uk/Id/nhs-number|9000000009"},
@@ -97,6 +100,11 @@ func (*Patient) SearchParams() []SearchParam {
 			Documentation: "Most matches PDS may return, 1–50 (default 50); more matches give an empty searchset with a 'multiple-matches' issue.",
 			Example:       "50"},
 	}
+}
+
+// SortParams implements Sorter: PDS orders by score; clients may reorder.
+func (*Patient) SortParams() map[string]string {
+	return map[string]string{"birthdate": "birthDate", "death-date": "deceasedDateTime", "gender": "gender"}
 }
 
 // Read implements Reader.
@@ -153,7 +161,10 @@ func mapPatient(body []byte, etagVersion, requested string) (*Resource, error) {
 // parameters into PDS's, so a bad request never reaches PDS.
 func (p *Patient) Search(ctx context.Context, q *Query) (*SearchResult, error) {
 	if ids, ok := q.Params["identifier"]; ok {
-		return p.searchByIdentifier(ctx, ids[0], q)
+		return p.searchByIdentifier(ctx, "identifier", ids[0], q)
+	}
+	if ids, ok := q.Params["_id"]; ok {
+		return p.searchByIdentifier(ctx, "_id", nhsnumber.System+"|"+ids[0], q)
 	}
 	params, empty, err := pdsSearchParams(q.Params)
 	if err != nil {
@@ -184,11 +195,11 @@ func (p *Patient) Search(ctx context.Context, q *Query) (*SearchResult, error) {
 	return out, nil
 }
 
-func (p *Patient) searchByIdentifier(ctx context.Context, token string, q *Query) (*SearchResult, error) {
+func (p *Patient) searchByIdentifier(ctx context.Context, param, token string, q *Query) (*SearchResult, error) {
 	for k := range q.Params {
-		if k != "identifier" {
-			return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "identifier",
-				Message: "identifier cannot be combined with other search parameters: an NHS number identifies one patient"}
+		if k != param {
+			return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: param,
+				Message: param + " cannot be combined with other search parameters: an NHS number identifies one patient"}
 		}
 	}
 	system, value, hasSystem := strings.Cut(token, "|")
@@ -197,12 +208,12 @@ func (p *Patient) searchByIdentifier(ctx context.Context, token string, q *Query
 	}
 	if hasSystem && system != nhsnumber.System {
 		// Only NHS numbers identify patients in PDS: no match, not an error.
-		return &SearchResult{Issues: []Issue{{Severity: "information", Code: "not-found", Expression: "identifier",
+		return &SearchResult{Issues: []Issue{{Severity: "information", Code: "not-found", Expression: param,
 			Diagnostics: "only the identifier system " + nhsnumber.System + " is searchable"}}}, nil
 	}
 	if !nhsnumber.Valid(value) {
-		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "identifier",
-			Message: "identifier must be a valid NHS number (10 digits with a correct check digit)"}
+		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: param,
+			Message: param + " must be a valid NHS number (10 digits with a correct check digit)"}
 	}
 	got, err := p.pds.Read(ctx, value)
 	switch fhirerr.CategoryOf(err) {

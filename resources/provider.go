@@ -216,3 +216,58 @@ type Stream struct {
 type Streamer interface {
 	ReadStream(ctx context.Context, id string) (*Stream, error)
 }
+
+// Include says that a resource's element references another resource that
+// _include can add to a search result (and _revinclude can search from the
+// other side).
+// See: http://hl7.org/fhir/R4/search.html#include
+type Include struct {
+	// Param is the search parameter named in _include, e.g. "patient" in
+	// AllergyIntolerance:patient. For _revinclude the provider must also
+	// accept it as a search parameter taking a reference to Target.
+	Param string
+	// Element is the top-level element holding the Reference(s).
+	Element string
+	// Target is the resource type referenced.
+	Target string
+}
+
+// Includer is implemented by providers whose resources reference others.
+type Includer interface {
+	Includes() []Include
+}
+
+// Sorter is implemented by providers whose results can be sorted with
+// _sort. SortParams maps each sortable search parameter to the top-level
+// element whose value orders the results (dates, codes and strings sort as
+// text; a Period sorts by its start).
+type Sorter interface {
+	SortParams() map[string]string
+}
+
+// RevIncludable reports whether p's resources can be found from a target
+// resource through param (for _revinclude=<p's type>:param): p declares an
+// include of param pointing at target and accepts param as a search
+// parameter.
+func RevIncludable(p Provider, param, target string) bool {
+	inc, ok := p.(Includer)
+	sr, ok2 := p.(Searcher)
+	if !ok || !ok2 {
+		return false
+	}
+	accepts := false
+	for _, sp := range sr.SearchParams() {
+		if sp.Name == param {
+			accepts = true
+		}
+	}
+	if !accepts {
+		return false
+	}
+	for _, d := range inc.Includes() {
+		if d.Param == param && d.Target == target {
+			return true
+		}
+	}
+	return false
+}

@@ -12,7 +12,7 @@ import (
 
 // read serves GET [base]/[type]/[id].
 // See: http://hl7.org/fhir/R4/http.html#read
-func (s *Server) read(r *http.Request, _ format, _ url.Values) (*reply, error) {
+func (s *Server) read(r *http.Request, _ format, q url.Values) (*reply, error) {
 	ri := infoFrom(r.Context())
 	ri.interaction = "read"
 	p, err := s.provider(r)
@@ -27,12 +27,19 @@ func (s *Server) read(r *http.Request, _ format, _ url.Values) (*reply, error) {
 	if !idPattern.MatchString(id) {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Message: "the resource id is not a valid FHIR id"}
 	}
+	sub, err := parseSubset(q, false)
+	if err != nil {
+		return nil, err
+	}
 	res, err := rd.Read(r.Context(), id)
 	if err != nil {
 		return nil, err
 	}
 	body, seen, err := s.render.render(res)
 	if err != nil {
+		return nil, err
+	}
+	if body, err = sub.apply(res.Type, body); err != nil {
 		return nil, err
 	}
 	rep := &reply{body: body, etag: res.VersionID, lastModified: res.LastUpdated}
