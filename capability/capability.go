@@ -100,6 +100,7 @@ type rest struct {
 	Mode          string     `json:"mode"`
 	Documentation string     `json:"documentation"`
 	Resource      []resource `json:"resource"`
+	Interaction   []code     `json:"interaction,omitempty"`
 }
 
 // Statement is the CapabilityStatement as JSON-ready data.
@@ -190,6 +191,8 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 		}
 		r.Resource = append(r.Resource, res)
 	}
+	// POST [base] with a batch Bundle of GETs (server/batch.go).
+	r.Interaction = []code{{Code: "batch"}}
 	s.Rest = []rest{r}
 	return s
 }

@@ -247,3 +247,54 @@ func timeOfDay(d string) (int64, error) {
 	t, err := timeParse(d)
 	return t.UnixMicro(), err
 }
+
+func TestBatch(t *testing.T) {
+	base := newSearchServer(t)
+	batch := `{"resourceType":"Bundle","type":"batch","entry":[
+		{"request":{"method":"GET","url":"Patient/p1"}},
+		{"request":{"method":"GET","url":"Patient/nobody"}},
+		{"request":{"method":"GET","url":"Flag?patient=Patient/p2"}},
+		{"request":{"method":"GET","url":"` + base + `/Patient/p3?_elements=birthDate"}},
+		{"request":{"method":"DELETE","url":"Patient/p1"}},
+		{"request":{"method":"GET","url":"https://elsewhere.example/fhir/Patient/p1"}}
+	]}`
+	r := do(t, "POST", base, map[string]string{"Content-Type": "application/fhir+json"}, batch)
+	if r.status != 200 || r.body["type"] != "batch-response" {
+		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+	want := []string{"200", "404", "200", "200", "405", "400"}
+	es := r.body["entry"].([]any)
+	if len(es) != len(want) {
+		t.Fatalf("%d entries", len(es))
+	}
+	for i, e := range es {
+		m := e.(map[string]any)
+		status := m["response"].(map[string]any)["status"].(string)
+		if !strings.HasPrefix(status, want[i]) {
+			t.Errorf("entry %d: status %s, want %s", i, status, want[i])
+		}
+	}
+	if es[0].(map[string]any)["response"].(map[string]any)["etag"] != `W/"1"` {
+		t.Errorf("entry 0 etag: %v", es[0])
+	}
+	if es[2].(map[string]any)["resource"].(map[string]any)["type"] != "searchset" {
+		t.Errorf("entry 2 is not a searchset: %v", es[2])
+	}
+	tests := []struct {
+		name   string
+		body   string
+		status int
+	}{
+		{name: "transaction", body: `{"resourceType":"Bundle","type":"transaction"}`, status: 400},
+		{name: "not a batch", body: `{"resourceType":"Bundle","type":"searchset"}`, status: 400},
+		{name: "not a Bundle", body: `{"resourceType":"Patient"}`, status: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := do(t, "POST", base, map[string]string{"Content-Type": "application/fhir+json"}, tt.body)
+			if r.status != tt.status {
+				t.Errorf("status %d: %s", r.status, r.raw)
+			}
+		})
+	}
+}

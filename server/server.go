@@ -113,6 +113,8 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	}).Methods(http.MethodGet)
 
+	r.Handle("/fhir", s.fhir("/fhir", map[string]handlerFunc{http.MethodPost: s.batch}))
+	r.Handle("/fhir/", s.fhir("/fhir", map[string]handlerFunc{http.MethodPost: s.batch}))
 	f := r.PathPrefix("/fhir").Subrouter()
 	f.Handle("/metadata", s.fhir("/fhir/metadata", map[string]handlerFunc{http.MethodGet: s.metadata}))
 	f.Handle("/{type}/_search", s.fhir("/fhir/{type}/_search", map[string]handlerFunc{http.MethodPost: s.searchType}))
