@@ -1,0 +1,277 @@
+package ra_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+
+	"github.com/carerecords/fhir-facade/mappers/ra"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/profiles"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current mapping")
+
+// nhsOf is the NHS number an RA flag names: the last segment of its subject
+// reference.
+func nhsOf(t *testing.T, f *fhirjson.STU3Flag) string {
+	t.Helper()
+	if f.Subject == nil {
+		t.Fatal("test input has no subject")
+	}
+	r := f.Subject.Reference
+	return r[strings.LastIndex(r, "/")+1:]
+}
+
+func readFlag(t *testing.T, path string) (*fhirjson.STU3Flag, *fhirjson.STU3Consent) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ra.DecodeFlag(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c *fhirjson.STU3Consent
+	if raw, err := os.ReadFile(strings.TrimSuffix(path, ".in.json") + ".consent.json"); err == nil {
+		if c, err = ra.DecodeConsent(raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f, c
+}
+
+// TestGolden maps every testdata/<case>.in.json (RA flags copied from
+// ../shared/fixtures/ra, see testdata/README.md), with the patient's consent
+// from <case>.consent.json when there is one, and compares the result,
+// printed by jsonformat, with testdata/<case>.golden.json. Each golden is
+// also parsed back by jsonformat and printed to the same bytes, and
+// validated against the FHIR R4 JSON schema.
+func TestGolden(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/*.in.json")
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("no testdata/*.in.json (%v)", err)
+	}
+	m, err := jsonformat.NewPrettyMarshaller(fhirversion.R4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	um, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".in.json")
+		t.Run(name, func(t *testing.T) {
+			f, c := readFlag(t, in)
+			out, err := ra.Flag(f, c, nhsOf(t, f))
+			if err != nil {
+				t.Fatalf("Flag: %v", err)
+			}
+			got, err := m.MarshalResource(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			goldenPath := strings.TrimSuffix(in, ".in.json") + ".golden.json"
+			if *update {
+				if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			golden, err := os.ReadFile(goldenPath)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(got, golden) {
+				t.Errorf("mapping differs from %s (go test -update rewrites it):\n%s", goldenPath, got)
+			}
+			parsed, err := um.Unmarshal(golden)
+			if err != nil {
+				t.Fatalf("jsonformat rejects the golden: %v", err)
+			}
+			again, err := m.MarshalResource(parsed.(*bcrpb.ContainedResource).GetFlag())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(append(again, '\n'), golden) {
+				t.Errorf("golden does not survive a jsonformat round trip:\n%s", again)
+			}
+			if err := profiles.Validate(golden); err != nil {
+				t.Errorf("golden fails the FHIR R4 JSON schema: %v", err)
+			}
+		})
+	}
+}
+
+// The facts a clinician needs come through: status, NRAF and adjustment
+// categories, the code, when and by whom it was recorded, the consent.
+func TestFlagFacts(t *testing.T) {
+	f, c := readFlag(t, "testdata/sandbox_flagGET_0.in.json")
+	before, _ := json.Marshal(f)
+	out, err := ra.Flag(f, c, "5900026175")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := json.Marshal(f); !bytes.Equal(before, after) {
+		t.Error("Flag modified its input")
+	}
+	if got := out.GetId().GetValue(); got != "ra-5900026175.a54f7fe6-fb35-4fef-a2dc-7a9df9ee7441" {
+		t.Errorf("id %s", got)
+	}
+	if n := len(out.GetCategory()); n != 2 {
+		t.Fatalf("%d categories", n)
+	}
+	if got := out.GetCategory()[0].GetCoding()[0].GetCode().GetValue(); got != ra.FlagCategoryCode {
+		t.Errorf("category[0] %s", got)
+	}
+	if got := out.GetCategory()[1].GetCoding()[0].GetCode().GetValue(); got != "003" {
+		t.Errorf("category[1] %s", got)
+	}
+	if got := out.GetAuthor().GetIdentifier().GetValue().GetValue(); got != "D82106" {
+		t.Errorf("author %s", got)
+	}
+	if out.GetPeriod().GetStart() == nil || out.GetPeriod().GetEnd() != nil {
+		t.Errorf("period %v", out.GetPeriod())
+	}
+	if len(out.GetContained()) != 1 {
+		t.Fatalf("%d contained", len(out.GetContained()))
+	}
+	cr := &bcrpb.ContainedResource{}
+	if err := out.GetContained()[0].UnmarshalTo(cr); err != nil || cr.GetConsent() == nil {
+		t.Fatalf("contained is not a Consent: %v", err)
+	}
+	var ref string
+	for _, e := range out.GetExtension() {
+		if e.GetUrl().GetValue() == ra.FlagDetailURL {
+			ref = e.GetValue().GetReference().GetFragment().GetValue()
+		}
+	}
+	if ref == "" || ref != cr.GetConsent().GetId().GetValue() {
+		t.Errorf("flag-detail references %q, consent id %q", ref, cr.GetConsent().GetId().GetValue())
+	}
+}
+
+// A removed (inactive) adjustment ends when it was last changed and keeps
+// its removal reason.
+func TestRemovedFlag(t *testing.T) {
+	f, _ := readFlag(t, "testdata/updateFlag.in.json")
+	out, err := ra.Flag(f, nil, "5900026175")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.GetId().GetValue(); got != "ra-5900026175.2acb0536-0a8f-48c9-8a2f-6ee82860f186" {
+		t.Errorf("id of a flag whose RA id lacks the NHS number: %s", got)
+	}
+	if out.GetStatus().GetValue().String() != "INACTIVE" {
+		t.Errorf("status %v", out.GetStatus())
+	}
+	var removal bool
+	for _, e := range out.GetExtension() {
+		removal = removal || e.GetUrl().GetValue() == ra.RemovalReasonURL
+	}
+	if !removal {
+		t.Error("removal reason dropped")
+	}
+}
+
+func TestFlagID(t *testing.T) {
+	tests := []struct {
+		name    string
+		nhs, id string
+		want    string
+	}{
+		{name: "RA id", nhs: "5900026175", id: "5900026175.a54f7fe6-fb35-4fef-a2dc-7a9df9ee7441", want: "ra-5900026175.a54f7fe6-fb35-4fef-a2dc-7a9df9ee7441"},
+		{name: "id without the NHS number", nhs: "5900026175", id: "2acb0536-0a8f-48c9-8a2f-6ee82860f186", want: "ra-5900026175.2acb0536-0a8f-48c9-8a2f-6ee82860f186"},
+		{name: "another patient's id is not trusted", nhs: "5900026175", id: "9000000009.1", want: "ra-5900026175.9000000009.1"},
+		{name: "too long", nhs: "5900026175", id: strings.Repeat("z", 70), want: "ra-5900026175.h"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ra.FlagID(tc.nhs, tc.id)
+			if !strings.HasPrefix(got, tc.want) || len(got) > 64 {
+				t.Errorf("FlagID = %q, want %q", got, tc.want)
+			}
+			if nhs, ok := ra.ParseFlagID(got); !ok || nhs != tc.nhs {
+				t.Errorf("ParseFlagID(%q) = %q, %v", got, nhs, ok)
+			}
+		})
+	}
+	for _, id := range []string{"cpis-9000000009-cpp", "ra-", "ra-5900026175", "ra-5900026175-x", "ra-5900026176.x"} {
+		if nhs, ok := ra.ParseFlagID(id); ok {
+			t.Errorf("ParseFlagID(%q) = %q, true", id, nhs)
+		}
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		flag    string
+		consent string
+		wantErr string
+	}{
+		{name: "another patient", flag: `{"resourceType":"Flag","id":"9000000009.1","status":"active","code":{"text":"x"},"subject":{"reference":"https://demographics.spineservices.nhs.uk/STU3/Patient/9000000009"}}`,
+			wantErr: "Flag.subject: names another patient"},
+		{name: "subject not a patient", flag: `{"resourceType":"Flag","id":"1","status":"active","code":{"text":"x"},"subject":{"reference":"Group/1"}}`,
+			wantErr: "Flag.subject: is not a Patient"},
+		{name: "no id", flag: `{"resourceType":"Flag","status":"active","code":{"text":"x"}}`, wantErr: "Flag.id: missing"},
+		{name: "bad status", flag: `{"resourceType":"Flag","id":"1","status":"removed","code":{"text":"x"}}`, wantErr: "Flag.status"},
+		{name: "no code", flag: `{"resourceType":"Flag","id":"1","status":"active"}`, wantErr: "Flag.code: missing"},
+		{name: "consent of another patient", flag: `{"resourceType":"Flag","id":"1","status":"active","code":{"text":"x"}}`,
+			consent: `{"resourceType":"Consent","id":"c","status":"active","patient":{"reference":"Patient/9000000009"}}`, wantErr: "Consent.patient"},
+		{name: "consent with a bad status", flag: `{"resourceType":"Flag","id":"1","status":"active","code":{"text":"x"}}`,
+			consent: `{"resourceType":"Consent","id":"c","status":"given"}`, wantErr: "Consent.status"},
+		{name: "consent without id", flag: `{"resourceType":"Flag","id":"1","status":"active","code":{"text":"x"}}`,
+			consent: `{"resourceType":"Consent","status":"active"}`, wantErr: "Consent.id: missing"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := ra.DecodeFlag([]byte(tc.flag))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c *fhirjson.STU3Consent
+			if tc.consent != "" {
+				if c, err = ra.DecodeConsent([]byte(tc.consent)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err = ra.Flag(f, c, "5900026175")
+			checkBadGateway(t, err, tc.wantErr)
+		})
+	}
+	_, err := ra.DecodeFlag([]byte(`{"resourceType":"OperationOutcome"}`))
+	checkBadGateway(t, err, `resourceType is "OperationOutcome"`)
+	_, err = ra.DecodeConsent([]byte(`not json`))
+	checkBadGateway(t, err, "invalid character")
+}
+
+func checkBadGateway(t *testing.T, err error, wantErr string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", wantErr)
+	}
+	if !strings.Contains(err.Error(), wantErr) {
+		t.Errorf("error %q does not contain %q", err, wantErr)
+	}
+	fe := fhirerr.As(err)
+	if fe == nil || fe.Category != fhirerr.BadGateway || fe.Backend != "ra" {
+		t.Errorf("error %#v is not an ra BadGateway *fhirerr.Error", err)
+	}
+	var pe *fhirjson.Error
+	if strings.Contains(wantErr, ": ") && !strings.Contains(wantErr, "resourceType") && !errors.As(err, &pe) {
+		t.Errorf("error %v does not wrap a *fhirjson.Error", err)
+	}
+}
