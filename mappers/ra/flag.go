@@ -366,8 +366,8 @@ func Consent(in *fhirjson.STU3Consent, nhs string) (*consentpb.Consent, error) {
 // payloads repeat Provenances and extensions, and spell the sub-extension
 // "created" or "Created": all tolerated.
 type provenanceSet struct {
-	all     []*fhirjson.STU3Provenance
-	byID    map[string]*fhirjson.STU3Provenance
+	all       []*fhirjson.STU3Provenance
+	byID      map[string]*fhirjson.STU3Provenance
 	createdID string
 }
 
