@@ -94,6 +94,12 @@ type resource struct {
 	SearchInclude     []string      `json:"searchInclude,omitempty"`
 	SearchRevInclude  []string      `json:"searchRevInclude,omitempty"`
 	SearchParam       []searchParam `json:"searchParam,omitempty"`
+	Operation         []operation   `json:"operation,omitempty"`
+}
+
+type operation struct {
+	Name       string `json:"name"`
+	Definition string `json:"definition"`
 }
 
 type rest struct {
@@ -181,6 +187,11 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 			}
 			sort.Strings(names)
 			res.Documentation += " _sort: " + strings.Join(names, ", ") + " (prefix - for descending)."
+		}
+		if op, ok := p.(resources.Operator); ok {
+			for _, x := range op.Operations() {
+				res.Operation = append(res.Operation, operation{Name: x.Name, Definition: opts.BaseURL + "/OperationDefinition/" + x.Definition.ID})
+			}
 		}
 		if sr, ok := p.(resources.Searcher); ok {
 			for _, sp := range sr.SearchParams() {

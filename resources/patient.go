@@ -24,8 +24,9 @@ type PDSClient interface {
 
 // Patient serves Patient from PDS: read by NHS number and search.
 type Patient struct {
-	pds  PDSClient
-	memo *Memo
+	pds            PDSClient
+	memo           *Memo
+	summarySources []SummarySource
 }
 
 var (

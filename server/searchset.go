@@ -44,6 +44,8 @@ type searchRequest struct {
 	total      string // _total: "", none, estimate, accurate
 	echo       url.Values
 	warnings   []resources.Issue
+	// selfURL, when set, is the only link: an operation's answer is not paged.
+	selfURL string
 }
 
 type revinclude struct {
@@ -346,8 +348,12 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 	link := func(rel string, offset int) {
 		b.Link = append(b.Link, bundleLink{Relation: rel, URL: pageURL(base, resourceType, req, offset)})
 	}
-	link("self", q.Offset)
-	if count > 0 {
+	if req.selfURL != "" {
+		b.Link = append(b.Link, bundleLink{Relation: "self", URL: req.selfURL})
+	} else {
+		link("self", q.Offset)
+	}
+	if count > 0 && req.selfURL == "" {
 		link("first", 0)
 		if q.Offset > 0 {
 			link("previous", max(0, q.Offset-count))

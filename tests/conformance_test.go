@@ -39,11 +39,18 @@ func TestEverySearchParamIsAccepted(t *testing.T) {
 		if !found {
 			t.Fatalf("%s advertised but has no provider", typ)
 		}
+		sps, _ := res["searchParam"].([]any)
+		searcher, ok := prov.(resources.Searcher)
+		if !ok {
+			if len(sps) > 0 {
+				t.Errorf("%s advertises search parameters but cannot search", typ)
+			}
+			continue
+		}
 		examples := map[string]string{}
-		for _, sp := range prov.(resources.Searcher).SearchParams() {
+		for _, sp := range searcher.SearchParams() {
 			examples[sp.Name] = sp.Example
 		}
-		sps, _ := res["searchParam"].([]any)
 		if len(sps) == 0 {
 			t.Errorf("%s advertises no search parameters", typ)
 		}
@@ -80,6 +87,13 @@ func TestEverySearchParamIsAccepted(t *testing.T) {
 	}
 }
 
+// sampleIDs names, per resource type, a resource the embedded sandbox has,
+// so every advertised read can be tried.
+var sampleIDs = map[string]string{
+	"Patient":             "9000000009",
+	"OperationDefinition": "Patient-summary",
+}
+
 func TestCapabilityInteractionsAreRouted(t *testing.T) {
 	for _, res := range capabilityResources(t) {
 		typ := res["type"].(string)
@@ -87,7 +101,12 @@ func TestCapabilityInteractionsAreRouted(t *testing.T) {
 			code := i.(map[string]any)["code"].(string)
 			switch code {
 			case "read":
-				r := get(t, "/"+typ+"/9000000009")
+				id, ok := sampleIDs[typ]
+				if !ok {
+					t.Errorf("%s advertises read: add an id that exists to sampleIDs", typ)
+					continue
+				}
+				r := get(t, "/"+typ+"/"+id)
 				if r.status != 200 {
 					t.Errorf("%s read: %d", typ, r.status)
 				}

@@ -19,6 +19,7 @@ import (
 	"github.com/carerecords/fhir-facade/backends/pds"
 	"github.com/carerecords/fhir-facade/backends/sandbox"
 	"github.com/carerecords/fhir-facade/backends/upstream"
+	"github.com/carerecords/fhir-facade/capability"
 	"github.com/carerecords/fhir-facade/resources"
 	"github.com/carerecords/fhir-facade/server"
 )
@@ -156,9 +157,19 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.memo = memo
-	reg := resources.NewRegistry(
-		resources.NewPatient(pds.New(pdsUp), memo),
-	)
+	patient := resources.NewPatient(pds.New(pdsUp), memo)
+	// Every resource provider; the registry, the routes and the
+	// CapabilityStatement come from this list.
+	providers := []resources.Provider{
+		patient,
+	}
+	patient.UseSummarySources(resources.SummarySources(providers))
+	opdefs, err := resources.NewOperationDefinitions(capability.OperationDefinition, providers...)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	reg := resources.NewRegistry(append(providers, opdefs)...)
 	srv, err := server.New(server.Config{
 		BaseURL:   cfg.BaseURL,
 		Version:   Version,

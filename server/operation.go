@@ -1,0 +1,60 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/resources"
+)
+
+// maxOperationEntries bounds what one operation returns (it is not paged).
+const maxOperationEntries = 1000
+
+// operation serves GET [base]/[type]/[id]/$[name] for providers' instance
+// operations, answering a searchset Bundle with every resource (not paged)
+// and an OperationOutcome entry for issues such as a missing source.
+// See: http://hl7.org/fhir/R4/operations.html
+func (s *Server) operation(r *http.Request, f format, q url.Values) (*reply, error) {
+	ri := infoFrom(r.Context())
+	ri.interaction = "operation"
+	p, err := s.provider(r)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimPrefix(mux.Vars(r)["op"], "$")
+	var op *resources.Operation
+	if o, ok := p.(resources.Operator); ok {
+		for _, x := range o.Operations() {
+			if x.Name == name {
+				op = &x
+				break
+			}
+		}
+	}
+	if op == nil {
+		return nil, &fhirerr.Error{Category: fhirerr.NotFound, IssueCode: "not-supported", Message: "operation $" + safeName(name) + " is not supported on " + p.ResourceType()}
+	}
+	ri.interaction = "operation-" + op.Name
+	id := mux.Vars(r)["id"]
+	if !idPattern.MatchString(id) {
+		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
+	}
+	sub, err := parseSubset(q, false)
+	if err != nil {
+		return nil, err
+	}
+	res, err := op.Run(r.Context(), id, q)
+	if err != nil {
+		return nil, err
+	}
+	self := s.baseURL(r) + "/" + p.ResourceType() + "/" + id + "/$" + op.Name
+	if r.URL.RawQuery != "" {
+		self += "?" + r.URL.RawQuery
+	}
+	req := &searchRequest{query: &resources.Query{Count: maxOperationEntries}, subset: sub, selfURL: self}
+	return s.searchset(r, p.ResourceType(), req, res)
+}

@@ -1,0 +1,100 @@
+package tests
+
+import (
+	"strings"
+	"testing"
+
+	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
+	"github.com/carerecords/fhir-facade/resources"
+)
+
+func TestPatientSummary(t *testing.T) {
+	for _, op := range []string{"$summary", "$everything"} {
+		t.Run(op, func(t *testing.T) {
+			r := get(t, "/Patient/9000000009/"+op)
+			if r.status != 200 {
+				t.Fatalf("status %d: %s", r.status, r.raw)
+			}
+			matches, outcomes := entries(t, r)
+			if len(outcomes) != 0 {
+				t.Errorf("outcomes with every backend up: %v", outcomes)
+			}
+			if len(matches) == 0 || matches[0]["resource"].(map[string]any)["resourceType"] != "Patient" {
+				t.Fatalf("the Patient is not first: %s", r.raw)
+			}
+			types := map[string]bool{}
+			for _, m := range matches {
+				types[m["resource"].(map[string]any)["resourceType"].(string)] = true
+			}
+			for _, s := range resources.SummarySources(env.app.Resources.Providers()) {
+				t.Logf("source %s", s.Type)
+			}
+			if self := linkURL(r, "self"); !strings.HasSuffix(self, "/Patient/9000000009/"+op) {
+				t.Errorf("self %q", self)
+			}
+			if linkURL(r, "next") != "" {
+				t.Error("an operation's answer is not paged")
+			}
+		})
+	}
+	tests := []struct {
+		name   string
+		path   string
+		status int
+		code   string
+	}{
+		{name: "unknown operation", path: "/Patient/9000000009/$lastn", status: 404, code: "not-supported"},
+		{name: "invalid NHS number", path: "/Patient/9000000000/$summary", status: 400, code: "invalid"},
+		{name: "unknown patient", path: "/Patient/9111231130/$summary", status: 404, code: "not-found"},
+		{name: "invalidated patient", path: "/Patient/" + sandboxpds.InvalidatedNHSNumber + "/$summary", status: 410, code: "deleted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := get(t, tt.path)
+			if r.status != tt.status || outcomeIssue(t, r)["code"] != tt.code {
+				t.Errorf("status %d: %s", r.status, r.raw)
+			}
+		})
+	}
+}
+
+// With PDS down, the summary still answers with what the other backends
+// gave, naming PDS as missing (or, with no other backend, fails as a whole).
+func TestPatientSummaryWithPDSDown(t *testing.T) {
+	env.app.Sandbox.PDS.SetFault(&sandboxpds.Fault{Status: 500, Body: "down", ContentType: "text/plain"})
+	defer env.app.Sandbox.PDS.SetFault(nil)
+	r := get(t, "/Patient/9000000009/$summary")
+	if len(resources.SummarySources(env.app.Resources.Providers())) == 0 {
+		if r.status != 502 {
+			t.Fatalf("status %d: %s", r.status, r.raw)
+		}
+		return
+	}
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+	_, outcomes := entries(t, r)
+	if len(outcomes) != 1 || !strings.Contains(string(r.raw), "Patient (PDS) could not be reached") {
+		t.Errorf("missing source not named: %s", r.raw)
+	}
+}
+
+func TestOperationDefinitions(t *testing.T) {
+	caps := capabilityResources(t)
+	found := 0
+	for _, res := range caps {
+		ops, _ := res["operation"].([]any)
+		for _, o := range ops {
+			def := o.(map[string]any)["definition"].(string)
+			i := strings.Index(def, "/OperationDefinition/")
+			r := get(t, def[i:])
+			if r.status != 200 || r.body["resourceType"] != "OperationDefinition" {
+				t.Errorf("%s: %d %s", def, r.status, r.raw)
+			}
+			found++
+		}
+	}
+	if found < 2 {
+		t.Errorf("%d operations declared, want $summary and $everything at least", found)
+	}
+}
