@@ -1,0 +1,143 @@
+// Package cpis is the client of Child Protection – Information Sharing
+// (CP-IS, FHIR R4 API, BACKENDS.md §4): a patient's child protection plans
+// as CareTeams. It returns CP-IS's payloads as bytes for mappers/cpis, and
+// turns CP-IS's error codes into categorised fhirerr errors (§4.1, §8).
+//
+// Every query says whether it is an unscheduled-care access
+// (IsUnscheduledAccessEvent: CP-IS then notifies the responsible local
+// authority) or a scheduled-care "silent read". CP-IS treats an omitted
+// header as unscheduled, so the client always sends it: the configured
+// default (Options.UnscheduledAccess, false unless configured), or the
+// request's own choice (WithUnscheduledAccess).
+package cpis
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"github.com/carerecords/fhir-facade/backends/upstream"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
+)
+
+// Name is the backend's name in metrics and errors.
+const Name = "cpis"
+
+// ErrorSystem is the code system of CP-IS's error codes.
+const ErrorSystem = "https://fhir.nhs.uk/CodeSystem/England-SpineErrorOrWarningCode"
+
+// Options configure a Client.
+type Options struct {
+	// UnscheduledAccess is sent as IsUnscheduledAccessEvent when the request
+	// does not say: true in unscheduled care settings (emergency
+	// departments, out of hours…), where every query notifies the local
+	// authority; false (scheduled care, a silent read) by default.
+	UnscheduledAccess bool
+}
+
+// Client calls CP-IS.
+type Client struct {
+	up   *upstream.Client
+	opts Options
+}
+
+// New returns a CP-IS client over up.
+func New(up *upstream.Client, opts Options) *Client { return &Client{up: up, opts: opts} }
+
+type unscheduledKey struct{}
+
+// WithUnscheduledAccess returns ctx saying whether the queries made for it
+// are unscheduled-care accesses, overriding Options.UnscheduledAccess.
+func WithUnscheduledAccess(ctx context.Context, unscheduled bool) context.Context {
+	return context.WithValue(ctx, unscheduledKey{}, unscheduled)
+}
+
+func (c *Client) unscheduled(ctx context.Context) bool {
+	if v, ok := ctx.Value(unscheduledKey{}).(bool); ok {
+		return v
+	}
+	return c.opts.UnscheduledAccess
+}
+
+// CareTeams returns the patient's plans, each a CareTeam payload; a patient
+// without a plan has none (CP-IS answers an empty searchset).
+func (c *Client) CareTeams(ctx context.Context, nhs string) ([]json.RawMessage, error) {
+	if !nhsnumber.Valid(nhs) {
+		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Backend: Name, Message: "not a valid NHS number"}
+	}
+	h := http.Header{}
+	h.Set("TraceID", uuid.NewString())
+	h.Set("IsUnscheduledAccessEvent", strconv.FormatBool(c.unscheduled(ctx)))
+	res, err := c.up.Do(ctx, upstream.Request{
+		Method: http.MethodGet, Path: "/CareTeam",
+		Query:  url.Values{"patient:identifier": {nhsnumber.System + "|" + nhs}},
+		Header: h, Op: "search-careteam",
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != http.StatusOK {
+		return nil, errorFrom(res)
+	}
+	if !res.IsJSON() {
+		return nil, badPayload(nil)
+	}
+	var b fhirjson.Bundle
+	if err := json.Unmarshal(res.Body, &b); err != nil {
+		return nil, badPayload(err)
+	}
+	if b.ResourceType != "Bundle" {
+		return nil, badPayload(nil)
+	}
+	out := make([]json.RawMessage, 0, len(b.Entry))
+	for _, e := range b.Entry {
+		if len(e.Resource) > 0 {
+			out = append(out, e.Resource)
+		}
+	}
+	return out, nil
+}
+
+func badPayload(err error) error {
+	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the cpis service sent an unexpected response", Err: err}
+}
+
+// errorFrom maps a failed CP-IS answer to a categorised error (BACKENDS.md
+// §4.1, §8). Diagnostics are not passed on; the code is kept in Details.
+func errorFrom(res *upstream.Response) error {
+	o, ok := upstream.ParseOutcome(res.Body)
+	e := &fhirerr.Error{Backend: Name}
+	if ok && o.Code != "" {
+		system := o.System
+		if system == "" {
+			system = ErrorSystem
+		}
+		e.Details = &fhirerr.Coding{System: system, Code: o.Code, Display: o.Display}
+	}
+	switch {
+	case res.Status == http.StatusBadRequest && ok && o.Code == "MISSING_VALUE":
+		e.Category, e.Message = fhirerr.Required, "CP-IS: a required value is missing"
+	case res.Status == http.StatusBadRequest:
+		e.Category, e.Message = fhirerr.Invalid, "CP-IS rejected the request as invalid"
+	case res.Status == http.StatusUnauthorized:
+		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the cpis service"
+	case res.Status == http.StatusForbidden:
+		e.Category, e.Message = fhirerr.Forbidden, "CP-IS refused access"
+	case res.Status == http.StatusRequestTimeout, res.Status == http.StatusServiceUnavailable, res.Status == http.StatusGatewayTimeout:
+		e.Category, e.Message = fhirerr.Timeout, "the cpis service did not answer in time"
+		e.RetryAfter = upstream.RetryAfter(res.Header)
+	case res.Status == http.StatusTooManyRequests:
+		e.Category, e.Message = fhirerr.Throttled, "the cpis service is throttling requests; retry later"
+		e.RetryAfter = upstream.RetryAfter(res.Header)
+	default:
+		// Including 404: CP-IS answers "no plan" with an empty searchset.
+		e.Category, e.Message = fhirerr.BadGateway, "the cpis service failed"
+	}
+	return e
+}

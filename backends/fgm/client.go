@@ -1,0 +1,109 @@
+// Package fgm is the client of the Female Genital Mutilation Information
+// Sharing service (FGM-IS, FHIR R4, BACKENDS.md §5): a patient's FGM risk
+// indicator as a Flag. It returns FGM-IS's payloads as bytes for
+// mappers/fgm, and turns its error codes into categorised fhirerr errors
+// (§5.1, §8). The facade only reads FGM-IS.
+package fgm
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/google/uuid"
+
+	"github.com/carerecords/fhir-facade/backends/upstream"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
+)
+
+// Name is the backend's name in metrics and errors.
+const Name = "fgm"
+
+// ErrorSystem is the code system of FGM-IS's error codes.
+const ErrorSystem = "https://fhir.nhs.uk/CodeSystem/England-SpineErrorOrWarningCode"
+
+// Client calls FGM-IS.
+type Client struct {
+	up *upstream.Client
+}
+
+// New returns an FGM-IS client over up.
+func New(up *upstream.Client) *Client { return &Client{up: up} }
+
+// Flags returns the patient's FGM flags (active and removed), each a Flag
+// payload; a patient without one has none (an empty searchset).
+func (c *Client) Flags(ctx context.Context, nhs string) ([]json.RawMessage, error) {
+	if !nhsnumber.Valid(nhs) {
+		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Backend: Name, Message: "not a valid NHS number"}
+	}
+	h := http.Header{}
+	h.Set("TraceID", uuid.NewString())
+	res, err := c.up.Do(ctx, upstream.Request{
+		Method: http.MethodGet, Path: "/Flag",
+		Query:  url.Values{"patient:identifier": {nhsnumber.System + "|" + nhs}},
+		Header: h, Op: "search-flag",
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != http.StatusOK {
+		return nil, errorFrom(res)
+	}
+	if !res.IsJSON() {
+		return nil, badPayload(nil)
+	}
+	var b fhirjson.Bundle
+	if err := json.Unmarshal(res.Body, &b); err != nil {
+		return nil, badPayload(err)
+	}
+	if b.ResourceType != "Bundle" {
+		return nil, badPayload(nil)
+	}
+	out := make([]json.RawMessage, 0, len(b.Entry))
+	for _, e := range b.Entry {
+		if len(e.Resource) > 0 {
+			out = append(out, e.Resource)
+		}
+	}
+	return out, nil
+}
+
+func badPayload(err error) error {
+	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the fgm service sent an unexpected response", Err: err}
+}
+
+// errorFrom maps a failed FGM-IS answer to a categorised error (BACKENDS.md
+// §5.1, §8). Diagnostics are not passed on; the code is kept in Details.
+func errorFrom(res *upstream.Response) error {
+	o, ok := upstream.ParseOutcome(res.Body)
+	e := &fhirerr.Error{Backend: Name}
+	if ok && o.Code != "" {
+		system := o.System
+		if system == "" {
+			system = ErrorSystem
+		}
+		e.Details = &fhirerr.Coding{System: system, Code: o.Code, Display: o.Display}
+	}
+	switch {
+	case res.Status == http.StatusBadRequest && ok && o.Code == "MISSING_VALUE":
+		e.Category, e.Message = fhirerr.Required, "FGM-IS: a required value is missing"
+	case res.Status == http.StatusBadRequest:
+		e.Category, e.Message = fhirerr.Invalid, "FGM-IS rejected the request as invalid"
+	case res.Status == http.StatusUnauthorized:
+		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the fgm service"
+	case res.Status == http.StatusForbidden:
+		e.Category, e.Message = fhirerr.Forbidden, "FGM-IS refused access"
+	case res.Status == http.StatusRequestTimeout, res.Status == http.StatusServiceUnavailable, res.Status == http.StatusGatewayTimeout:
+		e.Category, e.Message = fhirerr.Timeout, "the fgm service did not answer in time"
+		e.RetryAfter = upstream.RetryAfter(res.Header)
+	case res.Status == http.StatusTooManyRequests:
+		e.Category, e.Message = fhirerr.Throttled, "the fgm service is throttling requests; retry later"
+		e.RetryAfter = upstream.RetryAfter(res.Header)
+	default:
+		e.Category, e.Message = fhirerr.BadGateway, "the fgm service failed"
+	}
+	return e
+}

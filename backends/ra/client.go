@@ -1,0 +1,235 @@
+// Package ra is the client of the Reasonable Adjustment Flag API (FHIR STU3,
+// BACKENDS.md §3): the patient's adjustments (Flag) and consent (Consent),
+// and the writes that create and update them. It returns RA's payloads as
+// bytes for mappers/ra, and turns RA's error codes into categorised fhirerr
+// errors (BACKENDS.md §3.3 and §8).
+package ra
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/carerecords/fhir-facade/backends/upstream"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
+)
+
+// Name is the backend's name in metrics and errors.
+const Name = "ra"
+
+// ErrorSystem is the code system of RA's error codes.
+const ErrorSystem = "https://fhir.nhs.uk/STU3/ValueSet/Spine-ErrorOrWarningCode-1"
+
+// Category is the category every RA search names: the national reasonable
+// adjustments flag.
+const Category = "https://fhir.nhs.uk/STU3/CodeSystem/RARecord-FlagCategory-1|NRAF"
+
+// Options configure a Client.
+type Options struct {
+	// SessionURID is sent as NHSD-Session-URID: the role profile of the user
+	// the facade acts for (user-restricted access). Empty sends none.
+	SessionURID string
+}
+
+// Client calls RA.
+type Client struct {
+	up   *upstream.Client
+	opts Options
+}
+
+// New returns an RA client over up.
+func New(up *upstream.Client, opts Options) *Client { return &Client{up: up, opts: opts} }
+
+// Flags returns the patient's adjustments of one status ("active" or
+// "inactive", as RA's search takes them), each an RA Flag payload. A patient
+// without an RA record has none: RA's 404 PATIENT_NOT_FOUND is an empty
+// answer, not an error.
+func (c *Client) Flags(ctx context.Context, nhs, status string) ([]json.RawMessage, error) {
+	return c.search(ctx, "/Flag", nhs, url.Values{"status": {status}, "category": {Category}}, "search-flag")
+}
+
+// Consent returns the patient's active RA Consent, or nil when the patient
+// has no RA record (whose existence is the consent's, BACKENDS.md §3.1).
+func (c *Client) Consent(ctx context.Context, nhs string) (json.RawMessage, error) {
+	es, err := c.search(ctx, "/Consent", nhs, url.Values{"status": {"active"}, "category": {Category}}, "search-consent")
+	if err != nil || len(es) == 0 {
+		return nil, err
+	}
+	return es[0], nil
+}
+
+func (c *Client) search(ctx context.Context, path, nhs string, q url.Values, op string) ([]json.RawMessage, error) {
+	if !nhsnumber.Valid(nhs) {
+		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Backend: Name, Message: "not a valid NHS number"}
+	}
+	q.Set("patient", nhs)
+	res, err := c.up.Do(ctx, upstream.Request{Method: http.MethodGet, Path: path, Query: q, Header: c.header(), Op: op})
+	if err != nil {
+		return nil, err
+	}
+	if res.Status == http.StatusNotFound && noRecord(res.Body) {
+		return nil, nil
+	}
+	if res.Status != http.StatusOK {
+		return nil, errorFrom(res, false)
+	}
+	if !res.IsJSON() {
+		return nil, badPayload(op, nil)
+	}
+	var b fhirjson.Bundle
+	if err := json.Unmarshal(res.Body, &b); err != nil {
+		return nil, badPayload(op, err)
+	}
+	if b.ResourceType != "Bundle" {
+		return nil, badPayload(op, nil)
+	}
+	out := make([]json.RawMessage, 0, len(b.Entry))
+	for _, e := range b.Entry {
+		if len(e.Resource) > 0 {
+			out = append(out, e.Resource)
+		}
+	}
+	return out, nil
+}
+
+// noRecord reports whether a 404 body says the patient has no RA record
+// (rather than, say, a misconfigured base URL answering 404 with HTML).
+func noRecord(body []byte) bool {
+	o, ok := upstream.ParseOutcome(body)
+	if !ok {
+		return false
+	}
+	switch o.Code {
+	case "PATIENT_NOT_FOUND", "RESOURCE_NOT_FOUND", "NO_RECORD_FOUND":
+		return true
+	}
+	return false
+}
+
+// Written is RA's answer to a create or update: the resource as stored,
+// its new version (from the ETag) and where it lives.
+type Written struct {
+	Body     []byte
+	Version  string
+	Location string
+}
+
+// CreateConsent creates the patient's RA record: POST /Consent.
+func (c *Client) CreateConsent(ctx context.Context, consent []byte) (*Written, error) {
+	return c.write(ctx, http.MethodPost, "/Consent", consent, "", "create-consent")
+}
+
+// CreateFlag adds an adjustment: POST /Flag.
+func (c *Client) CreateFlag(ctx context.Context, flag []byte) (*Written, error) {
+	return c.write(ctx, http.MethodPost, "/Flag", flag, "", "create-flag")
+}
+
+// UpdateFlag replaces adjustment id (an RA id, "<nhs>.<uuid>") if its
+// current version is version: PUT /Flag/{id} with If-Match: W/"<version>".
+// A removal is an update to status inactive with a removal reason.
+func (c *Client) UpdateFlag(ctx context.Context, id string, flag []byte, version string) (*Written, error) {
+	if version == "" {
+		return nil, &fhirerr.Error{Category: fhirerr.PreconditionRequired, Backend: Name, Message: "updating a reasonable adjustment needs its version (If-Match)"}
+	}
+	return c.write(ctx, http.MethodPut, "/Flag/"+url.PathEscape(id), flag, version, "update-flag")
+}
+
+func (c *Client) write(ctx context.Context, method, path string, body []byte, version, op string) (*Written, error) {
+	h := c.header()
+	h.Set("Content-Type", "application/fhir+json")
+	if version != "" {
+		h.Set("If-Match", `W/"`+version+`"`)
+	}
+	res, err := c.up.Do(ctx, upstream.Request{Method: method, Path: path, Header: h, Body: body, Op: op})
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != http.StatusOK && res.Status != http.StatusCreated {
+		return nil, errorFrom(res, true)
+	}
+	if !res.IsJSON() || len(res.Body) == 0 {
+		return nil, badPayload(op, nil)
+	}
+	return &Written{Body: res.Body, Version: ParseETag(res.Header.Get("ETag")), Location: res.Header.Get("Location")}, nil
+}
+
+func (c *Client) header() http.Header {
+	h := http.Header{}
+	if c.opts.SessionURID != "" {
+		h.Set("NHSD-Session-URID", c.opts.SessionURID)
+	}
+	return h
+}
+
+// ParseETag returns the version inside an ETag, W/"<version>". RA versions
+// are UUIDs (not the integers its specification's pattern says), and RA's
+// sandbox closes the quotes with a typographic ” : both W/ and any kind of
+// quote are optional here.
+func ParseETag(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "W/")
+	return strings.Trim(s, "\"“”")
+}
+
+func badPayload(op string, err error) error {
+	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the ra service sent an unexpected " + op + " response", Err: err}
+}
+
+// errorFrom maps a failed RA answer to a categorised error (BACKENDS.md §8).
+// RA's diagnostics are not passed on; its code and display are kept in
+// Details. write says whether the call was a create or update, whose
+// validation rejections are 422 (the facade has checked the request, so RA
+// refused its content) rather than 400.
+func errorFrom(res *upstream.Response, write bool) error {
+	o, ok := upstream.ParseOutcome(res.Body)
+	e := &fhirerr.Error{Backend: Name}
+	if ok && o.Code != "" {
+		system := o.System
+		if system == "" {
+			system = ErrorSystem
+		}
+		e.Details = &fhirerr.Coding{System: system, Code: o.Code, Display: o.Display}
+	}
+	msg := func(def string) string {
+		if ok && o.Display != "" {
+			return "RA: " + o.Display
+		}
+		return def
+	}
+	switch {
+	case res.Status == http.StatusBadRequest && ok && (o.Code == "INVALID_NHS_NUMBER" || o.Code == "INVALID_RESOURCE_ID"):
+		e.Category, e.Message = fhirerr.Invalid, msg("RA rejected the NHS number or id")
+	case res.Status == http.StatusBadRequest && write:
+		e.Category, e.Message = fhirerr.Unprocessable, msg("RA rejected the reasonable adjustment")
+	case res.Status == http.StatusBadRequest:
+		e.Category, e.Message = fhirerr.Invalid, msg("RA rejected the request as invalid")
+		if ok && o.Code == "MISSING_VALUE" {
+			e.Category = fhirerr.Required
+		}
+	case res.Status == http.StatusUnauthorized:
+		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the ra service"
+	case res.Status == http.StatusForbidden:
+		e.Category, e.Message = fhirerr.Forbidden, msg("RA refused access")
+	case res.Status == http.StatusNotFound && ok && o.Code == "INVALIDATED_RESOURCE":
+		e.Category, e.Message = fhirerr.Gone, "this record has been invalidated"
+	case res.Status == http.StatusNotFound && ok:
+		e.Category, e.Message = fhirerr.NotFound, "RA has no such record"
+	case res.Status == http.StatusRequestTimeout, res.Status == http.StatusServiceUnavailable, res.Status == http.StatusGatewayTimeout:
+		e.Category, e.Message = fhirerr.Timeout, "the ra service did not answer in time"
+		e.RetryAfter = upstream.RetryAfter(res.Header)
+	case res.Status == http.StatusConflict:
+		e.Category, e.Message = fhirerr.PreconditionFailed, "the reasonable adjustment has changed since that version (If-Match): read it again"
+	case res.Status == http.StatusPreconditionFailed:
+		e.Category, e.Message = fhirerr.PreconditionRequired, "a version (If-Match) is required"
+	case res.Status == http.StatusTooManyRequests:
+		e.Category, e.Message = fhirerr.Throttled, "the ra service is throttling requests; retry later"
+		e.RetryAfter = upstream.RetryAfter(res.Header)
+	default:
+		e.Category, e.Message = fhirerr.BadGateway, "the ra service failed"
+	}
+	return e
+}
