@@ -31,6 +31,8 @@ type record struct {
 	emails    []matchValue // lower case
 	phones    []matchValue // digits
 	nameSdx   []string     // distinct Soundex codes of every family and given name
+
+	person *population.Person // the synthetic person, nil for fixture patients
 }
 
 type matchName struct {

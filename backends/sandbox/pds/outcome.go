@@ -88,12 +88,28 @@ func loadOutcomes() (outcomes, error) {
 	return out, nil
 }
 
-// render builds the body for e from its template. Unknown codes get the
-// INVALID_VALUE shape with their own code (none are used today).
+// untemplated are the codes the sandbox has no template for (BACKENDS.md
+// §1: they come from the specification): each borrows the shape of a
+// template, with its own code and display.
+var untemplated = map[string]struct{ template, display string }{
+	"VALIDATION_ERROR":                {"INVALID_UPDATE", "Validation error"},
+	"UNSUPPORTED_VALUE":               {"INVALID_UPDATE", "Unsupported value"},
+	"UNSUPPORTED_CHARACTERS_IN_FIELD": {"INVALID_UPDATE", "Unsupported characters in field"},
+}
+
+// render builds the body for e from its template. Codes without a template
+// borrow one (untemplated); unknown codes get the INVALID_VALUE shape with
+// their own code.
 func (os outcomes) render(e *apiError) []byte {
 	t, ok := os[e.code]
 	if !ok {
 		t = os["INVALID_VALUE"]
+		if u, found := untemplated[e.code]; found {
+			t = os[u.template]
+			if e.display == "" {
+				e = &apiError{status: e.status, code: e.code, diagnostics: e.diagnostics, display: u.display, issueCode: e.issueCode}
+			}
+		}
 	}
 	is := t.Issue[0]
 	c := is.Details.Coding[0]
@@ -201,6 +217,53 @@ func errUnknownPath(path string) *apiError {
 func errMethodNotAllowed(method, path string) *apiError {
 	return &apiError{status: http.StatusMethodNotAllowed, code: "INVALID_METHOD", issueCode: "not-supported",
 		diagnostics: fmt.Sprintf("Method '%s' is not supported for '%s'", method, path)}
+}
+
+// Errors of PATCH (BACKENDS.md §1 "Patch"; diagnostics in the sandbox's
+// and the specification's wording where they give one).
+
+func errPreconditionFailed(diagnostics string) *apiError {
+	return &apiError{status: http.StatusPreconditionFailed, code: "PRECONDITION_FAILED", diagnostics: diagnostics}
+}
+
+func errVersionMismatch() *apiError {
+	return &apiError{status: http.StatusConflict, code: "RESOURCE_VERSION_MISMATCH"}
+}
+
+func errWrongContentType() *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "UNSUPPORTED_SERVICE"}
+}
+
+func errInvalidUpdate(reason string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "INVALID_UPDATE", diagnostics: "Invalid update with error - " + reason}
+}
+
+func errForbiddenUpdate(reason string) *apiError {
+	return &apiError{status: http.StatusForbidden, code: "FORBIDDEN_UPDATE", diagnostics: "Forbidden update with error - " + reason}
+}
+
+func errValidation(reason string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "VALIDATION_ERROR", diagnostics: "Invalid update with error - " + reason}
+}
+
+func errTooFewValues(field string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "TOO_FEW_VALUES_SUBMITTED",
+		diagnostics: fmt.Sprintf("Invalid update with error - too few values submitted for '%s'", field)}
+}
+
+func errTooManyValues(field string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "TOO_MANY_VALUES_SUBMITTED",
+		diagnostics: fmt.Sprintf("Invalid update with error - too many values submitted for '%s'", field)}
+}
+
+func errUnsupportedValue(value, field string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "UNSUPPORTED_VALUE",
+		diagnostics: fmt.Sprintf("Invalid update with error - unsupported value '%s' in field '%s'", value, field)}
+}
+
+func errUnsupportedCharacters(value, field string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "UNSUPPORTED_CHARACTERS_IN_FIELD",
+		diagnostics: fmt.Sprintf("Invalid update with error - unsupported characters in '%s' in field '%s'", value, field)}
 }
 
 // errNotImplemented answers a PDS interaction this simulator does not model

@@ -5,11 +5,18 @@
 //
 // A Simulator is an http.Handler serving everything under BasePath:
 //
-//	GET /Patient/{nhsNumber}   read (superseded → the superseding record,
-//	                           invalidated → 404 INVALIDATED_RESOURCE)
-//	GET /Patient?…             search (scored, reduced records)
+//	GET   /Patient/{nhsNumber}   read (superseded → the superseding record,
+//	                             invalidated → 404 INVALIDATED_RESOURCE)
+//	GET   /Patient?…             search (scored, reduced records)
+//	PATCH /Patient/{nhsNumber}   update with JSON Patch, stored per simulator
+//	                             (patch.go, rules.go; Options.StatelessPatches
+//	                             answers like the stateless public sandbox)
 //
-// PATCH, create, RelatedPerson and Coverage answer 501 for now.
+// Create, RelatedPerson and Coverage answer 501 for now.
+//
+// Updates are kept per Simulator, over a database of records that is
+// immutable and shared between simulators of the same population: a fresh
+// simulator always starts from the sandbox's versions.
 //
 // The population is every patient of the sandbox's fixtures (package
 // fixtures: read stubs, canned search answers, specification examples; a
@@ -35,6 +42,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -72,6 +80,14 @@ type Options struct {
 	// "http://127.0.0.1:9001/personal-demographics/FHIR/R4". Empty means
 	// derived from each request's Host.
 	BaseURL string
+	// StatelessPatches answers PATCH like the public sandbox: headers, body
+	// and version are checked and the JSON Patch operations are applied to
+	// a copy of the record, which is returned with the next version, but
+	// PDS's business rules are not applied and nothing is stored, so the
+	// next request sees the record unchanged. The default stores every
+	// update (see patch.go). Meant for running NHS England's Postman
+	// collection, whose requests all assume the sandbox's starting versions.
+	StatelessPatches bool
 }
 
 // Simulator is a PDS simulator. It is safe for concurrent use.
@@ -84,6 +100,9 @@ type Simulator struct {
 	faultMu   sync.Mutex
 	fault     *Fault
 	faultLeft int
+
+	store store            // this simulator's updated records
+	now   func() time.Time // the clock of date rules
 }
 
 var _ http.Handler = (*Simulator)(nil)
@@ -104,7 +123,7 @@ func New(opts Options) *Simulator {
 	if err != nil {
 		panic(err)
 	}
-	return &Simulator{opts: opts, db: db, outcomes: oc}
+	return &Simulator{opts: opts, db: db, outcomes: oc, now: time.Now}
 }
 
 // Requests returns how many requests the simulator has received, including
@@ -182,7 +201,7 @@ func (s *Simulator) route(w http.ResponseWriter, r *http.Request) *apiError {
 		case http.MethodGet:
 			return s.read(w, parts[1])
 		case http.MethodPatch:
-			return errNotImplemented("Updating a patient (PATCH /Patient/{id})")
+			return s.patch(w, r, parts[1])
 		}
 		return errMethodNotAllowed(r.Method, rel)
 	case len(parts) == 3 && parts[0] == "Patient" && parts[2] == "RelatedPerson":
@@ -216,7 +235,7 @@ func (s *Simulator) read(w http.ResponseWriter, id string) *apiError {
 	if to, ok := s.db.superseded[id]; ok {
 		id = to
 	}
-	rec := s.db.byID[id]
+	rec := s.lookup(id)
 	if rec == nil {
 		return errNotFound()
 	}

@@ -238,6 +238,7 @@ func personRecord(p *population.Person) *record {
 		restricted: p.Restricted,
 		gender:     p.Gender,
 		gp:         strings.ToUpper(p.GPPractice),
+		person:     p,
 	}
 	r.birth, r.hasBirth = parseDay(p.BirthDate)
 	r.death, r.hasDeath = parseDay(p.DeathDate)

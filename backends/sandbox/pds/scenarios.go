@@ -103,7 +103,7 @@ func (s *Simulator) scenario(ps []param) ([]hit, bool) {
 	}
 	hits := make([]hit, 0, len(sc.ids))
 	for i, id := range sc.ids {
-		if r := s.db.byID[id]; r != nil {
+		if r := s.lookup(id); r != nil {
 			hits = append(hits, hit{r, sc.scores[i]})
 		}
 	}

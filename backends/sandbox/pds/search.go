@@ -317,7 +317,7 @@ func (s *Simulator) search(w http.ResponseWriter, r *http.Request) *apiError {
 	}
 	hits, ok := s.scenario(ps)
 	if !ok {
-		hits = s.db.find(q)
+		hits = s.db.findWith(q, s.patchedRecords())
 	}
 	if len(hits) > q.max {
 		return errTooManyMatches()
@@ -329,7 +329,12 @@ func (s *Simulator) search(w http.ResponseWriter, r *http.Request) *apiError {
 
 // find runs a query over the population: candidates from the narrowest
 // index, then matching and scoring each.
-func (db *database) find(q *query) []hit {
+func (db *database) find(q *query) []hit { return db.findWith(q, nil) }
+
+// findWith runs a query over the population as a simulator's updates left
+// it: a patched record is matched in its new version (and not through the
+// shared indexes, which hold the old one).
+func (db *database) findWith(q *query, patched map[string]*record) []hit {
 	cands := db.birthRange(q.birth.lo, q.birth.hi)
 	if q.family != "" {
 		var byName []*record
@@ -350,6 +355,18 @@ func (db *database) find(q *query) []hit {
 		}
 	}
 	var hits []hit
+	if len(patched) > 0 {
+		fresh := make([]*record, 0, len(cands)+len(patched))
+		for _, r := range cands {
+			if _, ok := patched[r.id]; !ok {
+				fresh = append(fresh, r)
+			}
+		}
+		for _, r := range patched {
+			fresh = append(fresh, r)
+		}
+		cands = fresh
+	}
 	for _, r := range cands {
 		if sc, ok := q.match(r); ok {
 			if q.exact && sc < 1 {
