@@ -53,6 +53,8 @@ func statusOf(c fhirerr.Category) (int, string) {
 		return http.StatusServiceUnavailable, "transient"
 	case fhirerr.TooLarge:
 		return http.StatusRequestEntityTooLarge, "too-costly"
+	case fhirerr.HeadersTooLarge:
+		return http.StatusRequestHeaderFieldsTooLarge, "too-costly"
 	default:
 		return http.StatusInternalServerError, "exception"
 	}

@@ -40,6 +40,14 @@ type Config struct {
 	Logger *logrus.Logger
 	// QuietLogs logs only 5xx requests (benchmarks).
 	QuietLogs bool
+	// MaxInFlight bounds requests served at once (DefaultMaxInFlight when 0);
+	// beyond it a request gets 503 with Retry-After after a short wait.
+	MaxInFlight int
+	// MaxHeaderBytes bounds the request line and headers (DefaultMaxHeaderBytes when 0): 431.
+	MaxHeaderBytes int
+	// Ready reports whether the backends can take traffic, with a word per
+	// backend (e.g. "pds": "closed"); nil means always ready. /readyz uses it.
+	Ready func() (bool, map[string]string)
 	// Registry receives the metrics; nil means a fresh one. Gatherer serves
 	// /metrics; nil means the Registry (if it is a Gatherer).
 	Registry prometheus.Registerer
@@ -55,6 +63,7 @@ type Server struct {
 	render     *renderer
 	capability []byte
 	handler    http.Handler
+	guard      *guard
 }
 
 var errPanic = errors.New("panic")
@@ -84,12 +93,18 @@ func New(cfg Config, reg *resources.Registry) (*Server, error) {
 			cfg.Gatherer = g
 		}
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	rd, err := newRenderer(cfg.RenderCacheBytes)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, reg: reg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registry), render: rd}
+	s := &Server{cfg: cfg, reg: reg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registry), render: rd, guard: newGuard(cfg.MaxInFlight, cfg.MaxHeaderBytes)}
 	capJSON, err := capability.Build(reg, capability.Options{BaseURL: cfg.BaseURL, Version: cfg.Version, Date: time.Now()}).JSON()
 	if err != nil {
 		return nil, err
@@ -102,6 +117,11 @@ func New(cfg Config, reg *resources.Registry) (*Server, error) {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// Drain makes the server refuse new FHIR requests (503) and report not
+// ready, so a load balancer stops sending traffic while in-flight requests
+// finish (call before http.Server.Shutdown).
+func (s *Server) Drain() { s.guard.draining.Store(true) }
+
 // Close releases the render cache.
 func (s *Server) Close() { s.render.close() }
 
@@ -112,6 +132,7 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	}).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 
 	r.Handle("/fhir", s.fhir("/fhir", map[string]handlerFunc{http.MethodPost: s.batch}))
 	r.Handle("/fhir/", s.fhir("/fhir", map[string]handlerFunc{http.MethodPost: s.batch}))
@@ -150,6 +171,12 @@ func (s *Server) fhir(route string, byMethod map[string]handlerFunc) http.Handle
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := infoFrom(r.Context())
 		ri.route = route
+		release, err := s.guard.admit(r)
+		if err != nil {
+			s.writeError(w, r, format{contentType: mediaFHIRJSON}, err)
+			return
+		}
+		defer release()
 		q, qerr := url.ParseQuery(r.URL.RawQuery)
 		f, err := negotiate(r, q)
 		if st := s.streamer(r, route); st != nil {
@@ -286,6 +313,27 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, f format, er
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// readyz answers 200 when the server takes traffic and every backend's
+// circuit is not open, else 503; the body names each backend's state.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	ready, backends := true, map[string]string{}
+	if s.cfg.Ready != nil {
+		ready, backends = s.cfg.Ready()
+	}
+	status := "ready"
+	if s.guard.draining.Load() {
+		ready, status = false, "draining"
+	} else if !ready {
+		status = "degraded"
+	}
+	body, _ := marshal(map[string]any{"status": status, "backends": backends})
+	w.Header().Set("Content-Type", "application/json")
+	if !ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_, _ = w.Write(body)
 }
 
 // streamer returns the Streamer for a GET or HEAD of [type]/[id] whose

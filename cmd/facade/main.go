@@ -57,7 +57,9 @@ func run() error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		// The server's own guard answers 431 with an OperationOutcome above
+		// 32 KiB; this is only the hard stop.
+		MaxHeaderBytes: 1 << 20,
 	}
 	fields := logrus.Fields{"addr": ln.Addr().String(), "fhir_base": "http://" + ln.Addr().String() + "/fhir", "version": app.Version}
 	if a.Sandbox != nil {
@@ -75,7 +77,8 @@ func run() error {
 			return err
 		}
 	case sig := <-stop:
-		log.WithField("signal", sig.String()).Info("shutting down")
+		log.WithField("signal", sig.String()).Info("shutting down: draining in-flight requests")
+		a.Drain()
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {

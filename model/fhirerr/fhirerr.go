@@ -39,6 +39,7 @@ const (
 	BadGateway                    // 502 exception: a backend failed or answered nonsense
 	Unavailable                   // 503 transient: the facade itself is overloaded
 	TooLarge                      // 413 too-costly
+	HeadersTooLarge               // 431 too-costly
 )
 
 // Coding names a backend's own error code, kept for traceability in

@@ -196,6 +196,14 @@ func (a *App) upstream(name string, b Backend, defaultTimeout time.Duration, m *
 	return upstream.New(upstream.Config{Name: name, BaseURL: b.BaseURL, Token: b.Token, Timeout: b.Timeout}, m)
 }
 
+// Drain makes the facade refuse new requests and report not ready, ahead
+// of a graceful shutdown.
+func (a *App) Drain() {
+	if a.server != nil {
+		a.server.Drain()
+	}
+}
+
 // Close stops the embedded sandbox and releases caches.
 func (a *App) Close() {
 	if a.server != nil {
