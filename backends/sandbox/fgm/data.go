@@ -1,0 +1,114 @@
+package fgm
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
+)
+
+// SNOMED CT "Family history of FGM (female genital mutilation)".
+const (
+	snomed     = "http://snomed.info/sct"
+	fgmCode    = "902961000000107"
+	fgmDisplay = "Family history of FGM (female genital mutilation)"
+	odsSystem  = "https://fhir.nhs.uk/Id/ods-organization-code"
+	removalURL = "https://fhir.nhs.uk/England/StructureDefinition/Extension-England-FlagRemovalReason"
+)
+
+// The share of girls under 18 with a flag, and of flags that were removed,
+// in hundredths.
+const (
+	flaggedPercent = 2
+	removedPercent = 20
+)
+
+// seed builds every patient's flags: the contract fixture's for 9000000009,
+// then the population's.
+func seed(pop []population.Person) map[string][]fhirjson.Flag {
+	out := map[string][]fhirjson.Flag{
+		"9000000009": {{
+			ResourceType: "Flag",
+			ID:           "FGM-ActiveFlag-Example",
+			Meta:         &fhirjson.Meta{VersionID: "1", LastUpdated: "2019-12-10T09:00:00+00:00"},
+			Status:       "active",
+			Code:         fgmConcept(),
+			Subject:      subject("9000000009"),
+			Period:       &fhirjson.Period{Start: "2019-12-10"},
+			Author:       &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: odsSystem, Value: "Y12345"}},
+		}},
+	}
+	ref, _ := time.Parse(time.DateOnly, population.ReferenceDate)
+	for _, p := range pop {
+		birth, err := time.Parse(time.DateOnly, p.BirthDate)
+		if err != nil || p.Gender != population.Female || !birth.AddDate(18, 0, 0).After(ref) || p.Deceased() {
+			continue
+		}
+		h := hashOf("fgm", p.NHSNumber)
+		if h%100 >= flaggedPercent {
+			continue
+		}
+		out[p.NHSNumber] = []fhirjson.Flag{flagFor(p, birth, ref, h)}
+	}
+	return out
+}
+
+func flagFor(p population.Person, birth, ref time.Time, h uint64) fhirjson.Flag {
+	days := int(ref.Sub(birth).Hours() / 24)
+	start := birth.AddDate(0, 0, int(h>>8)%max(days, 1))
+	f := fhirjson.Flag{
+		ResourceType: "Flag",
+		ID:           uuidOf("fgm-flag", p.NHSNumber),
+		Meta:         &fhirjson.Meta{VersionID: "1", LastUpdated: start.Format(time.DateOnly) + "T09:00:00+00:00"},
+		Status:       "active",
+		Code:         fgmConcept(),
+		Subject:      subject(p.NHSNumber),
+		Period:       &fhirjson.Period{Start: start.Format(time.DateOnly)},
+	}
+	if p.GPPractice != "" {
+		f.Author = &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: odsSystem, Value: p.GPPractice}}
+	}
+	if (h>>24)%100 < removedPercent {
+		left := int(ref.Sub(start).Hours() / 24)
+		end := start.AddDate(0, 0, 1+int(h>>32)%max(left, 1))
+		f.Period.End = end.Format(time.DateOnly)
+		f.Meta = &fhirjson.Meta{VersionID: "2", LastUpdated: f.Period.End + "T09:00:00+00:00"}
+		if h%2 == 0 {
+			f.Status = "entered-in-error"
+			f.Extension = []fhirjson.Extension{{URL: removalURL, ValueString: "Flag was recorded against the wrong patient"}}
+		} else {
+			f.Status = "inactive"
+			f.Extension = []fhirjson.Extension{{URL: removalURL, ValueString: "Risk assessment reviewed: indicator no longer applies"}}
+		}
+	}
+	return f
+}
+
+func fgmConcept() *fhirjson.CodeableConcept {
+	return &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{{System: snomed, Code: fgmCode, Display: fgmDisplay}}, Text: fgmDisplay}
+}
+
+func subject(nhs string) *fhirjson.Reference {
+	return &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: nhsnumber.System, Value: nhs}}
+}
+
+// hashOf is a stable hash of parts: the simulator's data depends only on
+// the population, never on the order it is read in.
+func hashOf(parts ...string) uint64 {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return binary.BigEndian.Uint64(h.Sum(nil))
+}
+
+// uuidOf is a stable version-4-shaped UUID made from parts.
+func uuidOf(parts ...string) string {
+	a, b := hashOf(append(parts, "a")...), hashOf(append(parts, "b")...)
+	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, (a>>16)&0xffff, a&0xfff, 0x8000|(b>>48)&0x3fff, b&0xffffffffffff)
+}
