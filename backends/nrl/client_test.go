@@ -149,7 +149,10 @@ func TestErrorsAgainstTheSimulator(t *testing.T) {
 			do:       func(c *nrl.Client) error { _, err := c.Read(context.Background(), "Y05868-1234567892"); return err },
 			category: fhirerr.Forbidden, code: "ACCESS DENIED"},
 		{name: "organisation not onboarded", opts: nrl.Options{ODSCode: "XYZ"},
-			do:       func(c *nrl.Client) error { _, err := c.Search(context.Background(), nrl.Query{NHSNumber: "9000000009"}, ""); return err },
+			do: func(c *nrl.Client) error {
+				_, err := c.Search(context.Background(), nrl.Query{NHSNumber: "9000000009"}, "")
+				return err
+			},
 			category: fhirerr.Forbidden, code: "ACCESS DENIED"},
 		{name: "unknown type", do: func(c *nrl.Client) error {
 			_, err := c.Search(context.Background(), nrl.Query{NHSNumber: "9000000009", Type: "http://snomed.info/sct|410970009"}, "")
