@@ -95,3 +95,57 @@ func TestGuard(t *testing.T) {
 		t.Errorf("request while draining: %d", d.status)
 	}
 }
+
+func TestSecurityHeadersAndCORS(t *testing.T) {
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	srv, err := server.New(server.Config{Logger: log, CORSOrigins: []string{"https://app.example"}}, resources.NewRegistry(&fake{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+	tests := []struct {
+		name      string
+		path      string
+		noStore   bool
+		origin    string
+		allowedAs string
+	}{
+		{name: "patient data", path: "/fhir/Patient/1", noStore: true},
+		{name: "error", path: "/fhir/Patient/404", noStore: true},
+		{name: "capability statement", path: "/fhir/metadata", noStore: false},
+		{name: "allowed origin", path: "/fhir/Patient/1", noStore: true, origin: "https://app.example", allowedAs: "https://app.example"},
+		{name: "other origin", path: "/fhir/Patient/1", noStore: true, origin: "https://evil.example"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hdr := map[string]string{}
+			if tt.origin != "" {
+				hdr["Origin"] = tt.origin
+			}
+			r := do(t, "GET", ts.URL+tt.path, hdr, "")
+			if r.header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Error("no nosniff")
+			}
+			if got := r.header.Get("Cache-Control") == "no-store"; got != tt.noStore {
+				t.Errorf("Cache-Control %q", r.header.Get("Cache-Control"))
+			}
+			if got := r.header.Get("Access-Control-Allow-Origin"); got != tt.allowedAs {
+				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tt.allowedAs)
+			}
+		})
+	}
+	req, _ := http.NewRequest(http.MethodOptions, ts.URL+"/fhir/Patient/1", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 204 || !strings.Contains(res.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("preflight: %d %v", res.StatusCode, res.Header)
+	}
+}

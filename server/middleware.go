@@ -103,6 +103,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			id = uuid.NewString()
 		}
 		w.Header().Set("X-Request-ID", id)
+		securityHeaders(w.Header(), r.URL.Path)
 		ri := &reqInfo{id: id, route: "other", resourceType: "none", interaction: "other"}
 		ctx := context.WithValue(r.Context(), infoKey{}, ri)
 		ctx = upstream.WithCorrelationID(ctx, id)
@@ -132,6 +133,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 				"duration_ms":   float64(d.Microseconds()) / 1000,
 			}).Info("request")
 		}()
+		if s.cors(sw, r) {
+			return
+		}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 	})
 }

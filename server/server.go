@@ -45,6 +45,9 @@ type Config struct {
 	MaxInFlight int
 	// MaxHeaderBytes bounds the request line and headers (DefaultMaxHeaderBytes when 0): 431.
 	MaxHeaderBytes int
+	// CORSOrigins are the browser origins allowed to call the API ("*" for
+	// any); empty means no cross-origin access.
+	CORSOrigins []string
 	// Ready reports whether the backends can take traffic, with a word per
 	// backend (e.g. "pds": "closed"); nil means always ready. /readyz uses it.
 	Ready func() (bool, map[string]string)

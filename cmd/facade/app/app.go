@@ -50,6 +50,9 @@ type Config struct {
 	// Sandbox configures the embedded simulators started for every backend
 	// without a BaseURL.
 	Sandbox sandbox.Options
+	// CORSOrigins are the browser origins allowed to call the API (env
+	// FACADE_CORS_ORIGINS, comma-separated; "*" for any).
+	CORSOrigins []string
 	// Logger for requests; nil means a JSON logger on stderr.
 	Logger    *logrus.Logger
 	QuietLogs bool
@@ -61,6 +64,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Addr:    orDefault(getenv("FACADE_ADDR"), "127.0.0.1:8080"),
 		BaseURL: getenv("FACADE_BASE_URL"),
+	}
+	for _, o := range strings.Split(getenv("FACADE_CORS_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+		}
 	}
 	var err error
 	if s := getenv("BACKEND_TIMEOUT"); s != "" {
@@ -171,11 +179,12 @@ func New(cfg Config) (*App, error) {
 	}
 	reg := resources.NewRegistry(append(providers, opdefs)...)
 	srv, err := server.New(server.Config{
-		BaseURL:   cfg.BaseURL,
-		Version:   Version,
-		Logger:    cfg.Logger,
-		QuietLogs: cfg.QuietLogs,
-		Registry:  a.Metrics,
+		BaseURL:     cfg.BaseURL,
+		Version:     Version,
+		Logger:      cfg.Logger,
+		QuietLogs:   cfg.QuietLogs,
+		Registry:    a.Metrics,
+		CORSOrigins: cfg.CORSOrigins,
 	}, reg)
 	if err != nil {
 		a.Close()
