@@ -11,8 +11,9 @@
 //	PATCH /Patient/{nhsNumber}   update with JSON Patch, stored per simulator
 //	                             (patch.go, rules.go; Options.StatelessPatches
 //	                             answers like the stateless public sandbox)
+//	GET   /Patient/{nhsNumber}/RelatedPerson   related people (related.go)
 //
-// Create, RelatedPerson and Coverage answer 501 for now.
+// Create and Coverage answer 501 for now.
 //
 // Updates are kept per Simulator, over a database of records that is
 // immutable and shared between simulators of the same population: a fresh
@@ -206,7 +207,7 @@ func (s *Simulator) route(w http.ResponseWriter, r *http.Request) *apiError {
 		return errMethodNotAllowed(r.Method, rel)
 	case len(parts) == 3 && parts[0] == "Patient" && parts[2] == "RelatedPerson":
 		if r.Method == http.MethodGet {
-			return errNotImplemented("RelatedPerson")
+			return s.relatedPeople(w, r, parts[1])
 		}
 		return errMethodNotAllowed(r.Method, rel)
 	case rel == "/Coverage":

@@ -386,14 +386,7 @@ func (db *database) findWith(q *query, patched map[string]*record) []hit {
 
 // bundle renders a searchset from precomputed entry resources.
 func (s *Simulator) bundle(r *http.Request, hits []hit) []byte {
-	base := s.opts.BaseURL
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host + BasePath
-	}
+	base := s.baseURL(r)
 	size := 128
 	for _, h := range hits {
 		size += len(h.rec.search) + len(base) + 64
