@@ -1,0 +1,141 @@
+package resources_test
+
+import (
+	"context"
+	"crypto/sha1"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/carerecords/fhir-facade/backends/nrl"
+	sandboxnrl "github.com/carerecords/fhir-facade/backends/sandbox/nrl"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/resources"
+)
+
+// fakeFetcher records what it was asked to fetch and answers with a small body.
+type fakeFetcher struct {
+	targets []nrl.Target
+	err     error
+}
+
+func (f *fakeFetcher) Fetch(_ context.Context, t nrl.Target) (*nrl.Document, error) {
+	f.targets = append(f.targets, t)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &nrl.Document{ContentType: t.ContentType, Size: 3, Body: io.NopCloser(strings.NewReader("doc"))}, nil
+}
+
+func TestBinaryReadStream(t *testing.T) {
+	nrlFake := &fakeNRL{pointers: []string{
+		pointerJSON("Y05868-1", "9000000009", "736253002"),
+		pointerJSON("Y05868-7.1", "9000000009", "736253002"), // an NRL id that itself ends in .<digits>
+	}}
+	tests := []struct {
+		name     string
+		id       string
+		reads    string // pointer ids read, comma-separated
+		url      string // URL fetched
+		ctype    string
+		fetchErr error
+		category fhirerr.Category // 0: success
+	}{
+		{name: "content[0]", id: "Y05868-1", reads: "Y05868-1", url: "https%3A%2F%2Fh.example%2FY05868-1.pdf", ctype: "application/pdf"},
+		{name: "content[1]", id: "Y05868-1.1", reads: "Y05868-1", url: "https%3A%2F%2Fh.example%2FY05868-1.json", ctype: "application/fhir+json"},
+		{name: "pointer id ending in .1", id: "Y05868-7.1", reads: "Y05868-7,Y05868-7.1", url: "https%3A%2F%2Fh.example%2FY05868-7.1.pdf", ctype: "application/pdf"},
+		{name: "no such content", id: "Y05868-1.5", reads: "Y05868-1", category: fhirerr.NotFound},
+		{name: "no such pointer", id: "Y05868-9", reads: "Y05868-9", category: fhirerr.NotFound},
+		{name: "not an NRL id", id: "9000000009", category: fhirerr.NotFound},
+		{name: "holder unreachable", id: "Y05868-1", reads: "Y05868-1", fetchErr: fhirerr.New(fhirerr.BadGateway, "down"), category: fhirerr.BadGateway},
+		{name: "holder slow", id: "Y05868-1", reads: "Y05868-1", fetchErr: fhirerr.New(fhirerr.Timeout, "slow"), category: fhirerr.Timeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			nrlFake.reads = nil
+			ff := &fakeFetcher{err: tc.fetchErr}
+			st, err := resources.NewBinary(nrlFake, ff).ReadStream(context.Background(), tc.id)
+			if got := strings.Join(nrlFake.reads, ","); got != tc.reads {
+				t.Errorf("pointer reads %q, want %q", got, tc.reads)
+			}
+			if tc.category != 0 {
+				if fhirerr.CategoryOf(err) != tc.category {
+					t.Fatalf("err = %v, want category %d", err, tc.category)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Body.Close()
+			if len(ff.targets) != 1 || !strings.HasSuffix(ff.targets[0].URL, tc.url) || st.ContentType != tc.ctype || st.Size != 3 {
+				t.Errorf("fetched %+v, stream %s %d", ff.targets, st.ContentType, st.Size)
+			}
+		})
+	}
+}
+
+func TestBinaryNRLErrorsPassThrough(t *testing.T) {
+	f := &fakeNRL{readErr: map[string]error{"Y05868-1": fhirerr.New(fhirerr.Forbidden, "NRL refused access")}}
+	_, err := resources.NewBinary(f, &fakeFetcher{}).ReadStream(context.Background(), "Y05868-1")
+	if fhirerr.CategoryOf(err) != fhirerr.Forbidden {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestBinaryAgainstTheSimulator(t *testing.T) {
+	client, fetcher := nrlClients(t)
+	b := resources.NewBinary(client, fetcher)
+	tests := []struct {
+		name     string
+		id       string
+		ctype    string
+		minSize  int
+		category fhirerr.Category
+	}{
+		{name: "crisis plan", id: "Y05868-1000000091", ctype: "application/pdf"},
+		{name: "structured summary", id: "Y07213-1000000107", ctype: "application/fhir+json"},
+		{name: "its PDF", id: "Y07213-1000000107.1", ctype: "application/pdf"},
+		{name: "ReSPECT form", id: "Y04531-1000000114", ctype: "application/pdf"},
+		{name: "large record", id: sandboxnrl.LargeDocumentPointerID, ctype: "application/pdf", minSize: sandboxnrl.LargeDocumentSize - 1024},
+		{name: "holder down", id: sandboxnrl.HolderDownPointerID, category: fhirerr.BadGateway},
+		{name: "document gone", id: sandboxnrl.MissingDocumentPointerID, category: fhirerr.NotFound},
+		{name: "unknown pointer", id: "Y05861-1234567800", category: fhirerr.NotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := b.ReadStream(context.Background(), tc.id)
+			if tc.category != 0 {
+				if fhirerr.CategoryOf(err) != tc.category {
+					t.Fatalf("err = %v, want category %d", err, tc.category)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := sha1.New()
+			n, err := io.Copy(h, st.Body)
+			st.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.ContentType != tc.ctype || n < int64(tc.minSize) || st.Size != n {
+				t.Errorf("%s, %d bytes (size %d)", st.ContentType, n, st.Size)
+			}
+		})
+	}
+}
+
+func TestBinaryIsAStreamerOnly(t *testing.T) {
+	var p resources.Provider = resources.NewBinary(&fakeNRL{}, &fakeFetcher{})
+	if _, ok := p.(resources.Reader); ok {
+		t.Error("Binary is a Reader: the server would render it as JSON")
+	}
+	if _, ok := p.(resources.Searcher); ok {
+		t.Error("Binary is a Searcher")
+	}
+	if p.ResourceType() != "Binary" || p.Documentation() == "" {
+		t.Errorf("%s %q", p.ResourceType(), p.Documentation())
+	}
+}
