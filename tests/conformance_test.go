@@ -62,6 +62,10 @@ func TestEverySearchParamIsAccepted(t *testing.T) {
 					t.Fatalf("no example value for %s", name)
 				}
 				q := url.Values{name: {ex}}
+				if name != "patient" && advertises(res, "patient") {
+					// Searches by patient (SCR …) need the patient with any other parameter.
+					q.Set("patient", "9000000009")
+				}
 				if typ == "Patient" && name != "identifier" && name != "_id" {
 					// PDS needs family and birthdate with any other parameter.
 					if q.Get("family") == "" {
@@ -92,6 +96,8 @@ func TestEverySearchParamIsAccepted(t *testing.T) {
 var sampleIDs = map[string]string{
 	"Patient":             "9000000009",
 	"OperationDefinition": "Patient-summary",
+	"AllergyIntolerance":  "9000000009-fa60be641f3411eba2a8000c29a364eb-a1",
+	"MedicationStatement": "9000000009-fa60be641f3411eba2a8000c29a364eb-ma1",
 }
 
 func TestCapabilityInteractionsAreRouted(t *testing.T) {
@@ -111,7 +117,11 @@ func TestCapabilityInteractionsAreRouted(t *testing.T) {
 					t.Errorf("%s read: %d", typ, r.status)
 				}
 			case "search-type":
-				r := get(t, "/"+typ+"?identifier=9000000009")
+				q := "identifier=9000000009"
+				if advertises(res, "patient") {
+					q = "patient=9000000009"
+				}
+				r := get(t, "/"+typ+"?"+q)
 				if r.status != 200 {
 					t.Errorf("%s search: %d", typ, r.status)
 				}
@@ -135,6 +145,18 @@ func TestCapabilityInteractionsAreRouted(t *testing.T) {
 			}
 		}
 	}
+}
+
+// advertises reports whether a CapabilityStatement resource entry lists the
+// search parameter name.
+func advertises(res map[string]any, name string) bool {
+	sps, _ := res["searchParam"].([]any)
+	for _, x := range sps {
+		if x.(map[string]any)["name"] == name {
+			return true
+		}
+	}
+	return false
 }
 
 func TestXMLIsNotAcceptable(t *testing.T) {

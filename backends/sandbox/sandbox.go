@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
 	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/backends/sandbox/scr"
 )
 
 // Options configure Start.
@@ -23,6 +26,11 @@ type Options struct {
 	Open bool
 	// PDSAddr is the PDS simulator's listen address; "" means 127.0.0.1:0.
 	PDSAddr string
+	// NRLAddr is the NRL simulator's listen address (it also serves the
+	// documents, at /ssp); "" means 127.0.0.1:0.
+	NRLAddr string
+	// SCRAddr is the SCR simulator's listen address; "" means 127.0.0.1:0.
+	SCRAddr string
 	// Seed and Size choose the synthetic population; zero values mean
 	// population.DefaultSeed and population.DefaultSize.
 	Seed int64
@@ -36,6 +44,16 @@ type Sandbox struct {
 	// PDSBaseURL is its base URL, e.g.
 	// http://127.0.0.1:40123/personal-demographics/FHIR/R4.
 	PDSBaseURL string
+	// NRL is the running National Record Locator simulator; NRLBaseURL its
+	// base URL (…/record-locator/consumer/FHIR/R4) and NRLSSPURL the base
+	// of its simulated Spine Secure Proxy (…/ssp), where the documents are.
+	NRL        *nrl.Simulator
+	NRLBaseURL string
+	NRLSSPURL  string
+	// SCR is the running Summary Care Record simulator; SCRBaseURL its base
+	// URL (…/summary-care-record/FHIR/R4).
+	SCR        *scr.Simulator
+	SCRBaseURL string
 
 	servers []*http.Server
 	done    []chan struct{}
@@ -66,6 +84,25 @@ func Start(opts Options) (*Sandbox, error) {
 	s.PDS = pds.New(pds.Options{Open: opts.Open, Population: pop, BaseURL: base})
 	s.PDSBaseURL = base
 	s.serve(ln, s.PDS)
+
+	ln, base, err = listen("SCR", opts.SCRAddr, scr.BasePath)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.SCR = scr.New(scr.Options{Open: opts.Open, Population: pop, BaseURL: base})
+	s.SCRBaseURL = base
+	s.serve(ln, s.SCR)
+
+	ln, base, err = listen("NRL", opts.NRLAddr, nrl.BasePath)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.NRL = nrl.New(nrl.Options{Open: opts.Open, Population: pop, BaseURL: base})
+	s.NRLBaseURL = base
+	s.NRLSSPURL = strings.TrimSuffix(base, nrl.BasePath) + nrl.SSPPath
+	s.serve(ln, s.NRL)
 
 	// Further simulators are started here, each as PDS is above.
 	return s, nil

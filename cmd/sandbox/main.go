@@ -20,6 +20,7 @@ import (
 func main() {
 	var opts sandbox.Options
 	flag.StringVar(&opts.PDSAddr, "pds-addr", "127.0.0.1:9001", "PDS simulator listen address")
+	flag.StringVar(&opts.SCRAddr, "scr-addr", "127.0.0.1:9002", "SCR simulator listen address")
 	flag.BoolVar(&opts.Open, "open", false, "open-sandbox mode: no Authorization header required")
 	flag.Int64Var(&opts.Seed, "seed", population.DefaultSeed, "synthetic population seed")
 	flag.IntVar(&opts.Size, "size", population.DefaultSize, "synthetic population size")
@@ -30,6 +31,7 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("PDS  %s\n", sb.PDSBaseURL)
+	fmt.Printf("SCR  %s\n", sb.SCRBaseURL)
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/pds"
 	"github.com/carerecords/fhir-facade/backends/sandbox"
+	"github.com/carerecords/fhir-facade/backends/scr"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/capability"
 	"github.com/carerecords/fhir-facade/resources"
@@ -47,6 +48,10 @@ type Config struct {
 	BackendTimeout time.Duration
 	// One entry per national backend.
 	PDS Backend
+	// SCR is the Summary Care Record API; SCRSessionURID (env
+	// SCR_SESSION_URID) is sent as NHSD-Session-URID when set.
+	SCR            Backend
+	SCRSessionURID string
 	// Sandbox configures the embedded simulators started for every backend
 	// without a BaseURL.
 	Sandbox sandbox.Options
@@ -79,6 +84,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if cfg.PDS, err = backendFromEnv(getenv, "PDS"); err != nil {
 		return cfg, err
 	}
+	if cfg.SCR, err = backendFromEnv(getenv, "SCR"); err != nil {
+		return cfg, err
+	}
+	cfg.SCRSessionURID = getenv("SCR_SESSION_URID")
 	if s := getenv("SANDBOX_SEED"); s != "" {
 		if cfg.Sandbox.Seed, err = strconv.ParseInt(s, 10, 64); err != nil {
 			return cfg, fmt.Errorf("SANDBOX_SEED: %v", err)
@@ -142,15 +151,22 @@ func New(cfg Config) (*App, error) {
 	}
 	a := &App{Metrics: prometheus.NewRegistry(), Backends: map[string]string{}}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if cfg.PDS.BaseURL == "" {
+	if cfg.PDS.BaseURL == "" || cfg.SCR.BaseURL == "" {
 		sb, err := sandbox.Start(cfg.Sandbox)
 		if err != nil {
 			return nil, fmt.Errorf("start the embedded sandbox: %w", err)
 		}
 		a.Sandbox = sb
-		cfg.PDS.BaseURL = sb.PDSBaseURL
-		if cfg.PDS.Token == "" {
-			cfg.PDS.Token = "sandbox"
+		for _, b := range []struct {
+			cfg  *Backend
+			base string
+		}{{&cfg.PDS, sb.PDSBaseURL}, {&cfg.SCR, sb.SCRBaseURL}} {
+			if b.cfg.BaseURL == "" {
+				b.cfg.BaseURL = b.base
+				if b.cfg.Token == "" {
+					b.cfg.Token = "sandbox"
+				}
+			}
 		}
 	}
 	um := upstream.NewMetrics(a.Metrics)
@@ -159,6 +175,12 @@ func New(cfg Config) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	scrUp, err := a.upstream(scr.Name, cfg.SCR, cfg.BackendTimeout, um)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	scrClient := scr.New(scrUp, scr.Options{SessionURID: cfg.SCRSessionURID})
 	memo, err := resources.NewMemo(64 << 20)
 	if err != nil {
 		a.Close()
@@ -170,6 +192,8 @@ func New(cfg Config) (*App, error) {
 	// CapabilityStatement come from this list.
 	providers := []resources.Provider{
 		patient,
+		resources.NewAllergyIntolerance(scrClient, memo),
+		resources.NewMedicationStatement(scrClient, memo),
 	}
 	patient.UseSummarySources(resources.SummarySources(providers))
 	opdefs, err := resources.NewOperationDefinitions(capability.OperationDefinition, providers...)

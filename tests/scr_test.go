@@ -1,0 +1,297 @@
+package tests
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	sandboxscr "github.com/carerecords/fhir-facade/backends/sandbox/scr"
+)
+
+const (
+	scrAllergy = "9000000009-fa60be641f3411eba2a8000c29a364eb-a1"
+	scrAcute   = "9000000009-fa60be641f3411eba2a8000c29a364eb-ma1"
+	scrRepeat  = "9000000009-fa60be641f3411eba2a8000c29a364eb-mr1"
+)
+
+func resourceOf(e map[string]any) map[string]any { return e["resource"].(map[string]any) }
+
+func matchIDs(t *testing.T, r response) []string {
+	t.Helper()
+	matches, _ := entries(t, r)
+	var out []string
+	for _, m := range matches {
+		out = append(out, resourceOf(m)["id"].(string))
+	}
+	return out
+}
+
+// TestSCR9000000009 lists and reads the public sandbox patient's allergies
+// and medications, as a FHIR client would.
+func TestSCR9000000009(t *testing.T) {
+	for _, patient := range []string{"patient=9000000009", "patient=Patient/9000000009", "patient:identifier=" + url.QueryEscape("https://fhir.nhs.uk/Id/nhs-number|9000000009")} {
+		r := get(t, "/AllergyIntolerance?"+patient)
+		if r.status != 200 || r.body["total"] != 1.0 {
+			t.Fatalf("%s: %d %s", patient, r.status, r.raw)
+		}
+		matches, outcomes := entries(t, r)
+		a := resourceOf(matches[0])
+		if len(outcomes) != 0 || a["id"] != scrAllergy || a["code"].(map[string]any)["text"] != "Toxic reaction to wasp sting" ||
+			a["recordedDate"] != "2020-05-12" || a["patient"].(map[string]any)["reference"] != "Patient/9000000009" {
+			t.Errorf("%s: %s", patient, r.raw)
+		}
+		if _, coded := a["code"].(map[string]any)["coding"]; coded {
+			t.Error("the facade invented a code")
+		}
+		if matches[0]["fullUrl"] != env.url+"/AllergyIntolerance/"+scrAllergy {
+			t.Errorf("fullUrl %v", matches[0]["fullUrl"])
+		}
+		m := get(t, "/MedicationStatement?"+patient)
+		if got := matchIDs(t, m); m.status != 200 || strings.Join(got, ",") != scrAcute+","+scrRepeat {
+			t.Fatalf("%s: %d %v", patient, m.status, got)
+		}
+	}
+	for _, tt := range []struct{ path, field, want string }{
+		{"/AllergyIntolerance/" + scrAllergy, "resourceType", "AllergyIntolerance"},
+		{"/MedicationStatement/" + scrAcute, "status", "active"},
+		{"/MedicationStatement/" + scrRepeat, "effectiveDateTime", "2020-05-12"},
+	} {
+		r := get(t, tt.path)
+		if r.status != 200 || r.body[tt.field] != tt.want {
+			t.Errorf("%s: %d %s", tt.path, r.status, r.raw)
+		}
+		if r.header.Get("Last-Modified") == "" {
+			t.Errorf("%s: no Last-Modified", tt.path)
+		}
+		if src := r.body["meta"].(map[string]any)["source"]; src != "urn:uuid:fa60be64-1f34-11eb-a2a8-000c29a364eb" {
+			t.Errorf("%s: meta.source %v", tt.path, src)
+		}
+	}
+	m := get(t, "/MedicationStatement/"+scrAcute)
+	if m.body["medicationCodeableConcept"].(map[string]any)["text"] != "Co-codamol 8mg/500mg effervescent tablets" ||
+		m.body["dosage"].([]any)[0].(map[string]any)["text"] != "One To Be Taken Four Times A Day" ||
+		m.body["category"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"] != "community" {
+		t.Errorf("acute medication %s", m.raw)
+	}
+}
+
+// TestSCRNoRecordAndConsentWithheld: the two cases a clinician must never
+// mistake for "no allergies".
+func TestSCRNoRecordAndConsentWithheld(t *testing.T) {
+	sim := env.app.Sandbox.SCR
+	for _, tt := range []struct {
+		nhs, code, severity, phrase string
+	}{
+		{nhs: "9000000033", code: "not-found", severity: "information", phrase: "has no Summary Care Record"},
+		{nhs: sandboxscr.OptOutNHSNumber, code: "suppressed", severity: "information", phrase: "withheld consent"},
+	} {
+		for _, typ := range []string{"AllergyIntolerance", "MedicationStatement"} {
+			bundles := sim.BundleRequests()
+			r := get(t, "/"+typ+"?patient="+tt.nhs)
+			matches, outcomes := entries(t, r)
+			if r.status != 200 || r.body["total"] != 0.0 || len(matches) != 0 || len(outcomes) != 1 {
+				t.Fatalf("%s %s: %d %s", typ, tt.nhs, r.status, r.raw)
+			}
+			is := resourceOf(outcomes[0])["issue"].([]any)[0].(map[string]any)
+			if is["code"] != tt.code || is["severity"] != tt.severity || !strings.Contains(is["diagnostics"].(string), tt.phrase) {
+				t.Errorf("%s %s: issue %v", typ, tt.nhs, is)
+			}
+			if got := sim.BundleRequests() - bundles; got != 0 {
+				t.Errorf("%s %s: the facade fetched the summary (%d GET /Bundle)", typ, tt.nhs, got)
+			}
+		}
+	}
+	// Reading an id of the opted-out patient's summary is refused, without fetching it.
+	d := sim.Describe(sandboxscr.OptOutNHSNumber)
+	id := sandboxscr.OptOutNHSNumber + "-" + strings.ToLower(strings.ReplaceAll(d.UUID, "-", "")) + "-a1"
+	bundles := sim.BundleRequests()
+	if r := get(t, "/AllergyIntolerance/"+id); r.status != 403 || outcomeIssue(t, r)["code"] != "forbidden" || sim.BundleRequests() != bundles {
+		t.Errorf("read under withheld consent: %d %s", r.status, r.raw)
+	}
+}
+
+// findPerson returns the first person of the population whose SCR
+// satisfies ok.
+func findPerson(t *testing.T, ok func(sandboxscr.Description) bool) sandboxscr.Description {
+	t.Helper()
+	for _, p := range population.Default() {
+		if d := env.app.Sandbox.SCR.Describe(p.NHSNumber); ok(d) {
+			return d
+		}
+	}
+	t.Fatal("no such person in the sandbox population")
+	return sandboxscr.Description{}
+}
+
+func TestSCRPopulation(t *testing.T) {
+	d := findPerson(t, func(d sandboxscr.Description) bool {
+		return d.Consent == "Ask" && d.Acute+d.Repeat >= 3 && d.Discontinued > 0 && d.Allergies >= 2
+	})
+	all := get(t, "/MedicationStatement?patient="+d.NHSNumber)
+	n := d.Acute + d.Repeat + d.Discontinued
+	if all.status != 200 || all.body["total"] != float64(n) {
+		t.Fatalf("%+v: %d %s", d, all.status, all.raw)
+	}
+	// Paging with _count=1 walks every medication once.
+	seen := map[string]bool{}
+	next := "/MedicationStatement?patient=" + d.NHSNumber + "&_count=1"
+	for pages := 0; next != "" && pages < 20; pages++ {
+		r := get(t, next)
+		for _, id := range matchIDs(t, r) {
+			if seen[id] {
+				t.Errorf("%s twice", id)
+			}
+			seen[id] = true
+		}
+		next = linkURL(r, "next")
+	}
+	if len(seen) != n {
+		t.Errorf("paging found %d of %d", len(seen), n)
+	}
+	stopped := get(t, "/MedicationStatement?patient="+d.NHSNumber+"&status=stopped")
+	if stopped.body["total"] != float64(d.Discontinued) {
+		t.Errorf("status=stopped: %v, want %d", stopped.body["total"], d.Discontinued)
+	}
+	active := get(t, "/MedicationStatement?patient="+d.NHSNumber+"&status=active")
+	if active.body["total"] != float64(d.Acute+d.Repeat) {
+		t.Errorf("status=active: %v", active.body["total"])
+	}
+	for _, id := range matchIDs(t, stopped) {
+		if r := get(t, "/MedicationStatement/"+id); r.status != 200 || r.body["status"] != "stopped" {
+			t.Errorf("read %s: %d", id, r.status)
+		}
+	}
+	// effective: every medication falls in the range ending on the summary's date or before.
+	if r := get(t, "/MedicationStatement?patient="+d.NHSNumber+"&effective=ge1900&effective=le2030"); r.body["total"] != float64(n) {
+		t.Errorf("effective range: %v", r.body["total"])
+	}
+	if r := get(t, "/MedicationStatement?patient="+d.NHSNumber+"&effective=gt2030-01-01"); r.body["total"] != 0.0 {
+		t.Errorf("effective in the future: %v", r.body["total"])
+	}
+	al := get(t, "/AllergyIntolerance?patient="+d.NHSNumber+"&clinical-status=active")
+	if al.body["total"] != float64(d.Allergies) {
+		t.Errorf("allergies: %v, want %d", al.body["total"], d.Allergies)
+	}
+	if r := get(t, "/AllergyIntolerance?patient="+d.NHSNumber+"&date=lt1800"); r.body["total"] != 0.0 {
+		t.Errorf("date=lt1800: %v", r.body["total"])
+	}
+
+	// Legacy consent "Yes" is treated as Ask: the summary is read.
+	yes := findPerson(t, func(d sandboxscr.Description) bool { return d.Consent == "Yes" && d.Allergies > 0 })
+	if r := get(t, "/AllergyIntolerance?patient="+yes.NHSNumber); r.body["total"] != float64(yes.Allergies) {
+		t.Errorf("consent Yes: %s", r.raw)
+	}
+	// An SCR whose categories are all empty: an empty searchset, no outcome.
+	empty := findPerson(t, func(d sandboxscr.Description) bool {
+		return d.HasSCR && d.Consent == "Ask" && d.Allergies+d.Acute+d.Repeat+d.Discontinued == 0
+	})
+	for _, typ := range []string{"AllergyIntolerance", "MedicationStatement"} {
+		r := get(t, "/"+typ+"?patient="+empty.NHSNumber)
+		if matches, outcomes := entries(t, r); r.body["total"] != 0.0 || len(matches)+len(outcomes) != 0 {
+			t.Errorf("%s of an all-empty SCR: %s", typ, r.raw)
+		}
+	}
+}
+
+func TestSCRErrors(t *testing.T) {
+	sim := env.app.Sandbox.SCR
+	before := sim.Requests()
+	tests := []struct {
+		path   string
+		status int
+		code   string
+	}{
+		{"/AllergyIntolerance?patient=9000000000", 400, "invalid"},
+		{"/MedicationStatement?patient=Patient/12345", 400, "invalid"},
+		{"/AllergyIntolerance", 400, "invalid"},
+		{"/MedicationStatement?status=active", 400, "invalid"},
+		{"/AllergyIntolerance?patient:identifier=" + url.QueryEscape("urn:oid:1.2|9000000009"), 400, "invalid"},
+		{"/AllergyIntolerance?patient:missing=true", 400, "not-supported"},
+		{"/AllergyIntolerance?patient=9000000009&date=12-May-2020", 400, "invalid"},
+		{"/MedicationStatement?patient=9000000009&status=taken", 400, "invalid"},
+		{"/AllergyIntolerance/not-an-scr-id", 404, "not-found"},
+		{"/AllergyIntolerance/" + scrAcute, 404, "not-found"},
+		{"/AllergyIntolerance/9000000000-fa60be641f3411eba2a8000c29a364eb-a1", 404, "not-found"},
+	}
+	for _, tt := range tests {
+		r := get(t, tt.path)
+		if r.status != tt.status || outcomeIssue(t, r)["code"] != tt.code {
+			t.Errorf("%s: %d %s, want %d %s", tt.path, r.status, r.raw, tt.status, tt.code)
+		}
+	}
+	if got := sim.Requests() - before; got != 0 {
+		t.Errorf("invalid requests reached the SCR: %d calls", got)
+	}
+	// An id of a replaced summary (the Composition's relatesTo), and a row that does not exist.
+	for _, id := range []string{"9000000009-d18b57ed992e45a2a6af55200d20f48e-a1", "9000000009-fa60be641f3411eba2a8000c29a364eb-a2", "9000000009-fa60be641f3411eba2a8000c29a364eb-md1"} {
+		typ := "AllergyIntolerance"
+		if strings.Contains(id, "-m") {
+			typ = "MedicationStatement"
+		}
+		if r := get(t, "/"+typ+"/"+id); r.status != 404 || outcomeIssue(t, r)["code"] != "not-found" {
+			t.Errorf("%s: %d %s", id, r.status, r.raw)
+		}
+	}
+}
+
+// TestSCRFailures makes the SCR simulator misbehave: the facade answers
+// 502/504/429 with an OperationOutcome, never leaks the backend, and the rest
+// of the server (Patient over PDS) keeps working meanwhile.
+func TestSCRFailures(t *testing.T) {
+	sim := env.app.Sandbox.SCR
+	html := "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
+	unknown := `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"unknown","details":{"coding":[{"system":"https://fhir.nhs.uk/CodeSystem/Spine-ErrorOrWarningCode","version":"1","code":"UNKNOWN_ERROR","display":"Unknown Error"}]}}]}`
+	broken := `{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Composition","id":"C","section":[{"code":{"coding":[{"code":"AllergiesHeader"}]},"text":{"div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><table id=\"Allergies\"><thead><tr><th>Description</th></tr></thead><tbody><tr><td>Zebedee<img src=\"x\"/></td></tr></tbody></table></div>"}}]}}]}`
+	tests := []struct {
+		name   string
+		fault  sandboxscr.Fault
+		status int
+		code   string
+		detail string
+	}{
+		{name: "server error", fault: sandboxscr.Fault{Status: 500, Body: unknown}, status: 502, code: "exception"},
+		{name: "unavailable html", fault: sandboxscr.Fault{Status: 503, Body: html, ContentType: "text/html"}, status: 504, code: "timeout"},
+		{name: "spine timeout", fault: sandboxscr.Fault{Status: 504, Body: `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"transient"}]}`}, status: 504, code: "timeout"},
+		{name: "slow", fault: sandboxscr.Fault{Delay: backendTimeout + 500*time.Millisecond}, status: 504, code: "timeout"},
+		{name: "facade credentials refused", fault: sandboxscr.Fault{Status: 401, Body: `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden"}]}`}, status: 502, code: "exception"},
+		{name: "throttled", fault: sandboxscr.Fault{Status: 429, Header: http.Header{"Retry-After": {"3"}}}, status: 429, code: "throttled"},
+		{name: "PSIS access control", fault: sandboxscr.Fault{Status: 420, Body: `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden","details":{"text":"[PSIS-30418] 9000000009"}}]}`}, status: 403, code: "forbidden"},
+		{name: "summary fails", fault: sandboxscr.Fault{Status: 500, Body: unknown, PathPrefix: "/Bundle"}, status: 502, code: "exception"},
+		{name: "unreadable summary", fault: sandboxscr.Fault{Status: 200, Body: broken, PathPrefix: "/Bundle"}, status: 502, code: "exception", detail: "section AllergiesHeader, row 1, column 1"},
+		{name: "garbage", fault: sandboxscr.Fault{Status: 200, Body: "not json", ContentType: "application/fhir+json"}, status: 502, code: "exception"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.fault
+			sim.SetFault(&f)
+			defer sim.SetFault(nil)
+			for _, path := range []string{"/AllergyIntolerance?patient=9000000009", "/MedicationStatement/" + scrAcute} {
+				r := get(t, path)
+				if r.status != tt.status || outcomeIssue(t, r)["code"] != tt.code {
+					t.Fatalf("%s: %d %s, want %d %s", path, r.status, r.raw, tt.status, tt.code)
+				}
+				body := string(r.raw)
+				if !strings.Contains(body, tt.detail) {
+					t.Errorf("%s: the outcome does not say %q: %s", path, tt.detail, body)
+				}
+				for _, leak := range []string{"127.0.0.1", "<html", "summary-care-record", "PSIS", "Zebedee", "goroutine"} {
+					if strings.Contains(body, leak) {
+						t.Errorf("%s: body leaks %q: %s", path, leak, body)
+					}
+				}
+			}
+			if r := get(t, "/Patient/9000000009"); r.status != 200 {
+				t.Errorf("Patient read while the SCR fails: %d", r.status)
+			}
+		})
+	}
+	if r := get(t, "/AllergyIntolerance?patient=9000000009"); r.status != 200 {
+		t.Errorf("after the faults: %d", r.status)
+	}
+	if strings.Contains(env.logs.String(), "Zebedee") {
+		t.Error("the logs carry a cell of the unreadable summary")
+	}
+}
