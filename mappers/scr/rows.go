@@ -17,7 +17,7 @@ type mapContext struct {
 	source      string // meta.source
 	lastUpdated string // meta.lastUpdated (an instant), or ""
 	asserted    string // MedicationStatement.dateAsserted (a dateTime), or ""
-	informant     *fhirjson.Reference
+	informant   *fhirjson.Reference
 }
 
 func (c *mapContext) meta() *fhirjson.Meta {
