@@ -2,6 +2,7 @@ package pds
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -166,6 +167,8 @@ func TestJSONValueRoundTrip(t *testing.T) {
 		{name: "duplicate member", in: `{"a":1,"a":2}`},
 		{name: "trailing data", in: `{"a":1} {}`},
 		{name: "truncated", in: `{"a":[1,`},
+		{name: "nested too deep", in: strings.Repeat("[", 65) + strings.Repeat("]", 65)},
+		{name: "nested deep enough", in: strings.Repeat("[", 64) + strings.Repeat("]", 64), want: strings.Repeat("[", 64) + strings.Repeat("]", 64)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

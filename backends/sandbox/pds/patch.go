@@ -24,7 +24,15 @@ import (
 // rules and business rules are applied too (see rules.go), the result must
 // still be a valid PDS Patient, and the new version is stored with a
 // compare-and-swap, so of concurrent updates made against one version
-// exactly one succeeds and the others get 409.
+// exactly one succeeds and the others get 409. A restricted patient cannot be
+// updated (403 FORBIDDEN_UPDATE, checked after the version).
+//
+// Decisions where the specification is silent: "correction" (sent by NHS
+// England's Postman collection) is accepted and has no effect; a superseded
+// NHS number updates the superseding record, as reading it returns that
+// record; unknown members of an operation are ignored (RFC 6902 §4); the
+// application-restricted access mode, slow updates (503 with Retry-After,
+// X-Sync-Wait) and de-duplication by X-Request-ID are not modelled.
 
 // maxPatchBody bounds a PATCH body.
 const maxPatchBody = 1 << 20

@@ -250,6 +250,10 @@ func TestPatchErrors(t *testing.T) {
 
 		// Body.
 		{name: "not JSON", id: "9000000009", body: `{"patches":`, status: 400, code: "INVALID_UPDATE", diag: "not valid JSON"},
+		{name: "nested too deep", id: "9000000009", body: `{"patches":[{"op":"add","path":"/x","value":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}]}`,
+			status: 400, code: "INVALID_UPDATE", diag: "not valid JSON"},
+		{name: "body too large", id: "9000000009", body: `{"patches":[{"op":"add","path":"/x","value":"` + strings.Repeat("x", 1<<20) + `"}]}`,
+			status: 400, code: "INVALID_UPDATE", diag: "larger than"},
 		{name: "a bare JSON Patch array", id: "9000000009", body: `[{"op":"replace","path":"/gender","value":"male"}]`, status: 400, code: "INVALID_UPDATE"},
 		{name: "no patches attribute", id: "9000000009", body: `{"correction":false}`, status: 400, code: "INVALID_UPDATE", diag: "Invalid update with error - No patches found"},
 		{name: "empty patches list", id: "9000000009", body: `{"correction":false,"patches":[]}`, status: 400, code: "TOO_FEW_VALUES_SUBMITTED", diag: "'patches'"},
