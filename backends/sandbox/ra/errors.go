@@ -1,0 +1,75 @@
+package ra
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/carerecords/fhir-facade/model/fhirjson"
+)
+
+// apiError is an RA error answer: an OperationOutcome with a
+// Spine-ErrorOrWarningCode-1 code (BACKENDS.md §3.3).
+type apiError struct {
+	status      int
+	issue       string // OperationOutcome issue.code
+	code        string
+	display     string
+	diagnostics string
+}
+
+func errMissingValue(what string) *apiError {
+	return &apiError{status: http.StatusBadRequest, issue: "required", code: "MISSING_VALUE", display: "Missing value", diagnostics: what}
+}
+
+func errInvalidValue(what string) *apiError {
+	return &apiError{status: http.StatusBadRequest, issue: "value", code: "INVALID_VALUE", display: "Invalid value", diagnostics: what}
+}
+
+func errInvalidNHSNumber() *apiError {
+	return &apiError{status: http.StatusBadRequest, issue: "value", code: "INVALID_NHS_NUMBER", display: "Invalid NHS number"}
+}
+
+func errValidation(what string) *apiError {
+	return &apiError{status: http.StatusBadRequest, issue: "invalid", code: "VALIDATION_ERROR", display: "Validation error", diagnostics: what}
+}
+
+func errInvalidUpdate(what string) *apiError {
+	return &apiError{status: http.StatusBadRequest, issue: "invalid", code: "INVALID_UPDATE", display: "Invalid update", diagnostics: what}
+}
+
+func errPatientNotFound() *apiError {
+	return &apiError{status: http.StatusNotFound, issue: "not-found", code: "PATIENT_NOT_FOUND", display: "Patient not found"}
+}
+
+func errResourceNotFound() *apiError {
+	return &apiError{status: http.StatusNotFound, issue: "not-found", code: "RESOURCE_NOT_FOUND", display: "Resource not found"}
+}
+
+func errVersionMismatch() *apiError {
+	return &apiError{status: http.StatusConflict, issue: "conflict", code: "RESOURCE_VERSION_MISMATCH", display: "Resource version mismatch"}
+}
+
+func errPreconditionFailed() *apiError {
+	return &apiError{status: http.StatusPreconditionFailed, issue: "required", code: "PRECONDITION_FAILED", display: "Precondition failed",
+		diagnostics: "If-Match header is required"}
+}
+
+func errUnsupportedService() *apiError {
+	return &apiError{status: http.StatusBadRequest, issue: "not-supported", code: "UNSUPPORTED_SERVICE", display: "Unsupported Service"}
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	oo := fhirjson.OperationOutcome{
+		Meta: &fhirjson.Meta{Profile: []string{"https://fhir.nhs.uk/STU3/StructureDefinition/Spine-OperationOutcome-1"}},
+		Issue: []fhirjson.OperationOutcomeIssue{{
+			Severity:    "error",
+			Code:        e.issue,
+			Details:     &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{{System: ErrorSystem, Code: e.code, Display: e.display}}},
+			Diagnostics: e.diagnostics,
+		}},
+	}
+	body, _ := json.Marshal(oo)
+	w.Header().Set("Content-Type", contentTypeFHIR)
+	w.WriteHeader(e.status)
+	_, _ = w.Write(body)
+}
