@@ -979,11 +979,12 @@ func (v *validator) crossField() *apiError {
 	return nil
 }
 
-// completeNewItems does what PDS does with items an update added or
-// replaced whole: gives each an object id, and today's date as its period
-// start when it has no period; trailing full stops are removed from name
-// prefixes ("Mrs." becomes "Mrs"). A list left empty is dropped, as FHIR
-// has no empty lists.
+// completeNewItems does what PDS does with the items an update added:
+// gives each an object id, and today's date as its period start when it has
+// none ("when adding a new value ... if a period is not provided, today's
+// date will be applied as the start date"); trailing full stops are removed
+// from the prefixes of new or changed names ("Mrs." becomes "Mrs"). A list
+// left empty is dropped, as FHIR has no empty lists.
 func completeNewItems(orig, doc *object, nhs string, version int, now time.Time) {
 	today := now.UTC().Format(time.DateOnly)
 	for field := range baseLists {
@@ -1001,11 +1002,11 @@ func completeNewItems(orig, doc *object, nhs string, version int, now time.Time)
 			}
 			if _, has := o.get("id"); !has {
 				o.prepend("id", newObjectID(nhs, version, field, i, items))
-			}
-			if _, has := o.get("period"); !has {
-				p := newObject()
-				p.set("start", today)
-				o.set("period", p)
+				if _, has := o.get("period"); !has {
+					p := newObject()
+					p.set("start", today)
+					o.set("period", p)
+				}
 			}
 			if field == "name" {
 				if l, ok := o.m["prefix"].([]any); ok {
