@@ -13,9 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
+	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
 	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
 	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/backends/sandbox/ra"
 	"github.com/carerecords/fhir-facade/backends/sandbox/scr"
 )
 
@@ -31,6 +34,10 @@ type Options struct {
 	NRLAddr string
 	// SCRAddr is the SCR simulator's listen address; "" means 127.0.0.1:0.
 	SCRAddr string
+	// RAAddr, CPISAddr and FGMAddr are the listen addresses of the
+	// Reasonable Adjustment Flag, CP-IS and FGM-IS simulators; "" means
+	// 127.0.0.1:0.
+	RAAddr, CPISAddr, FGMAddr string
 	// Seed and Size choose the synthetic population; zero values mean
 	// population.DefaultSeed and population.DefaultSize.
 	Seed int64
@@ -54,6 +61,15 @@ type Sandbox struct {
 	// URL (…/summary-care-record/FHIR/R4).
 	SCR        *scr.Simulator
 	SCRBaseURL string
+	// RA, CPIS and FGM are the running Reasonable Adjustment Flag, CP-IS
+	// and FGM-IS simulators (the Flag backends), with their base URLs
+	// (…/reasonable-adjustment-flag/FHIR/STU3, …/cpis/FHIR/R4, …/fgm/FHIR/R4).
+	RA          *ra.Simulator
+	RABaseURL   string
+	CPIS        *cpis.Simulator
+	CPISBaseURL string
+	FGM         *fgm.Simulator
+	FGMBaseURL  string
 
 	servers []*http.Server
 	done    []chan struct{}
@@ -103,6 +119,33 @@ func Start(opts Options) (*Sandbox, error) {
 	s.NRLBaseURL = base
 	s.NRLSSPURL = strings.TrimSuffix(base, nrl.BasePath) + nrl.SSPPath
 	s.serve(ln, s.NRL)
+
+	ln, base, err = listen("RA", opts.RAAddr, ra.BasePath)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.RA = ra.New(ra.Options{Open: opts.Open, Population: pop, BaseURL: base})
+	s.RABaseURL = base
+	s.serve(ln, s.RA)
+
+	ln, base, err = listen("CP-IS", opts.CPISAddr, cpis.BasePath)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.CPIS = cpis.New(cpis.Options{Open: opts.Open, Population: pop, BaseURL: base})
+	s.CPISBaseURL = base
+	s.serve(ln, s.CPIS)
+
+	ln, base, err = listen("FGM-IS", opts.FGMAddr, fgm.BasePath)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.FGM = fgm.New(fgm.Options{Open: opts.Open, Population: pop, BaseURL: base})
+	s.FGMBaseURL = base
+	s.serve(ln, s.FGM)
 
 	// Further simulators are started here, each as PDS is above.
 	return s, nil
