@@ -98,6 +98,8 @@ var sampleIDs = map[string]string{
 	"OperationDefinition": "Patient-summary",
 	"AllergyIntolerance":  "9000000009-fa60be641f3411eba2a8000c29a364eb-a1",
 	"MedicationStatement": "9000000009-fa60be641f3411eba2a8000c29a364eb-ma1",
+	"DocumentReference":   "Y05868-1000000091", // NRL: 9000000009's mental health crisis plan
+	"Binary":              "Y05868-1000000091", // its document, a PDF (streamed)
 }
 
 func TestCapabilityInteractionsAreRouted(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
 
+	"github.com/carerecords/fhir-facade/backends/nrl"
 	"github.com/carerecords/fhir-facade/backends/pds"
 	"github.com/carerecords/fhir-facade/backends/sandbox"
 	"github.com/carerecords/fhir-facade/backends/scr"
@@ -48,6 +49,18 @@ type Config struct {
 	BackendTimeout time.Duration
 	// One entry per national backend.
 	PDS Backend
+	// NRL is the National Record Locator consumer API. NRLODSCode (env
+	// NRL_ODS_CODE, default nrl.DefaultODSCode) is the consuming organisation
+	// sent as NHSD-End-User-Organisation-ODS. Documents are retrieved through
+	// the Spine Secure Proxy at NRLSSPURL (env NRL_SSP_URL; empty means the
+	// sandbox's when NRL is the sandbox, else the national proxy), as Spine
+	// ASID NRLASID (env NRL_ASID), at most NRLMaxDocumentSize bytes (env
+	// NRL_MAX_DOCUMENT_SIZE; nrl.DefaultMaxDocumentSize when zero).
+	NRL                Backend
+	NRLODSCode         string
+	NRLSSPURL          string
+	NRLASID            string
+	NRLMaxDocumentSize int64
 	// SCR is the Summary Care Record API; SCRSessionURID (env
 	// SCR_SESSION_URID) is sent as NHSD-Session-URID when set.
 	SCR            Backend
@@ -83,6 +96,16 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if cfg.PDS, err = backendFromEnv(getenv, "PDS"); err != nil {
 		return cfg, err
+	}
+	if cfg.NRL, err = backendFromEnv(getenv, "NRL"); err != nil {
+		return cfg, err
+	}
+	cfg.NRLODSCode = orDefault(getenv("NRL_ODS_CODE"), nrl.DefaultODSCode)
+	cfg.NRLSSPURL, cfg.NRLASID = getenv("NRL_SSP_URL"), getenv("NRL_ASID")
+	if s := getenv("NRL_MAX_DOCUMENT_SIZE"); s != "" {
+		if cfg.NRLMaxDocumentSize, err = strconv.ParseInt(s, 10, 64); err != nil || cfg.NRLMaxDocumentSize <= 0 {
+			return cfg, fmt.Errorf("NRL_MAX_DOCUMENT_SIZE must be a positive number of bytes")
+		}
 	}
 	if cfg.SCR, err = backendFromEnv(getenv, "SCR"); err != nil {
 		return cfg, err
@@ -169,6 +192,22 @@ func New(cfg Config) (*App, error) {
 			}
 		}
 	}
+	if cfg.NRL.BaseURL == "" {
+		if a.Sandbox == nil {
+			sb, err := sandbox.Start(cfg.Sandbox)
+			if err != nil {
+				return nil, fmt.Errorf("start the embedded sandbox: %w", err)
+			}
+			a.Sandbox = sb
+		}
+		cfg.NRL.BaseURL = a.Sandbox.NRLBaseURL
+		if cfg.NRL.Token == "" {
+			cfg.NRL.Token = "sandbox"
+		}
+		if cfg.NRLSSPURL == "" {
+			cfg.NRLSSPURL = a.Sandbox.NRLSSPURL
+		}
+	}
 	um := upstream.NewMetrics(a.Metrics)
 	pdsUp, err := a.upstream(pds.Name, cfg.PDS, cfg.BackendTimeout, um)
 	if err != nil {
@@ -187,11 +226,18 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.memo = memo
+	nrlClient, nrlFetcher, err := a.nrlClients(cfg, um)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	patient := resources.NewPatient(pds.New(pdsUp), memo)
 	// Every resource provider; the registry, the routes and the
 	// CapabilityStatement come from this list.
 	providers := []resources.Provider{
 		patient,
+		resources.NewDocumentReference(nrlClient, memo),
+		resources.NewBinary(nrlClient, nrlFetcher),
 		resources.NewAllergyIntolerance(scrClient, memo),
 		resources.NewMedicationStatement(scrClient, memo),
 	}
@@ -218,6 +264,29 @@ func New(cfg Config) (*App, error) {
 	a.server = srv
 	a.Handler = srv
 	return a, nil
+}
+
+// nrlClients builds the NRL client and the document fetcher, whose calls go
+// to the Spine Secure Proxy (backend "nrl-ssp" in metrics) with NRL's token
+// and timeout.
+func (a *App) nrlClients(cfg Config, m *upstream.Metrics) (*nrl.Client, *nrl.Fetcher, error) {
+	up, err := a.upstream(nrl.Name, cfg.NRL, cfg.BackendTimeout, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	ssp := cfg.NRLSSPURL
+	if ssp == "" {
+		ssp = "https://" + nrl.NationalProxyHost
+	}
+	sspUp, err := a.upstream("nrl-ssp", Backend{BaseURL: ssp, Token: cfg.NRL.Token, Timeout: cfg.NRL.Timeout}, cfg.BackendTimeout, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := nrl.NewFetcher(sspUp, nrl.FetcherOptions{SSPBaseURL: ssp, ASID: cfg.NRLASID, MaxSize: cfg.NRLMaxDocumentSize})
+	if err != nil {
+		return nil, nil, err
+	}
+	return nrl.New(up, nrl.Options{ODSCode: cfg.NRLODSCode}), f, nil
 }
 
 // upstream builds the HTTP client of one backend from its configuration.
