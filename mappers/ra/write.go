@@ -96,8 +96,9 @@ func Subject(f *flagpb.Flag) (string, error) {
 //     reason extension (RemovalReasonURL: removalReason DoesntApply or
 //     Error, optional supportingComment); entered-in-error is not an RA
 //     status; a removed adjustment cannot be changed again;
-//   - author, when given, names the organisation by ODS code: it is the
-//     Provenance's on-behalf-of organisation.
+//   - author, when given on a create, names the organisation by ODS code:
+//     it is the Provenance's on-behalf-of organisation (an update's author
+//     is the flag's creator, and ignored).
 //
 // period, identifier and encounter are ignored: RA derives the period from
 // its Provenance. The result carries a contained Provenance from ch.
@@ -131,10 +132,14 @@ func ToSTU3(in *flagpb.Flag, prev *fhirjson.STU3Flag, ch Change) (*fhirjson.STU3
 		return nil, err
 	}
 	author := ch.Author
-	if ods, name, ok, err := authorOrg(in); err != nil {
-		return nil, err
-	} else if ok {
-		author.OrgODS, author.OrgName = ods, name
+	if prev == nil {
+		// The flag's author is its creator's organisation: it says on
+		// whose behalf the flag is created, not who changes it later.
+		if ods, name, ok, err := authorOrg(in); err != nil {
+			return nil, err
+		} else if ok {
+			author.OrgODS, author.OrgName = ods, name
+		}
 	}
 
 	out := &fhirjson.STU3Flag{
