@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"os"
+	"reflect"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,9 +84,17 @@ func TestNewStartsTheSandbox(t *testing.T) {
 	}
 }
 
-// With PDS configured, no sandbox is started.
+// With every backend configured, no sandbox is started.
 func TestNewUsesConfiguredBackend(t *testing.T) {
-	a, err := app.New(app.Config{PDS: app.Backend{BaseURL: "https://sandbox.api.service.nhs.uk/personal-demographics/FHIR/R4"}})
+	cfg := app.Config{NRLSSPURL: "https://spine-proxy.example"}
+	// Every Backend field of Config, whatever backends exist.
+	v := reflect.ValueOf(&cfg).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if b, ok := v.Field(i).Addr().Interface().(*app.Backend); ok {
+			b.BaseURL = "https://sandbox.api.service.nhs.uk/" + strings.ToLower(v.Type().Field(i).Name)
+		}
+	}
+	a, err := app.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
