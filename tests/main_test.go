@@ -163,3 +163,5 @@ func linkURL(r response, rel string) string {
 	}
 	return ""
 }
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }
