@@ -1,0 +1,522 @@
+package resources
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
+	"github.com/google/uuid"
+
+	"github.com/carerecords/fhir-facade/backends/ra"
+	cpismap "github.com/carerecords/fhir-facade/mappers/cpis"
+	fgmmap "github.com/carerecords/fhir-facade/mappers/fgm"
+	ramap "github.com/carerecords/fhir-facade/mappers/ra"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
+)
+
+// RAClient is what the Flag provider needs from the Reasonable Adjustment
+// Flag API (backends/ra).
+type RAClient interface {
+	Flags(ctx context.Context, nhs, status string) ([]json.RawMessage, error)
+	Consent(ctx context.Context, nhs string) (json.RawMessage, error)
+	CreateConsent(ctx context.Context, consent []byte) (*ra.Written, error)
+	CreateFlag(ctx context.Context, flag []byte) (*ra.Written, error)
+	UpdateFlag(ctx context.Context, id string, flag []byte, version string) (*ra.Written, error)
+}
+
+// CPISClient is what the Flag provider needs from CP-IS (backends/cpis).
+type CPISClient interface {
+	CareTeams(ctx context.Context, nhs string) ([]json.RawMessage, error)
+}
+
+// FGMClient is what the Flag provider needs from FGM-IS (backends/fgm).
+type FGMClient interface {
+	Flags(ctx context.Context, nhs string) ([]json.RawMessage, error)
+}
+
+// FlagOptions configure the Flag provider.
+type FlagOptions struct {
+	// Author is who the facade records RA changes as, in the Provenance RA
+	// keeps with each: the user (SDS id), job role and organisation (ODS).
+	// A created flag's author organisation, when the client names one,
+	// replaces the organisation.
+	Author ramap.Author
+	// Now is the clock of writes; nil means time.Now.
+	Now func() time.Time
+	// NewID makes Provenance ids; nil means random UUIDs.
+	NewID func() string
+}
+
+// Flag serves the patient's alerts from three national services as one
+// resource type: reasonable adjustments (RA), child protection plans
+// (CP-IS) and the FGM risk indicator (FGM-IS). A search asks the three in
+// parallel; only RA flags are writable.
+type Flag struct {
+	ra   RAClient
+	cpis CPISClient
+	fgm  FGMClient
+	memo *Memo
+	opts FlagOptions
+}
+
+var (
+	_ Reader    = (*Flag)(nil)
+	_ Searcher  = (*Flag)(nil)
+	_ Creator   = (*Flag)(nil)
+	_ Updater   = (*Flag)(nil)
+	_ Versioned = (*Flag)(nil)
+	_ Includer  = (*Flag)(nil)
+)
+
+// NewFlag returns the Flag provider over the three backends. memo may be
+// nil (every payload is mapped afresh).
+func NewFlag(raClient RAClient, cpisClient CPISClient, fgmClient FGMClient, memo *Memo, opts FlagOptions) *Flag {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.NewID == nil {
+		opts.NewID = uuid.NewString
+	}
+	return &Flag{ra: raClient, cpis: cpisClient, fgm: fgmClient, memo: memo, opts: opts}
+}
+
+// The names a client is told when a source is missing from an answer.
+const (
+	SourceRA   = "Reasonable Adjustment Flag (RA)"
+	SourceCPIS = "Child Protection - Information Sharing (CP-IS)"
+	SourceFGM  = "FGM Information Sharing (FGM-IS)"
+)
+
+// ResourceType implements Provider.
+func (*Flag) ResourceType() string { return "Flag" }
+
+// Profile implements Provider: the base resource.
+func (*Flag) Profile() string { return "" }
+
+// Versioned implements Versioned: RA and FGM-IS flags carry their
+// service's version (meta.versionId, ETag); CP-IS plans have none.
+func (*Flag) Versioned() bool { return true }
+
+// Includes implements Includer: _include=Flag:patient adds the Patient.
+func (*Flag) Includes() []Include {
+	return []Include{{Param: "patient", Element: "subject", Target: "Patient"}}
+}
+
+// Documentation implements Provider.
+func (*Flag) Documentation() string {
+	return "A patient's alerts from three national services, searched in parallel: reasonable adjustments from the " +
+		"Reasonable Adjustment Flag API (ids ra-…, category NRAF plus the adjustment category, with the patient's consent as a contained Consent), " +
+		"child protection plans from CP-IS (ids cpis-…, category safety, code the plan type, author the responsible local authority " +
+		"with its phone numbers in extensions) and the FGM risk indicator from FGM-IS (ids fgm-…, category clinical). " +
+		"A search needs the patient and returns active flags unless status says otherwise; when a service fails or times out, " +
+		"the others' flags are returned with a warning naming the missing service. " +
+		"Only RA flags are writable: create (POST, status active; a contained active Consent is required when the patient has no RA record yet) " +
+		"and update (PUT with If-Match; status inactive with the RA removal reason extension removes an adjustment). " +
+		"CP-IS and FGM-IS flags are read-only: PUT on them is 422 (business-rule). CP-IS is queried as a scheduled-care (silent) read unless configured otherwise."
+}
+
+// SearchParams implements Searcher.
+func (*Flag) SearchParams() []SearchParam {
+	return []SearchParam{
+		{Name: "patient", Type: TypeReference, Definition: "http://hl7.org/fhir/SearchParameter/clinical-patient", Modifiers: PatientParamModifiers,
+			Documentation: "Required (or subject): the patient, as 9000000009, Patient/9000000009 or patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009.",
+			Example:       "9000000009"},
+		{Name: "subject", Type: TypeReference, Definition: "http://hl7.org/fhir/SearchParameter/Flag-subject", Modifiers: PatientParamModifiers,
+			Documentation: "The patient, as patient (only Patient subjects).", Example: "Patient/9000000009"},
+		{Name: "category", Type: TypeToken, Repeatable: true,
+			Documentation: "Flag.category, as system|code, |code or code; commas are OR, repeats are AND. " +
+				"http://terminology.hl7.org/CodeSystem/flag-category|safety (CP-IS), |clinical (FGM-IS), " +
+				"https://fhir.nhs.uk/STU3/CodeSystem/RARecord-FlagCategory-1|NRAF (RA) or an RA adjustment category. " +
+				"Services that cannot hold a matching flag are not asked.",
+			Example: "http://terminology.hl7.org/CodeSystem/flag-category|safety"},
+		{Name: "status", Type: TypeToken,
+			Documentation: "active (the default when absent), inactive, entered-in-error; commas are OR.",
+			Example:       "active,inactive"},
+	}
+}
+
+// flagQuery is a validated Flag search.
+type flagQuery struct {
+	nhs        string
+	statuses   map[string]bool
+	categories [][]Token // AND of ORs
+}
+
+func parseFlagQuery(params map[string][]string) (*flagQuery, error) {
+	nhs, ok, err := PatientNHSNumber(params, "patient")
+	if err != nil {
+		return nil, err
+	}
+	subj, subjOK, err := PatientNHSNumber(params, "subject")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case ok && subjOK:
+		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "subject", Message: "give the patient once, as patient or subject"}
+	case subjOK:
+		nhs, ok = subj, true
+	}
+	if !ok {
+		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "patient",
+			Message: "a Flag search needs the patient: patient=<NHS number> (or Patient/<NHS number>, subject=…, or patient:identifier=https://fhir.nhs.uk/Id/nhs-number|<NHS number>)"}
+	}
+	q := &flagQuery{nhs: nhs, statuses: map[string]bool{}}
+	for _, v := range params["status"] {
+		for _, t := range ParseTokens(v) {
+			if t.HasSystem && t.System != "" && t.System != "http://hl7.org/fhir/flag-status" {
+				return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "status", Message: "status takes codes of http://hl7.org/fhir/flag-status"}
+			}
+			switch t.Code {
+			case "active", "inactive", "entered-in-error":
+				q.statuses[t.Code] = true
+			default:
+				return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "status", Message: "status must be active, inactive or entered-in-error"}
+			}
+		}
+	}
+	if len(q.statuses) == 0 {
+		q.statuses["active"] = true
+	}
+	for _, v := range params["category"] {
+		if ts := ParseTokens(v); len(ts) > 0 {
+			q.categories = append(q.categories, ts)
+		}
+	}
+	return q, nil
+}
+
+// categoryMayMatch reports whether a flag whose categories can only be the
+// given codings could match every category parameter; wildcardSystem is a
+// system any of whose codes may appear.
+func (q *flagQuery) categoryMayMatch(fixed [][2]string, wildcardSystem string) bool {
+	for _, or := range q.categories {
+		any := false
+		for _, t := range or {
+			for _, c := range fixed {
+				any = any || t.Matches(c[0], c[1])
+			}
+			if wildcardSystem != "" && (!t.HasSystem || t.System == wildcardSystem) {
+				any = true
+			}
+		}
+		if !any {
+			return false
+		}
+	}
+	return true
+}
+
+// matches reports whether a mapped flag satisfies the status and category
+// parameters.
+func (q *flagQuery) matches(f *flagpb.Flag) bool {
+	if !q.statuses[flagStatus(f)] {
+		return false
+	}
+	for _, or := range q.categories {
+		any := false
+		for _, t := range or {
+			for _, cc := range f.GetCategory() {
+				for _, c := range cc.GetCoding() {
+					any = any || t.Matches(c.GetSystem().GetValue(), c.GetCode().GetValue())
+				}
+			}
+		}
+		if !any {
+			return false
+		}
+	}
+	return true
+}
+
+func flagStatus(f *flagpb.Flag) string {
+	return strings.ReplaceAll(strings.ToLower(f.GetStatus().GetValue().String()), "_", "-")
+}
+
+// The category codings each backend's flags can carry, for skipping
+// services that cannot match a category search.
+var (
+	cpisCategories = [][2]string{{cpismap.CategorySystem, cpismap.CategoryCode}}
+	fgmCategories  = [][2]string{{fgmmap.CategorySystem, fgmmap.CategoryCode}}
+	raCategories   = [][2]string{{ramap.FlagCategorySystem, ramap.FlagCategoryCode}}
+)
+
+// Search implements Searcher: it asks RA, CP-IS and FGM-IS in parallel
+// (FanOut) for the patient's flags and keeps those matching status and
+// category. A service that fails leaves a warning naming it; when all fail,
+// the search fails.
+func (p *Flag) Search(ctx context.Context, q *Query) (*SearchResult, error) {
+	fq, err := parseFlagQuery(q.Params)
+	if err != nil {
+		return nil, err
+	}
+	var sources []Source
+	if fq.categoryMayMatch(raCategories, ramap.AdjustmentCategorySystem) && (fq.statuses["active"] || fq.statuses["inactive"]) {
+		sources = append(sources, Source{Name: SourceRA, Search: func(ctx context.Context) (*SearchResult, error) {
+			return p.searchRA(ctx, fq)
+		}})
+	}
+	if fq.categoryMayMatch(cpisCategories, "") {
+		sources = append(sources, Source{Name: SourceCPIS, Search: func(ctx context.Context) (*SearchResult, error) {
+			return p.searchCPIS(ctx, fq)
+		}})
+	}
+	if fq.categoryMayMatch(fgmCategories, "") {
+		sources = append(sources, Source{Name: SourceFGM, Search: func(ctx context.Context) (*SearchResult, error) {
+			return p.searchFGM(ctx, fq)
+		}})
+	}
+	if len(sources) == 0 {
+		return &SearchResult{}, nil
+	}
+	return FanOut(ctx, sources)
+}
+
+func matched(fq *flagQuery, rs []*Resource) *SearchResult {
+	out := &SearchResult{}
+	for _, r := range rs {
+		if fq.matches(r.Message.(*flagpb.Flag)) {
+			out.Entries = append(out.Entries, SearchEntry{Resource: r, Mode: "match"})
+		}
+	}
+	out.Total = len(out.Entries)
+	return out
+}
+
+// raRecord is what RA holds for a patient: the adjustments asked for and
+// the consent (nil without a record).
+type raRecord struct {
+	flags   []json.RawMessage
+	consent json.RawMessage
+}
+
+// fetchRA asks RA for the patient's consent and for the adjustments of
+// each RA status (RA searches one status at a time), all in parallel.
+func (p *Flag) fetchRA(ctx context.Context, nhs string, statuses []string) (*raRecord, error) {
+	var (
+		wg      sync.WaitGroup
+		consent json.RawMessage
+		cErr    error
+		flags   = make([][]json.RawMessage, len(statuses))
+		errs    = make([]error, len(statuses))
+	)
+	wg.Add(1 + len(statuses))
+	go func() {
+		defer wg.Done()
+		consent, cErr = p.ra.Consent(ctx, nhs)
+	}()
+	for i, st := range statuses {
+		go func() {
+			defer wg.Done()
+			flags[i], errs[i] = p.ra.Flags(ctx, nhs, st)
+		}()
+	}
+	wg.Wait()
+	for _, err := range append(errs, cErr) {
+		if err != nil {
+			return nil, err
+		}
+	}
+	rec := &raRecord{consent: consent}
+	for _, fs := range flags {
+		rec.flags = append(rec.flags, fs...)
+	}
+	return rec, nil
+}
+
+// raStatuses are the RA statuses to ask for: RA knows active and inactive.
+func raStatuses(want map[string]bool) []string {
+	var out []string
+	for _, s := range []string{"active", "inactive"} {
+		if want[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (p *Flag) searchRA(ctx context.Context, fq *flagQuery) (*SearchResult, error) {
+	rec, err := p.fetchRA(ctx, fq.nhs, raStatuses(fq.statuses))
+	if err != nil {
+		return nil, err
+	}
+	rs, err := p.mapRA(fq.nhs, rec)
+	if err != nil {
+		return nil, err
+	}
+	return matched(fq, rs), nil
+}
+
+// mapRA maps RA's adjustments, each with the patient's consent, through
+// the memo: the mapping of a flag depends on the flag and consent payloads.
+func (p *Flag) mapRA(nhs string, rec *raRecord) ([]*Resource, error) {
+	var (
+		consent     *fhirjson.STU3Consent
+		consentErr  error
+		consentOnce sync.Once
+	)
+	// The consent is decoded only if a flag is not in the memo.
+	decodeConsent := func() (*fhirjson.STU3Consent, error) {
+		consentOnce.Do(func() {
+			if rec.consent != nil {
+				consent, consentErr = ramap.DecodeConsent(rec.consent)
+			}
+		})
+		return consent, consentErr
+	}
+	out := make([]*Resource, 0, len(rec.flags))
+	for _, raw := range rec.flags {
+		payload := make([]byte, 0, len(raw)+1+len(rec.consent))
+		payload = append(append(append(payload, raw...), 0), rec.consent...)
+		r, err := p.memo.Map("ra-flag/"+nhs, payload, func() (*Resource, error) {
+			f, err := ramap.DecodeFlag(raw)
+			if err != nil {
+				return nil, err
+			}
+			c, err := decodeConsent()
+			if err != nil {
+				return nil, err
+			}
+			m, err := ramap.Flag(f, c, nhs)
+			if err != nil {
+				return nil, err
+			}
+			return flagResource(m), nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (p *Flag) searchCPIS(ctx context.Context, fq *flagQuery) (*SearchResult, error) {
+	rs, err := p.fetchCPIS(ctx, fq.nhs)
+	if err != nil {
+		return nil, err
+	}
+	return matched(fq, rs), nil
+}
+
+func (p *Flag) fetchCPIS(ctx context.Context, nhs string) ([]*Resource, error) {
+	raws, err := p.cpis.CareTeams(ctx, nhs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Resource, 0, len(raws))
+	for _, raw := range raws {
+		r, err := p.memo.Map("cpis-flag/"+nhs, raw, func() (*Resource, error) {
+			ct, err := cpismap.Decode(raw)
+			if err != nil {
+				return nil, err
+			}
+			m, err := cpismap.Flag(ct, nhs)
+			if err != nil {
+				return nil, err
+			}
+			return flagResource(m), nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (p *Flag) searchFGM(ctx context.Context, fq *flagQuery) (*SearchResult, error) {
+	rs, err := p.fetchFGM(ctx, fq.nhs)
+	if err != nil {
+		return nil, err
+	}
+	return matched(fq, rs), nil
+}
+
+func (p *Flag) fetchFGM(ctx context.Context, nhs string) ([]*Resource, error) {
+	raws, err := p.fgm.Flags(ctx, nhs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Resource, 0, len(raws))
+	for _, raw := range raws {
+		r, err := p.memo.Map("fgm-flag/"+nhs, raw, func() (*Resource, error) {
+			f, err := fgmmap.Decode(raw)
+			if err != nil {
+				return nil, err
+			}
+			m, err := fgmmap.Flag(f, nhs)
+			if err != nil {
+				return nil, err
+			}
+			return flagResource(m), nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// flagResource wraps a mapped Flag with its version facts.
+func flagResource(f *flagpb.Flag) *Resource {
+	r := &Resource{Type: "Flag", ID: f.GetId().GetValue(), VersionID: f.GetMeta().GetVersionId().GetValue(), Message: f}
+	if lu := f.GetMeta().GetLastUpdated(); lu != nil {
+		r.LastUpdated = time.UnixMicro(lu.GetValueUs()).UTC()
+	}
+	return r
+}
+
+// errNoFlag is the answer to a read of an id no service holds.
+func errNoFlag() error {
+	return &fhirerr.Error{Category: fhirerr.NotFound, Message: "no Flag with this id"}
+}
+
+// Read implements Reader. The id says which service holds the flag and for
+// which patient (ra-<nhs>.…, cpis-<nhs>-…, fgm-<nhs>-…): the read asks that
+// service for the patient's flags, of every status, and picks the one.
+func (p *Flag) Read(ctx context.Context, id string) (*Resource, error) {
+	var (
+		rs  []*Resource
+		err error
+	)
+	switch {
+	case strings.HasPrefix(id, ramap.IDPrefix):
+		nhs, ok := ramap.ParseFlagID(id)
+		if !ok {
+			return nil, errNoFlag()
+		}
+		var rec *raRecord
+		if rec, err = p.fetchRA(ctx, nhs, []string{"active", "inactive"}); err == nil {
+			rs, err = p.mapRA(nhs, rec)
+		}
+	case strings.HasPrefix(id, cpismap.IDPrefix):
+		nhs, ok := cpismap.ParseFlagID(id)
+		if !ok {
+			return nil, errNoFlag()
+		}
+		rs, err = p.fetchCPIS(ctx, nhs)
+	case strings.HasPrefix(id, fgmmap.IDPrefix):
+		nhs, ok := fgmmap.ParseFlagID(id)
+		if !ok {
+			return nil, errNoFlag()
+		}
+		rs, err = p.fetchFGM(ctx, nhs)
+	default:
+		return nil, errNoFlag()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return nil, errNoFlag()
+}
