@@ -43,6 +43,7 @@ bench: ## Patient read through the facade vs the simulator directly
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValid -fuzztime 20s ./model/nhsnumber/
+	$(GO) test -run '^$$' -fuzz FuzzSection -fuzztime 20s ./mappers/scr/
 
 golden-update:
 	$(GO) test ./mappers/... -update

@@ -313,3 +313,19 @@ func TestIDs(t *testing.T) {
 		t.Errorf("UUIDKey %q %v", k, err)
 	}
 }
+
+// BenchmarkMap maps the public sandbox's 52 KB summary: decoding, parsing
+// the four tables and building the protos (what the memo saves on a hit).
+func BenchmarkMap(b *testing.B) {
+	raw, err := os.ReadFile("testdata/sandbox_9000000009.in.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for i := 0; i < b.N; i++ {
+		if _, err := scr.Map(raw, "9000000009", "FA60BE64-1F34-11EB-A2A8-000C29A364EB"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -44,6 +44,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -250,8 +251,7 @@ func (s *Simulator) documentReference(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.docRefs.Add(1)
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(s.documentReferenceBody(nhs, s.baseURL(r)))
+	writeBody(w, s.documentReferenceBody(nhs, s.baseURL(r)))
 }
 
 func (s *Simulator) bundle(w http.ResponseWriter, r *http.Request) {
@@ -277,6 +277,12 @@ func (s *Simulator) bundle(w http.ResponseWriter, r *http.Request) {
 	if d.HasSCR && strings.EqualFold(uuid, d.UUID) {
 		body = s.summaryBody(nhs)
 	}
+	writeBody(w, body)
+}
+
+// writeBody answers 200 with body and its Content-Length.
+func writeBody(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }
