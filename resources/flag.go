@@ -126,7 +126,7 @@ func (*Flag) SearchParams() []SearchParam {
 			Documentation: "Required (or subject): the patient, as 9000000009, Patient/9000000009 or patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009.",
 			Example:       "9000000009"},
 		{Name: "subject", Type: TypeReference, Definition: "http://hl7.org/fhir/SearchParameter/Flag-subject", Modifiers: PatientParamModifiers,
-			Documentation: "The patient, as patient (only Patient subjects).", Example: "Patient/9000000009"},
+			Documentation: "The patient, as patient (only Patient subjects); with patient, both must name the same patient.", Example: "Patient/9000000009"},
 		{Name: "category", Type: TypeToken, Repeatable: true,
 			Documentation: "Flag.category, as system|code, |code or code; commas are OR, repeats are AND. " +
 				"http://terminology.hl7.org/CodeSystem/flag-category|safety (CP-IS), |clinical (FGM-IS), " +
@@ -144,6 +144,7 @@ type flagQuery struct {
 	nhs        string
 	statuses   map[string]bool
 	categories [][]Token // AND of ORs
+	none       bool      // the parameters contradict each other
 }
 
 func parseFlagQuery(params map[string][]string) (*flagQuery, error) {
@@ -155,9 +156,11 @@ func parseFlagQuery(params map[string][]string) (*flagQuery, error) {
 	if err != nil {
 		return nil, err
 	}
+	q := &flagQuery{statuses: map[string]bool{}}
 	switch {
-	case ok && subjOK:
-		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "subject", Message: "give the patient once, as patient or subject"}
+	case ok && subjOK && subj != nhs:
+		// Both must hold (FHIR ANDs parameters): no flag is about two patients.
+		q.none = true
 	case subjOK:
 		nhs, ok = subj, true
 	}
@@ -165,7 +168,7 @@ func parseFlagQuery(params map[string][]string) (*flagQuery, error) {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "patient",
 			Message: "a Flag search needs the patient: patient=<NHS number> (or Patient/<NHS number>, subject=…, or patient:identifier=https://fhir.nhs.uk/Id/nhs-number|<NHS number>)"}
 	}
-	q := &flagQuery{nhs: nhs, statuses: map[string]bool{}}
+	q.nhs = nhs
 	for _, v := range params["status"] {
 		for _, t := range ParseTokens(v) {
 			if t.HasSystem && t.System != "" && t.System != "http://hl7.org/fhir/flag-status" {
@@ -253,6 +256,9 @@ func (p *Flag) Search(ctx context.Context, q *Query) (*SearchResult, error) {
 	fq, err := parseFlagQuery(q.Params)
 	if err != nil {
 		return nil, err
+	}
+	if fq.none {
+		return &SearchResult{}, nil
 	}
 	var sources []Source
 	if fq.categoryMayMatch(raCategories, ramap.AdjustmentCategorySystem) && (fq.statuses["active"] || fq.statuses["inactive"]) {

@@ -116,6 +116,8 @@ func TestFlagSearch(t *testing.T) {
 		{name: "every status", params: "patient=9000000017&status=active,inactive,entered-in-error", want: map[string]int{"cpis": 2}},
 		{name: "RA sandbox patient", params: "patient=5900026175", want: map[string]int{"ra": 1}},
 		{name: "nobody", params: "patient=9000000033", want: map[string]int{}},
+		{name: "patient and subject agree", params: "patient=9000000009&subject=Patient/9000000009&category=NRAF", want: map[string]int{"ra": 2}},
+		{name: "patient and subject differ", params: "patient=9000000009&subject=9000000017", want: map[string]int{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,7 +173,6 @@ func TestFlagSearchErrors(t *testing.T) {
 		expr   string
 	}{
 		{name: "no patient", params: "category=safety", expr: "patient"},
-		{name: "patient and subject", params: "patient=9000000009&subject=9000000009", expr: "subject"},
 		{name: "invalid NHS number", params: "patient=9000000000", expr: "patient"},
 		{name: "subject not a patient", params: "subject=Group/9000000009", expr: "subject"},
 		{name: "bad status", params: "patient=9000000009&status=removed", expr: "status"},

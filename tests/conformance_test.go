@@ -100,6 +100,7 @@ var sampleIDs = map[string]string{
 	"MedicationStatement": "9000000009-fa60be641f3411eba2a8000c29a364eb-ma1",
 	"DocumentReference":   "Y05868-1000000091", // NRL: 9000000009's mental health crisis plan
 	"Binary":              "Y05868-1000000091", // its document, a PDF (streamed)
+	"Flag":                "ra-9000000009.1512d9fd-5ed8-4c63-80c5-348885c3f809", // RA: 9000000009 lip reads (versioned)
 }
 
 func TestCapabilityInteractionsAreRouted(t *testing.T) {
@@ -128,13 +129,35 @@ func TestCapabilityInteractionsAreRouted(t *testing.T) {
 					t.Errorf("%s search: %d", typ, r.status)
 				}
 			case "vread":
-				r := get(t, "/"+typ+"/9000000009")
-				v := get(t, "/"+typ+"/9000000009/_history/"+r.body["meta"].(map[string]any)["versionId"].(string))
+				id := "9000000009"
+				if sid, ok := sampleIDs[typ]; ok {
+					id = sid
+				}
+				r := get(t, "/"+typ+"/"+id)
+				meta, _ := r.body["meta"].(map[string]any)
+				if meta == nil {
+					t.Errorf("%s vread: the sample %s has no meta.versionId", typ, id)
+					continue
+				}
+				v := get(t, "/"+typ+"/"+id+"/_history/"+meta["versionId"].(string))
 				if v.status != 200 || v.header.Get("ETag") != r.header.Get("ETag") {
 					t.Errorf("%s vread of the current version: %d", typ, v.status)
 				}
-				if old := get(t, "/"+typ+"/9000000009/_history/1"); old.status != 404 || outcomeIssue(t, old)["code"] != "not-found" {
+				if old := get(t, "/"+typ+"/"+id+"/_history/1"); old.status != 404 || outcomeIssue(t, old)["code"] != "not-found" {
 					t.Errorf("%s vread of an old version: %d", typ, old.status)
+				}
+			case "create":
+				// Routed: an incomplete resource is refused by validation or the provider, not by the router.
+				r := call(t, "POST", "/"+typ, map[string]string{"Content-Type": "application/fhir+json"}, `{"resourceType":"`+typ+`"}`)
+				if r.status != 400 && r.status != 422 {
+					t.Errorf("%s create of an incomplete resource: %d %s", typ, r.status, r.raw)
+				}
+			case "update":
+				// Routed: an update without If-Match is refused by the provider, not by the router.
+				cur := get(t, "/"+typ+"/"+sampleIDs[typ])
+				r := call(t, "PUT", "/"+typ+"/"+sampleIDs[typ], map[string]string{"Content-Type": "application/fhir+json"}, string(cur.raw))
+				if r.status != 428 {
+					t.Errorf("%s update without If-Match: %d %s", typ, r.status, r.raw)
 				}
 			case "patch":
 				// Routed: a patch without If-Match is refused by the provider, not by the router.

@@ -16,12 +16,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
 
+	"github.com/carerecords/fhir-facade/backends/cpis"
+	"github.com/carerecords/fhir-facade/backends/fgm"
 	"github.com/carerecords/fhir-facade/backends/nrl"
 	"github.com/carerecords/fhir-facade/backends/pds"
+	"github.com/carerecords/fhir-facade/backends/ra"
 	"github.com/carerecords/fhir-facade/backends/sandbox"
 	"github.com/carerecords/fhir-facade/backends/scr"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/capability"
+	ramap "github.com/carerecords/fhir-facade/mappers/ra"
 	"github.com/carerecords/fhir-facade/resources"
 	"github.com/carerecords/fhir-facade/server"
 )
@@ -65,6 +69,21 @@ type Config struct {
 	// SCR_SESSION_URID) is sent as NHSD-Session-URID when set.
 	SCR            Backend
 	SCRSessionURID string
+	// RA, CPIS and FGM are the Flag backends: the Reasonable Adjustment Flag
+	// API, CP-IS and FGM-IS. RASessionURID (env RA_SESSION_URID) is sent to
+	// RA as NHSD-Session-URID and names the user in the Provenance of RA
+	// writes, made on behalf of organisation RAODSCode / RAOrgName (env
+	// RA_ODS_CODE, RA_ORG_NAME; defaults X26, NHS England) unless a created
+	// flag names its author. CPISUnscheduledAccess (env
+	// CPIS_UNSCHEDULED_ACCESS=true) marks CP-IS queries as unscheduled-care
+	// accesses, which notify the local authority; false (a silent read) by
+	// default.
+	RA                    Backend
+	RASessionURID         string
+	RAODSCode, RAOrgName  string
+	CPIS                  Backend
+	CPISUnscheduledAccess bool
+	FGM                   Backend
 	// Sandbox configures the embedded simulators started for every backend
 	// without a BaseURL.
 	Sandbox sandbox.Options
@@ -111,6 +130,21 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	cfg.SCRSessionURID = getenv("SCR_SESSION_URID")
+	if cfg.RA, err = backendFromEnv(getenv, "RA"); err != nil {
+		return cfg, err
+	}
+	cfg.RASessionURID, cfg.RAODSCode, cfg.RAOrgName = getenv("RA_SESSION_URID"), getenv("RA_ODS_CODE"), getenv("RA_ORG_NAME")
+	if cfg.CPIS, err = backendFromEnv(getenv, "CPIS"); err != nil {
+		return cfg, err
+	}
+	if s := getenv("CPIS_UNSCHEDULED_ACCESS"); s != "" {
+		if cfg.CPISUnscheduledAccess, err = strconv.ParseBool(s); err != nil {
+			return cfg, fmt.Errorf("CPIS_UNSCHEDULED_ACCESS must be true or false")
+		}
+	}
+	if cfg.FGM, err = backendFromEnv(getenv, "FGM"); err != nil {
+		return cfg, err
+	}
 	if s := getenv("SANDBOX_SEED"); s != "" {
 		if cfg.Sandbox.Seed, err = strconv.ParseInt(s, 10, 64); err != nil {
 			return cfg, fmt.Errorf("SANDBOX_SEED: %v", err)
@@ -208,6 +242,26 @@ func New(cfg Config) (*App, error) {
 			cfg.NRLSSPURL = a.Sandbox.NRLSSPURL
 		}
 	}
+	if cfg.RA.BaseURL == "" || cfg.CPIS.BaseURL == "" || cfg.FGM.BaseURL == "" {
+		if a.Sandbox == nil {
+			sb, err := sandbox.Start(cfg.Sandbox)
+			if err != nil {
+				return nil, fmt.Errorf("start the embedded sandbox: %w", err)
+			}
+			a.Sandbox = sb
+		}
+		for _, b := range []struct {
+			cfg  *Backend
+			base string
+		}{{&cfg.RA, a.Sandbox.RABaseURL}, {&cfg.CPIS, a.Sandbox.CPISBaseURL}, {&cfg.FGM, a.Sandbox.FGMBaseURL}} {
+			if b.cfg.BaseURL == "" {
+				b.cfg.BaseURL = b.base
+				if b.cfg.Token == "" {
+					b.cfg.Token = "sandbox"
+				}
+			}
+		}
+	}
 	um := upstream.NewMetrics(a.Metrics)
 	pdsUp, err := a.upstream(pds.Name, cfg.PDS, cfg.BackendTimeout, um)
 	if err != nil {
@@ -231,6 +285,11 @@ func New(cfg Config) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	flag, err := a.flagProvider(cfg, um, memo)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	patient := resources.NewPatient(pds.New(pdsUp), memo)
 	// Every resource provider; the registry, the routes and the
 	// CapabilityStatement come from this list.
@@ -240,6 +299,7 @@ func New(cfg Config) (*App, error) {
 		resources.NewBinary(nrlClient, nrlFetcher),
 		resources.NewAllergyIntolerance(scrClient, memo),
 		resources.NewMedicationStatement(scrClient, memo),
+		flag,
 	}
 	patient.UseSummarySources(resources.SummarySources(providers))
 	opdefs, err := resources.NewOperationDefinitions(capability.OperationDefinition, providers...)
@@ -264,6 +324,34 @@ func New(cfg Config) (*App, error) {
 	a.server = srv
 	a.Handler = srv
 	return a, nil
+}
+
+// flagProvider builds the Flag provider over RA, CP-IS and FGM-IS.
+func (a *App) flagProvider(cfg Config, m *upstream.Metrics, memo *resources.Memo) (*resources.Flag, error) {
+	raUp, err := a.upstream(ra.Name, cfg.RA, cfg.BackendTimeout, m)
+	if err != nil {
+		return nil, err
+	}
+	cpisUp, err := a.upstream(cpis.Name, cfg.CPIS, cfg.BackendTimeout, m)
+	if err != nil {
+		return nil, err
+	}
+	fgmUp, err := a.upstream(fgm.Name, cfg.FGM, cfg.BackendTimeout, m)
+	if err != nil {
+		return nil, err
+	}
+	author := ramap.Author{
+		UserID: orDefault(cfg.RASessionURID, "facade"), UserName: "FHIR facade",
+		RoleCode: "R8000", RoleDisplay: "Clinical Practitioner Access Role",
+		OrgODS: orDefault(cfg.RAODSCode, "X26"), OrgName: orDefault(cfg.RAOrgName, "NHS England"),
+	}
+	return resources.NewFlag(
+		ra.New(raUp, ra.Options{SessionURID: cfg.RASessionURID}),
+		cpis.New(cpisUp, cpis.Options{UnscheduledAccess: cfg.CPISUnscheduledAccess}),
+		fgm.New(fgmUp),
+		memo,
+		resources.FlagOptions{Author: author},
+	), nil
 }
 
 // nrlClients builds the NRL client and the document fetcher, whose calls go
