@@ -100,7 +100,8 @@ var sampleIDs = map[string]string{
 	"MedicationStatement": "9000000009-fa60be641f3411eba2a8000c29a364eb-ma1",
 	"DocumentReference":   "Y05868-1000000091", // NRL: 9000000009's mental health crisis plan
 	"Binary":              "Y05868-1000000091", // its document, a PDF (streamed)
-	"Flag":                "ra-9000000009.1512d9fd-5ed8-4c63-80c5-348885c3f809", // RA: 9000000009 lip reads (versioned)
+	// RA: 9000000009 lip reads (versioned, so vread can be tried).
+	"Flag": "ra-9000000009.1512d9fd-5ed8-4c63-80c5-348885c3f809",
 }
 
 func TestCapabilityInteractionsAreRouted(t *testing.T) {
