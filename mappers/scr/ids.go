@@ -45,9 +45,6 @@ type ID struct {
 	Row int
 }
 
-// maxRow bounds the row number in an id (8 digits).
-const maxRow = 99_999_999
-
 func (id ID) String() string {
 	return id.NHSNumber + "-" + id.UUID + "-" + string(id.Kind) + strconv.Itoa(id.Row)
 }

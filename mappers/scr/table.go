@@ -244,7 +244,7 @@ func ParseTable(section, wantID, div string) (*Table, error) {
 			if head != nil || len(body) > 0 {
 				return nil, fail(0, 0, "a second or late <thead>")
 			}
-			rows, err := rowsOf(c, section, fail)
+			rows, err := rowsOf(c, fail)
 			if err != nil {
 				return nil, err
 			}
@@ -253,7 +253,7 @@ func ParseTable(section, wantID, div string) (*Table, error) {
 			}
 			head = rows
 		case "tbody", "tfoot":
-			rows, err := rowsOf(c, section, fail)
+			rows, err := rowsOf(c, fail)
 			if err != nil {
 				return nil, err
 			}
@@ -317,7 +317,7 @@ func ParseTable(section, wantID, div string) (*Table, error) {
 }
 
 // rowsOf returns the <tr> children of a row group.
-func rowsOf(group *node, section string, fail func(int, int, string, ...any) error) ([]*node, error) {
+func rowsOf(group *node, fail func(int, int, string, ...any) error) ([]*node, error) {
 	var rows []*node
 	for _, c := range group.children {
 		switch c.name {
