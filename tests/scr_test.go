@@ -291,7 +291,14 @@ func TestSCRFailures(t *testing.T) {
 	if r := get(t, "/AllergyIntolerance?patient=9000000009"); r.status != 200 {
 		t.Errorf("after the faults: %d", r.status)
 	}
-	if strings.Contains(env.logs.String(), "Zebedee") {
+	logs := env.logs.String()
+	if strings.Contains(logs, "Zebedee") {
 		t.Error("the logs carry a cell of the unreadable summary")
+	}
+	if m := nhsNumberPattern.FindString(logs); m != "" {
+		t.Errorf("the logs carry an NHS number (%s)", m)
+	}
+	if !strings.Contains(logs, "section AllergiesHeader, row 1, column 1") {
+		t.Error("the log does not say where the summary was unreadable")
 	}
 }
