@@ -194,10 +194,16 @@ func Flag(in *fhirjson.STU3Flag, consent *fhirjson.STU3Consent, nhs string) (*fl
 		f.Period = &fhirjson.Period{Start: in.Meta.LastUpdated}
 	}
 	if in.Status != "active" && f.Period != nil {
-		if last := prov.latest(); last != nil && last.Recorded != f.Period.Start {
-			f.Period.End = last.Recorded
-		} else if in.Meta != nil && in.Meta.LastUpdated != "" && in.Meta.LastUpdated != f.Period.Start {
-			f.Period.End = in.Meta.LastUpdated
+		// A removed adjustment ended when it was last changed: its latest
+		// Provenance, else its last update (never before it started).
+		end := ""
+		if last := prov.latest(); last != nil && len(prov.all) > 1 {
+			end = last.Recorded
+		} else if in.Meta != nil {
+			end = in.Meta.LastUpdated
+		}
+		if end != "" && !before(end, f.Period.Start) {
+			f.Period.End = end
 		}
 	}
 	var contained *consentpb.Consent
