@@ -124,6 +124,9 @@ func (f *Fetcher) Fetch(ctx context.Context, t Target) (*Document, error) {
 	if err != nil {
 		return nil, documentError(err)
 	}
+	if res == nil {
+		return nil, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the organisation holding the document could not be reached"}
+	}
 	if res.Status != http.StatusOK {
 		drain(res.Body)
 		return nil, statusError(res)
