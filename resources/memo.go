@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/dgraph-io/ristretto/v2"
 )
 
@@ -18,11 +19,12 @@ import (
 // server's cache of rendered JSON is exactly as fresh as the memo.
 // Resources handed out by a Memo are shared: callers must not modify them.
 type Memo struct {
-	cache *ristretto.Cache[string, *memoEntry]
+	cache *ristretto.Cache[uint64, *memoEntry]
 	seq   atomic.Uint64
 }
 
 type memoEntry struct {
+	kind    string
 	payload []byte
 	res     []*Resource
 }
@@ -30,7 +32,7 @@ type memoEntry struct {
 // NewMemo returns a memo bounded to about maxBytes of payloads and mapped
 // resources.
 func NewMemo(maxBytes int64) (*Memo, error) {
-	c, err := ristretto.NewCache(&ristretto.Config[string, *memoEntry]{
+	c, err := ristretto.NewCache(&ristretto.Config[uint64, *memoEntry]{
 		NumCounters: 100_000,
 		MaxCost:     maxBytes,
 		BufferItems: 64,
@@ -64,8 +66,14 @@ func (m *Memo) MapAll(kind string, payload []byte, mapFn func() ([]*Resource, er
 	if m == nil {
 		return mapFn()
 	}
-	key := kind + "\x00" + string(payload)
-	if e, ok := m.cache.Get(key); ok && bytes.Equal(e.payload, payload) {
+	// The key is a hash (no copy of a 50 KB payload per lookup); a hit is
+	// confirmed byte for byte, so a collision is only ever a miss.
+	h := xxhash.New()
+	_, _ = h.WriteString(kind)
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write(payload)
+	key := h.Sum64()
+	if e, ok := m.cache.Get(key); ok && e.kind == kind && bytes.Equal(e.payload, payload) {
 		return e.res, nil
 	}
 	rs, err := mapFn()
@@ -78,7 +86,7 @@ func (m *Memo) MapAll(kind string, payload []byte, mapFn func() ([]*Resource, er
 	}
 	own := append([]byte(nil), payload...)
 	// Cost: the payload, the key, and the mapped protos (about the payload's size again).
-	m.cache.Set(key, &memoEntry{payload: own, res: rs}, int64(3*len(payload)+len(kind)+256))
+	m.cache.Set(key, &memoEntry{kind: kind, payload: own, res: rs}, int64(3*len(payload)+len(kind)+256))
 	return rs, nil
 }
 
