@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -51,34 +50,82 @@ type StreamResponse struct {
 
 // Stream performs req like Do — same headers (X-Request-ID, X-Correlation-ID,
 // bearer token, configured headers), same categorisation of transport
-// failures, same metrics — but returns as soon as the response headers
-// arrive, leaving the body to be read by the caller: a large document is
-// passed on without ever being held whole in memory.
+// failures, same metrics, same resilience policy (retries of idempotent
+// reads, circuit breaker, rate limit, bulkhead) — but returns as soon as the
+// response headers arrive, leaving the body to be read by the caller: a large
+// document is passed on without ever being held whole in memory. It is never
+// cached. A retry happens only before the caller is handed any of the
+// answer; the call holds its bulkhead slot until the body is closed.
 //
 // Unlike Do, req.Path keeps its escaping as given (a %2F stays %2F), as
 // proxies that take a URL-encoded target URL as the path need.
 func (c *Client) Stream(ctx context.Context, req Request, opts StreamOptions) (*StreamResponse, error) {
 	start := time.Now()
-	resp, err := c.stream(ctx, req, opts)
-	if c.metrics != nil {
-		outcome, status := "ok", "error"
-		switch {
-		case err != nil:
-			outcome = "transport_error"
-			if fhirerr.CategoryOf(err) == fhirerr.Timeout {
-				outcome = "timeout"
+	req.Header = withRequestID(req.Header)
+	attempts := 1
+	if idempotent(req.Method) {
+		attempts = c.cfg.MaxAttempts
+	}
+	var (
+		resp *StreamResponse
+		err  error
+	)
+	for n := 1; ; n++ {
+		t, aerr := c.admit(ctx)
+		if aerr != nil {
+			if n == 1 {
+				return nil, aerr
 			}
-		case resp.Status >= 500:
-			outcome = "server_error"
-		case resp.Status == 429:
-			outcome = "throttled"
-		case resp.Status >= 400:
-			outcome = "client_error"
+			break
 		}
+		var failed bool
+		resp, failed, err = c.stream(ctx, req, opts)
+		status := 0
+		var h http.Header
 		if resp != nil {
-			status = fmt.Sprint(resp.Status)
+			status, h = resp.Status, resp.Header
 		}
-		c.metrics.observe(c.cfg.Name, req.Op, status, outcome, time.Since(start))
+		o, reason := judge(ctx, status, err, failed)
+		c.finish(t, o)
+		if reason != "" && n < attempts {
+			if wait, ok := c.retryWait(ctx, n, h); ok {
+				if resp != nil {
+					resp.Body.Close()
+					resp = nil
+				}
+				c.release(t)
+				c.metrics.retried(c.cfg.Name, req.Op, reason)
+				if c.sleep(ctx, wait) == nil {
+					continue
+				}
+				// The caller gave up while waiting: the failed attempt's
+				// error stands (its answer was closed).
+				if err == nil {
+					err = c.contextError(ctx, ctx.Err())
+				}
+				break
+			}
+		}
+		if resp == nil {
+			c.release(t)
+			break
+		}
+		// The slot is held until the caller closes the body.
+		if sb, ok := resp.Body.(*streamBody); ok && t.slot {
+			end := sb.release
+			sb.release = func() { end(); c.release(t) }
+		} else {
+			c.release(t)
+		}
+		break
+	}
+	status := 0
+	if resp != nil {
+		status = resp.Status
+	}
+	c.metrics.observe(c.cfg.Name, req.Op, status, err, time.Since(start))
+	if writes(req.Method) {
+		c.invalidate(req.Path)
 	}
 	return resp, err
 }
@@ -86,7 +133,7 @@ func (c *Client) Stream(ctx context.Context, req Request, opts StreamOptions) (*
 // errHeaderTimeout is the cancellation cause when the headers are late.
 var errHeaderTimeout = errors.New("no response headers in time")
 
-func (c *Client) stream(parent context.Context, req Request, opts StreamOptions) (*StreamResponse, error) {
+func (c *Client) stream(parent context.Context, req Request, opts StreamOptions) (resp *StreamResponse, failed bool, err error) {
 	if opts.HeaderTimeout <= 0 {
 		opts.HeaderTimeout = c.cfg.Timeout
 	}
@@ -100,7 +147,7 @@ func (c *Client) stream(parent context.Context, req Request, opts StreamOptions)
 	rawPath := c.base.EscapedPath() + req.Path
 	path, err := url.PathUnescape(rawPath)
 	if err != nil {
-		return nil, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: errors.New("invalid path escaping")}
+		return nil, false, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: errors.New("invalid path escaping")}
 	}
 	u.Path, u.RawPath = path, rawPath
 	if len(req.Query) > 0 {
@@ -117,7 +164,7 @@ func (c *Client) stream(parent context.Context, req Request, opts StreamOptions)
 	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), body)
 	if err != nil {
 		release()
-		return nil, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: redact(err, &u)}
+		return nil, false, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: redact(err, &u)}
 	}
 	c.setHeaders(parent, hr.Header, req.Header)
 
@@ -128,20 +175,20 @@ func (c *Client) stream(parent context.Context, req Request, opts StreamOptions)
 		cause := context.Cause(ctx)
 		release()
 		if errors.Is(cause, errHeaderTimeout) {
-			return nil, &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time", Err: redact(err, &u)}
+			return nil, true, &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time", Err: redact(err, &u)}
 		}
-		return nil, c.transportError(timed, err, &u)
+		return nil, true, c.transportError(timed, err, &u)
 	}
 	if context.Cause(ctx) == errHeaderTimeout {
 		// The timer fired just as the headers arrived: the body is cancelled.
 		res.Body.Close()
 		release()
-		return nil, &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time"}
+		return nil, true, &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time"}
 	}
 	if res.ContentLength > opts.MaxBody {
 		res.Body.Close()
 		release()
-		return nil, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service sent a response larger than allowed"}
+		return nil, false, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service sent a response larger than allowed"}
 	}
 	return &StreamResponse{
 		Status:        res.StatusCode,
@@ -152,7 +199,7 @@ func (c *Client) stream(parent context.Context, req Request, opts StreamOptions)
 			fail: func(err error) error { return c.transportError(timed, err, &u) },
 			name: c.cfg.Name,
 		},
-	}, nil
+	}, false, nil
 }
 
 // setHeaders applies the configured headers, the caller's, and the

@@ -15,13 +15,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/carerecords/fhir-facade/backends/upstream/cache"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 )
 
@@ -48,6 +48,51 @@ type Config struct {
 	Header http.Header
 	// Transport overrides the pooled transport (tests).
 	Transport http.RoundTripper
+
+	// Retries (idempotent reads only: GET and HEAD). MaxAttempts is how many
+	// attempts a read makes in all, DefaultMaxAttempts when zero; 1 disables
+	// retries. A read is retried after a transport error, a timeout of one
+	// attempt, or a 408, 429, 502, 503 or 504, with the same X-Request-ID,
+	// after the backend's Retry-After or else a jittered exponential backoff
+	// from BackoffBase to BackoffMax (DefaultBackoffBase, DefaultBackoffMax
+	// when zero), and never past the caller's deadline. A Retry-After longer
+	// than MaxRetryAfter (DefaultMaxRetryAfter when zero) or than the time
+	// left is not waited for: the answer is returned as it is.
+	MaxAttempts   int
+	BackoffBase   time.Duration
+	BackoffMax    time.Duration
+	MaxRetryAfter time.Duration
+
+	// Circuit breaker. BreakerThreshold consecutive failures (transport
+	// errors, timeouts, 5xx; not 4xx, not 429) open the circuit
+	// (DefaultBreakerThreshold when zero, negative disables the breaker);
+	// it fails fast for BreakerCooldown (DefaultBreakerCooldown when zero),
+	// then lets one probe through at a time until one succeeds.
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
+
+	// MaxConcurrent bounds the calls in flight to the backend
+	// (DefaultMaxConcurrent when zero, negative means unbounded); a call
+	// waits for a slot within its deadline (or Timeout), else fails with
+	// Unavailable.
+	MaxConcurrent int
+
+	// RateLimit is the calls per second the backend grants the facade (0 =
+	// unlimited); RateBurst how many may go at once (1 when zero: evenly
+	// spaced, as the API platform's spike arrest counts). A call over the
+	// quota waits for its turn if that comes before its deadline (or
+	// Timeout), else fails at once with Throttled and a Retry-After.
+	RateLimit float64
+	RateBurst int
+
+	// CacheTTL is how long a 200 answer to a GET is served from the cache
+	// (0 = no caching). Cache is the store, which may be shared by several
+	// backends (see NewCache); when it is nil and CacheTTL is set, the
+	// client has a store of its own bounded to CacheMaxBytes
+	// (cache.DefaultMaxBytes when zero), freed by Close.
+	CacheTTL      time.Duration
+	Cache         *cache.Cache
+	CacheMaxBytes int64
 }
 
 // Client calls one backend.
@@ -56,6 +101,22 @@ type Client struct {
 	base    *url.URL
 	http    *http.Client
 	metrics *Metrics
+	created time.Time
+
+	breaker *breaker      // nil when disabled
+	limiter *limiter      // nil when unlimited
+	slots   chan struct{} // the bulkhead; nil when unbounded
+
+	store    *cache.Cache // nil when not caching
+	ownStore bool
+	flights  cache.Group[*Response]
+
+	// owned is the transport New made, whose idle connections Close closes.
+	owned *http.Transport
+
+	now    func() time.Time
+	sleep  func(context.Context, time.Duration) error
+	jitter func(time.Duration) time.Duration
 }
 
 // New returns a client for cfg; m may be nil (no metrics).
@@ -70,9 +131,23 @@ func New(cfg Config, m *Metrics) (*Client, error) {
 	if cfg.MaxBody == 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
+	cfg.MaxAttempts = orDefault(cfg.MaxAttempts, DefaultMaxAttempts)
+	cfg.BackoffBase = orDefault(cfg.BackoffBase, DefaultBackoffBase)
+	cfg.BackoffMax = max(orDefault(cfg.BackoffMax, DefaultBackoffMax), cfg.BackoffBase)
+	cfg.MaxRetryAfter = orDefault(cfg.MaxRetryAfter, DefaultMaxRetryAfter)
+	cfg.BreakerThreshold = orDefault(cfg.BreakerThreshold, DefaultBreakerThreshold)
+	cfg.BreakerCooldown = orDefault(cfg.BreakerCooldown, DefaultBreakerCooldown)
+	cfg.MaxConcurrent = orDefault(cfg.MaxConcurrent, DefaultMaxConcurrent)
+	cfg.RateBurst = orDefault(cfg.RateBurst, 1)
+	if cfg.MaxAttempts < 1 || cfg.RateLimit < 0 || cfg.RateBurst < 0 || cfg.CacheTTL < 0 ||
+		cfg.BackoffBase < 0 || cfg.MaxRetryAfter < 0 || cfg.BreakerCooldown < 0 || cfg.Timeout < 0 {
+		return nil, fmt.Errorf("upstream %s: negative or zero limit in the configuration", cfg.Name)
+	}
+	c := &Client{cfg: cfg, base: base, metrics: m, now: time.Now, sleep: sleepCtx, jitter: equalJitter}
+	c.created = c.now()
 	rt := cfg.Transport
 	if rt == nil {
-		rt = &http.Transport{
+		c.owned = &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			ForceAttemptHTTP2:     true,
@@ -82,8 +157,62 @@ func New(cfg Config, m *Metrics) (*Client, error) {
 			TLSHandshakeTimeout:   5 * time.Second,
 			ExpectContinueTimeout: time.Second,
 		}
+		rt = c.owned
 	}
-	return &Client{cfg: cfg, base: base, http: &http.Client{Transport: rt}, metrics: m}, nil
+	c.http = &http.Client{Transport: rt}
+	if cfg.BreakerThreshold > 0 {
+		c.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, c.created)
+	}
+	if cfg.RateLimit > 0 {
+		c.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, c.created)
+	}
+	if cfg.MaxConcurrent > 0 {
+		c.slots = make(chan struct{}, cfg.MaxConcurrent)
+	}
+	if cfg.CacheTTL > 0 {
+		c.store = cfg.Cache
+		if c.store == nil {
+			if c.store, err = NewCache(cfg.CacheMaxBytes, m); err != nil {
+				return nil, fmt.Errorf("upstream %s: %w", cfg.Name, err)
+			}
+			c.ownStore = true
+		}
+	}
+	m.track(c)
+	return c, nil
+}
+
+// orDefault returns v, or d when v is zero.
+func orDefault[T comparable](v, d T) T {
+	var zero T
+	if v == zero {
+		return d
+	}
+	return v
+}
+
+// NewCache returns a cache store bounded to maxBytes
+// (cache.DefaultMaxBytes when zero) that several clients may share through
+// Config.Cache; its lookups and evictions are counted in m (which may be
+// nil). Close it when done.
+func NewCache(maxBytes int64, m *Metrics) (*cache.Cache, error) {
+	var cm *cache.Metrics
+	if m != nil {
+		cm = m.cache
+	}
+	return cache.New(cache.Options{MaxBytes: maxBytes, Metrics: cm})
+}
+
+// Close frees what the client holds: its own cache store and idle
+// connections. Calls may still be made afterwards, uncached.
+func (c *Client) Close() {
+	if c.ownStore {
+		// A closed store finds nothing and keeps nothing.
+		c.store.Close()
+	}
+	if c.owned != nil {
+		c.owned.CloseIdleConnections()
+	}
 }
 
 // Name is the backend's name.
@@ -132,40 +261,99 @@ func CorrelationID(ctx context.Context) string {
 // Do performs req. Transport failures and timeouts come back as
 // *fhirerr.Error (BadGateway, Timeout); any HTTP status is a Response for the
 // backend client to interpret.
+//
+// Around the exchange, Do applies the client's policy (see Config): GETs may
+// be answered from the cache (unless WithNoCache), idempotent reads are
+// retried with the same X-Request-ID, and every attempt passes the circuit
+// breaker (Unavailable while open), the rate limit (Throttled beyond it) and
+// the bulkhead (Unavailable when no slot frees in time). A write (PATCH, PUT,
+// POST, DELETE) invalidates cached reads of its resource and its type.
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
-	start := time.Now()
-	resp, err := c.do(ctx, req)
-	if c.metrics != nil {
-		outcome := "ok"
-		status := "error"
-		switch {
-		case err != nil:
-			outcome = "transport_error"
-			if fhirerr.CategoryOf(err) == fhirerr.Timeout {
-				outcome = "timeout"
-			}
-		case resp.Status >= 500:
-			outcome = "server_error"
-		case resp.Status == 429:
-			outcome = "throttled"
-		case resp.Status >= 400:
-			outcome = "client_error"
-		}
-		if resp != nil {
-			status = fmt.Sprint(resp.Status)
-		}
-		c.metrics.observe(c.cfg.Name, req.Op, status, outcome, time.Since(start))
+	if c.store != nil && req.Method == http.MethodGet && req.Body == nil {
+		return c.cachedGet(ctx, req)
+	}
+	resp, err := c.call(ctx, req)
+	if writes(req.Method) {
+		c.invalidate(req.Path)
 	}
 	return resp, err
 }
 
-func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
+// call performs req with retries, recording one observation in the metrics
+// for the whole call (none when the call was refused before any attempt).
+func (c *Client) call(ctx context.Context, req Request) (*Response, error) {
+	start := time.Now()
+	req.Header = withRequestID(req.Header)
+	attempts := 1
+	if idempotent(req.Method) {
+		attempts = c.cfg.MaxAttempts
+	}
+	var (
+		resp *Response
+		err  error
+	)
+	for n := 1; ; n++ {
+		t, aerr := c.admit(ctx)
+		if aerr != nil {
+			if n == 1 {
+				return nil, aerr
+			}
+			break // the last attempt's answer stands
+		}
+		var failed bool
+		resp, failed, err = c.do(ctx, req)
+		c.release(t)
+		status := 0
+		var h http.Header
+		if resp != nil {
+			status, h = resp.Status, resp.Header
+		}
+		o, reason := judge(ctx, status, err, failed)
+		c.finish(t, o)
+		if reason == "" || n >= attempts {
+			break
+		}
+		wait, ok := c.retryWait(ctx, n, h)
+		if !ok {
+			break
+		}
+		c.metrics.retried(c.cfg.Name, req.Op, reason)
+		if c.sleep(ctx, wait) != nil {
+			break
+		}
+	}
+	c.metrics.observeCall(c.cfg.Name, req.Op, resp, err, time.Since(start))
+	return resp, err
+}
+
+// withRequestID returns h with an X-Request-ID, a new UUID unless h has one
+// under any spelling: every attempt of a call sends the same (BACKENDS.md
+// §0). h itself is not modified.
+func withRequestID(h http.Header) http.Header {
+	for k, vs := range h {
+		if len(vs) > 0 && strings.EqualFold(k, "X-Request-ID") {
+			return h
+		}
+	}
+	out := make(http.Header, len(h)+1)
+	for k, vs := range h {
+		out[k] = vs
+	}
+	out.Set("X-Request-ID", uuid.NewString())
+	return out
+}
+
+// do makes one attempt. failed marks an error of the exchange itself
+// (transport, timeout) as against one raised before sending or by the
+// answer's size.
+func (c *Client) do(ctx context.Context, req Request) (resp *Response, failed bool, err error) {
 	u := *c.base
 	u.Path = c.base.Path + req.Path
 	u.RawPath = ""
 	if len(req.Query) > 0 {
 		u.RawQuery = req.Query.Encode()
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	var body io.Reader
@@ -174,41 +362,22 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 	}
 	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), body)
 	if err != nil {
-		return nil, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: redact(err, &u)}
+		return nil, false, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: redact(err, &u)}
 	}
-	// Keys are canonicalised so that the Get/Set below see a caller's
-	// "X-Request-ID" (the spec's spelling) and do not add a second one.
-	for k, vs := range c.cfg.Header {
-		hr.Header[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
-	}
-	for k, vs := range req.Header {
-		hr.Header[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
-	}
-	if hr.Header.Get("Accept") == "" {
-		hr.Header.Set("Accept", "application/fhir+json")
-	}
-	if hr.Header.Get("X-Request-ID") == "" {
-		hr.Header.Set("X-Request-ID", uuid.NewString())
-	}
-	if id := CorrelationID(ctx); id != "" {
-		hr.Header.Set("X-Correlation-ID", id)
-	}
-	if c.cfg.Token != "" {
-		hr.Header.Set("Authorization", "Bearer "+c.cfg.Token)
-	}
+	c.setHeaders(parent, hr.Header, req.Header)
 	res, err := c.http.Do(hr)
 	if err != nil {
-		return nil, c.transportError(ctx, err, &u)
+		return nil, true, c.transportError(ctx, err, &u)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, c.cfg.MaxBody+1))
 	if err != nil {
-		return nil, c.transportError(ctx, err, &u)
+		return nil, true, c.transportError(ctx, err, &u)
 	}
 	if int64(len(b)) > c.cfg.MaxBody {
-		return nil, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service sent a response larger than allowed"}
+		return nil, false, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service sent a response larger than allowed"}
 	}
-	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}, nil
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}, false, nil
 }
 
 // transportError categorises a failed call to u. The cause keeps the

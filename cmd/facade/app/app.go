@@ -6,7 +6,10 @@ package app
 
 import (
 	"fmt"
+	"math"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -24,6 +27,7 @@ import (
 	"github.com/carerecords/fhir-facade/backends/sandbox"
 	"github.com/carerecords/fhir-facade/backends/scr"
 	"github.com/carerecords/fhir-facade/backends/upstream"
+	"github.com/carerecords/fhir-facade/backends/upstream/cache"
 	"github.com/carerecords/fhir-facade/capability"
 	ramap "github.com/carerecords/fhir-facade/mappers/ra"
 	"github.com/carerecords/fhir-facade/resources"
@@ -40,6 +44,23 @@ type Backend struct {
 	// Token is the bearer token the facade presents (never logged).
 	Token   string
 	Timeout time.Duration
+
+	// The resilience policy and cache of the backend's client (see
+	// upstream.Config); zero values take the defaults that policy documents,
+	// which differ for a real backend and the embedded sandbox.
+	// MaxAttempts is the attempts of a read in all (env <X>_RETRIES is the
+	// retries after the first); MaxConcurrent (env <X>_MAX_CONCURRENT, 0 =
+	// unbounded) and BreakerThreshold (env <X>_BREAKER_THRESHOLD, 0 = no
+	// breaker) are negative when disabled.
+	MaxAttempts      int
+	MaxConcurrent    int
+	BreakerThreshold int
+	BreakerCooldown  time.Duration // env <X>_BREAKER_COOLDOWN
+	// RateLimit (calls per second, env <X>_RATE_LIMIT) and CacheTTL (env
+	// <X>_CACHE_TTL) are nil for the default; zero disables them.
+	RateLimit *float64
+	RateBurst int // env <X>_RATE_BURST
+	CacheTTL  *time.Duration
 }
 
 // Config is the whole configuration of a facade.
@@ -90,6 +111,9 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API (env
 	// FACADE_CORS_ORIGINS, comma-separated; "*" for any).
 	CORSOrigins []string
+	// BackendCacheMaxBytes bounds the cache shared by every backend's
+	// reads (env BACKEND_CACHE_MAX_BYTES; 64 MiB when zero).
+	BackendCacheMaxBytes int64
 	// Logger for requests; nil means a JSON logger on stderr.
 	Logger    *logrus.Logger
 	QuietLogs bool
@@ -111,6 +135,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if s := getenv("BACKEND_TIMEOUT"); s != "" {
 		if cfg.BackendTimeout, err = time.ParseDuration(s); err != nil || cfg.BackendTimeout <= 0 {
 			return cfg, fmt.Errorf("BACKEND_TIMEOUT must be a positive duration such as 10s")
+		}
+	}
+	if s := getenv("BACKEND_CACHE_MAX_BYTES"); s != "" {
+		if cfg.BackendCacheMaxBytes, err = strconv.ParseInt(s, 10, 64); err != nil || cfg.BackendCacheMaxBytes <= 0 {
+			return cfg, fmt.Errorf("BACKEND_CACHE_MAX_BYTES must be a positive number of bytes")
 		}
 	}
 	if cfg.PDS, err = backendFromEnv(getenv, "PDS"); err != nil {
@@ -174,7 +203,133 @@ func backendFromEnv(getenv func(string) string, prefix string) (Backend, error) 
 		}
 		b.Timeout = d
 	}
-	return b, nil
+	return b, policyFromEnv(getenv, prefix, &b)
+}
+
+// policyFromEnv reads a backend's resilience policy and cache TTL:
+// <X>_RETRIES, <X>_MAX_CONCURRENT, <X>_BREAKER_THRESHOLD,
+// <X>_BREAKER_COOLDOWN, <X>_RATE_LIMIT, <X>_RATE_BURST, <X>_CACHE_TTL.
+func policyFromEnv(getenv func(string) string, prefix string, b *Backend) error {
+	count := func(name string, dst *int, zero int) error {
+		s := getenv(prefix + name)
+		if s == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s%s must be a non-negative integer", prefix, name)
+		}
+		*dst = n
+		if n == 0 {
+			*dst = zero
+		}
+		return nil
+	}
+	duration := func(name string) (*time.Duration, error) {
+		s := getenv(prefix + name)
+		if s == "" {
+			return nil, nil
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("%s%s must be a duration such as 30s (0 disables)", prefix, name)
+		}
+		return &d, nil
+	}
+	if err := count("_RETRIES", &b.MaxAttempts, 0); err != nil {
+		return err
+	}
+	if getenv(prefix+"_RETRIES") != "" {
+		b.MaxAttempts++ // retries after the first attempt
+	}
+	if err := count("_MAX_CONCURRENT", &b.MaxConcurrent, -1); err != nil {
+		return err
+	}
+	if err := count("_BREAKER_THRESHOLD", &b.BreakerThreshold, -1); err != nil {
+		return err
+	}
+	if err := count("_RATE_BURST", &b.RateBurst, 0); err != nil {
+		return err
+	}
+	d, err := duration("_BREAKER_COOLDOWN")
+	if err != nil {
+		return err
+	}
+	if d != nil {
+		if *d == 0 {
+			return fmt.Errorf("%s_BREAKER_COOLDOWN must be a positive duration such as 10s", prefix)
+		}
+		b.BreakerCooldown = *d
+	}
+	if b.CacheTTL, err = duration("_CACHE_TTL"); err != nil {
+		return err
+	}
+	if s := getenv(prefix + "_RATE_LIMIT"); s != "" {
+		r, err := strconv.ParseFloat(s, 64)
+		if err != nil || r < 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+			return fmt.Errorf("%s_RATE_LIMIT must be a non-negative number of calls per second (0 = unlimited)", prefix)
+		}
+		b.RateLimit = &r
+	}
+	return nil
+}
+
+// Default cache TTL and PDS quota of real backends (README, configuration).
+const (
+	defaultCacheTTL = 30 * time.Second
+	pdsRateLimit    = 5 // calls per second per application
+)
+
+// policy is the upstream configuration of backend name: b's settings over
+// the defaults. Real backends: retries (3 attempts in all), a breaker (5
+// failures, 10 s), a bulkhead (64), reads cached 30 s but CP-IS's (every
+// CP-IS query is an access event the service must record), and PDS held to
+// its quota of 5 calls a second. The embedded sandbox, or any simulator on
+// loopback: the same but no rate limit, no breaker and no cache, unless
+// configured, because its simulators' faults and state are switched under
+// the facade by tests and demonstrations, which would otherwise see a
+// cached answer or a circuit opened by the previous fault. The Spine Secure
+// Proxy (nrl-ssp) has no breaker unless configured: it fronts every
+// document holder, and one holder down must not cut off the others.
+func policy(name string, b Backend) upstream.Config {
+	sandboxed := isLoopback(b.BaseURL)
+	cfg := upstream.Config{
+		Name: name, BaseURL: b.BaseURL, Token: b.Token, Timeout: b.Timeout,
+		MaxAttempts: b.MaxAttempts, MaxConcurrent: b.MaxConcurrent,
+		BreakerThreshold: b.BreakerThreshold, BreakerCooldown: b.BreakerCooldown,
+		RateBurst: b.RateBurst,
+	}
+	if cfg.BreakerThreshold == 0 && (sandboxed || name == "nrl-ssp") {
+		cfg.BreakerThreshold = -1
+	}
+	switch {
+	case b.RateLimit != nil:
+		cfg.RateLimit = *b.RateLimit
+	case name == pds.Name && !sandboxed:
+		cfg.RateLimit = pdsRateLimit
+	}
+	switch {
+	case b.CacheTTL != nil:
+		cfg.CacheTTL = *b.CacheTTL
+	case !sandboxed && name != cpis.Name:
+		cfg.CacheTTL = defaultCacheTTL
+	}
+	return cfg
+}
+
+// isLoopback reports whether base names a loopback host: the embedded
+// sandbox, or a simulator run beside the facade, never a national service.
+func isLoopback(base string) bool {
+	u, err := url.Parse(base)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 func orDefault(s, d string) string {
@@ -197,6 +352,11 @@ type App struct {
 	Backends map[string]string
 	server   *server.Server
 	memo     *resources.Memo
+	// cache is the store of backend reads shared by every backend;
+	// upstreams are the backends' clients, for /readyz.
+	cache         *cache.Cache
+	cacheMaxBytes int64
+	upstreams     []*upstream.Client
 }
 
 // New wires a facade from cfg, starting the embedded sandbox for every
@@ -206,7 +366,7 @@ func New(cfg Config) (*App, error) {
 		cfg.Logger = logrus.New()
 		cfg.Logger.SetFormatter(&logrus.JSONFormatter{})
 	}
-	a := &App{Metrics: prometheus.NewRegistry(), Backends: map[string]string{}}
+	a := &App{Metrics: prometheus.NewRegistry(), Backends: map[string]string{}, cacheMaxBytes: cfg.BackendCacheMaxBytes}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.PDS.BaseURL == "" || cfg.SCR.BaseURL == "" {
 		sb, err := sandbox.Start(cfg.Sandbox)
@@ -315,6 +475,7 @@ func New(cfg Config) (*App, error) {
 		QuietLogs:   cfg.QuietLogs,
 		Registry:    a.Metrics,
 		CORSOrigins: cfg.CORSOrigins,
+		Ready:       a.ready,
 	}, reg)
 	if err != nil {
 		a.Close()
@@ -383,7 +544,37 @@ func (a *App) upstream(name string, b Backend, defaultTimeout time.Duration, m *
 	if b.Timeout == 0 {
 		b.Timeout = defaultTimeout
 	}
-	return upstream.New(upstream.Config{Name: name, BaseURL: b.BaseURL, Token: b.Token, Timeout: b.Timeout}, m)
+	cfg := policy(name, b)
+	if cfg.CacheTTL > 0 {
+		if a.cache == nil {
+			store, err := upstream.NewCache(a.cacheMaxBytes, m)
+			if err != nil {
+				return nil, err
+			}
+			a.cache = store
+		}
+		cfg.Cache = a.cache
+	}
+	c, err := upstream.New(cfg, m)
+	if err != nil {
+		return nil, err
+	}
+	a.upstreams = append(a.upstreams, c)
+	return c, nil
+}
+
+// ready reports each backend's circuit state for /readyz: ready unless a
+// circuit is open.
+func (a *App) ready() (bool, map[string]string) {
+	ok, states := true, make(map[string]string, len(a.upstreams))
+	for _, c := range a.upstreams {
+		h := c.Health()
+		states[c.Name()] = h.State.String()
+		if h.State == upstream.Open {
+			ok = false
+		}
+	}
+	return ok, states
 }
 
 // Drain makes the facade refuse new requests and report not ready, ahead
@@ -400,6 +591,7 @@ func (a *App) Close() {
 		a.server.Close()
 	}
 	a.memo.Close()
+	a.cache.Close()
 	if a.Sandbox != nil {
 		a.Sandbox.Close()
 	}

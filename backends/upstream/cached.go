@@ -1,0 +1,176 @@
+package upstream
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/carerecords/fhir-facade/backends/upstream/cache"
+)
+
+type partitionKey struct{}
+
+type noCacheKey struct{}
+
+// WithCachePartition returns ctx whose backend reads are cached apart from
+// every other partition's: s names whatever decides what the caller may see
+// (the caller's role and organisation, say), so that no answer fetched for
+// one caller is served to another who may not see it. The empty partition
+// (the default) is a partition like any other.
+func WithCachePartition(ctx context.Context, s string) context.Context {
+	return context.WithValue(ctx, partitionKey{}, s)
+}
+
+// CachePartition returns the partition set by WithCachePartition, or "".
+func CachePartition(ctx context.Context) string {
+	s, _ := ctx.Value(partitionKey{}).(string)
+	return s
+}
+
+// WithNoCache returns ctx whose backend reads bypass the cache: each is
+// fetched afresh (and its answer then refreshes the cache), as a client's
+// Cache-Control: no-cache asks.
+func WithNoCache(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noCacheKey{}, true)
+}
+
+// NoCache reports whether ctx was made by WithNoCache.
+func NoCache(ctx context.Context) bool {
+	v, _ := ctx.Value(noCacheKey{}).(bool)
+	return v
+}
+
+// cachedHeaders are the response headers kept with a cached answer: those
+// the backend clients read. Retry-After and the rest are not kept.
+var cachedHeaders = []string{"Content-Type", "Etag", "Last-Modified", "Content-Location"}
+
+// cachedGet answers a GET from the cache, or fetches it once for all
+// concurrent identical misses and keeps a 200.
+func (c *Client) cachedGet(ctx context.Context, req Request) (*Response, error) {
+	store := c.store
+	// The generation is read before the backend is called: an answer
+	// fetched while a write is in flight is kept under the old generation,
+	// which the write's end abandons.
+	key := c.cacheKey(ctx, req, store.Generation(c.cfg.Name, resourcePath(req.Path)))
+	if NoCache(ctx) {
+		c.metrics.cached(c.cfg.Name, cache.Bypass)
+		resp, err := c.call(ctx, req)
+		if err == nil {
+			c.keep(store, key, resp)
+		}
+		return resp, err
+	}
+	if e, ok := store.Get(key); ok && c.now().Before(e.Expires) {
+		c.metrics.cached(c.cfg.Name, cache.Hit)
+		return &Response{Status: e.Status, Header: e.Header.Clone(), Body: slices.Clone(e.Body)}, nil
+	}
+	c.metrics.cached(c.cfg.Name, cache.Miss)
+	resp, err := c.flights.Do(ctx, key, func(ctx context.Context) (*Response, error) {
+		resp, err := c.call(ctx, req)
+		if err == nil {
+			c.keep(store, key, resp)
+		}
+		return resp, err
+	})
+	if err != nil {
+		if ctx.Err() != nil && err == ctx.Err() {
+			return nil, c.contextError(ctx, err)
+		}
+		return nil, err
+	}
+	// The flight's answer is shared by every caller that joined it: each
+	// gets its own copy.
+	return &Response{Status: resp.Status, Header: resp.Header.Clone(), Body: slices.Clone(resp.Body)}, nil
+}
+
+// keep stores a 200 answer under key.
+func (c *Client) keep(store *cache.Cache, key string, resp *Response) {
+	if resp.Status != http.StatusOK {
+		return
+	}
+	h := make(http.Header, len(cachedHeaders))
+	for _, k := range cachedHeaders {
+		if vs := resp.Header.Values(k); len(vs) > 0 {
+			h[k] = slices.Clone(vs)
+		}
+	}
+	e := &cache.Entry{Status: resp.Status, Header: h, Body: resp.Body, Expires: c.now().Add(c.cfg.CacheTTL)}
+	store.Set(c.cfg.Name, key, e, c.cfg.CacheTTL)
+}
+
+// cacheKey names a GET's answer: the backend, the caller's partition, the
+// write generation of the resource, the path, the sorted query, and the
+// request's own headers (bar the per-call ids), each field length-prefixed
+// so that no two requests share a key.
+func (c *Client) cacheKey(ctx context.Context, req Request, gen uint64) string {
+	var b strings.Builder
+	field := func(s string) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	field(c.cfg.Name)
+	field(CachePartition(ctx))
+	field(strconv.FormatUint(gen, 10))
+	field(req.Path)
+	field(req.Query.Encode())
+	if len(req.Header) > 0 {
+		keys := make([]string, 0, len(req.Header))
+		for k := range req.Header {
+			ck := http.CanonicalHeaderKey(k)
+			if ck != "X-Request-Id" && ck != "X-Correlation-Id" {
+				keys = append(keys, k)
+			}
+		}
+		slices.SortFunc(keys, func(a, b string) int {
+			return strings.Compare(http.CanonicalHeaderKey(a), http.CanonicalHeaderKey(b))
+		})
+		for _, k := range keys {
+			field(http.CanonicalHeaderKey(k))
+			vs := req.Header[k]
+			field(strconv.Itoa(len(vs)))
+			for _, v := range vs {
+				field(v)
+			}
+		}
+	}
+	return b.String()
+}
+
+// invalidate abandons the cached reads a write to path may have changed:
+// those of its resource ("/Patient/9000000009") and the searches of its
+// type ("/Patient").
+func (c *Client) invalidate(path string) {
+	if c.store == nil {
+		return
+	}
+	r, t := resourcePath(path), typePath(path)
+	c.store.Invalidate(c.cfg.Name, r)
+	if t != r {
+		c.store.Invalidate(c.cfg.Name, t)
+	}
+}
+
+// resourcePath is the resource a path names: its first two segments
+// ("/Patient/9000000009/_history/2" → "/Patient/9000000009"), or the type
+// for a type-level path ("/Patient").
+func resourcePath(p string) string {
+	s := strings.Trim(p, "/")
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		if j := strings.IndexByte(s[i+1:], '/'); j >= 0 {
+			s = s[:i+1+j]
+		}
+	}
+	return "/" + s
+}
+
+// typePath is a path's first segment ("/Patient").
+func typePath(p string) string {
+	s := strings.Trim(p, "/")
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		s = s[:i]
+	}
+	return "/" + s
+}
