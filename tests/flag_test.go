@@ -40,7 +40,7 @@ func TestFlagSearchThroughTheFacade(t *testing.T) {
 		{name: "by NHS number identifier", query: "patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, total: 4},
 		{name: "child protection only", query: "patient=9000000009&category=http://terminology.hl7.org/CodeSystem/flag-category|safety", want: map[string]int{"cpis": 1}, total: 1},
 		{name: "reasonable adjustments only", query: "patient=9000000009&category=https://fhir.nhs.uk/STU3/CodeSystem/RARecord-FlagCategory-1|NRAF", want: map[string]int{"ra": 2}, total: 2},
-		{name: "ended plans", query: "patient=9000000017&status=inactive", want: map[string]int{"cpis": 1}, total: 1},
+		{name: "ended plans", query: "patient=9000000017&category=safety&status=inactive", want: map[string]int{"cpis": 1}, total: 1},
 		{name: "POST _search", query: "", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, total: 4},
 	}
 	for _, tc := range tests {
@@ -412,5 +412,22 @@ func TestFlagCPISReadsAreSilent(t *testing.T) {
 	}
 	if after := env.app.Sandbox.CPIS.Accesses("9000000017"); after != before {
 		t.Errorf("%d accesses recorded", after-before)
+	}
+}
+
+// A service refusing access (RBAC) is a missing source too, named in the
+// answer; the simulator refuses every FGM-IS query about 9000000092.
+func TestFlagServiceRefusesAccess(t *testing.T) {
+	r := get(t, "/Flag?patient="+sandboxfgm.ForbiddenNHSNumber)
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+	_, outcomes := entries(t, r)
+	if len(outcomes) != 1 {
+		t.Fatalf("outcomes %v", outcomes)
+	}
+	is := outcomes[0]["resource"].(map[string]any)["issue"].([]any)[0].(map[string]any)
+	if is["code"] != "forbidden" || is["severity"] != "warning" || !strings.Contains(is["diagnostics"].(string), resources.SourceFGM) {
+		t.Errorf("issue %v", is)
 	}
 }

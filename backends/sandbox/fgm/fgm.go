@@ -18,6 +18,11 @@
 // Bundle-flag-not-found.json); and about one in fifty girls under 18 of the
 // population has a flag, one in five of them removed (entered-in-error or
 // inactive, with a removal reason and an end date). Everyone else has none.
+//
+// ForbiddenNHSNumber is a scenario rather than data: FGM-IS refuses every
+// query about that patient with 403 ACCESS_DENIED (as national RBAC would),
+// so a client can see how the facade answers when one of its services
+// fails, without injecting a fault.
 package fgm
 
 import (
@@ -41,6 +46,9 @@ const BasePath = "/fgm/FHIR/R4"
 const ErrorSystem = "https://fhir.nhs.uk/CodeSystem/England-SpineErrorOrWarningCode"
 
 const contentTypeFHIR = "application/fhir+json"
+
+// ForbiddenNHSNumber is the patient FGM-IS refuses to answer about (403).
+const ForbiddenNHSNumber = "9000000092"
 
 // Options configure a Simulator.
 type Options struct {
@@ -137,6 +145,10 @@ func (s *Simulator) search(w http.ResponseWriter, r *http.Request) {
 	}
 	if (system != "" && system != nhsnumber.System) || !nhsnumber.Valid(nhs) {
 		writeOutcome(w, http.StatusBadRequest, "value", "INVALID_VALUE", "Invalid value", "Invalid NHS Number")
+		return
+	}
+	if nhs == ForbiddenNHSNumber {
+		writeOutcome(w, http.StatusForbidden, "forbidden", "ACCESS_DENIED", "Access denied", "The user's role does not permit access to this record")
 		return
 	}
 	base := s.base(r)

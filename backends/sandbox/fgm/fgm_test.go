@@ -97,6 +97,7 @@ func TestErrors(t *testing.T) {
 		{name: "invalid NHS number", path: search("9000000000"), hdr: ok, status: 400, code: "INVALID_VALUE"},
 		{name: "another identifier system", path: "/Flag?patient:identifier=urn:x|9000000009", hdr: ok, status: 400, code: "INVALID_VALUE"},
 		{name: "unknown path", path: "/Patient", hdr: ok, status: 404, code: "RESOURCE_NOT_FOUND"},
+		{name: "forbidden patient", path: search(fgm.ForbiddenNHSNumber), hdr: ok, status: 403, code: "ACCESS_DENIED"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
