@@ -527,7 +527,10 @@ func (a *App) nrlClients(cfg Config, m *upstream.Metrics) (*nrl.Client, *nrl.Fet
 	if ssp == "" {
 		ssp = "https://" + nrl.NationalProxyHost
 	}
-	sspUp, err := a.upstream("nrl-ssp", Backend{BaseURL: ssp, Token: cfg.NRL.Token, Timeout: cfg.NRL.Timeout}, cfg.BackendTimeout, m)
+	// A document is asked for once: a holder that did not answer in time is
+	// asked again by the user, not twice more by the facade, which would
+	// triple the wait before the 504.
+	sspUp, err := a.upstream("nrl-ssp", Backend{BaseURL: ssp, Token: cfg.NRL.Token, Timeout: cfg.NRL.Timeout, MaxAttempts: 1}, cfg.BackendTimeout, m)
 	if err != nil {
 		return nil, nil, err
 	}
