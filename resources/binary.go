@@ -21,10 +21,10 @@ type DocumentFetcher interface {
 // Binary serves the documents NRL's pointers point at, as raw content
 // (Streamer): GET Binary/<DocumentReference id> is content[0] of that
 // pointer, Binary/<id>.<n> its content[n] — the very URLs DocumentReference
-// puts in content[].attachment.url. Each read reads the pointer afresh (so
-// a pointer withdrawn from NRL can no longer be opened), then streams the
-// document from its holder through the Spine Secure Proxy without holding
-// it whole.
+// puts in content[].attachment.url. Each read reads the pointer from NRL
+// (so a pointer withdrawn from NRL can no longer be opened, once any cache
+// of NRL reads in the client has expired), then streams the document from
+// its holder through the Spine Secure Proxy without holding it whole.
 type Binary struct {
 	pointers PointerReader
 	fetcher  DocumentFetcher
