@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/carerecords/fhir-facade/backends/ra"
+	"github.com/carerecords/fhir-facade/backends/upstream"
 	cpismap "github.com/carerecords/fhir-facade/mappers/cpis"
 	fgmmap "github.com/carerecords/fhir-facade/mappers/fgm"
 	ramap "github.com/carerecords/fhir-facade/mappers/ra"
@@ -56,7 +57,8 @@ func (p *Flag) Create(ctx context.Context, msg proto.Message) (*Resource, error)
 		return nil, err
 	}
 
-	consent, err := p.ra.Consent(ctx, nhs)
+	// A write decides on RA's current state, never on a cached read.
+	consent, err := p.ra.Consent(upstream.WithNoCache(ctx), nhs)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +117,7 @@ func (p *Flag) Update(ctx context.Context, id string, msg proto.Message, ifMatch
 		return nil, &fhirerr.Error{Category: fhirerr.PreconditionRequired,
 			Message: "updating a reasonable adjustment needs its current version: send If-Match with the ETag of the flag read"}
 	}
-	rec, err := p.fetchRA(ctx, nhs, []string{"active", "inactive"})
+	rec, err := p.fetchRA(upstream.WithNoCache(ctx), nhs, []string{"active", "inactive"})
 	if err != nil {
 		return nil, err
 	}

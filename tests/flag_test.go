@@ -431,3 +431,40 @@ func TestFlagServiceRefusesAccess(t *testing.T) {
 		t.Errorf("issue %v", is)
 	}
 }
+
+// Flag requests, their ids (which carry NHS numbers) and their failures
+// leave no NHS number in the logs.
+func TestFlagLogsCarryNoNHSNumber(t *testing.T) {
+	mark := len(env.logs.String())
+	for _, path := range []string{"/Flag?patient=9000000009", "/Flag/ra-9000000009.1512d9fd-5ed8-4c63-80c5-348885c3f809",
+		"/Flag/cpis-9000000009-lac", "/Flag?patient=9000000000", "/Flag?patient=" + sandboxfgm.ForbiddenNHSNumber} {
+		get(t, path)
+	}
+	env.app.Sandbox.CPIS.SetFault(&sandboxcpis.Fault{Drop: true})
+	get(t, "/Flag?patient=9000000017")
+	env.app.Sandbox.CPIS.SetFault(nil)
+	call(t, "POST", "/Flag", fhirJSON, raFlag("9000000033", ""))
+	logs := env.logs.String()[mark:]
+	if !strings.Contains(logs, `"request_id"`) {
+		t.Fatal("no request was logged")
+	}
+	if m := nhsNumberPattern.FindString(logs); m != "" {
+		t.Errorf("the logs carry an NHS number (%s)", m)
+	}
+}
+
+// The patient comes with the flags (_include), and the flags with the
+// patient (_revinclude).
+func TestFlagIncludes(t *testing.T) {
+	for _, path := range []string{"/Flag?patient=9000000009&_include=Flag:patient", "/Patient?identifier=9000000009&_revinclude=Flag:patient"} {
+		r := get(t, path)
+		matches, _ := entries(t, r)
+		types := map[string]int{}
+		for _, m := range matches {
+			types[m["resource"].(map[string]any)["resourceType"].(string)]++
+		}
+		if r.status != 200 || types["Flag"] != 4 || types["Patient"] != 1 {
+			t.Errorf("%s: %d %v", path, r.status, types)
+		}
+	}
+}
