@@ -6,7 +6,7 @@
 package cache
 
 import (
-	"hash/maphash"
+	"hash/fnv"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -43,7 +43,6 @@ type Cache struct {
 	rc      *ristretto.Cache[string, *stored]
 	metrics *Metrics
 	closing atomic.Bool
-	seed    maphash.Seed
 	// gens are the write generations, one counter per slot of a hash of
 	// (backend, path): paths that share a slot are invalidated together,
 	// which costs a miss, never a stale answer. Bounded whatever the number
@@ -67,7 +66,7 @@ func New(opts Options) (*Cache, error) {
 	// About ten counters per entry the cache can hold, entries being a few
 	// kilobytes (a Patient is 6 KB).
 	counters := min(max(opts.MaxBytes/512, 10_000), 10_000_000)
-	c := &Cache{metrics: opts.Metrics, seed: maphash.MakeSeed()}
+	c := &Cache{metrics: opts.Metrics}
 	rc, err := ristretto.NewCache(&ristretto.Config[string, *stored]{
 		NumCounters: counters,
 		MaxCost:     opts.MaxBytes,
@@ -148,12 +147,13 @@ func (c *Cache) Invalidate(backend, path string) {
 	c.gens[c.slot(backend, path)].Add(1)
 }
 
+// slot is FNV-1a of (backend, path): the same slot for the same path in
+// every run, so which paths share one is reproducible.
 func (c *Cache) slot(backend, path string) uint64 {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	h.WriteString(backend)
-	h.WriteByte(0)
-	h.WriteString(path)
+	h := fnv.New64a()
+	h.Write([]byte(backend))
+	h.Write([]byte{0})
+	h.Write([]byte(path))
 	return h.Sum64() % genSlots
 }
 

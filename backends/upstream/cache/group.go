@@ -94,9 +94,14 @@ func detach(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithCancel(base)
 }
 
-// InFlight reports how many keys have a call in flight (tests, debugging).
-func (g *Group[V]) InFlight() int {
+// Waiting reports how many calls are in flight and how many callers wait
+// for them (tests, debugging).
+func (g *Group[V]) Waiting() (calls, waiters int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return len(g.calls)
+	for _, c := range g.calls {
+		calls++
+		waiters += c.waiters
+	}
+	return calls, waiters
 }
