@@ -243,3 +243,25 @@ func checkBadGateway(t *testing.T, err error, wantErr string) {
 		t.Errorf("error %v does not wrap a *fhirjson.Error", err)
 	}
 }
+
+// FuzzFlag feeds arbitrary payloads to Decode and Flag: they never panic,
+// and every failure is the cpis backend's BadGateway.
+func FuzzFlag(f *testing.F) {
+	inputs, _ := filepath.Glob("testdata/*.in.json")
+	for _, in := range inputs {
+		raw, err := os.ReadFile(in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		ct, err := cpis.Decode(raw)
+		if err == nil {
+			_, err = cpis.Flag(ct, "9000000009")
+		}
+		if err != nil && (fhirerr.CategoryOf(err) != fhirerr.BadGateway || fhirerr.As(err).Backend != "cpis") {
+			t.Fatalf("error %#v", err)
+		}
+	})
+}

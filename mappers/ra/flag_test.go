@@ -275,3 +275,35 @@ func checkBadGateway(t *testing.T, err error, wantErr string) {
 		t.Errorf("error %v does not wrap a *fhirjson.Error", err)
 	}
 }
+
+// FuzzFlag feeds arbitrary flag and consent payloads to DecodeFlag,
+// DecodeConsent and Flag: they never panic, and every failure is the ra
+// backend's BadGateway.
+func FuzzFlag(f *testing.F) {
+	consent, err := os.ReadFile("testdata/sandbox_flagGET_0.consent.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	inputs, _ := filepath.Glob("testdata/*.in.json")
+	for _, in := range inputs {
+		raw, err := os.ReadFile(in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw, consent)
+		f.Add(raw, []byte(nil))
+	}
+	f.Fuzz(func(t *testing.T, flagRaw, consentRaw []byte) {
+		fl, err := ra.DecodeFlag(flagRaw)
+		var c *fhirjson.STU3Consent
+		if err == nil && len(consentRaw) > 0 {
+			c, err = ra.DecodeConsent(consentRaw)
+		}
+		if err == nil {
+			_, err = ra.Flag(fl, c, "5900026175")
+		}
+		if err != nil && (fhirerr.CategoryOf(err) != fhirerr.BadGateway || fhirerr.As(err).Backend != "ra") {
+			t.Fatalf("error %#v", err)
+		}
+	})
+}
