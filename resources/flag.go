@@ -198,16 +198,16 @@ func parseFlagQuery(params map[string][]string) (*flagQuery, error) {
 // system any of whose codes may appear.
 func (q *flagQuery) categoryMayMatch(fixed [][2]string, wildcardSystem string) bool {
 	for _, or := range q.categories {
-		any := false
+		hit := false
 		for _, t := range or {
 			for _, c := range fixed {
-				any = any || t.Matches(c[0], c[1])
+				hit = hit || t.Matches(c[0], c[1])
 			}
 			if wildcardSystem != "" && (!t.HasSystem || t.System == wildcardSystem) {
-				any = true
+				hit = true
 			}
 		}
-		if !any {
+		if !hit {
 			return false
 		}
 	}
@@ -221,15 +221,15 @@ func (q *flagQuery) matches(f *flagpb.Flag) bool {
 		return false
 	}
 	for _, or := range q.categories {
-		any := false
+		hit := false
 		for _, t := range or {
 			for _, cc := range f.GetCategory() {
 				for _, c := range cc.GetCoding() {
-					any = any || t.Matches(c.GetSystem().GetValue(), c.GetCode().GetValue())
+					hit = hit || t.Matches(c.GetSystem().GetValue(), c.GetCode().GetValue())
 				}
 			}
 		}
-		if !any {
+		if !hit {
 			return false
 		}
 	}
