@@ -368,59 +368,8 @@ func New(cfg Config) (*App, error) {
 	}
 	a := &App{Metrics: prometheus.NewRegistry(), Backends: map[string]string{}, cacheMaxBytes: cfg.BackendCacheMaxBytes}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if cfg.PDS.BaseURL == "" || cfg.SCR.BaseURL == "" {
-		sb, err := sandbox.Start(cfg.Sandbox)
-		if err != nil {
-			return nil, fmt.Errorf("start the embedded sandbox: %w", err)
-		}
-		a.Sandbox = sb
-		for _, b := range []struct {
-			cfg  *Backend
-			base string
-		}{{&cfg.PDS, sb.PDSBaseURL}, {&cfg.SCR, sb.SCRBaseURL}} {
-			if b.cfg.BaseURL == "" {
-				b.cfg.BaseURL = b.base
-				if b.cfg.Token == "" {
-					b.cfg.Token = "sandbox"
-				}
-			}
-		}
-	}
-	if cfg.NRL.BaseURL == "" {
-		if a.Sandbox == nil {
-			sb, err := sandbox.Start(cfg.Sandbox)
-			if err != nil {
-				return nil, fmt.Errorf("start the embedded sandbox: %w", err)
-			}
-			a.Sandbox = sb
-		}
-		cfg.NRL.BaseURL = a.Sandbox.NRLBaseURL
-		if cfg.NRL.Token == "" {
-			cfg.NRL.Token = "sandbox"
-		}
-		if cfg.NRLSSPURL == "" {
-			cfg.NRLSSPURL = a.Sandbox.NRLSSPURL
-		}
-	}
-	if cfg.RA.BaseURL == "" || cfg.CPIS.BaseURL == "" || cfg.FGM.BaseURL == "" {
-		if a.Sandbox == nil {
-			sb, err := sandbox.Start(cfg.Sandbox)
-			if err != nil {
-				return nil, fmt.Errorf("start the embedded sandbox: %w", err)
-			}
-			a.Sandbox = sb
-		}
-		for _, b := range []struct {
-			cfg  *Backend
-			base string
-		}{{&cfg.RA, a.Sandbox.RABaseURL}, {&cfg.CPIS, a.Sandbox.CPISBaseURL}, {&cfg.FGM, a.Sandbox.FGMBaseURL}} {
-			if b.cfg.BaseURL == "" {
-				b.cfg.BaseURL = b.base
-				if b.cfg.Token == "" {
-					b.cfg.Token = "sandbox"
-				}
-			}
-		}
+	if err := a.useSandbox(&cfg); err != nil {
+		return nil, err
 	}
 	um := upstream.NewMetrics(a.Metrics)
 	pdsUp, err := a.upstream(pds.Name, cfg.PDS, cfg.BackendTimeout, um)
@@ -485,6 +434,43 @@ func New(cfg Config) (*App, error) {
 	a.server = srv
 	a.Handler = srv
 	return a, nil
+}
+
+// useSandbox points every backend without a base URL at the embedded
+// sandbox, started once if any needs it, with the sandbox's token.
+func (a *App) useSandbox(cfg *Config) error {
+	backends := []struct {
+		cfg *Backend
+		url func(*sandbox.Sandbox) string
+	}{
+		{&cfg.PDS, func(s *sandbox.Sandbox) string { return s.PDSBaseURL }},
+		{&cfg.SCR, func(s *sandbox.Sandbox) string { return s.SCRBaseURL }},
+		{&cfg.NRL, func(s *sandbox.Sandbox) string { return s.NRLBaseURL }},
+		{&cfg.RA, func(s *sandbox.Sandbox) string { return s.RABaseURL }},
+		{&cfg.CPIS, func(s *sandbox.Sandbox) string { return s.CPISBaseURL }},
+		{&cfg.FGM, func(s *sandbox.Sandbox) string { return s.FGMBaseURL }},
+	}
+	for _, b := range backends {
+		if b.cfg.BaseURL != "" {
+			continue
+		}
+		if a.Sandbox == nil {
+			sb, err := sandbox.Start(cfg.Sandbox)
+			if err != nil {
+				return fmt.Errorf("start the embedded sandbox: %w", err)
+			}
+			a.Sandbox = sb
+		}
+		b.cfg.BaseURL = b.url(a.Sandbox)
+		if b.cfg.Token == "" {
+			b.cfg.Token = "sandbox"
+		}
+		if b.cfg == &cfg.NRL && cfg.NRLSSPURL == "" {
+			// The sandbox's NRL points at its own document host.
+			cfg.NRLSSPURL = a.Sandbox.NRLSSPURL
+		}
+	}
+	return nil
 }
 
 // flagProvider builds the Flag provider over RA, CP-IS and FGM-IS.
