@@ -21,6 +21,10 @@ func main() {
 	var opts sandbox.Options
 	flag.StringVar(&opts.PDSAddr, "pds-addr", "127.0.0.1:9001", "PDS simulator listen address")
 	flag.StringVar(&opts.SCRAddr, "scr-addr", "127.0.0.1:9002", "SCR simulator listen address")
+	flag.StringVar(&opts.NRLAddr, "nrl-addr", "127.0.0.1:9003", "NRL simulator (and document host) listen address")
+	flag.StringVar(&opts.RAAddr, "ra-addr", "127.0.0.1:9004", "RA simulator listen address")
+	flag.StringVar(&opts.CPISAddr, "cpis-addr", "127.0.0.1:9005", "CP-IS simulator listen address")
+	flag.StringVar(&opts.FGMAddr, "fgm-addr", "127.0.0.1:9006", "FGM-IS simulator listen address")
 	flag.BoolVar(&opts.Open, "open", false, "open-sandbox mode: no Authorization header required")
 	flag.Int64Var(&opts.Seed, "seed", population.DefaultSeed, "synthetic population seed")
 	flag.IntVar(&opts.Size, "size", population.DefaultSize, "synthetic population size")
@@ -32,6 +36,10 @@ func main() {
 	}
 	fmt.Printf("PDS  %s\n", sb.PDSBaseURL)
 	fmt.Printf("SCR  %s\n", sb.SCRBaseURL)
+	fmt.Printf("NRL  %s (documents: %s)\n", sb.NRLBaseURL, sb.NRLSSPURL)
+	fmt.Printf("RA   %s\n", sb.RABaseURL)
+	fmt.Printf("CPIS %s\n", sb.CPISBaseURL)
+	fmt.Printf("FGM  %s\n", sb.FGMBaseURL)
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
