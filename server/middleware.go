@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -107,6 +108,10 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		ri := &reqInfo{id: id, route: "other", resourceType: "none", interaction: "other"}
 		ctx := context.WithValue(r.Context(), infoKey{}, ri)
 		ctx = upstream.WithCorrelationID(ctx, id)
+		if noCache(r.Header) {
+			// The client wants an answer from the national services themselves.
+			ctx = upstream.WithNoCache(ctx)
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
@@ -138,4 +143,19 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 	})
+}
+
+// noCache reports Cache-Control: no-cache (or no-store, or Pragma:
+// no-cache) on a request.
+// See: https://www.rfc-editor.org/rfc/rfc9111#section-5.2.1.4
+func noCache(h http.Header) bool {
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			switch strings.ToLower(strings.TrimSpace(d)) {
+			case "no-cache", "no-store", "max-age=0":
+				return true
+			}
+		}
+	}
+	return strings.EqualFold(strings.TrimSpace(h.Get("Pragma")), "no-cache")
 }
