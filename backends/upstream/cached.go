@@ -47,7 +47,8 @@ func NoCache(ctx context.Context) bool {
 var cachedHeaders = []string{"Content-Type", "Etag", "Last-Modified", "Content-Location"}
 
 // cachedGet answers a GET from the cache, or fetches it once for all
-// concurrent identical misses and keeps a 200.
+// concurrent identical misses and keeps a 200. The one call carries the
+// first caller's context values (X-Correlation-ID among them) and deadline.
 func (c *Client) cachedGet(ctx context.Context, req Request) (*Response, error) {
 	store := c.store
 	// The generation is read before the backend is called: an answer

@@ -1,8 +1,10 @@
 // Package upstream is the HTTP plumbing every backend client shares: one
 // pooled http.Client per backend, the NHS API platform headers (X-Request-ID
 // per call, X-Correlation-ID from the facade's request, bearer token), a
-// per-call timeout, a bounded body read, metrics, and the categorisation of
-// transport failures. It knows nothing of FHIR REST.
+// per-attempt timeout, a bounded body read, metrics, and the categorisation
+// of transport failures; and each backend's resilience policy (retries of
+// idempotent reads, circuit breaker, bulkhead, rate limit) and the cache in
+// front of its reads (package cache). It knows nothing of FHIR REST.
 package upstream
 
 import (
@@ -40,7 +42,8 @@ type Config struct {
 	// Token is sent as "Authorization: Bearer <Token>" when non-empty. It is
 	// never logged.
 	Token string
-	// Timeout bounds each call; DefaultTimeout when zero.
+	// Timeout bounds each attempt; DefaultTimeout when zero. The caller's
+	// context bounds the whole call, retries and waits included.
 	Timeout time.Duration
 	// MaxBody bounds the response body read; DefaultMaxBody when zero.
 	MaxBody int64
@@ -87,8 +90,8 @@ type Config struct {
 
 	// CacheTTL is how long a 200 answer to a GET is served from the cache
 	// (0 = no caching). Cache is the store, which may be shared by several
-	// backends (see NewCache); when it is nil and CacheTTL is set, the
-	// client has a store of its own bounded to CacheMaxBytes
+	// backends of distinct Names (see NewCache); when it is nil and CacheTTL
+	// is set, the client has a store of its own bounded to CacheMaxBytes
 	// (cache.DefaultMaxBytes when zero), freed by Close.
 	CacheTTL      time.Duration
 	Cache         *cache.Cache
