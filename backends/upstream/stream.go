@@ -76,6 +76,12 @@ func (c *Client) Stream(ctx context.Context, req Request, opts StreamOptions) (*
 			if n == 1 {
 				return nil, aerr
 			}
+			// A retry was refused (breaker, bulkhead, rate limit) after the
+			// previous answer was closed: the refusal is the answer, never
+			// (nil, nil).
+			if resp == nil && err == nil {
+				err = aerr
+			}
 			break
 		}
 		var failed bool

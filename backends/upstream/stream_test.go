@@ -244,3 +244,23 @@ func TestStreamMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A retry refused by the breaker (opened by the failed first attempt) is an
+// error, never a nil answer with a nil error.
+func TestStreamRetryRefusedIsAnError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, upstream.Config{MaxAttempts: 3, BreakerThreshold: 1, BreakerCooldown: time.Hour}, nil)
+	res, err := c.Stream(context.Background(), upstream.Request{Method: http.MethodGet, Path: testPath}, upstream.StreamOptions{})
+	if res == nil && err == nil {
+		t.Fatal("Stream returned (nil, nil)")
+	}
+	if res != nil {
+		res.Body.Close()
+	}
+	if err != nil && fhirerr.CategoryOf(err) != fhirerr.Unavailable {
+		t.Errorf("err = %v, want the breaker's Unavailable", err)
+	}
+}
