@@ -12,6 +12,8 @@ import (
 const (
 	DefaultMaxInFlight    = 512
 	DefaultMaxHeaderBytes = 32 << 10
+	// DefaultRequestTimeout bounds one FHIR request end to end.
+	DefaultRequestTimeout = 30 * time.Second
 	// admissionWait is how long a request may wait for a slot when the
 	// server is at its limit, before it is answered 503.
 	admissionWait = 100 * time.Millisecond

@@ -7,6 +7,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -45,6 +46,10 @@ type Config struct {
 	MaxInFlight int
 	// MaxHeaderBytes bounds the request line and headers (DefaultMaxHeaderBytes when 0): 431.
 	MaxHeaderBytes int
+	// RequestTimeout bounds the whole of one FHIR request, every backend call
+	// and retry included (DefaultRequestTimeout when 0); document streams
+	// are bounded by their own timeouts instead.
+	RequestTimeout time.Duration
 	// CORSOrigins are the browser origins allowed to call the API ("*" for
 	// any); empty means no cross-origin access.
 	CORSOrigins []string
@@ -101,6 +106,9 @@ func New(cfg Config, reg *resources.Registry) (*Server, error) {
 	}
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	rd, err := newRenderer(cfg.RenderCacheBytes)
@@ -182,7 +190,15 @@ func (s *Server) fhir(route string, byMethod map[string]handlerFunc) http.Handle
 		defer release()
 		q, qerr := url.ParseQuery(r.URL.RawQuery)
 		f, err := negotiate(r, q)
-		if st := s.streamer(r, route); st != nil {
+		st := s.streamer(r, route)
+		if st == nil {
+			// One deadline for the whole request, passed down to every
+			// backend call through the context: no request outlives it.
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		if st != nil {
 			// Raw content is served in its own media type, whatever Accept says.
 			s.readStream(w, r, format{contentType: mediaFHIRJSON, pretty: f.pretty}, st)
 			return

@@ -108,6 +108,9 @@ type Config struct {
 	// Sandbox configures the embedded simulators started for every backend
 	// without a BaseURL.
 	Sandbox sandbox.Options
+	// RequestTimeout bounds one FHIR request end to end (env
+	// FACADE_REQUEST_TIMEOUT; server.DefaultRequestTimeout when 0).
+	RequestTimeout time.Duration
 	// CORSOrigins are the browser origins allowed to call the API (env
 	// FACADE_CORS_ORIGINS, comma-separated; "*" for any).
 	CORSOrigins []string
@@ -125,6 +128,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Addr:    orDefault(getenv("FACADE_ADDR"), "127.0.0.1:8080"),
 		BaseURL: getenv("FACADE_BASE_URL"),
+	}
+	if s := getenv("FACADE_REQUEST_TIMEOUT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("FACADE_REQUEST_TIMEOUT must be a positive duration such as 30s")
+		}
+		cfg.RequestTimeout = d
 	}
 	for _, o := range strings.Split(getenv("FACADE_CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -418,13 +428,14 @@ func New(cfg Config) (*App, error) {
 	}
 	reg := resources.NewRegistry(append(providers, opdefs)...)
 	srv, err := server.New(server.Config{
-		BaseURL:     cfg.BaseURL,
-		Version:     Version,
-		Logger:      cfg.Logger,
-		QuietLogs:   cfg.QuietLogs,
-		Registry:    a.Metrics,
-		CORSOrigins: cfg.CORSOrigins,
-		Ready:       a.ready,
+		BaseURL:        cfg.BaseURL,
+		Version:        Version,
+		Logger:         cfg.Logger,
+		QuietLogs:      cfg.QuietLogs,
+		Registry:       a.Metrics,
+		CORSOrigins:    cfg.CORSOrigins,
+		RequestTimeout: cfg.RequestTimeout,
+		Ready:          a.ready,
 	}, reg)
 	if err != nil {
 		a.Close()
