@@ -83,7 +83,7 @@ func (b *Binary) ReadStream(ctx context.Context, id string) (*Stream, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Stream{ContentType: doc.ContentType, Size: doc.Size, Body: doc.Body}, nil
+		return &Stream{ContentType: doc.ContentType, Size: doc.Size, Body: doc.Body, Patient: nrlmap.NHSNumber(p)}, nil
 	}
 	return nil, fhirerr.New(fhirerr.NotFound, "no document with this id (Binary ids are <DocumentReference id>[.<n>])")
 }

@@ -208,6 +208,9 @@ type Stream struct {
 	Size int64
 	// Body is read to the end (or until the client goes) and closed by the server.
 	Body io.ReadCloser
+	// Patient is the NHS number of the patient the content is about, for
+	// the audit trail ("" when unknown).
+	Patient string
 }
 
 // Streamer is implemented by providers whose read returns raw content rather

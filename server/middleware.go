@@ -23,6 +23,34 @@ type reqInfo struct {
 	route        string
 	resourceType string
 	interaction  string
+	// patients are the NHS numbers whose data the request touched or asked
+	// for: the audit record's subject. Only the handler's goroutine writes it.
+	patients map[string]bool
+}
+
+// notePatient records that the request concerns patient nhs.
+func (ri *reqInfo) notePatient(nhs string) {
+	if nhs == "" {
+		return
+	}
+	if ri.patients == nil {
+		ri.patients = map[string]bool{}
+	}
+	ri.patients[nhs] = true
+}
+
+// notePatientsIn records the patients a rendered resource is about: a
+// Patient itself, or the Patient its subject/patient references.
+func (ri *reqInfo) notePatientsIn(resourceType, id string, body []byte) {
+	if resourceType == "Patient" {
+		ri.notePatient(id)
+		return
+	}
+	for _, el := range []string{"subject", "patient"} {
+		for _, ref := range references(body, el, "Patient") {
+			ri.notePatient(ref)
+		}
+	}
 }
 
 type infoKey struct{}
@@ -121,6 +149,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 				}
 			}
 			d := time.Since(start)
+			s.audit(r.WithContext(ctx), ri, sw.status, start)
 			status := strconv.Itoa(sw.status)
 			s.metrics.requests.WithLabelValues(ri.resourceType, ri.interaction, status).Inc()
 			s.metrics.duration.WithLabelValues(ri.resourceType, ri.interaction, status).Observe(d.Seconds())

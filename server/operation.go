@@ -47,6 +47,9 @@ func (s *Server) operation(r *http.Request, f format, q url.Values) (*reply, err
 	if err != nil {
 		return nil, err
 	}
+	if p.ResourceType() == "Patient" {
+		ri.notePatient(id)
+	}
 	res, err := op.Run(r.Context(), id, q)
 	if err != nil {
 		return nil, err

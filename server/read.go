@@ -31,6 +31,9 @@ func (s *Server) read(r *http.Request, _ format, q url.Values) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.ResourceType() == "Patient" {
+		ri.notePatient(id)
+	}
 	res, err := rd.Read(r.Context(), id)
 	if err != nil {
 		return nil, err
@@ -39,6 +42,7 @@ func (s *Server) read(r *http.Request, _ format, q url.Values) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	ri.notePatientsIn(res.Type, res.ID, body)
 	if body, err = sub.apply(res.Type, body); err != nil {
 		return nil, err
 	}

@@ -317,7 +317,9 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 	start := min(q.Offset, len(matches))
 	end := min(start+count, len(matches))
 	page := matches[start:end]
+	ri := infoFrom(r.Context())
 	for _, m := range page {
+		ri.notePatientsIn(m.entry.Resource.Type, m.entry.Resource.ID, m.body)
 		body, err := req.subset.apply(m.entry.Resource.Type, m.body)
 		if err != nil {
 			return nil, err
@@ -335,6 +337,7 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 		}
 		issues = append(issues, incIssues...)
 		for _, e := range inc {
+			ri.notePatientsIn(e.entry.Resource.Type, e.entry.Resource.ID, e.body)
 			b.Entry = append(b.Entry, bundleEntry{FullURL: base + "/" + e.entry.Resource.Type + "/" + e.entry.Resource.ID, Resource: e.body, Search: &entrySearch{Mode: "include"}})
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
+	"github.com/carerecords/fhir-facade/audit"
 	"github.com/carerecords/fhir-facade/capability"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
@@ -50,6 +51,11 @@ type Config struct {
 	// and retry included (DefaultRequestTimeout when 0); document streams
 	// are bounded by their own timeouts instead.
 	RequestTimeout time.Duration
+	// Audit receives one record per request that touched patient data; nil
+	// disables auditing.
+	Audit *audit.Log
+	// Identity tells the audit trail who made a request; nil records none.
+	Identity func(*http.Request) Identity
 	// CORSOrigins are the browser origins allowed to call the API ("*" for
 	// any); empty means no cross-origin access.
 	CORSOrigins []string

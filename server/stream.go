@@ -32,6 +32,7 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request, f format, st
 		return
 	}
 	defer stream.Body.Close()
+	ri.notePatient(stream.Patient)
 	h := w.Header()
 	ct := stream.ContentType
 	if ct == "" {

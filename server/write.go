@@ -116,6 +116,9 @@ func (s *Server) patch(r *http.Request, _ format, _ url.Values) (*reply, error) 
 	if len(b) > maxResourceBody {
 		return nil, fhirerr.New(fhirerr.TooLarge, "the patch is larger than %d bytes", maxResourceBody)
 	}
+	if p.ResourceType() == "Patient" {
+		ri.notePatient(id)
+	}
 	res, err := pt.Patch(r.Context(), id, b, mt, ifMatchVersion(r.Header.Get("If-Match")))
 	if err != nil {
 		return nil, err
@@ -127,6 +130,9 @@ func (s *Server) patch(r *http.Request, _ format, _ url.Values) (*reply, error) 
 // Last-Modified, and the resource unless Prefer: return=minimal.
 func (s *Server) written(r *http.Request, res *resources.Resource, status int) (*reply, error) {
 	rep := &reply{status: status, etag: res.VersionID, lastModified: res.LastUpdated, header: http.Header{}}
+	if res.Type == "Patient" {
+		infoFrom(r.Context()).notePatient(res.ID)
+	}
 	if status == http.StatusCreated {
 		loc := s.baseURL(r) + "/" + res.Type + "/" + res.ID
 		if res.VersionID != "" {
@@ -142,6 +148,7 @@ func (s *Server) written(r *http.Request, res *resources.Resource, status int) (
 	if err != nil {
 		return nil, err
 	}
+	infoFrom(r.Context()).notePatientsIn(res.Type, res.ID, body)
 	rep.body = body
 	return rep, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
 
+	"github.com/carerecords/fhir-facade/audit"
 	"github.com/carerecords/fhir-facade/backends/cpis"
 	"github.com/carerecords/fhir-facade/backends/fgm"
 	"github.com/carerecords/fhir-facade/backends/nrl"
@@ -108,6 +109,9 @@ type Config struct {
 	// Sandbox configures the embedded simulators started for every backend
 	// without a BaseURL.
 	Sandbox sandbox.Options
+	// AuditLog is the append-only JSON-lines file of the audit trail (env
+	// AUDIT_LOG); empty keeps the trail in memory only.
+	AuditLog string
 	// RequestTimeout bounds one FHIR request end to end (env
 	// FACADE_REQUEST_TIMEOUT; server.DefaultRequestTimeout when 0).
 	RequestTimeout time.Duration
@@ -129,6 +133,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Addr:    orDefault(getenv("FACADE_ADDR"), "127.0.0.1:8080"),
 		BaseURL: getenv("FACADE_BASE_URL"),
 	}
+	cfg.AuditLog = getenv("AUDIT_LOG")
 	if s := getenv("FACADE_REQUEST_TIMEOUT"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
@@ -362,6 +367,7 @@ type App struct {
 	Backends map[string]string
 	server   *server.Server
 	memo     *resources.Memo
+	audit    *audit.Log
 	// cache is the store of backend reads shared by every backend;
 	// upstreams are the backends' clients, for /readyz.
 	cache         *cache.Cache
@@ -393,6 +399,10 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	scrClient := scr.New(scrUp, scr.Options{SessionURID: cfg.SCRSessionURID})
+	if a.audit, err = audit.Open(cfg.AuditLog, 0); err != nil {
+		a.Close()
+		return nil, err
+	}
 	memo, err := resources.NewMemo(64 << 20)
 	if err != nil {
 		a.Close()
@@ -421,6 +431,8 @@ func New(cfg Config) (*App, error) {
 		flag,
 	}
 	patient.UseSummarySources(resources.SummarySources(providers))
+	// The audit trail is searchable by auditors, never part of a summary.
+	providers = append(providers, resources.NewAuditEvent(a.audit))
 	opdefs, err := resources.NewOperationDefinitions(capability.OperationDefinition, providers...)
 	if err != nil {
 		a.Close()
@@ -435,6 +447,7 @@ func New(cfg Config) (*App, error) {
 		Registry:       a.Metrics,
 		CORSOrigins:    cfg.CORSOrigins,
 		RequestTimeout: cfg.RequestTimeout,
+		Audit:          a.audit,
 		Ready:          a.ready,
 	}, reg)
 	if err != nil {
@@ -591,6 +604,9 @@ func (a *App) Close() {
 		a.server.Close()
 	}
 	a.memo.Close()
+	if a.audit != nil {
+		_ = a.audit.Close()
+	}
 	a.cache.Close()
 	if a.Sandbox != nil {
 		a.Sandbox.Close()

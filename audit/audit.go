@@ -1,0 +1,156 @@
+// Package audit keeps the record of every access to patient data: who
+// (user, role, organisation), which patients, what (resource type and
+// interaction), when, the outcome and the request id. Records are appended
+// to a JSON-lines file that is only ever appended to, and kept in memory
+// (bounded) so auditors can search them as FHIR AuditEvents.
+//
+// This log holds NHS numbers by design; the operational logs never do.
+package audit
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Record is one audited access.
+type Record struct {
+	Time         time.Time `json:"time"`
+	RequestID    string    `json:"request_id"`
+	User         string    `json:"user,omitempty"`
+	Role         string    `json:"role,omitempty"`
+	Organisation string    `json:"organisation,omitempty"`
+	// Patients are the NHS numbers whose data the request touched.
+	Patients     []string `json:"patients"`
+	ResourceType string   `json:"resource_type"`
+	Interaction  string   `json:"interaction"`
+	Status       int      `json:"status"`
+}
+
+// Log appends records to a file (if any) and keeps the most recent in memory.
+type Log struct {
+	mu      sync.Mutex
+	w       *bufio.Writer
+	f       *os.File
+	records []Record
+	max     int
+}
+
+// DefaultMemory is how many records a Log keeps for searching.
+const DefaultMemory = 100_000
+
+// Open returns a log appending to path (created with mode 0600 if absent;
+// "" keeps records in memory only), loading the most recent records already
+// in the file so searches cover earlier runs.
+func Open(path string, memory int) (*Log, error) {
+	if memory <= 0 {
+		memory = DefaultMemory
+	}
+	l := &Log{max: memory}
+	if path == "" {
+		return l, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit: open the audit log: %w", err)
+	}
+	if err := l.load(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	l.f, l.w = f, bufio.NewWriter(f)
+	return l, nil
+}
+
+func (l *Log) load(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var rec Record
+		if json.Unmarshal(sc.Bytes(), &rec) == nil {
+			l.keep(rec)
+		}
+	}
+	return sc.Err()
+}
+
+func (l *Log) keep(rec Record) {
+	if len(l.records) >= l.max {
+		// Drop the oldest tenth at once rather than shifting on every append.
+		l.records = append(l.records[:0], l.records[l.max/10+1:]...)
+	}
+	l.records = append(l.records, rec)
+}
+
+// Write appends rec. It is flushed to the file before Write returns, so an
+// access is on disk before the client has the data in hand.
+func (l *Log) Write(rec Record) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.keep(rec)
+	if l.w == nil {
+		return nil
+	}
+	if _, err := l.w.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return l.w.Flush()
+}
+
+// Query selects records; zero fields match everything.
+type Query struct {
+	Patient  string
+	From, To time.Time
+}
+
+// Search returns the records matching q, newest first.
+func (l *Log) Search(q Query) []Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Record
+	for _, r := range l.records {
+		if q.Patient != "" && !contains(r.Patients, q.Patient) {
+			continue
+		}
+		if !q.From.IsZero() && r.Time.Before(q.From) {
+			continue
+		}
+		if !q.To.IsZero() && r.Time.After(q.To) {
+			continue
+		}
+		out = append(out, r)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+	return out
+}
+
+// Close flushes and closes the file.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := errors.Join(l.w.Flush(), l.f.Close())
+	l.f, l.w = nil, nil
+	return err
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}

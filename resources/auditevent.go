@@ -1,0 +1,180 @@
+package resources
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+
+	"github.com/carerecords/fhir-facade/audit"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+)
+
+// AuditEvent serves the facade's own audit trail as FHIR AuditEvent: who
+// accessed which patient's data, how, when, and with what outcome. Who may
+// search it is decided by the access policy (auditors only).
+type AuditEvent struct {
+	log *audit.Log
+}
+
+var _ Searcher = (*AuditEvent)(nil)
+
+// NewAuditEvent returns the AuditEvent provider over the audit log.
+func NewAuditEvent(l *audit.Log) *AuditEvent { return &AuditEvent{log: l} }
+
+// ResourceType implements Provider.
+func (*AuditEvent) ResourceType() string { return "AuditEvent" }
+
+// Profile implements Provider.
+func (*AuditEvent) Profile() string { return "" }
+
+// Documentation implements Provider.
+func (*AuditEvent) Documentation() string {
+	return "The facade's audit trail: one AuditEvent per access to patient data (user, role, organisation, patients, resource type, interaction, outcome, request id). Auditors only."
+}
+
+// SearchParams implements Searcher.
+func (*AuditEvent) SearchParams() []SearchParam {
+	return []SearchParam{
+		{Name: "patient", Type: TypeReference, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-patient", Modifiers: PatientParamModifiers,
+			Documentation: "The patient whose data was accessed (NHS number).", Example: "9000000009"},
+		{Name: "date", Type: TypeDate, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-date", Repeatable: true,
+			Documentation: "When the access happened (day precision), with eq, ge, gt, le or lt.", Example: "ge2020-01-01"},
+	}
+}
+
+// Search implements Searcher: newest first.
+func (a *AuditEvent) Search(_ context.Context, q *Query) (*SearchResult, error) {
+	nhs, err := RequirePatient(q.Params, "patient")
+	if err != nil {
+		return nil, err
+	}
+	aq := audit.Query{Patient: nhs}
+	if ds := q.Params["date"]; len(ds) > 0 {
+		r, err := ParseDateParams("date", ds)
+		if err != nil {
+			return nil, err
+		}
+		aq.From = r.From
+		if !r.To.IsZero() {
+			aq.To = r.To.Add(24*time.Hour - time.Nanosecond)
+		}
+	}
+	recs := a.log.Search(aq)
+	out := &SearchResult{Total: len(recs)}
+	for _, rec := range recs {
+		res, err := auditEventResource(rec)
+		if err != nil {
+			return nil, err
+		}
+		out.Entries = append(out.Entries, SearchEntry{Resource: res, Mode: "match"})
+	}
+	return out, nil
+}
+
+var (
+	auditUnmarshalOnce sync.Once
+	auditUnmarshaller  *jsonformat.Unmarshaller
+	auditUnmarshalErr  error
+)
+
+// auditEventResource maps one record onto an AuditEvent.
+// See: http://hl7.org/fhir/R4/auditevent.html
+func auditEventResource(rec audit.Record) (*Resource, error) {
+	id := rec.RequestID + "-" + strconv.FormatInt(rec.Time.UnixNano(), 36)
+	id = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '-'
+	}, id)
+	if len(id) > 64 {
+		id = id[len(id)-64:]
+	}
+	action := "R"
+	switch rec.Interaction {
+	case "create":
+		action = "C"
+	case "update", "patch":
+		action = "U"
+	case "search-type", "operation-summary", "operation-everything", "batch":
+		action = "E"
+	}
+	outcome := "0"
+	switch {
+	case rec.Status >= 500:
+		outcome = "8"
+	case rec.Status >= 400:
+		outcome = "4"
+	}
+	who := map[string]any{"display": "unauthenticated"}
+	if rec.User != "" {
+		who = map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": rec.User}}
+	}
+	agent := map[string]any{"who": who, "requestor": true}
+	if rec.Role != "" {
+		agent["role"] = []any{map[string]any{"coding": []any{map[string]any{"system": "https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode", "code": rec.Role}}}}
+	}
+	agents := []any{agent}
+	if rec.Organisation != "" {
+		agents = append(agents, map[string]any{"requestor": false, "who": map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": rec.Organisation}}})
+	}
+	var entities []any
+	for _, p := range rec.Patients {
+		entities = append(entities, map[string]any{
+			"what": map[string]any{"reference": "Patient/" + p},
+			"type": map[string]any{"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1", "display": "Person"},
+			"role": map[string]any{"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1", "display": "Patient"},
+		})
+	}
+	entities = append(entities, map[string]any{
+		"what":   map[string]any{"identifier": map[string]any{"system": "urn:carerecords-facade:request-id", "value": rec.RequestID}},
+		"type":   map[string]any{"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2", "display": "System Object"},
+		"detail": []any{map[string]any{"type": "resource-type", "valueString": rec.ResourceType}},
+	})
+	doc := map[string]any{
+		"resourceType": "AuditEvent",
+		"id":           id,
+		"type":         map[string]any{"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest", "display": "RESTful Operation"},
+		"subtype":      []any{map[string]any{"system": "http://hl7.org/fhir/restful-interaction", "code": subtypeCode(rec.Interaction)}},
+		"action":       action,
+		"recorded":     rec.Time.UTC().Format(time.RFC3339Nano),
+		"outcome":      outcome,
+		"agent":        agents,
+		"source":       map[string]any{"observer": map[string]any{"display": "carerecords-facade"}},
+		"entity":       entities,
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	auditUnmarshalOnce.Do(func() {
+		auditUnmarshaller, auditUnmarshalErr = jsonformat.NewUnmarshallerWithoutValidation("UTC", fhirversion.R4)
+	})
+	if auditUnmarshalErr != nil {
+		return nil, auditUnmarshalErr
+	}
+	cr, err := auditUnmarshaller.Unmarshal(b)
+	if err != nil {
+		return nil, &fhirerr.Error{Category: fhirerr.Internal, Message: "could not build an AuditEvent", Err: err}
+	}
+	msg := cr.ProtoReflect().Get(cr.ProtoReflect().Descriptor().Fields().ByName("audit_event")).Message().Interface()
+	return &Resource{Type: "AuditEvent", ID: id, Message: msg}, nil
+}
+
+// subtypeCode is the restful-interaction code for one of the facade's
+// interaction names.
+func subtypeCode(interaction string) string {
+	switch {
+	case strings.HasPrefix(interaction, "operation"):
+		return "operation"
+	case interaction == "":
+		return "read"
+	}
+	return interaction
+}
