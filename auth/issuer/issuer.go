@@ -1,0 +1,333 @@
+// Package issuer is a local OAuth 2.0 token issuer for development and
+// tests: the embedded default's stand-in for NHS CIS2 and the NHS API
+// platform. It generates a fresh ES256 (P-256) key pair each time it starts,
+// publishes the public key as a JWKS, mints JWT access tokens with the claims
+// package auth reads, and serves a client_credentials token endpoint for dev
+// clients, with dev-only extras to pick a role and a patient context.
+//
+// It is not for production: anyone holding a dev client's secret gets any
+// role, and the optional key file (Config.KeyFile) lets anyone who can read
+// it mint tokens for as long as the issuer runs.
+package issuer
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/carerecords/fhir-facade/auth"
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
+)
+
+// Default paths at which a server mounts the handlers.
+const (
+	JWKSPath  = "/.well-known/jwks.json"
+	TokenPath = "/oauth/token"
+)
+
+// The dev client New configures when Config.Clients is empty. Dev only: the
+// secret is public, in this source.
+const (
+	DevClientID     = "facade-dev"
+	DevClientSecret = "facade-dev-secret"
+)
+
+// DefaultTTL is how long minted tokens live unless told otherwise; MaxTTL
+// bounds any request.
+const (
+	DefaultTTL = time.Hour
+	MaxTTL     = 12 * time.Hour
+)
+
+// Client is a dev OAuth client allowed to use the token endpoint.
+type Client struct {
+	ID     string
+	Secret string
+	// DefaultScope is granted when a request names no scope.
+	DefaultScope string
+}
+
+// DevRole is a role the token endpoint's "role" parameter may pick, and the
+// synthetic user a token for it describes.
+type DevRole struct {
+	// Name is what the "role" parameter says ("clinician"); the Code is
+	// accepted too.
+	Name          string
+	Code          string // national RBAC code, or "facade-auditor"
+	Subject       string // the synthetic user's id (sub)
+	DisplayName   string // name
+	RoleProfileID string // nhs_role_profile_id, sent to backends as NHSD-Session-URID
+	OrgODS        string // org_ods
+}
+
+// DefaultDevRoles are the dev roles unless Config.Roles says otherwise. The
+// users and organisation are synthetic.
+func DefaultDevRoles() []DevRole {
+	return []DevRole{
+		{Name: "clinician", Code: auth.RoleClinicalPractitioner, Subject: "910000000001", DisplayName: "Dr Dev Clinician", RoleProfileID: "555254240100", OrgODS: "Y05868"},
+		{Name: "nurse", Code: auth.RoleNurse, Subject: "910000000002", DisplayName: "Dev Nurse", RoleProfileID: "555254240101", OrgODS: "Y05868"},
+		{Name: "health-professional", Code: auth.RoleHealthProfessional, Subject: "910000000003", DisplayName: "Dev Health Professional", RoleProfileID: "555254240102", OrgODS: "Y05868"},
+		{Name: "admin", Code: auth.RoleAdminClinicalSupport, Subject: "910000000004", DisplayName: "Dev Admin", RoleProfileID: "555254240103", OrgODS: "Y05868"},
+		{Name: "auditor", Code: auth.RoleAuditor, Subject: "910000000005", DisplayName: "Dev Auditor", RoleProfileID: "555254240104", OrgODS: "Y05868"},
+	}
+}
+
+// Config configures an Issuer.
+type Config struct {
+	// URL is the issuer identifier written as iss, e.g.
+	// "http://127.0.0.1:8080/oauth". Required.
+	URL string
+	// Audience is the aud of minted tokens unless Claims.Audience says
+	// otherwise: the facade's base URL. Required.
+	Audience string
+	// Clients may use the token endpoint. Default: one client,
+	// DevClientID/DevClientSecret.
+	Clients []Client
+	// Roles the token endpoint's "role" parameter may pick. Default
+	// DefaultDevRoles().
+	Roles []DevRole
+	// TTL is the lifetime of tokens. Default DefaultTTL, at most MaxTTL.
+	TTL time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// KeyFile, when set, is where New writes the fresh private key (mode
+	// 0600, replacing any earlier file) so that cmd/token can mint tokens
+	// for the running facade without its token endpoint. Dev only: whoever
+	// can read the file can mint any role until the issuer restarts.
+	KeyFile string
+}
+
+// Issuer is a local token issuer. It is safe for concurrent use.
+type Issuer struct {
+	url      string
+	audience string
+	key      *ecdsa.PrivateKey
+	kid      string
+	jwks     []byte
+	keySet   *auth.KeySet
+	clients  map[string]Client
+	roles    []DevRole
+	ttl      time.Duration
+	now      func() time.Time
+}
+
+// New generates a key pair and returns an Issuer.
+func New(cfg Config) (*Issuer, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: generating a key: %w", err)
+	}
+	iss, err := newIssuer(cfg, key)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.KeyFile != "" {
+		if err := iss.writeKeyFile(cfg.KeyFile); err != nil {
+			return nil, err
+		}
+	}
+	return iss, nil
+}
+
+func newIssuer(cfg Config, key *ecdsa.PrivateKey) (*Issuer, error) {
+	if err := validateURL(cfg.URL); err != nil {
+		return nil, err
+	}
+	if cfg.Audience == "" {
+		return nil, errors.New("issuer: no audience")
+	}
+	i := &Issuer{url: cfg.URL, audience: cfg.Audience, key: key, clients: map[string]Client{},
+		roles: cfg.Roles, ttl: cfg.TTL, now: cfg.Now}
+	if i.ttl <= 0 {
+		i.ttl = DefaultTTL
+	}
+	if i.ttl > MaxTTL {
+		return nil, fmt.Errorf("issuer: TTL %v is longer than %v", i.ttl, MaxTTL)
+	}
+	if i.now == nil {
+		i.now = time.Now
+	}
+	if i.roles == nil {
+		i.roles = DefaultDevRoles()
+	}
+	clients := cfg.Clients
+	if len(clients) == 0 {
+		clients = []Client{{ID: DevClientID, Secret: DevClientSecret, DefaultScope: "system/*.rs"}}
+	}
+	for _, c := range clients {
+		if c.ID == "" || c.Secret == "" {
+			return nil, errors.New("issuer: a client has no id or no secret")
+		}
+		if _, dup := i.clients[c.ID]; dup {
+			return nil, fmt.Errorf("issuer: client %q twice", c.ID)
+		}
+		i.clients[c.ID] = c
+	}
+	x, y := pubBytes(&key.PublicKey)
+	i.kid = thumbprint(x, y)
+	jwks, err := json.Marshal(map[string]any{"keys": []map[string]string{{
+		"kty": "EC", "crv": "P-256", "use": "sig", "alg": auth.ES256, "kid": i.kid,
+		"x": b64(x), "y": b64(y),
+	}}})
+	if err != nil {
+		return nil, err
+	}
+	i.jwks = jwks
+	if i.keySet, err = auth.ParseKeySet(jwks); err != nil {
+		return nil, fmt.Errorf("issuer: own JWKS: %w", err)
+	}
+	return i, nil
+}
+
+func validateURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("issuer: URL %q is not an absolute http(s) URL", raw)
+	}
+	return nil
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func pubBytes(pub *ecdsa.PublicKey) (x, y []byte) {
+	raw, err := pub.Bytes() // 0x04 || X || Y
+	if err != nil {
+		panic(err) // a generated or parsed P-256 key always encodes
+	}
+	return raw[1:33], raw[33:65]
+}
+
+// thumbprint is the RFC 7638 JWK thumbprint of a P-256 key, used as its kid.
+func thumbprint(x, y []byte) string {
+	sum := sha256.Sum256([]byte(`{"crv":"P-256","kty":"EC","x":"` + b64(x) + `","y":"` + b64(y) + `"}`))
+	return b64(sum[:])
+}
+
+// URL returns the issuer identifier (iss).
+func (i *Issuer) URL() string { return i.url }
+
+// Audience returns the default aud of minted tokens.
+func (i *Issuer) Audience() string { return i.audience }
+
+// KeyID returns the kid of the signing key.
+func (i *Issuer) KeyID() string { return i.kid }
+
+// JWKS returns the public JSON Web Key Set document.
+func (i *Issuer) JWKS() []byte { return append([]byte(nil), i.jwks...) }
+
+// KeySet returns the public keys as an in-process auth.KeySource.
+func (i *Issuer) KeySet() *auth.KeySet { return i.keySet }
+
+// IssuerConfig returns the auth.IssuerConfig that trusts this issuer
+// in-process, without fetching its JWKS.
+func (i *Issuer) IssuerConfig() auth.IssuerConfig {
+	return auth.IssuerConfig{Issuer: i.url, Keys: i.keySet}
+}
+
+// Role returns the dev role named name, or whose code is name.
+func (i *Issuer) Role(name string) (DevRole, bool) {
+	for _, r := range i.roles {
+		if r.Name == name || r.Code == name {
+			return r, true
+		}
+	}
+	return DevRole{}, false
+}
+
+// Claims are what a minted token says.
+type Claims struct {
+	Subject       string   // sub; required
+	Name          string   // name
+	Roles         []string // nhs_role: national RBAC codes
+	RoleProfileID string   // nhs_role_profile_id
+	OrgODS        string   // org_ods
+	Scopes        []string // scope, space-separated; each word a valid OAuth scope
+	Patient       string   // patient: SMART patient context, an NHS number
+	ClientID      string   // client_id
+	// TTL is the token's lifetime. Default the issuer's TTL, at most MaxTTL.
+	TTL time.Duration
+	// Audience is the aud. Default the issuer's audience.
+	Audience string
+}
+
+// Mint returns a signed ES256 access token for c, with iss, aud, iat, nbf,
+// exp, jti and the issuer's kid. It refuses claims auth.Verifier would refuse
+// (no subject, a malformed scope, a patient that is not an NHS number).
+func (i *Issuer) Mint(c Claims) (string, error) {
+	tok, _, err := i.mint(c)
+	return tok, err
+}
+
+func (i *Issuer) mint(c Claims) (string, time.Duration, error) {
+	if c.Subject == "" {
+		return "", 0, errors.New("issuer: no subject")
+	}
+	scope := strings.Join(c.Scopes, " ")
+	if _, err := auth.ParseScopes(scope); err != nil {
+		return "", 0, fmt.Errorf("issuer: %w", err)
+	}
+	if c.Patient != "" && !nhsnumber.Valid(c.Patient) {
+		return "", 0, errors.New("issuer: the patient is not a valid NHS number")
+	}
+	ttl := c.TTL
+	if ttl <= 0 {
+		ttl = i.ttl
+	}
+	if ttl > MaxTTL {
+		return "", 0, fmt.Errorf("issuer: TTL %v is longer than %v", ttl, MaxTTL)
+	}
+	aud := c.Audience
+	if aud == "" {
+		aud = i.audience
+	}
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", 0, err
+	}
+	now := i.now()
+	names := auth.DefaultClaimNames
+	claims := map[string]any{
+		"iss": i.url, "sub": c.Subject, "aud": aud,
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix(),
+		"jti": hex.EncodeToString(jti),
+	}
+	if scope != "" {
+		claims[names.Scope] = scope
+	}
+	for k, v := range map[string]string{names.Name: c.Name, names.RoleProfileID: c.RoleProfileID,
+		names.OrgODS: c.OrgODS, names.Patient: c.Patient, "client_id": c.ClientID} {
+		if v != "" {
+			claims[k] = v
+		}
+	}
+	if len(c.Roles) > 0 {
+		claims[names.Roles] = c.Roles
+	}
+	header, err := json.Marshal(map[string]string{"alg": auth.ES256, "typ": "at+jwt", "kid": i.kid})
+	if err != nil {
+		return "", 0, err
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", 0, err
+	}
+	input := b64(header) + "." + b64(payload)
+	digest := sha256.Sum256([]byte(input))
+	r, s, err := ecdsa.Sign(rand.Reader, i.key, digest[:])
+	if err != nil {
+		return "", 0, fmt.Errorf("issuer: signing: %w", err)
+	}
+	sig := make([]byte, 64)
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	return input + "." + b64(sig), ttl, nil
+}
