@@ -67,17 +67,21 @@ type DevRole struct {
 	DisplayName   string // name
 	RoleProfileID string // nhs_role_profile_id, sent to backends as NHSD-Session-URID
 	OrgODS        string // org_ods
+	// DefaultScope is granted when a request for this role names no scope.
+	DefaultScope string
 }
+
+const clinicalScope = "user/*.rs user/Flag.cu"
 
 // DefaultDevRoles are the dev roles unless Config.Roles says otherwise. The
 // users and organisation are synthetic.
 func DefaultDevRoles() []DevRole {
 	return []DevRole{
-		{Name: "clinician", Code: auth.RoleClinicalPractitioner, Subject: "910000000001", DisplayName: "Dr Dev Clinician", RoleProfileID: "555254240100", OrgODS: "Y05868"},
-		{Name: "nurse", Code: auth.RoleNurse, Subject: "910000000002", DisplayName: "Dev Nurse", RoleProfileID: "555254240101", OrgODS: "Y05868"},
-		{Name: "health-professional", Code: auth.RoleHealthProfessional, Subject: "910000000003", DisplayName: "Dev Health Professional", RoleProfileID: "555254240102", OrgODS: "Y05868"},
-		{Name: "admin", Code: auth.RoleAdminClinicalSupport, Subject: "910000000004", DisplayName: "Dev Admin", RoleProfileID: "555254240103", OrgODS: "Y05868"},
-		{Name: "auditor", Code: auth.RoleAuditor, Subject: "910000000005", DisplayName: "Dev Auditor", RoleProfileID: "555254240104", OrgODS: "Y05868"},
+		{Name: "clinician", Code: auth.RoleClinicalPractitioner, Subject: "910000000001", DisplayName: "Dr Dev Clinician", RoleProfileID: "555254240100", OrgODS: "Y05868", DefaultScope: clinicalScope},
+		{Name: "nurse", Code: auth.RoleNurse, Subject: "910000000002", DisplayName: "Dev Nurse", RoleProfileID: "555254240101", OrgODS: "Y05868", DefaultScope: clinicalScope},
+		{Name: "health-professional", Code: auth.RoleHealthProfessional, Subject: "910000000003", DisplayName: "Dev Health Professional", RoleProfileID: "555254240102", OrgODS: "Y05868", DefaultScope: clinicalScope},
+		{Name: "admin", Code: auth.RoleAdminClinicalSupport, Subject: "910000000004", DisplayName: "Dev Admin", RoleProfileID: "555254240103", OrgODS: "Y05868", DefaultScope: "user/Patient.rus"},
+		{Name: "auditor", Code: auth.RoleAuditor, Subject: "910000000005", DisplayName: "Dev Auditor", RoleProfileID: "555254240104", OrgODS: "Y05868", DefaultScope: "user/AuditEvent.s"},
 	}
 }
 
@@ -243,6 +247,49 @@ func (i *Issuer) Role(name string) (DevRole, bool) {
 	return DevRole{}, false
 }
 
+// Errors of DevClaims.
+var (
+	ErrUnknownRole = errors.New("issuer: unknown role")
+	ErrPatient     = errors.New("issuer: the patient is not a valid NHS number")
+)
+
+// DevClaims returns the claims of a dev token for client, as the token
+// endpoint and cmd/token build them. role is a DevRole name or code, or ""
+// for an application-restricted token (sub = client). patient, when set, is
+// the SMART patient context. When scopes is nil the scope is "patient/*.rs"
+// with a patient, else the role's DefaultScope, else defaultScope.
+func (i *Issuer) DevClaims(client, role, patient string, scopes []string, defaultScope string) (Claims, error) {
+	c := Claims{Subject: client, ClientID: client, Scopes: scopes}
+	if role != "" {
+		r, ok := i.Role(role)
+		if !ok {
+			return Claims{}, fmt.Errorf("%w; known: %s", ErrUnknownRole, i.roleNames())
+		}
+		c.Subject, c.Name, c.Roles = r.Subject, r.DisplayName, []string{r.Code}
+		c.RoleProfileID, c.OrgODS = r.RoleProfileID, r.OrgODS
+		defaultScope = r.DefaultScope
+	}
+	if patient != "" {
+		if !nhsnumber.Valid(patient) {
+			return Claims{}, ErrPatient
+		}
+		c.Patient = patient
+		defaultScope = "patient/*.rs"
+	}
+	if c.Scopes == nil {
+		c.Scopes = strings.Fields(defaultScope)
+	}
+	return c, nil
+}
+
+func (i *Issuer) roleNames() string {
+	names := make([]string, len(i.roles))
+	for n, r := range i.roles {
+		names[n] = r.Name
+	}
+	return strings.Join(names, ", ")
+}
+
 // Claims are what a minted token says.
 type Claims struct {
 	Subject       string   // sub; required
@@ -276,7 +323,7 @@ func (i *Issuer) mint(c Claims) (string, time.Duration, error) {
 		return "", 0, fmt.Errorf("issuer: %w", err)
 	}
 	if c.Patient != "" && !nhsnumber.Valid(c.Patient) {
-		return "", 0, errors.New("issuer: the patient is not a valid NHS number")
+		return "", 0, ErrPatient
 	}
 	ttl := c.TTL
 	if ttl <= 0 {

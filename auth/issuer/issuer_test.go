@@ -245,6 +245,18 @@ func TestTokenEndpoint(t *testing.T) {
 					t.Errorf("auditor search: %v", err)
 				}
 			}},
+		{name: "role's default scope", form: "grant_type=client_credentials&client_id=ui&client_secret=pw&role=admin", wantStatus: 200,
+			check: func(t *testing.T, p auth.Principal, res issuer.TokenResponse) {
+				if res.Scope != "user/Patient.rus" || !p.HasRole(auth.RoleAdminClinicalSupport) {
+					t.Errorf("scope %q, roles %q", res.Scope, p.Roles)
+				}
+			}},
+		{name: "patient's default scope", form: "grant_type=client_credentials&client_id=ui&client_secret=pw&role=clinician&patient=9000000009", wantStatus: 200,
+			check: func(t *testing.T, p auth.Principal, res issuer.TokenResponse) {
+				if res.Scope != "patient/*.rs" || p.Patient != "9000000009" {
+					t.Errorf("scope %q, patient %q", res.Scope, p.Patient)
+				}
+			}},
 		{name: "content type with charset", ctype: "application/x-www-form-urlencoded; charset=UTF-8", form: "grant_type=client_credentials&client_id=app&client_secret=s3cret", wantStatus: 200},
 		{name: "bad secret", form: "grant_type=client_credentials&client_id=app&client_secret=nope", wantStatus: 401, wantError: "invalid_client"},
 		{name: "bad secret, Basic", form: "grant_type=client_credentials", basic: [2]string{"app", "nope"}, wantStatus: 401, wantError: "invalid_client"},

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/carerecords/fhir-facade/auth"
-	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
 // OAuth 2.0 token endpoint error codes (RFC 6749 §5.2).
@@ -108,31 +107,22 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusBadRequest, ErrUnsupportedGrantType, "only client_credentials is supported")
 		return
 	}
-	scope := client.DefaultScope
+	var scopes []string
 	if form.Has("scope") {
-		scope = form.Get("scope")
+		scope := form.Get("scope")
+		if _, err := auth.ParseScopes(scope); err != nil {
+			tokenError(w, http.StatusBadRequest, ErrInvalidScope, "the scope is malformed: "+strings.TrimPrefix(err.Error(), "auth: "))
+			return
+		}
+		scopes = strings.Fields(scope)
+		if scopes == nil {
+			scopes = []string{}
+		}
 	}
-	scopes := strings.Fields(scope)
-	if _, err := auth.ParseScopes(scope); err != nil {
-		tokenError(w, http.StatusBadRequest, ErrInvalidScope, "the scope is malformed: "+strings.TrimPrefix(err.Error(), "auth: "))
+	claims, err := i.DevClaims(client.ID, form.Get("role"), form.Get("patient"), scopes, client.DefaultScope)
+	if err != nil {
+		tokenError(w, http.StatusBadRequest, ErrInvalidRequest, strings.TrimPrefix(err.Error(), "issuer: "))
 		return
-	}
-	claims := Claims{Subject: client.ID, ClientID: client.ID, Scopes: scopes}
-	if name := form.Get("role"); name != "" {
-		role, ok := i.Role(name)
-		if !ok {
-			tokenError(w, http.StatusBadRequest, ErrInvalidRequest, "unknown role; known: "+i.roleNames())
-			return
-		}
-		claims.Subject, claims.Name, claims.Roles = role.Subject, role.DisplayName, []string{role.Code}
-		claims.RoleProfileID, claims.OrgODS = role.RoleProfileID, role.OrgODS
-	}
-	if p := form.Get("patient"); p != "" {
-		if !nhsnumber.Valid(p) {
-			tokenError(w, http.StatusBadRequest, ErrInvalidRequest, "patient is not a valid NHS number")
-			return
-		}
-		claims.Patient = p
 	}
 	tok, ttl, err := i.mint(claims)
 	if err != nil {
@@ -140,7 +130,7 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer",
-		ExpiresIn: int64(ttl / time.Second), Scope: strings.Join(scopes, " ")})
+		ExpiresIn: int64(ttl / time.Second), Scope: strings.Join(claims.Scopes, " ")})
 }
 
 // authenticate finds the client by HTTP Basic or by form credentials
@@ -175,14 +165,6 @@ func (i *Issuer) authenticate(w http.ResponseWriter, r *http.Request, form url.V
 		return Client{}, false
 	}
 	return c, true
-}
-
-func (i *Issuer) roleNames() string {
-	names := make([]string, len(i.roles))
-	for n, r := range i.roles {
-		names[n] = r.Name
-	}
-	return strings.Join(names, ", ")
 }
 
 // safeName echoes a parameter name only when it is short and plain.
