@@ -15,6 +15,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
 	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
+	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
 	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
 	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
@@ -38,6 +39,9 @@ type Options struct {
 	// Reasonable Adjustment Flag, CP-IS and FGM-IS simulators; "" means
 	// 127.0.0.1:0.
 	RAAddr, CPISAddr, FGMAddr string
+	// ImmsAddr is the Immunisation History API simulator's listen address;
+	// "" means 127.0.0.1:0.
+	ImmsAddr string
 	// Seed and Size choose the synthetic population; zero values mean
 	// population.DefaultSeed and population.DefaultSize.
 	Seed int64
@@ -70,6 +74,10 @@ type Sandbox struct {
 	CPISBaseURL string
 	FGM         *fgm.Simulator
 	FGMBaseURL  string
+	// Imms is the running Immunisation History API simulator; ImmsBaseURL
+	// its base URL (…/immunisation-history/FHIR/R4).
+	Imms        *immunisation.Simulator
+	ImmsBaseURL string
 
 	servers []*http.Server
 	done    []chan struct{}
@@ -146,6 +154,15 @@ func Start(opts Options) (*Sandbox, error) {
 	s.FGM = fgm.New(fgm.Options{Open: opts.Open, Population: pop, BaseURL: base})
 	s.FGMBaseURL = base
 	s.serve(ln, s.FGM)
+
+	ln, base, err = listen("Immunisation History", opts.ImmsAddr, immunisation.BasePath)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Imms = immunisation.New(immunisation.Options{Open: opts.Open, Population: pop})
+	s.ImmsBaseURL = base
+	s.serve(ln, s.Imms)
 
 	// Further simulators are started here, each as PDS is above.
 	return s, nil
