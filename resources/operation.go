@@ -125,8 +125,13 @@ func (p *Patient) summary(ctx context.Context, id string, _ url.Values) (*Search
 		}
 		return &SearchResult{Total: 1, Entries: []SearchEntry{{Resource: res, Mode: "match"}}}, nil
 	}}}
+	var withheld []string
 	for _, s := range p.summarySources {
 		s := s
+		if !allowedType(ctx, s.Type) {
+			withheld = append(withheld, s.Type)
+			continue
+		}
 		sources = append(sources, Source{Name: s.Type, Search: func(ctx context.Context) (*SearchResult, error) {
 			return s.Searcher.Search(ctx, &Query{Params: url.Values{s.Param: {"Patient/" + id}}, Count: 1000})
 		}})
@@ -135,6 +140,10 @@ func (p *Patient) summary(ctx context.Context, id string, _ url.Values) (*Search
 	switch fhirerr.CategoryOf(patientErr) {
 	case fhirerr.NotFound, fhirerr.Gone, fhirerr.Invalid:
 		return nil, patientErr // there is no patient to summarise
+	}
+	if err == nil && len(withheld) > 0 {
+		res.Issues = append(res.Issues, Issue{Severity: "information", Code: "suppressed",
+			Diagnostics: "not included, as your role or scopes do not allow them: " + strings.Join(withheld, ", ")})
 	}
 	return res, err
 }
@@ -185,4 +194,17 @@ func (o *OperationDefinitions) Read(_ context.Context, id string) (*Resource, er
 		return r, nil
 	}
 	return nil, fhirerr.New(fhirerr.NotFound, "no such OperationDefinition")
+}
+
+type allowedKey struct{}
+
+// WithAllowedTypes returns ctx in which fan-out operations ask only the
+// sources whose resource type allowed accepts (the caller's permissions).
+func WithAllowedTypes(ctx context.Context, allowed func(resourceType string) bool) context.Context {
+	return context.WithValue(ctx, allowedKey{}, allowed)
+}
+
+func allowedType(ctx context.Context, t string) bool {
+	f, ok := ctx.Value(allowedKey{}).(func(string) bool)
+	return !ok || f(t)
 }

@@ -111,6 +111,9 @@ func errorReply(err error, requestID string) (int, http.Header, []byte) {
 		is.Details = &codeableConcept{Coding: []coding{{System: e.Details.System, Code: e.Details.Code, Display: e.Details.Display}}}
 	}
 	h := http.Header{}
+	if e.WWWAuthenticate != "" {
+		h.Set("WWW-Authenticate", e.WWWAuthenticate)
+	}
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	} else if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -47,10 +48,18 @@ func (s *Server) operation(r *http.Request, f format, q url.Values) (*reply, err
 	if err != nil {
 		return nil, err
 	}
+	if err := s.allow(r, p.ResourceType(), auth.Operation); err != nil {
+		return nil, err
+	}
 	if p.ResourceType() == "Patient" {
 		ri.notePatient(id)
+		if scope := patientScope(r); scope != "" && scope != id {
+			return nil, errOtherPatient
+		}
 	}
-	res, err := op.Run(r.Context(), id, q)
+	// A fan-out operation asks only the sources the caller may search.
+	ctx := resources.WithAllowedTypes(r.Context(), func(t string) bool { return s.allow(r, t, auth.Search) == nil })
+	res, err := op.Run(ctx, id, q)
 	if err != nil {
 		return nil, err
 	}

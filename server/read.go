@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -23,6 +24,11 @@ func (s *Server) read(r *http.Request, _ format, q url.Values) (*reply, error) {
 	if !ok {
 		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "read is not supported for %s", p.ResourceType())
 	}
+	if p.ResourceType() != "OperationDefinition" {
+		if err := s.allow(r, p.ResourceType(), auth.Read); err != nil {
+			return nil, err
+		}
+	}
 	id := mux.Vars(r)["id"]
 	if !idPattern.MatchString(id) {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Message: "the resource id is not a valid FHIR id"}
@@ -31,8 +37,12 @@ func (s *Server) read(r *http.Request, _ format, q url.Values) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	scope := patientScope(r)
 	if p.ResourceType() == "Patient" {
 		ri.notePatient(id)
+		if scope != "" && id != scope {
+			return nil, errOtherPatient
+		}
 	}
 	res, err := rd.Read(r.Context(), id)
 	if err != nil {
@@ -43,6 +53,9 @@ func (s *Server) read(r *http.Request, _ format, q url.Values) (*reply, error) {
 		return nil, err
 	}
 	ri.notePatientsIn(res.Type, res.ID, body)
+	if scope != "" && !aboutPatient(res.Type, res.ID, body, scope) {
+		return nil, errOtherPatient
+	}
 	if body, err = sub.apply(res.Type, body); err != nil {
 		return nil, err
 	}
@@ -62,6 +75,9 @@ func (s *Server) vread(r *http.Request, f format, q url.Values) (*reply, error) 
 	ri.interaction = "vread"
 	p, err := s.provider(r)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.allow(r, p.ResourceType(), auth.VRead); err != nil {
 		return nil, err
 	}
 	if v, ok := p.(resources.Versioned); !ok || !v.Versioned() {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -77,9 +78,25 @@ func (s *Server) searchType(r *http.Request, f format, q url.Values) (*reply, er
 			return nil, err
 		}
 	}
+	if err := s.allow(r, p.ResourceType(), auth.Search); err != nil {
+		return nil, err
+	}
 	req, err := s.parseSearch(p, sr, q, preferStrict(r))
 	if err != nil {
 		return nil, err
+	}
+	if err := checkSearchScope(r, p.ResourceType(), req.query.Params); err != nil {
+		return nil, err
+	}
+	for _, inc := range req.include {
+		if err := s.allow(r, inc.Target, auth.Read); err != nil {
+			return nil, err
+		}
+	}
+	for _, rv := range req.revinclude {
+		if err := s.allow(r, rv.typ, auth.Search); err != nil {
+			return nil, err
+		}
 	}
 	res, err := sr.Search(r.Context(), req.query)
 	if err != nil {
@@ -318,6 +335,13 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 	end := min(start+count, len(matches))
 	page := matches[start:end]
 	ri := infoFrom(r.Context())
+	if scope := patientScope(r); scope != "" {
+		for _, m := range page {
+			if !aboutPatient(m.entry.Resource.Type, m.entry.Resource.ID, m.body, scope) {
+				return nil, errOtherPatient
+			}
+		}
+	}
 	for _, m := range page {
 		ri.notePatientsIn(m.entry.Resource.Type, m.entry.Resource.ID, m.body)
 		body, err := req.subset.apply(m.entry.Resource.Type, m.body)

@@ -51,6 +51,9 @@ type Config struct {
 	// and retry included (DefaultRequestTimeout when 0); document streams
 	// are bounded by their own timeouts instead.
 	RequestTimeout time.Duration
+	// Auth authenticates callers and decides their interactions; nil lets
+	// every request through (development only: the facade warns loudly).
+	Auth *Auth
 	// Audit receives one record per request that touched patient data; nil
 	// disables auditing.
 	Audit *audit.Log
@@ -194,6 +197,14 @@ func (s *Server) fhir(route string, byMethod map[string]handlerFunc) http.Handle
 			return
 		}
 		defer release()
+		if !publicRoute(r, route) {
+			ar, err := s.authenticate(r)
+			if err != nil {
+				s.writeError(w, r, format{contentType: mediaFHIRJSON}, err)
+				return
+			}
+			r = ar
+		}
 		q, qerr := url.ParseQuery(r.URL.RawQuery)
 		f, err := negotiate(r, q)
 		st := s.streamer(r, route)
@@ -359,6 +370,16 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	_, _ = w.Write(body)
+}
+
+// publicRoute reports the routes anyone may read without a token: the
+// CapabilityStatement and the OperationDefinitions it points to describe the
+// server, not patients.
+func publicRoute(r *http.Request, route string) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	return route == "/fhir/metadata" || (route == "/fhir/{type}/{id}" && mux.Vars(r)["type"] == "OperationDefinition")
 }
 
 // streamer returns the Streamer for a GET or HEAD of [type]/[id] whose

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 
+	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -26,6 +27,10 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request, f format, st
 		s.writeError(w, r, f, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id"))
 		return
 	}
+	if err := s.allow(r, ri.resourceType, auth.Read); err != nil {
+		s.writeError(w, r, f, err)
+		return
+	}
 	stream, err := st.ReadStream(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, f, err)
@@ -33,6 +38,10 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request, f format, st
 	}
 	defer stream.Body.Close()
 	ri.notePatient(stream.Patient)
+	if scope := patientScope(r); scope != "" && stream.Patient != scope {
+		s.writeError(w, r, f, errOtherPatient)
+		return
+	}
 	h := w.Header()
 	ct := stream.ContentType
 	if ct == "" {

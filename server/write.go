@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/profiles"
 	"github.com/carerecords/fhir-facade/resources"
@@ -42,6 +43,9 @@ func (s *Server) create(r *http.Request, _ format, _ url.Values) (*reply, error)
 	if !ok {
 		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "create is not supported for %s", p.ResourceType())
 	}
+	if err := s.allow(r, p.ResourceType(), auth.Create); err != nil {
+		return nil, err
+	}
 	msg, err := readResource(r, p.ResourceType())
 	if err != nil {
 		return nil, err
@@ -65,6 +69,9 @@ func (s *Server) update(r *http.Request, _ format, _ url.Values) (*reply, error)
 	u, ok := p.(resources.Updater)
 	if !ok {
 		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "update is not supported for %s", p.ResourceType())
+	}
+	if err := s.allow(r, p.ResourceType(), auth.Update); err != nil {
+		return nil, err
 	}
 	id := mux.Vars(r)["id"]
 	if !idPattern.MatchString(id) {
@@ -101,6 +108,9 @@ func (s *Server) patch(r *http.Request, _ format, _ url.Values) (*reply, error) 
 	if !ok {
 		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "patch is not supported for %s", p.ResourceType())
 	}
+	if err := s.allow(r, p.ResourceType(), auth.Patch); err != nil {
+		return nil, err
+	}
 	id := mux.Vars(r)["id"]
 	if !idPattern.MatchString(id) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
@@ -118,6 +128,9 @@ func (s *Server) patch(r *http.Request, _ format, _ url.Values) (*reply, error) 
 	}
 	if p.ResourceType() == "Patient" {
 		ri.notePatient(id)
+		if scope := patientScope(r); scope != "" && scope != id {
+			return nil, errOtherPatient
+		}
 	}
 	res, err := pt.Patch(r.Context(), id, b, mt, ifMatchVersion(r.Header.Get("If-Match")))
 	if err != nil {

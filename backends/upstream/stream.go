@@ -61,7 +61,7 @@ type StreamResponse struct {
 // proxies that take a URL-encoded target URL as the path need.
 func (c *Client) Stream(ctx context.Context, req Request, opts StreamOptions) (*StreamResponse, error) {
 	start := time.Now()
-	req.Header = withRequestID(req.Header)
+	req.Header = withCallerHeaders(ctx, withRequestID(req.Header))
 	attempts := 1
 	if idempotent(req.Method) {
 		attempts = c.cfg.MaxAttempts

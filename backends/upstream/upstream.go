@@ -286,7 +286,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 // for the whole call (none when the call was refused before any attempt).
 func (c *Client) call(ctx context.Context, req Request) (*Response, error) {
 	start := time.Now()
-	req.Header = withRequestID(req.Header)
+	req.Header = withCallerHeaders(ctx, withRequestID(req.Header))
 	attempts := 1
 	if idempotent(req.Method) {
 		attempts = c.cfg.MaxAttempts

@@ -64,6 +64,8 @@ type Error struct {
 	Backend string
 	// Details carries the backend's machine code, if any.
 	Details *Coding
+	// WWWAuthenticate is sent as the WWW-Authenticate challenge (401s).
+	WWWAuthenticate string
 	// RetryAfter is passed to the client as Retry-After when non-zero.
 	RetryAfter time.Duration
 	// Err is the underlying cause, logged but never shown.

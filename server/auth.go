@@ -1,0 +1,168 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/carerecords/fhir-facade/auth"
+	"github.com/carerecords/fhir-facade/backends/upstream"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/resources"
+)
+
+// Auth is how the server authenticates callers and decides what they may do.
+type Auth struct {
+	// Verifier checks bearer tokens. Required.
+	Verifier *auth.Verifier
+	// Policy decides interactions (auth.DefaultPolicy() when nil).
+	Policy *auth.Policy
+	// Realm names the protection space in WWW-Authenticate.
+	Realm string
+}
+
+// authenticate verifies the request's bearer token and puts the principal,
+// its cache partition and the identity headers the national services
+// expect into the request's context. Without Config.Auth every request is
+// let through (the facade logs a loud warning at start-up).
+func (s *Server) authenticate(r *http.Request) (*http.Request, error) {
+	a := s.cfg.Auth
+	if a == nil {
+		return r, nil
+	}
+	p, err := a.Verifier.VerifyRequest(r)
+	if err != nil {
+		return r, authError(err, a.Realm)
+	}
+	ctx := auth.WithPrincipal(r.Context(), p)
+	// Whatever decides access is part of every cache key: nothing cached
+	// for one caller is served to another who may not see it.
+	ctx = upstream.WithCachePartition(ctx, partition(p))
+	ctx = upstream.WithCallerHeaders(ctx, callerHeaders(p))
+	return r.WithContext(ctx), nil
+}
+
+// partition is the cache partition of a principal: role, organisation and
+// patient context.
+func partition(p auth.Principal) string {
+	return strings.Join(p.Roles, " ") + "|" + p.OrgODS + "|" + p.Patient + "|" + p.Issuer
+}
+
+// callerHeaders are the headers that carry the caller's identity to the
+// national services, so their audit trails name the real user
+// (BACKENDS.md §0).
+func callerHeaders(p auth.Principal) http.Header {
+	h := http.Header{}
+	if p.RoleProfileID != "" {
+		h.Set("NHSD-Session-URID", p.RoleProfileID)
+	}
+	if p.OrgODS != "" {
+		h.Set("NHSD-End-User-Organisation-ODS", p.OrgODS)
+	}
+	return h
+}
+
+// authError turns an auth refusal into the facade's categorised error, with
+// the RFC 6750 challenge on 401s.
+func authError(err error, realm string) error {
+	var ae *auth.AuthError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	e := &fhirerr.Error{Message: ae.Description, Err: err}
+	switch ae.Status {
+	case http.StatusUnauthorized:
+		e.Category = fhirerr.Unauthorized
+		e.WWWAuthenticate = ae.WWWAuthenticate(realm)
+	case http.StatusForbidden:
+		e.Category = fhirerr.Forbidden
+		if ae.Code != "" {
+			e.WWWAuthenticate = ae.WWWAuthenticate(realm)
+		}
+	case http.StatusBadRequest:
+		e.Category = fhirerr.Invalid
+		e.WWWAuthenticate = ae.WWWAuthenticate(realm)
+	default:
+		e.Category = fhirerr.Unavailable
+	}
+	return e
+}
+
+// allow decides one interaction on a resource type for the caller.
+func (s *Server) allow(r *http.Request, resourceType string, i auth.Interaction) error {
+	a := s.cfg.Auth
+	if a == nil {
+		return nil
+	}
+	p, _ := auth.FromContext(r.Context())
+	pol := a.Policy
+	if pol == nil {
+		pol = auth.DefaultPolicy()
+	}
+	if err := pol.Decide(p, resourceType, i); err != nil {
+		return authError(err, a.Realm)
+	}
+	return nil
+}
+
+// patientScope returns the NHS number a patient-context token is limited
+// to, or "".
+func patientScope(r *http.Request) string {
+	p, ok := auth.FromContext(r.Context())
+	if !ok {
+		return ""
+	}
+	nhs, _ := auth.PatientScoped(p)
+	return nhs
+}
+
+var errOtherPatient = &fhirerr.Error{Category: fhirerr.Forbidden, Message: "this token is limited to one patient's records"}
+
+// checkSearchScope keeps a patient-context token's searches to its patient:
+// the search must name that patient.
+func checkSearchScope(r *http.Request, resourceType string, q url.Values) error {
+	nhs := patientScope(r)
+	if nhs == "" {
+		return nil
+	}
+	if resourceType == "Patient" {
+		for _, k := range []string{"_id", "identifier"} {
+			for _, v := range q[k] {
+				if i := strings.LastIndex(v, "|"); i >= 0 {
+					v = v[i+1:]
+				}
+				if v == nhs {
+					return nil
+				}
+			}
+		}
+		return errOtherPatient
+	}
+	for _, name := range []string{"patient", "subject"} {
+		if got, ok, err := resources.PatientNHSNumber(q, name); ok && err == nil {
+			if got != nhs {
+				return errOtherPatient
+			}
+			return nil
+		}
+	}
+	return errOtherPatient
+}
+
+// aboutPatient reports whether a rendered resource belongs to nhs's
+// compartment: the Patient itself, or a resource whose subject or patient
+// is that Patient.
+func aboutPatient(resourceType, id string, body []byte, nhs string) bool {
+	if resourceType == "Patient" {
+		return id == nhs
+	}
+	for _, el := range []string{"subject", "patient"} {
+		for _, ref := range references(body, el, "Patient") {
+			if ref == nhs {
+				return true
+			}
+		}
+	}
+	return false
+}
