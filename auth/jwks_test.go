@@ -249,7 +249,15 @@ func TestParseKeySet(t *testing.T) {
 	offCurve := ecJWK("bad", &ec.PublicKey)
 	offCurve["y"] = offCurve["x"]
 	withPrivate := ecJWK("priv", &ec.PublicKey)
-	withPrivate["d"] = enc(ec.D.Bytes())
+	d, err := ec.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPrivate["d"] = enc(d)
+	p384raw, err := p384.PublicKey.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	encKey := rsaJWK("enc", &rk.PublicKey)
 	encKey["use"] = "enc"
 	mislabelled := ecJWK("ml", &ec.PublicKey)
@@ -265,7 +273,7 @@ func TestParseKeySet(t *testing.T) {
 		{name: "oct skipped", doc: `{"keys":[{"kty":"oct","kid":"h","k":"c2VjcmV0"}]}`},
 		{name: "encryption key skipped", doc: string(jwksDoc(t, encKey))},
 		{name: "EC key labelled RS256 skipped", doc: string(jwksDoc(t, mislabelled))},
-		{name: "P-384 skipped", doc: `{"keys":[{"kty":"EC","crv":"P-384","kid":"p","x":"` + enc(p384.X.Bytes()) + `","y":"` + enc(p384.Y.Bytes()) + `"}]}`},
+		{name: "P-384 skipped", doc: `{"keys":[{"kty":"EC","crv":"P-384","kid":"p","x":"` + enc(p384raw[1:49]) + `","y":"` + enc(p384raw[49:]) + `"}]}`},
 		{name: "unknown kty skipped", doc: `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AA"}]}`},
 		{name: "RSA 1024 refused", doc: string(jwksDoc(t, rsaJWK("s", &small.PublicKey))), wantErr: true},
 		{name: "point off the curve refused", doc: string(jwksDoc(t, offCurve)), wantErr: true},
