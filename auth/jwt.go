@@ -43,6 +43,13 @@ var b64 = base64.RawURLEncoding.Strict()
 // names, valid UTF-8.
 func parseCompact(raw string) (*jws, *AuthError) {
 	malformed := func(d string) *AuthError { return invalidToken(ReasonMalformed, d) }
+	// The base64 decoder skips CR and LF; refusing every byte outside the
+	// base64url alphabet keeps one token from having several spellings.
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return nil, malformed("the token is not valid base64url")
+		}
+	}
 	h, rest, ok1 := strings.Cut(raw, ".")
 	p, s, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || strings.IndexByte(s, '.') >= 0 {

@@ -224,6 +224,8 @@ func TestVerifyRefuses(t *testing.T) {
 		{name: "dots only", token: "..", wantReason: auth.ReasonMalformed},
 		{name: "bad base64 header", token: "!!!." + parts[1] + "." + parts[2], wantReason: auth.ReasonMalformed},
 		{name: "bad base64 payload", token: parts[0] + ".a*b." + parts[2], wantReason: auth.ReasonMalformed},
+		{name: "newline in the signature", token: parts[0] + "." + parts[1] + "." + parts[2][:10] + "\n" + parts[2][10:], wantReason: auth.ReasonMalformed},
+		{name: "CR in the payload", token: parts[0] + "." + parts[1][:5] + "\r" + parts[1][5:] + "." + parts[2], wantReason: auth.ReasonMalformed},
 		{name: "padded base64", token: parts[0] + "." + parts[1] + "=." + parts[2], wantReason: auth.ReasonMalformed},
 		{name: "standard base64 alphabet", token: strings.NewReplacer("-", "+", "_", "/").Replace(parts[0]+"."+parts[1]) + "+/." + parts[2], wantReason: auth.ReasonMalformed},
 		{name: "header not JSON", token: enc([]byte("alg=ES256")) + "." + parts[1] + "." + parts[2], wantReason: auth.ReasonMalformed},
