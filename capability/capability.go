@@ -23,6 +23,11 @@ type Options struct {
 	Version string
 	// Date is when the statement was generated (start-up).
 	Date time.Time
+	// TokenURL, when set, declares SMART-on-FHIR security with this OAuth
+	// token endpoint (and AuthorizeURL, if any).
+	TokenURL, AuthorizeURL string
+	// CORS says whether browser origins are allowed.
+	CORS bool
 }
 
 // Interaction names of the FHIR RESTful API.
@@ -102,9 +107,40 @@ type operation struct {
 	Definition string `json:"definition"`
 }
 
+type security struct {
+	CORS        bool           `json:"cors"`
+	Service     []concept      `json:"service"`
+	Description string         `json:"description"`
+	Extension   []oauthURIsExt `json:"extension,omitempty"`
+}
+
+type concept struct {
+	Coding []coding `json:"coding"`
+	Text   string   `json:"text,omitempty"`
+}
+
+type coding struct {
+	System  string `json:"system"`
+	Code    string `json:"code"`
+	Display string `json:"display,omitempty"`
+}
+
+// oauthURIsExt is SMART's extension naming the OAuth endpoints.
+// See: https://hl7.org/fhir/smart-app-launch/1.0.0/conformance/index.html
+type oauthURIsExt struct {
+	URL       string    `json:"url"`
+	Extension []uriPart `json:"extension"`
+}
+
+type uriPart struct {
+	URL      string `json:"url"`
+	ValueURI string `json:"valueUri"`
+}
+
 type rest struct {
 	Mode          string     `json:"mode"`
 	Documentation string     `json:"documentation"`
+	Security      *security  `json:"security,omitempty"`
 	Resource      []resource `json:"resource"`
 	Interaction   []code     `json:"interaction,omitempty"`
 }
@@ -201,6 +237,19 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 			}
 		}
 		r.Resource = append(r.Resource, res)
+	}
+	if opts.TokenURL != "" {
+		sec := &security{
+			CORS:        opts.CORS,
+			Service:     []concept{{Coding: []coding{{System: "http://terminology.hl7.org/CodeSystem/restful-security-service", Code: "SMART-on-FHIR", Display: "SMART-on-FHIR"}}}},
+			Description: "OAuth 2.0 bearer tokens (JWT, RS256/ES256) from the configured issuers; SMART v1/v2 scopes and the NHS national RBAC role decide each interaction; patient-context tokens see only their patient. See /.well-known/smart-configuration.",
+		}
+		parts := []uriPart{{URL: "token", ValueURI: opts.TokenURL}}
+		if opts.AuthorizeURL != "" {
+			parts = append(parts, uriPart{URL: "authorize", ValueURI: opts.AuthorizeURL})
+		}
+		sec.Extension = []oauthURIsExt{{URL: "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris", Extension: parts}}
+		r.Security = sec
 	}
 	// POST [base] with a batch Bundle of GETs (server/batch.go).
 	r.Interaction = []code{{Code: "batch"}}

@@ -4,11 +4,13 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/carerecords/fhir-facade/audit"
+	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -35,6 +37,8 @@ func (s *Server) audit(r *http.Request, ri *reqInfo, status int, start time.Time
 	if s.cfg.Identity != nil {
 		id := s.cfg.Identity(r)
 		rec.User, rec.Role, rec.Organisation = id.User, id.Role, id.Organisation
+	} else if p, ok := auth.FromContext(r.Context()); ok {
+		rec.User, rec.Role, rec.Organisation = p.Subject, strings.Join(p.Roles, " "), p.OrgODS
 	}
 	for p := range ri.patients {
 		rec.Patients = append(rec.Patients, p)

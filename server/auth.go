@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/backends/upstream"
@@ -31,7 +32,7 @@ func (s *Server) authenticate(r *http.Request) (*http.Request, error) {
 	if a == nil {
 		return r, nil
 	}
-	p, err := a.Verifier.VerifyRequest(r)
+	p, err := s.verified(r)
 	if err != nil {
 		return r, authError(err, a.Realm)
 	}
@@ -42,6 +43,35 @@ func (s *Server) authenticate(r *http.Request) (*http.Request, error) {
 	ctx = upstream.WithCallerHeaders(ctx, callerHeaders(p))
 	return r.WithContext(ctx), nil
 }
+
+// verified returns the request's principal. A token already verified is
+// taken from a small cache until it expires (at most tokenCacheTTL later):
+// checking an ES256 signature costs more than the rest of a cached read.
+func (s *Server) verified(r *http.Request) (auth.Principal, error) {
+	raw, err := auth.BearerToken(r)
+	if err != nil || s.tokens == nil {
+		return s.cfg.Auth.Verifier.VerifyRequest(r)
+	}
+	if p, ok := s.tokens.Get(raw); ok && time.Now().Before(p.ExpiresAt) {
+		return p, nil
+	}
+	p, err := s.cfg.Auth.Verifier.Verify(r.Context(), raw)
+	if err != nil {
+		return p, err
+	}
+	ttl := time.Until(p.ExpiresAt)
+	if ttl > tokenCacheTTL {
+		ttl = tokenCacheTTL
+	}
+	if ttl > 0 {
+		s.tokens.SetWithTTL(raw, p, int64(len(raw)+256), ttl)
+	}
+	return p, nil
+}
+
+// tokenCacheTTL bounds how long a verified token is trusted without
+// checking its signature again.
+const tokenCacheTTL = 5 * time.Minute
 
 // partition is the cache partition of a principal: role, organisation and
 // patient context.

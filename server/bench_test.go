@@ -31,6 +31,10 @@ func BenchmarkPatientRead(b *testing.B) {
 	facade := httptest.NewServer(a.Handler)
 	defer facade.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	token, err := a.DevToken("clinician", "")
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	cases := []struct {
 		name string
@@ -41,7 +45,7 @@ func BenchmarkPatientRead(b *testing.B) {
 			h.Set("X-Request-ID", uuid.NewString())
 			h.Set("Authorization", "Bearer sandbox")
 		}},
-		{name: "facade", url: facade.URL + "/fhir/Patient/9000000009", hdr: func(http.Header) {}},
+		{name: "facade", url: facade.URL + "/fhir/Patient/9000000009", hdr: func(h http.Header) { h.Set("Authorization", "Bearer "+token) }},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

@@ -34,12 +34,18 @@ func BenchmarkSCRAllergySearch(b *testing.B) {
 	facade := httptest.NewServer(a.Handler)
 	defer facade.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	token, err := a.DevToken("clinician", "")
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	get := func(b *testing.B, u string, direct bool) {
 		req, _ := http.NewRequest(http.MethodGet, u, nil)
 		if direct {
 			req.Header.Set("X-Request-ID", uuid.NewString())
 			req.Header.Set("Authorization", "Bearer sandbox")
+		} else {
+			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		res, err := client.Do(req)
 		if err != nil {

@@ -16,12 +16,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dgraph-io/ristretto/v2"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
 	"github.com/carerecords/fhir-facade/audit"
+	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/capability"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
@@ -54,6 +56,12 @@ type Config struct {
 	// Auth authenticates callers and decides their interactions; nil lets
 	// every request through (development only: the facade warns loudly).
 	Auth *Auth
+	// SMART is published at /.well-known/smart-configuration (and under
+	// /fhir); nil publishes nothing.
+	SMART *SMARTConfiguration
+	// Handlers are mounted as they are, outside the FHIR base (e.g. the
+	// embedded token issuer's /oauth/token and JWKS).
+	Handlers map[string]http.Handler
 	// Audit receives one record per request that touched patient data; nil
 	// disables auditing.
 	Audit *audit.Log
@@ -81,6 +89,8 @@ type Server struct {
 	capability []byte
 	handler    http.Handler
 	guard      *guard
+	// tokens caches verified bearer tokens (nil without Auth).
+	tokens *ristretto.Cache[string, auth.Principal]
 }
 
 var errPanic = errors.New("panic")
@@ -125,11 +135,20 @@ func New(cfg Config, reg *resources.Registry) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, reg: reg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registry), render: rd, guard: newGuard(cfg.MaxInFlight, cfg.MaxHeaderBytes)}
-	capJSON, err := capability.Build(reg, capability.Options{BaseURL: cfg.BaseURL, Version: cfg.Version, Date: time.Now()}).JSON()
+	capOpts := capability.Options{BaseURL: cfg.BaseURL, Version: cfg.Version, Date: time.Now(), CORS: len(cfg.CORSOrigins) > 0}
+	if cfg.SMART != nil && cfg.Auth != nil {
+		capOpts.TokenURL, capOpts.AuthorizeURL = cfg.SMART.TokenEndpoint, cfg.SMART.AuthorizationEndpoint
+	}
+	capJSON, err := capability.Build(reg, capOpts).JSON()
 	if err != nil {
 		return nil, err
 	}
 	s.capability = capJSON
+	if cfg.Auth != nil {
+		if s.tokens, err = ristretto.NewCache(&ristretto.Config[string, auth.Principal]{NumCounters: 100_000, MaxCost: 8 << 20, BufferItems: 64}); err != nil {
+			return nil, err
+		}
+	}
 	s.handler = s.instrument(s.routes())
 	return s, nil
 }
@@ -142,8 +161,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // finish (call before http.Server.Shutdown).
 func (s *Server) Drain() { s.guard.draining.Store(true) }
 
-// Close releases the render cache.
-func (s *Server) Close() { s.render.close() }
+// Close releases the caches.
+func (s *Server) Close() {
+	s.render.close()
+	if s.tokens != nil {
+		s.tokens.Close()
+	}
+}
 
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
@@ -153,6 +177,18 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	}).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	for path, h := range s.cfg.Handlers {
+		r.Handle(path, h)
+	}
+	if s.cfg.SMART != nil {
+		smart, _ := marshal(s.cfg.SMART)
+		serve := func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(smart)
+		}
+		r.HandleFunc("/.well-known/smart-configuration", serve).Methods(http.MethodGet)
+		r.HandleFunc("/fhir/.well-known/smart-configuration", serve).Methods(http.MethodGet)
+	}
 
 	r.Handle("/fhir", s.fhir("/fhir", map[string]handlerFunc{http.MethodPost: s.batch}))
 	r.Handle("/fhir/", s.fhir("/fhir", map[string]handlerFunc{http.MethodPost: s.batch}))

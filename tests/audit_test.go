@@ -14,7 +14,7 @@ func TestAuditTrail(t *testing.T) {
 	get(t, "/Flag?patient="+nhs)
 	get(t, "/AllergyIntolerance?patient=Patient/"+nhs)
 	get(t, "/Patient/"+nhs+"/$summary")
-	r := get(t, "/AuditEvent?patient="+nhs+"&_count=50")
+	r := call(t, "GET", "/AuditEvent?patient="+nhs+"&_count=50", map[string]string{"Authorization": bearer("auditor")}, "")
 	if r.status != 200 {
 		t.Fatalf("status %d: %s", r.status, r.raw)
 	}
@@ -41,7 +41,7 @@ func TestAuditTrail(t *testing.T) {
 	}
 	// A refused access is audited too.
 	get(t, "/Patient/9111231130")
-	r = get(t, "/AuditEvent?patient=9111231130")
+	r = call(t, "GET", "/AuditEvent?patient=9111231130", map[string]string{"Authorization": bearer("auditor")}, "")
 	if matches, _ := entries(t, r); len(matches) == 0 {
 		t.Error("the 404 read of 9111231130 is not in the audit trail")
 	}

@@ -18,7 +18,8 @@ func TestBackendCacheAndNoCache(t *testing.T) {
 	ttl := time.Minute
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	a, err := app.New(app.Config{Logger: log, PDS: app.Backend{CacheTTL: &ttl}})
+	// This facade tests the backend cache alone, so it runs without tokens.
+	a, err := app.New(app.Config{Logger: log, PDS: app.Backend{CacheTTL: &ttl}, Auth: app.AuthConfig{Disabled: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func TestEverySearchParamIsAccepted(t *testing.T) {
 						q.Set("birthdate", "eq2010-10-22")
 					}
 				}
-				r := call(t, "GET", "/"+typ+"?"+q.Encode(), map[string]string{"Prefer": "handling=strict"}, "")
+				r := call(t, "GET", "/"+typ+"?"+q.Encode(), map[string]string{"Prefer": "handling=strict", "Authorization": bearer(roleFor(typ, "search-type"))}, "")
 				if r.status != 200 {
 					t.Fatalf("status %d: %s", r.status, r.raw)
 				}
@@ -91,6 +91,19 @@ func TestEverySearchParamIsAccepted(t *testing.T) {
 	}
 }
 
+// roleFor is the dev role whose token may perform an interaction on a type:
+// auditors search the audit trail, admin staff edit demographics, and
+// clinicians do the rest.
+func roleFor(typ, interaction string) string {
+	switch {
+	case typ == "AuditEvent":
+		return "auditor"
+	case typ == "Patient" && interaction == "patch":
+		return "admin"
+	}
+	return "clinician"
+}
+
 // sampleIDs names, per resource type, a resource the embedded sandbox has,
 // so every advertised read can be tried.
 var sampleIDs = map[string]string{
@@ -102,6 +115,8 @@ var sampleIDs = map[string]string{
 	"Binary":              "Y05868-1000000091", // its document, a PDF (streamed)
 	// RA: 9000000009 lip reads (versioned, so vread can be tried).
 	"Flag": "ra-9000000009.1512d9fd-5ed8-4c63-80c5-348885c3f809",
+	// Immunisation History: 9000000009's first COVID-19 vaccination (public sandbox).
+	"Immunization": "9000000009-90640007.747583-127",
 }
 
 func TestCapabilityInteractionsAreRouted(t *testing.T) {
@@ -125,7 +140,7 @@ func TestCapabilityInteractionsAreRouted(t *testing.T) {
 				if advertises(res, "patient") {
 					q = "patient=9000000009"
 				}
-				r := get(t, "/"+typ+"?"+q)
+				r := call(t, "GET", "/"+typ+"?"+q, map[string]string{"Authorization": bearer(roleFor(typ, "search-type"))}, "")
 				if r.status != 200 {
 					t.Errorf("%s search: %d", typ, r.status)
 				}
@@ -162,7 +177,7 @@ func TestCapabilityInteractionsAreRouted(t *testing.T) {
 				}
 			case "patch":
 				// Routed: a patch without If-Match is refused by the provider, not by the router.
-				r := call(t, "PATCH", "/"+typ+"/9000000009", map[string]string{"Content-Type": "application/json-patch+json"}, `[{"op":"replace","path":"/gender","value":"male"}]`)
+				r := call(t, "PATCH", "/"+typ+"/9000000009", map[string]string{"Content-Type": "application/json-patch+json", "Authorization": bearer(roleFor(typ, "patch"))}, `[{"op":"replace","path":"/gender","value":"male"}]`)
 				if r.status != 428 {
 					t.Errorf("%s patch without If-Match: %d %s", typ, r.status, r.raw)
 				}

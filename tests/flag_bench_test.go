@@ -46,7 +46,9 @@ func BenchmarkFlagSearch(b *testing.B) {
 			b.Fatalf("%s: status %d", u, res.StatusCode)
 		}
 	}
-	facade := func(b *testing.B) { get(b, env.url+"/Flag?patient=9000000009", nil) }
+	facade := func(b *testing.B) {
+		get(b, env.url+"/Flag?patient=9000000009", http.Header{"Authorization": {bearer("clinician")}})
+	}
 	backend := http.Header{"Authorization": {"Bearer sandbox"}, "TracEid": {"bench"}, "Isunscheduledaccessevent": {"false"}}
 	raQuery := url.Values{"patient": {"9000000009"}, "status": {"active"}, "category": {"https://fhir.nhs.uk/STU3/CodeSystem/RARecord-FlagCategory-1|NRAF"}}.Encode()
 	byNHS := url.Values{"patient:identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}}.Encode()

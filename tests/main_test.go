@@ -29,6 +29,65 @@ var env struct {
 	url  string // FHIR base, e.g. http://127.0.0.1:41234/fhir
 	root string // http://127.0.0.1:41234
 	logs *syncBuffer
+	// tokens by dev role, minted once by the facade's local issuer: every
+	// request without its own Authorization header carries tokens["clinician"].
+	tokens map[string]string
+}
+
+// bearer returns the Authorization header value for a dev role.
+func bearer(role string) string { return "Bearer " + env.tokens[role] }
+
+// tokenTransport adds the default token to requests for the facade under
+// test that carry none, so every test, Go or newman-driven, runs with
+// authentication on through this one helper.
+type tokenTransport struct{ next http.RoundTripper }
+
+func (t tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		tok := ""
+		if env.root != "" && strings.HasPrefix(r.URL.String(), env.root) {
+			tok = env.tokens["clinician"]
+		} else if v, ok := otherFacades.Load(r.URL.Host); ok {
+			tok = v.(string)
+		}
+		if tok != "" {
+			r = r.Clone(r.Context())
+			r.Header.Set("Authorization", "Bearer "+tok)
+		}
+	}
+	return t.next.RoundTrip(r)
+}
+
+// otherFacades maps the host:port of facades that tests start themselves
+// (startOwnFacade) to a clinician token of theirs.
+var otherFacades sync.Map
+
+// startOwnFacade starts a facade of its own for a test (with the policy the
+// test needs) on a free loopback port, stopped at the end of the test.
+// Requests to it through http.DefaultClient carry a clinician token of its
+// own issuer, as requests to the shared facade do.
+func startOwnFacade(t *testing.T, cfg app.Config) (*app.App, *httptest.Server) {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = logrus.New()
+		cfg.Logger.SetOutput(io.Discard)
+	}
+	a, err := app.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(a.Handler)
+	t.Cleanup(func() { ts.Close(); a.Close() })
+	if a.Issuer != nil {
+		tok, err := a.DevToken("clinician", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		host := strings.TrimPrefix(ts.URL, "http://")
+		otherFacades.Store(host, tok)
+		t.Cleanup(func() { otherFacades.Delete(host) })
+	}
+	return a, ts
 }
 
 // syncBuffer collects the facade's log lines for the no-patient-data check.
@@ -64,6 +123,16 @@ func TestMain(m *testing.M) {
 	}
 	ts := httptest.NewServer(a.Handler)
 	env.app, env.root, env.url = a, ts.URL, ts.URL+"/fhir"
+	env.tokens = map[string]string{}
+	for _, role := range []string{"clinician", "admin", "auditor"} {
+		tok, err := a.DevToken(role, "")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mint a token:", err)
+			os.Exit(1)
+		}
+		env.tokens[role] = tok
+	}
+	http.DefaultClient.Transport = tokenTransport{next: http.DefaultTransport}
 	code := m.Run()
 	ts.Close()
 	a.Close()

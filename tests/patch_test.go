@@ -27,7 +27,8 @@ func patchable(t *testing.T, skip int) string {
 }
 
 func patchHeaders(etag string) map[string]string {
-	h := map[string]string{"Content-Type": "application/json-patch+json"}
+	// Editing demographics is the admin/clerical role's.
+	h := map[string]string{"Content-Type": "application/json-patch+json", "Authorization": bearer("admin")}
 	if etag != "" {
 		h["If-Match"] = etag
 	}
@@ -67,7 +68,7 @@ func TestPatchPatient(t *testing.T) {
 	}{
 		{name: "lost update refused", nhs: nhs, hdr: patchHeaders(etag), body: `[{"op":"replace","path":"/gender","value":"female"}]`, status: 412, code: "conflict"},
 		{name: "no If-Match", nhs: nhs, hdr: patchHeaders(""), body: `[{"op":"replace","path":"/gender","value":"female"}]`, status: 428, code: "required"},
-		{name: "wrong media type", nhs: nhs, hdr: map[string]string{"Content-Type": "application/json", "If-Match": ok.header.Get("ETag")}, body: `[]`, status: 415, code: "not-supported"},
+		{name: "wrong media type", nhs: nhs, hdr: map[string]string{"Content-Type": "application/json", "If-Match": ok.header.Get("ETag"), "Authorization": bearer("admin")}, body: `[]`, status: 415, code: "not-supported"},
 		{name: "not a JSON Patch", nhs: nhs, hdr: patchHeaders(ok.header.Get("ETag")), body: `{"gender":"male"}`, status: 400, code: "invalid"},
 		{name: "invalid result", nhs: nhs, hdr: patchHeaders(ok.header.Get("ETag")), body: `[{"op":"replace","path":"/gender","value":"purple"}]`, status: 422, code: "processing"},
 		{name: "read-only element", nhs: nhs, hdr: patchHeaders(ok.header.Get("ETag")), body: `[{"op":"replace","path":"/id","value":"9000000009"}]`, status: 422, code: "processing"},

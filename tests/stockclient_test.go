@@ -31,7 +31,7 @@ func TestStockFHIRClient(t *testing.T) {
 		t.Fatal("no stock client tests found")
 	}
 	cmd := exec.CommandContext(ctx, node, append([]string{"--test"}, files...)...)
-	cmd.Env = append(os.Environ(), "FHIR_BASE_URL="+env.url)
+	cmd.Env = append(os.Environ(), "FHIR_BASE_URL="+env.url, "FHIR_TOKEN="+env.tokens["clinician"])
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("stock client tests failed: %v\n%s", err, out)

@@ -8,7 +8,8 @@ import { Client } from 'fhir-kit-client';
 
 const baseUrl = process.env.FHIR_BASE_URL;
 assert.ok(baseUrl, 'FHIR_BASE_URL must be set');
-const client = new Client({ baseUrl });
+// The facade requires a bearer token; a stock client sends it as any header.
+const client = new Client({ baseUrl, customHeaders: { Authorization: `Bearer ${process.env.FHIR_TOKEN}` } });
 
 test('reads the CapabilityStatement', async () => {
   const cs = await client.capabilityStatement();

@@ -20,8 +20,11 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/carerecords/fhir-facade/audit"
+	"github.com/carerecords/fhir-facade/auth"
+	"github.com/carerecords/fhir-facade/auth/issuer"
 	"github.com/carerecords/fhir-facade/backends/cpis"
 	"github.com/carerecords/fhir-facade/backends/fgm"
+	"github.com/carerecords/fhir-facade/backends/immunisation"
 	"github.com/carerecords/fhir-facade/backends/nrl"
 	"github.com/carerecords/fhir-facade/backends/pds"
 	"github.com/carerecords/fhir-facade/backends/ra"
@@ -106,9 +109,13 @@ type Config struct {
 	CPIS                  Backend
 	CPISUnscheduledAccess bool
 	FGM                   Backend
+	// Imms is the Immunisation History API (env IMMS_BASE_URL, IMMS_TOKEN …).
+	Imms Backend
 	// Sandbox configures the embedded simulators started for every backend
 	// without a BaseURL.
 	Sandbox sandbox.Options
+	// Auth configures authentication.
+	Auth AuthConfig
 	// AuditLog is the append-only JSON-lines file of the audit trail (env
 	// AUDIT_LOG); empty keeps the trail in memory only.
 	AuditLog string
@@ -126,6 +133,23 @@ type Config struct {
 	QuietLogs bool
 }
 
+// AuthConfig configures who may call the facade.
+type AuthConfig struct {
+	// Disabled lets every request through without a token (env
+	// FACADE_AUTH=off): development only, logged as a warning at start.
+	Disabled bool
+	// Issuer and JWKSURL name a trusted token issuer (env AUTH_ISSUER,
+	// AUTH_JWKS_URL), e.g. NHS CIS2 or the NHS API platform. Without them
+	// the facade runs its own local test issuer (dev only).
+	Issuer, JWKSURL string
+	// Audience is the aud tokens must carry (env AUTH_AUDIENCE); default the
+	// FHIR base URL.
+	Audience string
+	// DevKeyFile, for the local issuer only, is where its private key is
+	// written so cmd/token can mint tokens (env AUTH_DEV_KEY_FILE).
+	DevKeyFile string
+}
+
 // FromEnv reads the configuration from environment variables (see README).
 // Tokens may be given directly (PDS_TOKEN) or as a file (PDS_TOKEN_FILE).
 func FromEnv(getenv func(string) string) (Config, error) {
@@ -134,6 +158,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		BaseURL: getenv("FACADE_BASE_URL"),
 	}
 	cfg.AuditLog = getenv("AUDIT_LOG")
+	switch strings.ToLower(getenv("FACADE_AUTH")) {
+	case "", "on":
+	case "off":
+		cfg.Auth.Disabled = true
+	default:
+		return cfg, fmt.Errorf("FACADE_AUTH must be on or off")
+	}
+	cfg.Auth.Issuer, cfg.Auth.JWKSURL = getenv("AUTH_ISSUER"), getenv("AUTH_JWKS_URL")
+	if (cfg.Auth.Issuer == "") != (cfg.Auth.JWKSURL == "") {
+		return cfg, fmt.Errorf("AUTH_ISSUER and AUTH_JWKS_URL go together")
+	}
+	cfg.Auth.Audience, cfg.Auth.DevKeyFile = getenv("AUTH_AUDIENCE"), getenv("AUTH_DEV_KEY_FILE")
 	if s := getenv("FACADE_REQUEST_TIMEOUT"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
@@ -187,6 +223,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	if cfg.FGM, err = backendFromEnv(getenv, "FGM"); err != nil {
+		return cfg, err
+	}
+	if cfg.Imms, err = backendFromEnv(getenv, "IMMS"); err != nil {
 		return cfg, err
 	}
 	if s := getenv("SANDBOX_SEED"); s != "" {
@@ -361,6 +400,9 @@ type App struct {
 	Sandbox *sandbox.Sandbox
 	// Metrics is the Prometheus registry served at /metrics.
 	Metrics *prometheus.Registry
+	// Issuer is the local test token issuer, nil when a real issuer is
+	// configured or auth is off: tests and demonstrations mint tokens with it.
+	Issuer *issuer.Issuer
 	// Resources is the provider registry the routes and CapabilityStatement come from.
 	Resources *resources.Registry
 	// Backends names each backend's base URL (for the start-up log line).
@@ -419,6 +461,11 @@ func New(cfg Config) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	immsUp, err := a.upstream(immunisation.Name, cfg.Imms, cfg.BackendTimeout, um)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	patient := resources.NewPatient(pds.New(pdsUp), memo)
 	// Every resource provider; the registry, the routes and the
 	// CapabilityStatement come from this list.
@@ -429,6 +476,7 @@ func New(cfg Config) (*App, error) {
 		resources.NewAllergyIntolerance(scrClient, memo),
 		resources.NewMedicationStatement(scrClient, memo),
 		flag,
+		resources.NewImmunization(immunisation.New(immsUp), memo),
 	}
 	patient.UseSummarySources(resources.SummarySources(providers))
 	// The audit trail is searchable by auditors, never part of a summary.
@@ -439,7 +487,15 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	reg := resources.NewRegistry(append(providers, opdefs)...)
+	authn, smart, handlers, err := a.authentication(cfg)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	srv, err := server.New(server.Config{
+		Auth:           authn,
+		SMART:          smart,
+		Handlers:       handlers,
 		BaseURL:        cfg.BaseURL,
 		Version:        Version,
 		Logger:         cfg.Logger,
@@ -460,6 +516,74 @@ func New(cfg Config) (*App, error) {
 	return a, nil
 }
 
+// DevToken mints a token from the local test issuer for one of its dev
+// roles ("clinician", "admin", "auditor" …), with that role's default
+// scopes, or for a patient context when patient is set. Tests, benchmarks
+// and demonstrations use it; it fails when a real issuer is configured.
+func (a *App) DevToken(role, patient string) (string, error) {
+	if a.Issuer == nil {
+		return "", fmt.Errorf("no local test issuer: authentication is off or a real issuer is configured")
+	}
+	c, err := a.Issuer.DevClaims(issuer.DevClientID, role, patient, nil, "")
+	if err != nil {
+		return "", err
+	}
+	return a.Issuer.Mint(c)
+}
+
+// publicBase is the facade's FHIR base as clients reach it.
+func publicBase(cfg Config) string {
+	if cfg.BaseURL != "" {
+		return strings.TrimRight(cfg.BaseURL, "/")
+	}
+	return "http://" + orDefault(cfg.Addr, "127.0.0.1:8080") + "/fhir"
+}
+
+// authentication sets up token verification: the configured issuer, or
+// the local test issuer (whose token endpoint and JWKS the facade then
+// serves), or nothing at all when auth is disabled.
+func (a *App) authentication(cfg Config) (*server.Auth, *server.SMARTConfiguration, map[string]http.Handler, error) {
+	if cfg.Auth.Disabled {
+		cfg.Logger.Warn("AUTHENTICATION IS OFF (FACADE_AUTH=off): anyone who can reach this facade can read patient data. Development only.")
+		return nil, nil, nil, nil
+	}
+	base := publicBase(cfg)
+	audience := cfg.Auth.Audience
+	if audience == "" {
+		audience = base
+	}
+	root := strings.TrimSuffix(base, "/fhir")
+	var issuers []auth.IssuerConfig
+	smart := &server.SMARTConfiguration{
+		GrantTypesSupported:               []string{"client_credentials"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic"},
+		ScopesSupported:                   []string{"user/*.rs", "user/Patient.rus", "user/Flag.cu", "patient/*.rs", "system/*.rs"},
+		Capabilities:                      []string{"permission-v1", "permission-v2", "permission-user", "permission-patient", "client-confidential-symmetric"},
+	}
+	handlers := map[string]http.Handler{}
+	if cfg.Auth.Issuer != "" {
+		issuers = append(issuers, auth.IssuerConfig{Issuer: cfg.Auth.Issuer, JWKSURL: cfg.Auth.JWKSURL})
+		smart.Issuer, smart.JWKSURI = cfg.Auth.Issuer, cfg.Auth.JWKSURL
+		smart.TokenEndpoint = strings.TrimRight(cfg.Auth.Issuer, "/") + "/token"
+	} else {
+		iss, err := issuer.New(issuer.Config{URL: root + "/oauth", Audience: audience, KeyFile: cfg.Auth.DevKeyFile})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		a.Issuer = iss
+		issuers = append(issuers, iss.IssuerConfig())
+		handlers["/oauth/token"] = iss.TokenHandler()
+		handlers["/oauth"+issuer.JWKSPath] = iss.JWKSHandler()
+		smart.Issuer, smart.JWKSURI, smart.TokenEndpoint = iss.URL(), root+"/oauth"+issuer.JWKSPath, root+"/oauth/token"
+		cfg.Logger.Warn("using the LOCAL TEST token issuer (no AUTH_ISSUER configured): tokens from POST " + root + "/oauth/token (client " + issuer.DevClientID + "), or `go run ./cmd/token`. Development only.")
+	}
+	v, err := auth.NewVerifier(auth.Config{Issuers: issuers, Audience: audience})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return &server.Auth{Verifier: v, Policy: auth.DefaultPolicy(), Realm: "carerecords-facade"}, smart, handlers, nil
+}
+
 // useSandbox points every backend without a base URL at the embedded
 // sandbox, started once if any needs it, with the sandbox's token.
 func (a *App) useSandbox(cfg *Config) error {
@@ -473,6 +597,7 @@ func (a *App) useSandbox(cfg *Config) error {
 		{&cfg.RA, func(s *sandbox.Sandbox) string { return s.RABaseURL }},
 		{&cfg.CPIS, func(s *sandbox.Sandbox) string { return s.CPISBaseURL }},
 		{&cfg.FGM, func(s *sandbox.Sandbox) string { return s.FGMBaseURL }},
+		{&cfg.Imms, func(s *sandbox.Sandbox) string { return s.ImmsBaseURL }},
 	}
 	for _, b := range backends {
 		if b.cfg.BaseURL != "" {
