@@ -41,9 +41,20 @@ bench: ## Patient read through the facade vs the simulator directly
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./server/ ./mappers/... ./profiles/
 	scripts/bench.sh $(BENCHDUR)
 
-fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzValid -fuzztime 20s ./model/nhsnumber/
-	$(GO) test -run '^$$' -fuzz FuzzSection -fuzztime 20s ./mappers/scr/
+FUZZTIME ?= 20s
+fuzz: ## Every parser's fuzz target, FUZZTIME each
+	$(GO) test -run '^$$' -fuzz FuzzValid -fuzztime $(FUZZTIME) ./model/nhsnumber/
+	$(GO) test -run '^$$' -fuzz FuzzSection -fuzztime $(FUZZTIME) ./mappers/scr/
+	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME) ./model/jsonpatch/
+	$(GO) test -run '^$$' -fuzz FuzzResourceTypeFirst -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./auth/
+	$(GO) test -run '^$$' -fuzz FuzzParseScopes -fuzztime $(FUZZTIME) ./auth/
+	$(GO) test -run '^$$' -fuzz FuzzParseKeySet -fuzztime $(FUZZTIME) ./auth/
+	$(GO) test -run '^$$' -fuzz FuzzTokenEndpoint -fuzztime $(FUZZTIME) ./auth/issuer/
+
+ROLE ?= clinician
+token: ## Print a dev token from the running facade's local issuer: make token ROLE=admin
+	@$(GO) run ./cmd/token -role $(ROLE) -url http://$(ADDR)
 
 golden-update:
 	$(GO) test ./mappers/... -update
