@@ -110,3 +110,8 @@ func clinicalStatusMatches(a *aipb.AllergyIntolerance, ts []Token) bool {
 func (p *AllergyIntolerance) Read(ctx context.Context, id string) (*Resource, error) {
 	return p.scr.read(ctx, "AllergyIntolerance", id)
 }
+
+// Includes implements Includer: AllergyIntolerance:patient.
+func (*AllergyIntolerance) Includes() []Include {
+	return []Include{{Param: "patient", Element: "patient", Target: "Patient"}}
+}

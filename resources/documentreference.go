@@ -280,3 +280,11 @@ func matchesType(dr *drpb.DocumentReference, toks []Token) bool {
 	}
 	return false
 }
+
+// Includes implements Includer: DocumentReference:subject and :patient.
+func (*DocumentReference) Includes() []Include {
+	return []Include{
+		{Param: "subject", Element: "subject", Target: "Patient"},
+		{Param: "patient", Element: "subject", Target: "Patient"},
+	}
+}

@@ -117,3 +117,8 @@ func statusCode(m *mspb.MedicationStatement) string {
 func (p *MedicationStatement) Read(ctx context.Context, id string) (*Resource, error) {
 	return p.scr.read(ctx, "MedicationStatement", id)
 }
+
+// Includes implements Includer: MedicationStatement:patient (the subject).
+func (*MedicationStatement) Includes() []Include {
+	return []Include{{Param: "patient", Element: "subject", Target: "Patient"}}
+}

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/gorilla/mux"
@@ -264,6 +265,10 @@ func (s *Server) fhir(route string, byMethod map[string]handlerFunc) http.Handle
 			s.writeError(w, r, f, fhirerr.New(fhirerr.Invalid, "the query string is malformed"))
 			return
 		}
+		if !validUTF8(q) {
+			s.writeError(w, r, f, fhirerr.New(fhirerr.Invalid, "the query string is not valid UTF-8 (FHIR strings are Unicode)"))
+			return
+		}
 		if byMethod == nil {
 			s.writeError(w, r, f, fhirerr.New(fhirerr.NotFound, "no such FHIR endpoint"))
 			return
@@ -406,6 +411,22 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	_, _ = w.Write(body)
+}
+
+// validUTF8 reports whether every parameter name and value is valid UTF-8
+// without NUL characters.
+func validUTF8(q url.Values) bool {
+	for k, vs := range q {
+		if !utf8.ValidString(k) || strings.ContainsRune(k, 0) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // publicRoute reports the routes anyone may read without a token: the

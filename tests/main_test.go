@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/carerecords/fhir-facade/cmd/facade/app"
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/profiles"
 )
 
@@ -136,7 +138,29 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	ts.Close()
 	a.Close()
+	// The operational logs of the whole run carry no patient identifier.
+	if leaks := patientDataIn(env.logs.String()); len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: the facade's logs of this run carry patient data: %v\n", leaks)
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// patientDataIn returns what in text looks like patient data: any valid NHS
+// number, and the names of the sandbox's patients.
+func patientDataIn(text string) []string {
+	var found []string
+	for _, m := range regexp.MustCompile(`\b\d{10}\b`).FindAllString(text, -1) {
+		if nhsnumber.Valid(m) {
+			found = append(found, m)
+		}
+	}
+	for _, name := range []string{"Smith", "Smythe", "Smyth", "Jane", "Janet", "Jayne", "GARTON", "KNAPP", "CUFF", "Zebedee"} {
+		if strings.Contains(text, name) {
+			found = append(found, name)
+		}
+	}
+	return found
 }
 
 // response is one HTTP answer from the facade, its JSON body decoded.
