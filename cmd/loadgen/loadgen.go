@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,6 +22,7 @@ const (
 	MaxConcurrency = 1000
 	MaxDuration    = time.Hour
 	MaxRequests    = 100_000_000
+	MaxRate        = 1_000_000 // requests per second, open loop
 )
 
 // Config says what to send and for how long.
@@ -40,6 +42,25 @@ type Config struct {
 	Requests int64
 	// Timeout bounds each request, response body included; zero means 10s.
 	Timeout time.Duration
+	// Rate, when positive, makes the run open-loop: requests are scheduled
+	// Rate times a second, evenly spaced, however fast the answers come, and
+	// Concurrency bounds how many are in flight. Each request's latency is
+	// measured from its scheduled time, so time spent waiting for a free
+	// slot counts (no coordinated omission): past the server's saturation,
+	// latency grows with the backlog instead of the load silently falling
+	// to what the server can take. Requests bounds the scheduled requests,
+	// Duration the time they are scheduled over; those scheduled before the
+	// end but not sent by then are Missed.
+	Rate float64
+	// Sequence makes one request of all the URLs in turn (each sent once
+	// the previous has answered): its latency is the whole chain's, and it
+	// fails at the first status error or transport error. Without it, each
+	// request is one URL, round-robin.
+	Sequence bool
+	// PID, when positive, is a process on this machine whose memory is
+	// sampled during the run (VmRSS every 50 ms, VmHWM at the end, from
+	// /proc/PID/status).
+	PID int
 }
 
 // Result is what a run measured.
@@ -64,14 +85,30 @@ type Result struct {
 	// Throughput is Requests per second of Elapsed.
 	Throughput float64
 	// Latency is over requests that got a response, from sending the
-	// request to reading the last byte of the body.
+	// request (open loop: from its scheduled time) to reading the last byte
+	// of the body.
 	Latency Latency
+	// OK counts responses with a 2xx or 3xx status; GoodThroughput is OK
+	// per second of Elapsed.
+	OK             int64
+	GoodThroughput float64
+	// RetryAfter counts the status errors whose response carried a
+	// Retry-After header: a server shedding load says when to come back.
+	RetryAfter int64
+	// Rate is the offered rate of an open-loop run (Config.Rate); Missed
+	// the requests it scheduled before its end but could not send by then,
+	// every slot being busy.
+	Rate   float64
+	Missed int64
+	// RSS is the largest VmRSS sampled and HWM the VmHWM (peak resident
+	// set) at the end, in bytes, of the process Config.PID; zero without.
+	RSS, HWM int64
 }
 
 // Latency summarises response times. Percentiles come from log-linear
 // buckets and are within 1% above the true value; Min, Max and Mean are exact.
 type Latency struct {
-	Min, Mean, P50, P90, P99, Max time.Duration
+	Min, Mean, P50, P90, P99, P999, Max time.Duration
 }
 
 // Run sends requests as cfg says until a bound is reached or ctx ends. If
@@ -118,10 +155,35 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if header == nil {
 		header = http.Header{}
 	}
+	var mem *memSampler
+	if cfg.PID > 0 {
+		if mem, err = sampleMemory(cfg.PID, 50*time.Millisecond); err != nil {
+			return Result{}, err
+		}
+	}
 	var deadline time.Time
 	start := time.Now()
 	if cfg.Duration > 0 {
 		deadline = start.Add(cfg.Duration)
+	}
+	// pick returns the URLs of request n (1-based).
+	pick := func(n int64) []*url.URL {
+		if cfg.Sequence {
+			return targets
+		}
+		i := (n - 1) % int64(len(targets))
+		return targets[i : i+1]
+	}
+	// slots is how many requests an open-loop run schedules.
+	var slots int64
+	if cfg.Rate > 0 {
+		slots = cfg.Requests
+		if cfg.Duration > 0 {
+			n := int64(math.Ceil(cfg.Duration.Seconds() * cfg.Rate))
+			if slots == 0 || n < slots {
+				slots = n
+			}
+		}
 	}
 	var issued atomic.Int64
 	workers := make([]worker, cfg.Concurrency)
@@ -131,21 +193,33 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		w.statuses = map[int]int64{}
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				if !deadline.IsZero() && !time.Now().Before(deadline) {
+				now := time.Now()
+				if !deadline.IsZero() && !now.Before(deadline) {
 					return
 				}
 				n := issued.Add(1)
-				if cfg.Requests > 0 && n > cfg.Requests {
+				if cfg.Rate <= 0 {
+					if cfg.Requests > 0 && n > cfg.Requests {
+						return
+					}
+					w.do(ctx, client, pick(n), header, now)
+					continue
+				}
+				if n > slots {
 					return
 				}
-				w.do(ctx, client, targets[(n-1)%int64(len(targets))], header)
+				at := start.Add(time.Duration(float64(n-1) / cfg.Rate * float64(time.Second)))
+				if d := at.Sub(now); d > 0 && sleep(ctx, d) != nil {
+					return
+				}
+				w.do(ctx, client, pick(n), header, at)
 			}
 		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	res := Result{Statuses: map[int]int64{}, Elapsed: elapsed}
+	res := Result{Statuses: map[int]int64{}, Elapsed: elapsed, Rate: cfg.Rate}
 	var hist histogram
 	var sum time.Duration
 	for i := range workers {
@@ -153,6 +227,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Requests += w.requests
 		res.StatusErrors += w.statusErrors
 		res.TransportErrors += w.transportErrors
+		res.RetryAfter += w.retryAfter
 		res.Bytes += w.bytes
 		if res.FirstTransportError == "" {
 			res.FirstTransportError = w.firstErr
@@ -163,8 +238,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		hist.merge(&w.hist)
 		sum += w.latencySum
 	}
+	res.OK = res.Requests - res.StatusErrors - res.TransportErrors
+	if cfg.Rate > 0 && ctx.Err() == nil {
+		res.Missed = max(0, slots-res.Requests)
+	}
 	if elapsed > 0 {
 		res.Throughput = float64(res.Requests) / elapsed.Seconds()
+		res.GoodThroughput = float64(res.OK) / elapsed.Seconds()
 	}
 	if n := hist.count(); n > 0 {
 		res.Latency = Latency{
@@ -173,36 +253,67 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			P50:  hist.percentile(50),
 			P90:  hist.percentile(90),
 			P99:  hist.percentile(99),
+			P999: hist.percentile(99.9),
 			Max:  hist.max,
 		}
 	}
+	if mem != nil {
+		res.RSS, res.HWM = mem.stop()
+	}
 	return res, ctx.Err()
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // worker is one request loop's tally; merged once the run ends, so nothing
 // is shared while it runs.
 type worker struct {
-	requests, statusErrors, transportErrors, bytes int64
-	statuses                                       map[int]int64
-	firstErr                                       string
-	hist                                           histogram
-	latencySum                                     time.Duration
+	requests, statusErrors, transportErrors, retryAfter, bytes int64
+	statuses                                                   map[int]int64
+	firstErr                                                   string
+	hist                                                       histogram
+	latencySum                                                 time.Duration
 }
 
-func (w *worker) do(ctx context.Context, client *http.Client, target *url.URL, header http.Header) {
-	req := &http.Request{
-		Method: http.MethodGet,
-		URL:    target,
-		Host:   header.Get("Host"),
-		Header: header,
-	}
-	req = req.WithContext(ctx)
-	start := time.Now()
-	resp, err := client.Do(req)
-	var n int64
-	if err == nil {
-		n, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+// do sends one request: the targets in turn, stopping at the first that
+// fails. Its latency is counted from start (the scheduled time in an open
+// loop).
+func (w *worker) do(ctx context.Context, client *http.Client, targets []*url.URL, header http.Header, start time.Time) {
+	var (
+		n, total int64
+		status   int
+		err      error
+		retry    bool
+	)
+	for _, target := range targets {
+		req := &http.Request{
+			Method: http.MethodGet,
+			URL:    target,
+			Host:   header.Get("Host"),
+			Header: header,
+		}
+		req = req.WithContext(ctx)
+		var resp *http.Response
+		resp, err = client.Do(req)
+		if err == nil {
+			n, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			status, retry = resp.StatusCode, resp.Header.Get("Retry-After") != ""
+		}
+		total += n
+		if err != nil || status < 200 || status > 399 {
+			break
+		}
 	}
 	took := time.Since(start)
 	if ctx.Err() != nil {
@@ -216,10 +327,13 @@ func (w *worker) do(ctx context.Context, client *http.Client, target *url.URL, h
 		}
 		return
 	}
-	w.bytes += n
-	w.statuses[resp.StatusCode]++
-	if resp.StatusCode < 200 || resp.StatusCode > 399 {
+	w.bytes += total
+	w.statuses[status]++
+	if status < 200 || status > 399 {
 		w.statusErrors++
+		if retry {
+			w.retryAfter++
+		}
 	}
 	w.hist.record(took)
 	w.latencySum += took
@@ -242,6 +356,12 @@ func (cfg Config) check() ([]*url.URL, error) {
 	}
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("negative timeout %v", cfg.Timeout)
+	}
+	if cfg.Rate < 0 || cfg.Rate > MaxRate || math.IsNaN(cfg.Rate) {
+		return nil, fmt.Errorf("rate %v out of range [0, %d] requests per second", cfg.Rate, MaxRate)
+	}
+	if cfg.PID < 0 {
+		return nil, fmt.Errorf("negative process id %d", cfg.PID)
 	}
 	if len(cfg.URLs) == 0 {
 		return nil, errors.New("no URL to request")
