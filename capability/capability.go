@@ -204,8 +204,8 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 			// ETag from meta.versionId: If-None-Match and If-Modified-Since.
 			res.Versioning, res.ConditionalRead = "versioned", "full-support"
 		case isReader(p):
-			// No versions, but Last-Modified: If-Modified-Since.
-			res.ConditionalRead = "modified-since"
+			// No versions, but an ETag naming the content and Last-Modified.
+			res.ConditionalRead = "full-support"
 		}
 		for _, i := range Interactions(p) {
 			res.Interaction = append(res.Interaction, code{Code: i})

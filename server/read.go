@@ -3,7 +3,9 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/gorilla/mux"
 
 	"github.com/carerecords/fhir-facade/auth"
@@ -60,10 +62,20 @@ func (s *Server) read(r *http.Request, _ format, q url.Values) (*reply, error) {
 		return nil, err
 	}
 	rep := &reply{body: body, etag: res.VersionID, lastModified: res.LastUpdated}
+	if rep.etag == "" {
+		// A backend without versions: the ETag names the content, so
+		// If-None-Match still spares the client a download it has.
+		rep.etag = contentETag(body)
+	}
 	if rep.lastModified.IsZero() && res.RenderKey != "" {
 		rep.lastModified = seen
 	}
 	return rep, nil
+}
+
+// contentETag is a weak validator derived from the rendered resource.
+func contentETag(body []byte) string {
+	return "c" + strconv.FormatUint(xxhash.Sum64(body), 36)
 }
 
 // vread serves GET [base]/[type]/[id]/_history/[vid] for versioned

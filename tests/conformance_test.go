@@ -247,3 +247,28 @@ func TestNoPatientDataInLogsOrMetrics(t *testing.T) {
 		t.Error("logs carry no request id")
 	}
 }
+
+// Every read carries an ETag, versioned or not, and If-None-Match with it
+// answers 304.
+func TestConditionalReadEverywhere(t *testing.T) {
+	for typ, id := range sampleIDs {
+		if typ == "Binary" {
+			continue // raw documents are streamed, not FHIR resources
+		}
+		t.Run(typ, func(t *testing.T) {
+			hdr := map[string]string{"Authorization": bearer(roleFor(typ, "read"))}
+			r := call(t, "GET", "/"+typ+"/"+id, hdr, "")
+			if r.status != 200 {
+				t.Fatalf("read: %d", r.status)
+			}
+			etag := r.header.Get("ETag")
+			if etag == "" {
+				t.Fatal("no ETag")
+			}
+			hdr["If-None-Match"] = etag
+			if again := call(t, "GET", "/"+typ+"/"+id, hdr, ""); again.status != 304 {
+				t.Errorf("If-None-Match %s: %d", etag, again.status)
+			}
+		})
+	}
+}
