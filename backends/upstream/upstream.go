@@ -10,6 +10,7 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +52,10 @@ type Config struct {
 	Header http.Header
 	// Transport overrides the pooled transport (tests).
 	Transport http.RoundTripper
+	// TLS configures the pooled transport's TLS: the CA to trust and, for
+	// mutual TLS, the facade's client certificate. nil means the system's
+	// roots and no client certificate.
+	TLS *tls.Config
 
 	// Retries (idempotent reads only: GET and HEAD). MaxAttempts is how many
 	// attempts a read makes in all, DefaultMaxAttempts when zero; 1 disables
@@ -159,6 +164,7 @@ func New(cfg Config, m *Metrics) (*Client, error) {
 			IdleConnTimeout:       90 * time.Second,
 			TLSHandshakeTimeout:   5 * time.Second,
 			ExpectContinueTimeout: time.Second,
+			TLSClientConfig:       cfg.TLS,
 		}
 		rt = c.owned
 	}

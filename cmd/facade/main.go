@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,6 +36,8 @@ func run() error {
 	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env FACADE_ADDR)")
 	flag.StringVar(&cfg.BaseURL, "base-url", cfg.BaseURL, "public FHIR base URL used in links (env FACADE_BASE_URL); empty derives it from each request")
 	flag.BoolVar(&cfg.QuietLogs, "quiet", false, "log only failed (5xx) requests")
+	tlsCert := flag.String("tls-cert", os.Getenv("FACADE_TLS_CERT"), "serve HTTPS with this PEM certificate (env FACADE_TLS_CERT)")
+	tlsKey := flag.String("tls-key", os.Getenv("FACADE_TLS_KEY"), "and this PEM key (env FACADE_TLS_KEY)")
 	flag.Parse()
 
 	log := logrus.New()
@@ -67,8 +70,16 @@ func run() error {
 	}
 	log.WithFields(fields).Info("facade listening")
 
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("-tls-cert and -tls-key go together")
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if *tlsCert != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		go func() { errc <- srv.ServeTLS(ln, *tlsCert, *tlsKey) }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	select {

@@ -65,6 +65,9 @@ type Backend struct {
 	RateLimit *float64
 	RateBurst int // env <X>_RATE_BURST
 	CacheTTL  *time.Duration
+	// TLS is how the backend is reached: trusted CA and, for mutual TLS,
+	// the facade's client certificate.
+	TLS BackendTLS
 }
 
 // Config is the whole configuration of a facade.
@@ -256,6 +259,10 @@ func backendFromEnv(getenv func(string) string, prefix string) (Backend, error) 
 			return b, fmt.Errorf("%s_TIMEOUT must be a positive duration such as 10s", prefix)
 		}
 		b.Timeout = d
+	}
+	var err error
+	if b.TLS, err = tlsFromEnv(getenv, prefix); err != nil {
+		return b, err
 	}
 	return b, policyFromEnv(getenv, prefix, &b)
 }
@@ -683,6 +690,11 @@ func (a *App) upstream(name string, b Backend, defaultTimeout time.Duration, m *
 		b.Timeout = defaultTimeout
 	}
 	cfg := policy(name, b)
+	tlsConfig, err := b.TLS.config()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	cfg.TLS = tlsConfig
 	if cfg.CacheTTL > 0 {
 		if a.cache == nil {
 			store, err := upstream.NewCache(a.cacheMaxBytes, m)
