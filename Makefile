@@ -42,15 +42,8 @@ bench: ## Patient read through the facade vs the simulator directly
 	scripts/bench.sh $(BENCHDUR)
 
 FUZZTIME ?= 20s
-fuzz: ## Every parser's fuzz target, FUZZTIME each
-	$(GO) test -run '^$$' -fuzz FuzzValid -fuzztime $(FUZZTIME) ./model/nhsnumber/
-	$(GO) test -run '^$$' -fuzz FuzzSection -fuzztime $(FUZZTIME) ./mappers/scr/
-	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME) ./model/jsonpatch/
-	$(GO) test -run '^$$' -fuzz FuzzResourceTypeFirst -fuzztime $(FUZZTIME) ./server/
-	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./auth/
-	$(GO) test -run '^$$' -fuzz FuzzParseScopes -fuzztime $(FUZZTIME) ./auth/
-	$(GO) test -run '^$$' -fuzz FuzzParseKeySet -fuzztime $(FUZZTIME) ./auth/
-	$(GO) test -run '^$$' -fuzz FuzzTokenEndpoint -fuzztime $(FUZZTIME) ./auth/issuer/
+fuzz: ## Every fuzz target in the repository, FUZZTIME each
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 ROLE ?= clinician
 token: ## Print a dev token from the running facade's local issuer: make token ROLE=admin

@@ -181,8 +181,13 @@ func TestNRLRead(t *testing.T) {
 	if u := nrlAttachments(r.body)[0]["url"]; u != "Binary/Y05868-1234567892" {
 		t.Errorf("attachment url %v", u)
 	}
-	if r.header.Get("ETag") != "" {
-		t.Errorf("ETag %q for an unversioned pointer", r.header.Get("ETag"))
+	// NRL keeps no versions: the ETag names the content (for If-None-Match),
+	// and no versionId is invented.
+	if et := r.header.Get("ETag"); !strings.HasPrefix(et, `W/"c`) {
+		t.Errorf("ETag %q: want a content ETag for an unversioned pointer", et)
+	}
+	if meta, _ := r.body["meta"].(map[string]any); meta["versionId"] != nil {
+		t.Errorf("versionId %v invented for an unversioned pointer", meta["versionId"])
 	}
 	noLeak(t, "read", r.raw)
 	two := get(t, "/DocumentReference/Y07213-1000000107")
