@@ -1,38 +1,262 @@
 #!/usr/bin/env bash
-# Patient read through the facade vs straight to the PDS simulator, in one
-# run, on loopback: the simulator runs standalone (cmd/sandbox), the facade
-# points at it (PDS_BASE_URL), and cmd/loadgen drives both with the same
-# concurrency and duration. Usage: scripts/bench.sh [duration] [concurrency]
+# The load report of docs/performance.md, measured in one run on loopback.
+#
+#   scripts/bench.sh [run-duration] [sweep-point-duration]     (defaults 3s 2s)
+#
+# Starts every backend simulator in one process (scripts/perfsim) and, each
+# in its own process, the facade (cmd/facade) pointed at them: one as
+# configured by default for these loopback backends (no backend cache), one
+# with the PDS cache on (PDS_CACHE_TTL=60s), one with the PDS cache on and
+# authentication off, and one as the first with GOMEMLIMIT=150MiB. Then, with cmd/loadgen, the facade and the simulators
+# directly, in the same run:
+#
+#   1. closed loop, 1 and $C requests in flight: Patient read (cache hit,
+#      miss), AllergyIntolerance search, Flag search, Patient/$summary, each
+#      next to the backend calls it makes sent straight to the simulators;
+#   2. $summary with every simulator answering after 20 ms, next to the
+#      slowest backend's calls (SCR's DocumentReference → Bundle) and PDS;
+#   3. open-loop sweeps of the offered rate (0.25× … 2× the saturation rate
+#      a closed-loop probe measures; at most 1,000 in flight): the knee;
+#   4. 1,000 concurrent connections, with the facade's VmRSS/VmHWM;
+#   5. CPU and allocation profiles of the facade under load
+#      (scripts/pproffacade: cmd/facade plus net/http/pprof on loopback).
+#
+# Writes docs/perf/*.csv (one row per run), *.png (latency and throughput
+# against load), profile-*.txt (raw profiles in raw/, not committed), meta.txt
+# and results.md (the tables and every target of issue 8, met or not). Everything listens on 127.0.0.1 only;
+# every process it starts is stopped on exit (and exits by itself after
+# 20 minutes in any case); the whole run takes about 4 minutes with the
+# defaults. OUT=dir writes elsewhere; BENCH_C sets the closed-loop
+# concurrency (32); STEPS="1 2 3 4 5" chooses the steps to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR="${1:-10s}"
-CONC="${2:-8}"
-SIM_PORT="${SIM_PORT:-19101}"
-FACADE_PORT="${FACADE_PORT:-19100}"
-bin="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$bin"' EXIT
 
-go build -o "$bin/" ./cmd/facade ./cmd/sandbox ./cmd/loadgen
-"$bin/sandbox" -pds-addr "127.0.0.1:$SIM_PORT" >/dev/null 2>&1 &
-PDS_BASE_URL="http://127.0.0.1:$SIM_PORT/personal-demographics/FHIR/R4" PDS_TOKEN=bench \
-  "$bin/facade" -addr "127.0.0.1:$FACADE_PORT" -quiet >/dev/null 2>&1 &
-for _ in $(seq 100); do
-  curl -sf -o /dev/null "http://127.0.0.1:$FACADE_PORT/healthz" && \
-  curl -sf -o /dev/null -H 'X-Request-ID: 6f1c0f4e-7e1b-4a51-9c34-1d2a3b4c5d6e' -H 'Authorization: Bearer bench' \
-    "http://127.0.0.1:$SIM_PORT/personal-demographics/FHIR/R4/Patient/9000000009" && break
-  sleep 0.1
+DUR="${1:-3s}"
+SWEEP_DUR="${2:-2s}"
+C="${BENCH_C:-32}"
+OUT="${OUT:-docs/perf}"
+RATES="rate=0.25x,0.5x,0.75x,1x,1.5x,2x"
+STEPS=" ${STEPS:-1 2 3 4 5} "
+step() { [[ "$STEPS" == *" $1 "* ]]; }
+
+tmp="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+log() { printf '\n== %s\n' "$*" >&2; }
+
+mkdir -p "$OUT"
+rm -f "$OUT"/compare.csv "$OUT"/knee-*.csv "$OUT"/rss.csv "$OUT"/knee-*.png "$OUT"/profile-*.txt
+
+log "build"
+go build -o "$tmp/" ./cmd/facade ./cmd/loadgen ./cmd/token ./scripts/perfsim ./scripts/pproffacade ./scripts/perfreport
+LG="$tmp/loadgen"
+
+{
+  echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "args=$DUR $SWEEP_DUR"
+  echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "dirty=$(git status --porcelain 2>/dev/null | grep -cv '^??' || true) files"
+  echo "go=$(go env GOVERSION)"
+  echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+  echo "nproc=$(nproc)"
+  echo "kernel=Linux $(uname -r)"
+  echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$OUT/meta.txt"
+sed -i 's/^dirty=0 files$/dirty=/' "$OUT/meta.txt"
+
+# free_port prints a loopback TCP port nobody listens on.
+free_port() {
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo "no free port" >&2; exit 1
+}
+
+# wait_ready URL LOG waits (at most 20 s) until url answers.
+wait_ready() {
+  for _ in $(seq 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "$1 never answered; its log:" >&2; cat "$2" >&2; exit 1
+}
+
+log "simulators"
+"$tmp/perfsim" -env "$tmp/sims.env" -lifetime 20m >"$tmp/perfsim.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$tmp/sims.env" ] && break; sleep 0.1; done
+set -a; . "$tmp/sims.env"; set +a
+
+# start_facade NAME [VAR=value …]: the facade in its own process; sets
+# <NAME>_URL, <NAME>_PID and <NAME>_AUTH (an Authorization header).
+start_facade() {
+  local name="$1"; shift
+  local port; port="$(free_port)"
+  env "$@" "$tmp/facade" -addr "127.0.0.1:$port" -quiet >"$tmp/$name.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  wait_ready "http://127.0.0.1:$port/healthz" "$tmp/$name.log"
+  local auth="X-Auth: none"
+  if tok="$("$tmp/token" -url "http://127.0.0.1:$port" 2>/dev/null)"; then auth="Authorization: Bearer $tok"; fi
+  printf -v "${name}_URL" '%s' "http://127.0.0.1:$port/fhir"
+  printf -v "${name}_PID" '%s' "$pid"
+  printf -v "${name}_AUTH" '%s' "$auth"
+}
+
+log "facades"
+start_facade FA                                   # loopback defaults: no backend cache
+start_facade FB PDS_CACHE_TTL=60s                 # PDS cache on
+start_facade FC PDS_CACHE_TTL=60s FACADE_AUTH=off # PDS cache on, no token to verify
+start_facade FD GOMEMLIMIT=150MiB                 # as FA, with a soft memory limit for the GC
+echo "rss_idle_kb=$(awk '/VmRSS/{print $2}' "/proc/$FA_PID/status")" >> "$OUT/meta.txt"
+
+# The calls each facade request makes, straight to the simulators, with
+# every header any of them needs (each ignores the others').
+DH=(-H "Authorization: Bearer bench" -H "X-Request-ID: 6f1c0f4e-7e1b-4a51-9c34-1d2a3b4c5d6e"
+    -H "TraceID: 0b6d7c9e-3c8a-4e7b-9f5d-2a1b3c4d5e6f" -H "IsUnscheduledAccessEvent: false"
+    -H "NHSD-End-User-Organisation-ODS: Y05868")
+NHS="https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9000000009"
+RA_CAT="https%3A%2F%2Ffhir.nhs.uk%2FSTU3%2FCodeSystem%2FRARecord-FlagCategory-1%7CNRAF"
+PDS_READ="$PDS_BASE_URL/Patient/9000000009"
+SCR_DOCREF="$SCR_BASE_URL/DocumentReference?patient=$NHS&type=http%3A%2F%2Fsnomed.info%2Fsct%7C196981000000101&_sort=date&_count=1"
+SCR_BUNDLE="$SCR_BASE_URL/Bundle?composition.identifier=FA60BE64-1F34-11EB-A2A8-000C29A364EB&composition.subject%3APatient.identifier=$NHS"
+RA_FLAGS="$RA_BASE_URL/Flag?category=$RA_CAT&patient=9000000009&status=active"
+RA_CONSENT="$RA_BASE_URL/Consent?category=$RA_CAT&patient=9000000009&status=active"
+CPIS_Q="$CPIS_BASE_URL/CareTeam?patient%3Aidentifier=$NHS"
+FGM_Q="$FGM_BASE_URL/Flag?patient%3Aidentifier=$NHS"
+NRL_Q="$NRL_BASE_URL/DocumentReference?subject%3Aidentifier=$NHS"
+IMMS_Q="$IMMS_BASE_URL/Immunization?patient.identifier=$NHS&_include=Immunization%3Apatient"
+FLAG_CALLS=("$RA_FLAGS" "$RA_CONSENT" "$CPIS_Q" "$FGM_Q")
+SUMMARY_CALLS=("$PDS_READ" "$SCR_DOCREF" "$SCR_BUNDLE" "$SCR_DOCREF" "$SCR_BUNDLE" "$NRL_Q" "${FLAG_CALLS[@]}" "$IMMS_Q")
+
+for u in "${SUMMARY_CALLS[@]}"; do
+  code="$(curl -s -o /dev/null -w '%{http_code}' "${DH[@]}" "$u")"
+  [ "$code" = 200 ] || { echo "direct call answered $code: $u" >&2; exit 1; }
+done
+for f in FA FB FC FD; do
+  url="${f}_URL"; auth="${f}_AUTH"
+  code="$(curl -s -o /dev/null -w '%{http_code}' -H "${!auth}" "${!url}/Patient/9000000009/\$summary")"
+  [ "$code" = 200 ] || { echo "facade $f answered $code" >&2; exit 1; }
 done
 
-echo "== PDS simulator directly: GET /Patient/9000000009, $CONC in flight, $DUR"
-"$bin/loadgen" -c "$CONC" -d "$DUR" -H 'X-Request-ID: 6f1c0f4e-7e1b-4a51-9c34-1d2a3b4c5d6e' -H 'Authorization: Bearer bench' \
-  "http://127.0.0.1:$SIM_PORT/personal-demographics/FHIR/R4/Patient/9000000009"
-echo
-echo "== through the facade: GET /fhir/Patient/9000000009, $CONC in flight, $DUR"
-"$bin/loadgen" -c "$CONC" -d "$DUR" "http://127.0.0.1:$FACADE_PORT/fhir/Patient/9000000009"
-echo
-echo "== through the facade, one at a time (latency without queueing), $DUR"
-"$bin/loadgen" -c 1 -d "$DUR" "http://127.0.0.1:$FACADE_PORT/fhir/Patient/9000000009"
-echo
-echo "== PDS simulator directly, one at a time, $DUR"
-"$bin/loadgen" -c 1 -d "$DUR" -H 'X-Request-ID: 6f1c0f4e-7e1b-4a51-9c34-1d2a3b4c5d6e' -H 'Authorization: Bearer bench' \
-  "http://127.0.0.1:$SIM_PORT/personal-demographics/FHIR/R4/Patient/9000000009"
+# lg LABEL CSV loadgen-args…: one run, one CSV row, one line of output.
+lg() {
+  local label="$1" csv="$2"; shift 2
+  "$LG" -label "$label" -csv "$csv" -json "$@" | awk -v l="$label" '{
+    match($0, /"ok_rps":[0-9.]+/); r = substr($0, RSTART+9, RLENGTH-9)
+    match($0, /"p50":[0-9.]+/); p50 = substr($0, RSTART+6, RLENGTH-6)
+    match($0, /"p99":[0-9.]+/); p99 = substr($0, RSTART+6, RLENGTH-6)
+    match($0, /"concurrency":[0-9]+/); c = substr($0, RSTART+14, RLENGTH-14)
+    printf "%-36s c=%-4s %8.0f ok/s  p50 %7.2f ms  p99 %7.2f ms\n", l, c, r, p50, p99 }' >&2
+}
+CMP="$OUT/compare.csv"
+
+if step 1; then
+log "1. facade vs simulators direct, closed loop, $DUR per run"
+for c in 1 "$C"; do
+  lg patient/pds-direct "$CMP" -c "$c" -d "$DUR" "${DH[@]}" "$PDS_READ"
+  lg patient-hit/facade "$CMP" -c "$c" -d "$DUR" -H "$FB_AUTH" "$FB_URL/Patient/9000000009"
+  lg patient-hit/facade-auth-off "$CMP" -c "$c" -d "$DUR" "$FC_URL/Patient/9000000009"
+  lg patient-miss/facade "$CMP" -c "$c" -d "$DUR" -H "$FA_AUTH" "$FA_URL/Patient/9000000009"
+  lg allergy/scr-direct-sequence "$CMP" -c "$c" -d "$DUR" -seq "${DH[@]}" "$SCR_DOCREF" "$SCR_BUNDLE"
+  lg allergy/facade "$CMP" -c "$c" -d "$DUR" -H "$FA_AUTH" "$FA_URL/AllergyIntolerance?patient=9000000009"
+  lg flag/direct-sequence "$CMP" -c "$c" -d "$DUR" -seq "${DH[@]}" "${FLAG_CALLS[@]}"
+  lg flag/facade "$CMP" -c "$c" -d "$DUR" -H "$FA_AUTH" "$FA_URL/Flag?patient=9000000009"
+  lg summary/direct-sequence "$CMP" -c "$c" -d "$DUR" -seq "${DH[@]}" "${SUMMARY_CALLS[@]}"
+  lg summary/facade "$CMP" -c "$c" -d "$DUR" -H "$FA_AUTH" "$FA_URL/Patient/9000000009/\$summary"
+done
+fi
+
+if step 2; then
+log "2. \$summary with every simulator at 20 ms, 1 and 8 in flight, $DUR per run"
+curl -sf "$PERFSIM_CONTROL/delay?d=20ms" >/dev/null
+for c in 1 8; do
+  lg summary-20ms/pds-direct "$CMP" -c "$c" -d "$DUR" "${DH[@]}" "$PDS_READ"
+  lg summary-20ms/scr-chain-direct "$CMP" -c "$c" -d "$DUR" -seq "${DH[@]}" "$SCR_DOCREF" "$SCR_BUNDLE"
+  lg summary-20ms/facade "$CMP" -c "$c" -d "$DUR" -H "$FA_AUTH" "$FA_URL/Patient/9000000009/\$summary"
+done
+lg summary-20ms/direct-sequence "$CMP" -c 8 -d "$DUR" -seq "${DH[@]}" "${SUMMARY_CALLS[@]}"
+curl -sf "$PERFSIM_CONTROL/delay?d=0" >/dev/null
+fi
+
+# sweep NAME LABEL PID loadgen-args…: the knee of one target.
+sweep() {
+  local name="$1" label="$2" pid="$3"; shift 3
+  local pidarg=()
+  [ -n "$pid" ] && pidarg=(-pid "$pid")
+  "$LG" -label "$label" -csv "$OUT/knee-$name.csv" -c 1000 -probe-c 64 -d "$SWEEP_DUR" -pause 500ms \
+    -sweep "$RATES" "${pidarg[@]}" "$@" >&2
+}
+if step 3; then
+log "3. open-loop sweeps ($RATES of each target's saturation, $SWEEP_DUR a point, ≤ 1,000 in flight)"
+sweep patient patient/pds-direct "" "${DH[@]}" "$PDS_READ"
+sweep patient patient-hit/facade "$FB_PID" -H "$FB_AUTH" "$FB_URL/Patient/9000000009"
+sweep patient patient-miss/facade "$FA_PID" -H "$FA_AUTH" "$FA_URL/Patient/9000000009"
+sweep summary summary/facade "$FA_PID" -H "$FA_AUTH" "$FA_URL/Patient/9000000009/\$summary"
+fi
+
+if step 4; then
+log "4. 1,000 concurrent connections, closed loop, $DUR per run"
+lg patient-hit/facade "$OUT/rss.csv" -c 1000 -d "$DUR" -pid "$FB_PID" -H "$FB_AUTH" "$FB_URL/Patient/9000000009"
+lg patient-miss/facade "$OUT/rss.csv" -c 1000 -d "$DUR" -pid "$FA_PID" -H "$FA_AUTH" "$FA_URL/Patient/9000000009"
+lg summary/facade "$OUT/rss.csv" -c 1000 -d "$DUR" -pid "$FA_PID" -H "$FA_AUTH" "$FA_URL/Patient/9000000009/\$summary"
+# A facade that served nothing before, with GOMEMLIMIT=150MiB.
+lg patient-miss/facade-gomemlimit-150MiB "$OUT/rss.csv" -c 1000 -d "$DUR" -pid "$FD_PID" -H "$FD_AUTH" "$FD_URL/Patient/9000000009"
+lg summary/facade-gomemlimit-150MiB "$OUT/rss.csv" -c 1000 -d "$DUR" -pid "$FD_PID" -H "$FD_AUTH" "$FD_URL/Patient/9000000009/\$summary"
+fi
+
+if step 5; then
+  log "5. profiles of the facade under load ($C in flight)"
+  # profile NAME URL-PATH VAR=value…: CPU for 6 s under load, then the
+  # allocations of the whole run, in a fresh profiling facade.
+  profile() {
+    local name="$1" path="$2"; shift 2
+    local port pport; port="$(free_port)"; pport="$(free_port)"
+    env "$@" "$tmp/pproffacade" -addr "127.0.0.1:$port" -pprof "127.0.0.1:$pport" -lifetime 2m >"$tmp/pprof-$name.log" 2>&1 &
+    local pid=$!
+    pids+=("$pid")
+    wait_ready "http://127.0.0.1:$port/healthz" "$tmp/pprof-$name.log"
+    local auth="X-Auth: none"
+    if tok="$("$tmp/token" -url "http://127.0.0.1:$port" 2>/dev/null)"; then auth="Authorization: Bearer $tok"; fi
+    "$LG" -c "$C" -d 1s -H "$auth" "http://127.0.0.1:$port/fhir$path" >/dev/null # warm
+    "$LG" -c "$C" -d 8s -H "$auth" "http://127.0.0.1:$port/fhir$path" >"$tmp/load-$name.txt" &
+    local lpid=$!
+    sleep 1
+    curl -sf -o "$tmp/cpu-$name.pb.gz" "http://127.0.0.1:$pport/debug/pprof/profile?seconds=6"
+    wait "$lpid"
+    curl -sf -o "$tmp/allocs-$name.pb.gz" "http://127.0.0.1:$pport/debug/pprof/allocs"
+    {
+      echo "# CPU profile of the facade serving GET /fhir$path, $C in flight (6 s of an 8 s run); scripts/bench.sh"
+      grep -E 'requests|latency' "$tmp/load-$name.txt" | sed 's/^/# /'
+      go tool pprof -top -nodecount=45 "$tmp/pproffacade" "$tmp/cpu-$name.pb.gz" 2>/dev/null
+      echo
+      echo "# cumulative"
+      go tool pprof -top -cum -nodecount=45 "$tmp/pproffacade" "$tmp/cpu-$name.pb.gz" 2>/dev/null | tail -n +6
+      echo
+      echo "# allocations over the whole run (alloc_space)"
+      go tool pprof -top -sample_index=alloc_space -nodecount=30 "$tmp/pproffacade" "$tmp/allocs-$name.pb.gz" 2>/dev/null
+    } > "$OUT/profile-$name.txt"
+    mkdir -p "$OUT/raw"
+    cp "$tmp/cpu-$name.pb.gz" "$tmp/allocs-$name.pb.gz" "$OUT/raw/"
+    kill "$pid" 2>/dev/null || true
+  }
+  profile patient-hit /Patient/9000000009 PDS_CACHE_TTL=60s
+  profile patient-miss /Patient/9000000009
+  profile summary '/Patient/9000000009/$summary'
+fi
+
+echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/meta.txt"
+
+log "plots and report"
+if step 3; then
+  "$LG" -plot "$OUT/knee-patient.png" -title 'Patient read: facade (cache hit, miss) vs PDS simulator direct' "$OUT/knee-patient.csv"
+  "$LG" -plot "$OUT/knee-summary.png" -title 'Patient/$summary through the facade (11 backend calls each)' "$OUT/knee-summary.csv"
+fi
+touch "$OUT/compare.csv"
+"$tmp/perfreport" -dir "$OUT" > "$OUT/results.md"
+echo "wrote $OUT/results.md" >&2
+sed -n '/^## Targets/,/^## Facade/p' "$OUT/results.md" | head -n -1

@@ -12,10 +12,10 @@
 // during the run. -sweep runs once per offered rate or concurrency, each
 // for -d, and -csv appends one row per run to a file:
 //
-//	loadgen -c 1000 -d 3s -sweep rate=0.25x,0.5x,1x,2x -label facade -csv patient.csv URL
+//	loadgen -c 1000 -probe-c 64 -d 3s -sweep rate=0.25x,0.5x,1x,2x -label facade -csv patient.csv URL
 //
 // (a rate ending in x is a multiple of the saturation throughput, measured
-// first by a closed-loop probe at -c). -plot draws such files as a PNG of
+// first by a closed-loop probe at -probe-c, by default -c). -plot draws such files as a PNG of
 // latency and throughput against load:
 //
 //	loadgen -plot patient.png -title 'Patient read' patient.csv
@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the result as one JSON object (one per line with -sweep)")
 	sweep := fs.String("sweep", "", "run once per value: rate=R,R,… (open loop; Rx = R × the saturation throughput of a closed-loop probe at -c) or c=N,N,…")
 	pause := fs.Duration("pause", time.Second, "with -sweep, pause between runs")
+	probeC := fs.Int("probe-c", 0, "with -sweep rate=…x, the concurrency of the saturation probe (default -c)")
 	csvPath := fs.String("csv", "", "append one CSV row per run to this file (header written when new)")
 	label := fs.String("label", "", "the label of this run's CSV rows (default: the first URL's path)")
 	plotOut := fs.String("plot", "", "draw the CSV files given as arguments into this PNG file instead of sending requests")
@@ -121,6 +122,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "loadgen: %v\n", err)
 			return 2
 		}
+		if *probeC < 0 || *probeC > MaxConcurrency {
+			fmt.Fprintf(stderr, "loadgen: -probe-c %d out of range 1..%d\n", *probeC, MaxConcurrency)
+			return 2
+		}
+		spec.ProbeConcurrency = *probeC
 		if _, err := cfg.check(); err != nil {
 			fmt.Fprintf(stderr, "loadgen: %v\n", err)
 			return 2

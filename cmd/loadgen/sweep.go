@@ -20,6 +20,10 @@ const MaxSweepPoints = 50
 // rate ("rate", open loop) or the concurrency ("c").
 type SweepSpec struct {
 	Param string
+	// ProbeConcurrency is the probe's concurrency; the base configuration's
+	// when zero. (An open loop's concurrency is only a cap on requests in
+	// flight, which may well be set far above what saturates the server.)
+	ProbeConcurrency int
 	// Values of the parameter. For "rate", a value with Relative set is a
 	// multiple of the saturation throughput, measured first by a closed-loop
 	// probe at the base configuration's concurrency.
@@ -95,6 +99,9 @@ func Sweep(ctx context.Context, base Config, spec SweepSpec, pause time.Duration
 	if spec.needsProbe() {
 		cfg := base
 		cfg.Rate = 0
+		if spec.ProbeConcurrency > 0 {
+			cfg.Concurrency = spec.ProbeConcurrency
+		}
 		res, err := Run(ctx, cfg)
 		if err != nil {
 			return err

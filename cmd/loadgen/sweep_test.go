@@ -164,6 +164,7 @@ func TestParseSweep(t *testing.T) {
 func TestSweepRelativeToSaturation(t *testing.T) {
 	srv, _ := newServer(t)
 	spec, _ := ParseSweep("rate=0.5x,100")
+	spec.ProbeConcurrency = 3
 	var points []Point
 	err := Sweep(context.Background(), Config{URLs: []string{srv.URL + "/ok"}, Concurrency: 2, Duration: 100 * time.Millisecond}, spec, 0,
 		func(p Point) error { points = append(points, p); return nil })
@@ -172,6 +173,9 @@ func TestSweepRelativeToSaturation(t *testing.T) {
 	}
 	if len(points) != 3 || !points[0].Probe || points[1].Probe {
 		t.Fatalf("points %+v, want the probe then two runs", points)
+	}
+	if points[0].Config.Concurrency != 3 || points[1].Config.Concurrency != 2 {
+		t.Errorf("probe at c=%d, runs at c=%d; want 3 and 2", points[0].Config.Concurrency, points[1].Config.Concurrency)
 	}
 	sat := points[0].Result.GoodThroughput
 	if got := points[1].Config.Rate; sat <= 0 || got < 0.49*sat || got > 0.51*sat {
