@@ -37,6 +37,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -78,9 +79,7 @@ type Simulator struct {
 	accessMu sync.Mutex
 	accesses map[string][]auditEvent // by NHS number, newest first
 
-	faultMu   sync.Mutex
-	fault     *Fault
-	faultLeft int
+	faults fault.Injector
 }
 
 var _ http.Handler = (*Simulator)(nil)
@@ -94,7 +93,7 @@ func New(opts Options) *Simulator {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Simulator{opts: opts, plans: seed(pop), accesses: seedAccesses()}
+	return &Simulator{opts: opts, plans: seed(pop), accesses: seedAccesses(), faults: fault.Injector{BasePath: BasePath, ContentType: contentTypeFHIR}}
 }
 
 // Requests returns how many requests the simulator has received, including
@@ -115,7 +114,7 @@ func (s *Simulator) Accesses(nhs string) int {
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	if f := s.takeFault(r); f != nil && serveFault(w, r, f) {
+	if s.faults.Intercept(w, r) {
 		return
 	}
 	h := w.Header()

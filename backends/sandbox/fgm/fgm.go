@@ -29,11 +29,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/google/uuid"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -70,9 +70,7 @@ type Simulator struct {
 	flags    map[string][]fhirjson.Flag // by NHS number
 	requests atomic.Int64
 
-	faultMu   sync.Mutex
-	fault     *Fault
-	faultLeft int
+	faults fault.Injector
 }
 
 var _ http.Handler = (*Simulator)(nil)
@@ -83,7 +81,7 @@ func New(opts Options) *Simulator {
 	if pop == nil {
 		pop = population.Default()
 	}
-	return &Simulator{opts: opts, flags: seed(pop)}
+	return &Simulator{opts: opts, flags: seed(pop), faults: fault.Injector{BasePath: BasePath, ContentType: contentTypeFHIR}}
 }
 
 // Requests returns how many requests the simulator has received, including
@@ -96,7 +94,7 @@ func (s *Simulator) Flags(nhs string) []fhirjson.Flag { return s.flags[nhs] }
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	if f := s.takeFault(r); f != nil && serveFault(w, r, f) {
+	if s.faults.Intercept(w, r) {
 		return
 	}
 	h := w.Header()

@@ -56,10 +56,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
@@ -105,9 +105,7 @@ type Simulator struct {
 	requests atomic.Int64
 	searches atomic.Int64
 
-	faultMu   sync.Mutex
-	fault     *Fault
-	faultLeft int
+	faults fault.Injector
 }
 
 var _ http.Handler = (*Simulator)(nil)
@@ -118,7 +116,11 @@ func New(opts Options) *Simulator {
 	if pop == nil {
 		pop = population.Default()
 	}
-	s := &Simulator{opts: opts, people: make(map[string]*population.Person, len(pop)+32)}
+	s := &Simulator{
+		opts:   opts,
+		people: make(map[string]*population.Person, len(pop)+32),
+		faults: fault.Injector{BasePath: BasePath, ContentType: contentTypeFHIR, ContentTypeOverHeader: true},
+	}
 	for i := range pop {
 		s.people[pop[i].NHSNumber] = &pop[i]
 	}
@@ -148,7 +150,7 @@ var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	if f := s.takeFault(r); f != nil && serveFault(w, r, f) {
+	if s.faults.Intercept(w, r) {
 		return
 	}
 	h := w.Header()

@@ -47,9 +47,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
@@ -101,9 +101,7 @@ type Simulator struct {
 	store    *store
 	requests atomic.Int64
 
-	faultMu   sync.Mutex
-	fault     *Fault
-	faultLeft int
+	faults fault.Injector
 }
 
 var _ http.Handler = (*Simulator)(nil)
@@ -123,7 +121,7 @@ func New(opts Options) *Simulator {
 	if err != nil {
 		panic(err)
 	}
-	return &Simulator{opts: opts, store: st}
+	return &Simulator{opts: opts, store: st, faults: fault.Injector{BasePath: BasePath, ContentType: contentTypeFHIR}}
 }
 
 // Requests returns how many requests the simulator has received, including
@@ -145,7 +143,7 @@ var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	if f := s.takeFault(r); f != nil && serveFault(w, r, f) {
+	if s.faults.Intercept(w, r) {
 		return
 	}
 	h := w.Header()

@@ -41,10 +41,10 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
@@ -98,9 +98,7 @@ type Simulator struct {
 	outcomes outcomes
 	requests atomic.Int64
 
-	faultMu   sync.Mutex
-	fault     *Fault
-	faultLeft int
+	faults fault.Injector
 
 	store store            // this simulator's updated records
 	now   func() time.Time // the clock of date rules
@@ -124,7 +122,7 @@ func New(opts Options) *Simulator {
 	if err != nil {
 		panic(err)
 	}
-	return &Simulator{opts: opts, db: db, outcomes: oc, now: time.Now}
+	return &Simulator{opts: opts, db: db, outcomes: oc, now: time.Now, faults: fault.Injector{BasePath: BasePath, ContentType: contentTypeFHIR}}
 }
 
 // Requests returns how many requests the simulator has received, including
@@ -136,7 +134,7 @@ var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	if f := s.takeFault(r); f != nil && serveFault(w, r, f) {
+	if s.faults.Intercept(w, r) {
 		return
 	}
 

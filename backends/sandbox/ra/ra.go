@@ -37,6 +37,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
@@ -75,9 +76,7 @@ type Simulator struct {
 	mu      sync.Mutex
 	records map[string]*record // by NHS number
 
-	faultMu   sync.Mutex
-	fault     *Fault
-	faultLeft int
+	faults fault.Injector
 }
 
 // record is one patient's RA record: the consent (whose existence is the
@@ -106,7 +105,7 @@ func New(opts Options) *Simulator {
 	if err != nil {
 		panic(err)
 	}
-	return &Simulator{opts: opts, records: recs}
+	return &Simulator{opts: opts, records: recs, faults: fault.Injector{BasePath: BasePath, ContentType: contentTypeFHIR}}
 }
 
 // Requests returns how many requests the simulator has received, including
@@ -140,7 +139,7 @@ var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	if f := s.takeFault(r); f != nil && serveFault(w, r, f) {
+	if s.faults.Intercept(w, r) {
 		return
 	}
 	h := w.Header()

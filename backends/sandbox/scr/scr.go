@@ -46,9 +46,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
@@ -102,9 +102,7 @@ type Simulator struct {
 	docRefs  atomic.Int64
 	bundles  atomic.Int64
 
-	faultMu   sync.Mutex
-	fault     *Fault
-	faultLeft int
+	faults fault.Injector
 }
 
 var _ http.Handler = (*Simulator)(nil)
@@ -115,7 +113,11 @@ func New(opts Options) *Simulator {
 	if pop == nil {
 		pop = population.Default()
 	}
-	s := &Simulator{opts: opts, people: make(map[string]*population.Person, len(pop)+32)}
+	s := &Simulator{
+		opts:   opts,
+		people: make(map[string]*population.Person, len(pop)+32),
+		faults: fault.Injector{BasePath: BasePath, ContentType: contentTypeFHIR, ContentTypeOverHeader: true},
+	}
 	for i := range pop {
 		s.people[pop[i].NHSNumber] = &pop[i]
 	}
@@ -143,7 +145,7 @@ var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	if f := s.takeFault(r); f != nil && serveFault(w, r, f) {
+	if s.faults.Intercept(w, r) {
 		return
 	}
 	h := w.Header()
