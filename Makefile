@@ -4,7 +4,8 @@ ADDR      ?= 127.0.0.1:8080
 NEWMAN    := node_modules/.bin/newman
 PKGS      := ./...
 BENCHTIME ?= 2s
-BENCHDUR  ?= 10s
+BENCHDUR  ?= 3s
+SWEEPDUR  ?= 2s
 
 .PHONY: run sandbox test unit vet fmt lint bench fuzz golden-update build token clean
 
@@ -37,9 +38,10 @@ $(NEWMAN): package.json
 	npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 	@touch $(NEWMAN)
 
-bench: ## Patient read through the facade vs the simulator directly
+bench: ## Go benchmarks, then the load report (scripts/bench.sh → docs/perf/, see docs/performance.md); about 6 minutes
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./server/ ./mappers/... ./profiles/
-	scripts/bench.sh $(BENCHDUR)
+	$(GO) test -run '^$$' -bench 'FlagSearch|PatientSummary' -benchtime 50x ./tests/
+	scripts/bench.sh $(BENCHDUR) $(SWEEPDUR)
 
 FUZZTIME ?= 20s
 fuzz: ## Every fuzz target in the repository, FUZZTIME each
