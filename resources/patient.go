@@ -70,10 +70,11 @@ func (*Patient) SearchParams() []SearchParam {
 			Documentation: "NHS number, as https://fhir.nhs.uk/Id/nhs-number|9000000009 or the bare number; cannot be combined with other parameters.",
 			Example:       "https://fhir.nhs.uk/Id/nhs-number|9000000009"},
 		{Name: "family", Type: TypeString, Definition: "http://hl7.org/fhir/SearchParameter/individual-family",
-			Documentation: "Surname as PDS matches it: whole name, case-insensitive, '*' wildcard allowed after the first two characters (not with fuzzy matching).",
+			Modifiers:     []string{"exact"},
+			Documentation: "Surname as PDS matches it: whole name, case-insensitive, '*' wildcard allowed after the first two characters (not with fuzzy matching). family:exact matches the name exactly, case included (no wildcard).",
 			Example:       "Smith"},
-		{Name: "given", Type: TypeString, Definition: "http://hl7.org/fhir/SearchParameter/individual-given", Repeatable: true,
-			Documentation: "Given name; repeat for each given name in order.", Example: "Jane"},
+		{Name: "given", Type: TypeString, Definition: "http://hl7.org/fhir/SearchParameter/individual-given", Repeatable: true, Modifiers: []string{"exact"},
+			Documentation: "Given name; repeat for each given name in order. given:exact matches exactly, case included (no wildcard).", Example: "Jane"},
 		{Name: "gender", Type: TypeToken, Definition: "http://hl7.org/fhir/SearchParameter/individual-gender",
 			Documentation: "male | female | other | unknown.", Example: "female"},
 		{Name: "birthdate", Type: TypeDate, Definition: "http://hl7.org/fhir/SearchParameter/individual-birthdate", Repeatable: true,
@@ -178,6 +179,7 @@ func (p *Patient) Search(ctx context.Context, q *Query) (*SearchResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	exact := exactNames(q.Params)
 	if got.TooManyMatches {
 		return &SearchResult{Issues: []Issue{{
 			Severity: "information", Code: "multiple-matches",
@@ -191,8 +193,12 @@ func (p *Patient) Search(ctx context.Context, q *Query) (*SearchResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !exact.match(res) {
+			continue
+		}
 		out.Entries = append(out.Entries, SearchEntry{Resource: res, Mode: "match", Score: m.Score})
 	}
+	out.Total = len(out.Entries)
 	return out, nil
 }
 
@@ -240,6 +246,13 @@ func pdsSearchParams(in url.Values) (out url.Values, empty bool, err error) {
 		switch k {
 		case "family", "address-postalcode", "email", "phone":
 			out.Set(k, vs[0])
+		case "family:exact", "given:exact":
+			for _, v := range vs {
+				if strings.Contains(v, "*") {
+					return nil, false, &fhirerr.Error{Category: fhirerr.Invalid, Expression: k, Message: k + " takes a whole name, without '*'"}
+				}
+			}
+			out[strings.TrimSuffix(k, ":exact")] = vs
 		case "given":
 			out[k] = vs
 		case "gender":
@@ -300,4 +313,47 @@ func pdsSearchParams(in url.Values) (out url.Values, empty bool, err error) {
 		out.Set("_max-results", strconv.Itoa(pdsMaxResults))
 	}
 	return out, false, nil
+}
+
+// exactFilter is the :exact name filters of a Patient search: PDS matches
+// names case-insensitively, so the facade keeps only the exact matches.
+// See: http://hl7.org/fhir/R4/search.html#string
+type exactFilter struct {
+	family string
+	given  []string
+}
+
+func exactNames(q url.Values) exactFilter {
+	return exactFilter{family: q.Get("family:exact"), given: q["given:exact"]}
+}
+
+// match reports whether one of the patient's names carries the family
+// name and every given name exactly.
+func (f exactFilter) match(res *Resource) bool {
+	if f.family == "" && len(f.given) == 0 {
+		return true
+	}
+	pt, ok := res.Message.(*patientpb.Patient)
+	if !ok {
+		return false
+	}
+	for _, n := range pt.GetName() {
+		if f.family != "" && n.GetFamily().GetValue() != f.family {
+			continue
+		}
+		all := true
+		for _, g := range f.given {
+			found := false
+			for _, have := range n.GetGiven() {
+				if have.GetValue() == g {
+					found = true
+				}
+			}
+			all = all && found
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }

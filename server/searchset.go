@@ -47,6 +47,35 @@ type searchRequest struct {
 	warnings   []resources.Issue
 	// selfURL, when set, is the only link: an operation's answer is not paged.
 	selfURL string
+	// missing are the :missing filters, applied to the matches here.
+	missing []missingFilter
+}
+
+// missingFilter keeps matches whose element is absent (missing) or present.
+type missingFilter struct {
+	element string
+	missing bool
+}
+
+// missingParam accepts name:missing=true|false when the provider names the
+// element behind the parameter (Sorter); the filter is applied to the
+// matches, the parameter is repeated in paging links.
+// See: http://hl7.org/fhir/R4/search.html#missing
+func (s *Server) missingParam(p resources.Provider, req *searchRequest, name string, vals []string) error {
+	st, _ := p.(resources.Sorter)
+	element := ""
+	if st != nil {
+		element = st.SortParams()[name]
+	}
+	if element == "" {
+		return &fhirerr.Error{Category: fhirerr.NotSupported, Expression: name + ":missing", Message: "modifier ':missing' is not supported on '" + safeName(name) + "'"}
+	}
+	if len(vals) != 1 || (vals[0] != "true" && vals[0] != "false") {
+		return &fhirerr.Error{Category: fhirerr.Invalid, Expression: name + ":missing", Message: name + ":missing must be true or false"}
+	}
+	req.missing = append(req.missing, missingFilter{element: element, missing: vals[0] == "true"})
+	req.echo[name+":missing"] = vals
+	return nil
 }
 
 type revinclude struct {
@@ -133,6 +162,14 @@ func (s *Server) parseSearch(p resources.Provider, sr resources.Searcher, q url.
 			continue
 		}
 		name, modifier, _ := strings.Cut(k, ":")
+		if modifier == "missing" {
+			// :missing is answered here, on the element the provider names
+			// for the parameter (its sortable elements).
+			if err := s.missingParam(p, req, name, vals); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		sp, ok := known[name]
 		if !ok {
 			if strict {
@@ -315,6 +352,10 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 		sortRendered(matches, req.sort)
 	}
 	total := res.Total
+	if len(req.missing) > 0 {
+		matches = filterMissing(matches, req.missing)
+		total = len(matches)
+	}
 	if total < len(matches) {
 		total = len(matches)
 	}
@@ -397,6 +438,28 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 		return nil, err
 	}
 	return &reply{body: body}, nil
+}
+
+// filterMissing keeps the matches every :missing filter accepts.
+func filterMissing(ms []renderedEntry, fs []missingFilter) []renderedEntry {
+	var out []renderedEntry
+	for _, m := range ms {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(m.body, &obj) != nil {
+			continue
+		}
+		keep := true
+		for _, f := range fs {
+			_, present := obj[f.element]
+			if present == f.missing {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // renderedEntry is a search entry with its JSON.

@@ -298,3 +298,32 @@ func TestBatch(t *testing.T) {
 		})
 	}
 }
+
+func TestSearchMissingModifier(t *testing.T) {
+	base := newSearchServer(t)
+	tests := []struct {
+		name, query, want string
+		status           int
+	}{
+		{name: "present", query: "birthdate:missing=false", want: "match:Patient/p1,match:Patient/p2,match:Patient/p3", status: 200},
+		{name: "absent", query: "birthdate:missing=true", want: "", status: 200},
+		{name: "bad value", query: "birthdate:missing=maybe", status: 400},
+		{name: "not sortable", query: "family:missing=true", status: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := do(t, "GET", base+"/Patient?"+tt.query, nil, "")
+			if r.status != tt.status {
+				t.Fatalf("status %d: %s", r.status, r.raw)
+			}
+			if tt.status == 200 {
+				if got := strings.Join(entryIDs(t, r), ","); got != tt.want {
+					t.Errorf("entries %s, want %s", got, tt.want)
+				}
+				if !strings.Contains(links(t, r)["self"], url.QueryEscape("birthdate:missing")) {
+					t.Errorf("self link lacks the filter: %s", links(t, r)["self"])
+				}
+			}
+		})
+	}
+}

@@ -327,3 +327,36 @@ func TestSupersededAndInvalidated(t *testing.T) {
 		t.Errorf("invalidated by identifier: %d %s", r.status, r.raw)
 	}
 }
+
+func TestPatientSearchExactAndMissing(t *testing.T) {
+	tests := []struct {
+		name  string
+		query string
+		ids   []string
+	}{
+		{name: "exact family", query: "family:exact=Smith&gender=female&birthdate=eq2010-10-22", ids: []string{"9000000009"}},
+		{name: "exact family, other case", query: "family:exact=SMITH&gender=female&birthdate=eq2010-10-22", ids: nil},
+		{name: "exact given", query: "family=Smith&given:exact=Jane&gender=female&birthdate=eq2010-10-22", ids: []string{"9000000009"}},
+		{name: "death date missing=false", query: "family=Smith&gender=female&birthdate=eq2010-10-22&death-date:missing=false", ids: []string{"9000000009"}},
+		{name: "death date missing=true", query: "family=Smith&gender=female&birthdate=eq2010-10-22&death-date:missing=true", ids: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := get(t, "/Patient?"+tt.query)
+			if r.status != 200 {
+				t.Fatalf("status %d: %s", r.status, r.raw)
+			}
+			matches, _ := entries(t, r)
+			var got []string
+			for _, m := range matches {
+				got = append(got, m["resource"].(map[string]any)["id"].(string))
+			}
+			if strings.Join(got, ",") != strings.Join(tt.ids, ",") {
+				t.Errorf("ids %v, want %v", got, tt.ids)
+			}
+		})
+	}
+	if r := get(t, "/Patient?family:exact=Sm*&birthdate=eq2010-10-22"); r.status != 400 {
+		t.Errorf("wildcard with :exact: %d", r.status)
+	}
+}
