@@ -4,23 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/fhir/go/fhirversion"
-	"github.com/google/fhir/go/jsonformat"
-	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
-
 	"github.com/carerecords/fhir-facade/mappers/cpis"
+	"github.com/carerecords/fhir-facade/mappers/internal/goldentest"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
-	"github.com/carerecords/fhir-facade/profiles"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current mapping")
 
 // TestGolden maps every testdata/<case>.in.json (CP-IS CareTeams copied from
 // ../shared/fixtures/cpis, see testdata/README.md) for the patient its
@@ -29,67 +22,17 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the
 // and printed to the same bytes, and validated against the FHIR R4 JSON
 // schema.
 func TestGolden(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/*.in.json")
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no testdata/*.in.json (%v)", err)
-	}
-	m, err := jsonformat.NewPrettyMarshaller(fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	um, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".in.json")
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ct, err := cpis.Decode(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := cpis.Flag(ct, ct.Subject.Identifier.Value)
-			if err != nil {
-				t.Fatalf("Flag: %v", err)
-			}
-			got, err := m.MarshalResource(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			goldenPath := strings.TrimSuffix(in, ".in.json") + ".golden.json"
-			if *update {
-				if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			golden, err := os.ReadFile(goldenPath)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, golden) {
-				t.Errorf("mapping differs from %s (go test -update rewrites it):\n%s", goldenPath, got)
-			}
-			parsed, err := um.Unmarshal(golden)
-			if err != nil {
-				t.Fatalf("jsonformat rejects the golden: %v", err)
-			}
-			again, err := m.MarshalResource(parsed.(*bcrpb.ContainedResource).GetFlag())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(append(again, '\n'), golden) {
-				t.Errorf("golden does not survive a jsonformat round trip:\n%s", again)
-			}
-			if err := profiles.Validate(golden); err != nil {
-				t.Errorf("golden fails the FHIR R4 JSON schema: %v", err)
-			}
-		})
-	}
+	goldentest.Run(t, 1, func(t *testing.T, c goldentest.Case) {
+		ct, err := cpis.Decode(c.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := cpis.Flag(ct, ct.Subject.Identifier.Value)
+		if err != nil {
+			t.Fatalf("Flag: %v", err)
+		}
+		goldentest.Resource(t, c, out, goldentest.Options{})
+	})
 }
 
 // The phone numbers of the local authority reach the Flag with their contact

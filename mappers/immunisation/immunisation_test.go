@@ -1,39 +1,18 @@
 package immunisation_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/google/fhir/go/fhirversion"
-	"github.com/google/fhir/go/jsonformat"
 	impb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/immunization_go_proto"
 
 	"github.com/carerecords/fhir-facade/mappers/immunisation"
+	"github.com/carerecords/fhir-facade/mappers/internal/goldentest"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	"github.com/carerecords/fhir-facade/profiles"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current mapping")
-
-// cases maps each testdata/<case>.in.json to the NHS number it is asked for.
-func cases(t *testing.T) map[string]string {
-	t.Helper()
-	raw, err := os.ReadFile("testdata/cases.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]string
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // golden is what a golden file holds: every mapped resource as jsonformat
 // prints it.
@@ -43,26 +22,7 @@ type golden struct {
 
 func render(t *testing.T, ims []*impb.Immunization) []byte {
 	t.Helper()
-	m, err := jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := golden{Resources: []json.RawMessage{}}
-	for _, im := range ims {
-		b, err := m.MarshalResource(im)
-		if err != nil {
-			t.Fatalf("marshal: %v", err)
-		}
-		if err := profiles.Validate(b); err != nil {
-			t.Errorf("resource fails the FHIR R4 JSON schema: %v\n%s", err, b)
-		}
-		g.Resources = append(g.Resources, b)
-	}
-	out, err := json.MarshalIndent(g, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(out, '\n')
+	return goldentest.JSON(t, golden{Resources: goldentest.Compact(t, ims...)})
 }
 
 // TestGolden maps every testdata/<case>.in.json (see testdata/README.md) and
@@ -71,86 +31,38 @@ func render(t *testing.T, ims []*impb.Immunization) []byte {
 // jsonformat with validation, and (c) the input's record with exactly the
 // documented changes.
 func TestGolden(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/*.in.json")
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no testdata/*.in.json (%v)", err)
-	}
-	cs := cases(t)
-	um, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	generated := 0
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".in.json")
-		if strings.HasPrefix(name, "generated_") {
-			generated++
+	cs := goldentest.ReadCases[string](t) // case → the NHS number it is asked for
+	names := goldentest.Run(t, 1, func(t *testing.T, c goldentest.Case) {
+		nhs := goldentest.Lookup(t, cs, c.Name)
+		ims, err := immunisation.Map(c.Raw, nhs)
+		if err != nil {
+			t.Fatalf("Map: %v", err)
 		}
-		t.Run(name, func(t *testing.T) {
-			nhs, ok := cs[name]
-			if !ok {
-				t.Fatalf("%s is not in testdata/cases.json", name)
+		want := goldentest.Check(t, c.Golden, render(t, ims))
+		var g golden
+		if err := json.Unmarshal(want, &g); err != nil {
+			t.Fatal(err)
+		}
+		records := expected(t, c.Raw, nhs)
+		if len(records) != len(g.Resources) {
+			t.Fatalf("%d resources for %d records", len(g.Resources), len(records))
+		}
+		goldentest.ParseBack(t, g.Resources)
+		for i, r := range g.Resources {
+			if got := goldentest.DecodeAny(t, r); !reflect.DeepEqual(got, records[i]) {
+				w, _ := json.Marshal(records[i])
+				t.Errorf("resource %d is not the record with the documented changes:\n got %s\nwant %s", i, r, w)
 			}
-			raw, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ims, err := immunisation.Map(raw, nhs)
-			if err != nil {
-				t.Fatalf("Map: %v", err)
-			}
-			got := render(t, ims)
-			path := strings.TrimSuffix(in, ".in.json") + ".golden.json"
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test -update creates it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("mapping differs from %s (go test -update rewrites it):\n%s", path, got)
-			}
-			var g golden
-			if err := json.Unmarshal(want, &g); err != nil {
-				t.Fatal(err)
-			}
-			records := expected(t, raw, nhs)
-			if len(records) != len(g.Resources) {
-				t.Fatalf("%d resources for %d records", len(g.Resources), len(records))
-			}
-			for i, r := range g.Resources {
-				if _, err := um.Unmarshal(r); err != nil {
-					t.Errorf("resource %d: jsonformat rejects it: %v", i, err)
-				}
-				if got := decodeAny(t, r); !reflect.DeepEqual(got, records[i]) {
-					w, _ := json.Marshal(records[i])
-					t.Errorf("resource %d is not the record with the documented changes:\n got %s\nwant %s", i, r, w)
-				}
-			}
-		})
-	}
-	if generated == 0 {
-		t.Error("no generated_* payloads of the sandbox population in testdata")
-	}
-}
-
-func decodeAny(t *testing.T, b []byte) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
+		}
+	})
+	goldentest.RequireGenerated(t, names)
 }
 
 // expected applies the package's documented changes to every Immunization of
 // the payload, as generic JSON: what each golden resource must equal.
 func expected(t *testing.T, raw []byte, nhs string) []any {
 	t.Helper()
-	b := decodeAny(t, raw).(map[string]any)
+	b := goldentest.DecodeAny(t, raw).(map[string]any)
 	var out []any
 	es, _ := b["entry"].([]any)
 	for _, e := range es {

@@ -4,28 +4,22 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/google/fhir/go/fhirversion"
-	"github.com/google/fhir/go/jsonformat"
-	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	drpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/document_reference_go_proto"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/goldentest"
 	"github.com/carerecords/fhir-facade/mappers/nrl"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
-	"github.com/carerecords/fhir-facade/profiles"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current mapping")
-
-func mapRaw(t testing.TB, raw []byte) []byte {
+func mapRaw(t testing.TB, raw []byte) *drpb.DocumentReference {
 	t.Helper()
 	p, err := nrl.Decode(raw)
 	if err != nil {
@@ -35,15 +29,7 @@ func mapRaw(t testing.TB, raw []byte) []byte {
 	if err != nil {
 		t.Fatalf("DocumentReference: %v", err)
 	}
-	m, err := jsonformat.NewPrettyMarshaller(fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := m.MarshalResource(out)
-	if err != nil {
-		t.Fatalf("MarshalResource: %v", err)
-	}
-	return append(b, '\n')
+	return out
 }
 
 // TestGolden maps every testdata/<case>.in.json (see testdata/README.md) and
@@ -52,80 +38,10 @@ func mapRaw(t testing.TB, raw []byte) []byte {
 // to the same bytes, (b) the input as generic JSON after the documented
 // changes (expected), and (c) valid against the FHIR R4 JSON schema.
 func TestGolden(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/*.in.json")
-	if err != nil || len(inputs) < 10 {
-		t.Fatalf("want the 10 testdata/*.in.json cases, found %d (%v)", len(inputs), err)
-	}
-	pretty, err := jsonformat.NewPrettyMarshaller(fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	um, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".in.json")
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := mapRaw(t, raw)
-			goldenPath := strings.TrimSuffix(in, ".in.json") + ".golden.json"
-			if *update {
-				if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			golden, err := os.ReadFile(goldenPath)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, golden) {
-				t.Errorf("mapping differs from %s (go test -update rewrites it):\n%s", goldenPath, got)
-			}
-
-			// (a) jsonformat round trip.
-			parsed, err := um.Unmarshal(golden)
-			if err != nil {
-				t.Fatalf("jsonformat rejects the golden: %v", err)
-			}
-			again, err := pretty.MarshalResource(parsed.(*bcrpb.ContainedResource).GetDocumentReference())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(append(again, '\n'), golden) {
-				t.Errorf("golden does not survive a jsonformat round trip:\n%s", again)
-			}
-
-			// (b) the input with exactly the documented changes.
-			want := expected(t, decodeAny(t, raw))
-			if gotAny := decodeAny(t, golden); !reflect.DeepEqual(gotAny, want) {
-				wantJSON, _ := json.MarshalIndent(want, "", "  ")
-				t.Errorf("golden is not the input with the documented changes:\n got %s\nwant %s", golden, wantJSON)
-			}
-
-			// (c) the official R4 JSON schema.
-			if err := profiles.Validate(golden); err != nil {
-				t.Errorf("golden fails the FHIR R4 JSON schema: %v", err)
-			}
-		})
-	}
+	goldentest.Run(t, 10, func(t *testing.T, c goldentest.Case) {
+		goldentest.Resource(t, c, mapRaw(t, c.Raw), goldentest.Options{Expected: expected})
+	})
 }
-
-func decodeAny(t *testing.T, b []byte) any {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-var zeroOffset = regexp.MustCompile(`^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?)[+-]00:00$`)
 
 // expected applies to an NRL pointer (generic JSON) what DocumentReference
 // is documented to change: subject gains Patient/<nhs>; every
@@ -163,28 +79,7 @@ func expected(t *testing.T, v any) any {
 			att["url"] = u
 		}
 	}
-	return walkStrings(res, func(s string) string {
-		if m := zeroOffset.FindStringSubmatch(s); m != nil {
-			return m[1] + "Z"
-		}
-		return s
-	})
-}
-
-func walkStrings(v any, f func(string) string) any {
-	switch x := v.(type) {
-	case string:
-		return f(x)
-	case []any:
-		for i := range x {
-			x[i] = walkStrings(x[i], f)
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = walkStrings(x[k], f)
-		}
-	}
-	return v
+	return goldentest.ZeroOffsetsAsZ(res)
 }
 
 func TestNeverHandsOutTheHolderURL(t *testing.T) {

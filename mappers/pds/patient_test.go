@@ -4,26 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
-	"reflect"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/goldentest"
 	"github.com/carerecords/fhir-facade/mappers/pds"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
-	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 	patpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current mapping")
 
 // schemaPath is the official FHIR R4 JSON schema (draft-06) in ../shared.
 const schemaPath = "../../../shared/fhir-r4/fhir.schema.json"
@@ -59,74 +54,20 @@ func mapFile(t testing.TB, path string) *patpb.Patient {
 // printed by jsonformat, with testdata/<case>.golden.json. Each golden is also
 // (a) parsed back by jsonformat with validation and printed to the same bytes,
 // (b) equal to the input as generic JSON up to the documented normalisations,
-// and (c) valid against the official FHIR R4 JSON schema.
+// and (c) valid against the official FHIR R4 JSON schema (validating at the
+// root).
 func TestGolden(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/*.in.json")
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no testdata/*.in.json (%v)", err)
-	}
-	m := marshaller(t)
-	um, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
 	schema := r4Schema(t)
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".in.json")
-		t.Run(name, func(t *testing.T) {
-			got, err := m.MarshalResource(mapFile(t, in))
-			if err != nil {
-				t.Fatalf("MarshalResource: %v", err)
-			}
-			got = append(got, '\n')
-			goldenPath := strings.TrimSuffix(in, ".in.json") + ".golden.json"
-			if *update {
-				if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			golden, err := os.ReadFile(goldenPath)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, golden) {
-				t.Errorf("mapping differs from %s (go test -update rewrites it):\n%s", goldenPath, got)
-			}
-
-			// (a) jsonformat round trip.
-			parsed, err := um.Unmarshal(golden)
-			if err != nil {
-				t.Fatalf("jsonformat rejects the golden: %v", err)
-			}
-			again, err := m.MarshalResource(parsed.(*bcrpb.ContainedResource).GetPatient())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(append(again, '\n'), golden) {
-				t.Errorf("golden does not survive a jsonformat round trip:\n%s", again)
-			}
-
-			// (b) semantically the input, up to the documented normalisations.
-			raw, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := normalise(t, decodeAny(t, raw))
-			if gotAny := decodeAny(t, golden); !reflect.DeepEqual(gotAny, want) {
-				wantJSON, _ := json.MarshalIndent(want, "", "  ")
-				t.Errorf("golden is not the input up to the documented normalisations:\n got %s\nwant %s", golden, wantJSON)
-			}
-
-			// (c) the official R4 JSON schema, validating at the root.
-			inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(golden))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := schema.Validate(inst); err != nil {
-				t.Errorf("golden fails the FHIR R4 JSON schema: %v", err)
-			}
-		})
+	validate := func(golden []byte) error {
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(golden))
+		if err != nil {
+			return err
+		}
+		return schema.Validate(inst)
 	}
+	goldentest.Run(t, 1, func(t *testing.T, c goldentest.Case) {
+		goldentest.Resource(t, c, mapFile(t, c.In), goldentest.Options{Expected: normalise, Validate: validate})
+	})
 }
 
 var (
@@ -157,20 +98,6 @@ func r4Schema(t *testing.T) *jsonschema.Schema {
 	}
 	return schema
 }
-
-func decodeAny(t *testing.T, b []byte) any {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-// zeroOffset matches a dateTime or instant with a zero UTC offset.
-var zeroOffset = regexp.MustCompile(`^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?)[+-]00:00$`)
 
 // normalise applies to a PDS payload (generic JSON) what the mapping is
 // documented to change:
@@ -204,12 +131,7 @@ func normalise(t *testing.T, v any) any {
 			}
 		}
 	}
-	return walkStrings(res, func(s string) string {
-		if m := zeroOffset.FindStringSubmatch(s); m != nil {
-			return m[1] + "Z"
-		}
-		return s
-	})
+	return goldentest.ZeroOffsetsAsZ(res)
 }
 
 func restrictedJSON(res map[string]any) bool {
@@ -222,22 +144,6 @@ func restrictedJSON(res map[string]any) bool {
 		}
 	}
 	return false
-}
-
-func walkStrings(v any, f func(string) string) any {
-	switch x := v.(type) {
-	case string:
-		return f(x)
-	case []any:
-		for i := range x {
-			x[i] = walkStrings(x[i], f)
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = walkStrings(x[k], f)
-		}
-	}
-	return v
 }
 
 func TestRestrictedPatientNeverShowsLocation(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/goldentest"
 	"github.com/carerecords/fhir-facade/mappers/ra"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
@@ -80,19 +81,7 @@ func TestToSTU3Golden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			goldenPath := strings.TrimSuffix(in, ".r4.json") + ".stu3.golden.json"
-			if *update {
-				if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			golden, err := os.ReadFile(goldenPath)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, golden) {
-				t.Errorf("translation differs from %s (go test -update rewrites it):\n%s", goldenPath, got)
-			}
+			goldentest.Check(t, strings.TrimSuffix(in, ".r4.json")+".stu3.golden.json", got)
 			// What RA would answer maps back to the client's flag.
 			back, err := ra.Flag(out, nil, "5900026175")
 			if strings.HasPrefix(name, "create_") {

@@ -3,39 +3,20 @@ package scr_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/fhir/go/fhirversion"
-	"github.com/google/fhir/go/jsonformat"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/goldentest"
 	"github.com/carerecords/fhir-facade/mappers/scr"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	"github.com/carerecords/fhir-facade/profiles"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current mapping")
 
 type testCase struct {
 	NHS  string `json:"nhs"`
 	UUID string `json:"uuid"`
-}
-
-func cases(t *testing.T) map[string]testCase {
-	t.Helper()
-	raw, err := os.ReadFile("testdata/cases.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]testCase
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // golden is what a golden file holds: the facts of the Record and every
@@ -48,14 +29,6 @@ type golden struct {
 
 func render(t *testing.T, rec *scr.Record) []byte {
 	t.Helper()
-	m, err := jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := golden{Found: rec.Found, Resources: []json.RawMessage{}}
-	if !rec.LastUpdated.IsZero() {
-		g.LastUpdated = rec.LastUpdated.UTC().Format("2006-01-02T15:04:05Z")
-	}
 	var msgs []proto.Message
 	for _, a := range rec.Allergies {
 		msgs = append(msgs, a)
@@ -63,83 +36,32 @@ func render(t *testing.T, rec *scr.Record) []byte {
 	for _, ms := range rec.Medications {
 		msgs = append(msgs, ms)
 	}
-	for _, msg := range msgs {
-		b, err := m.MarshalResource(msg)
-		if err != nil {
-			t.Fatalf("marshal: %v", err)
-		}
-		if err := profiles.Validate(b); err != nil {
-			t.Errorf("resource fails the FHIR R4 JSON schema: %v\n%s", err, b)
-		}
-		g.Resources = append(g.Resources, b)
+	g := golden{Found: rec.Found, Resources: goldentest.Compact(t, msgs...)}
+	if !rec.LastUpdated.IsZero() {
+		g.LastUpdated = rec.LastUpdated.UTC().Format("2006-01-02T15:04:05Z")
 	}
-	out, err := json.MarshalIndent(g, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(out, '\n')
+	return goldentest.JSON(t, g)
 }
 
 // TestGolden maps every testdata/<case>.in.json and compares the result with
 // testdata/<case>.golden.json. Every resource is also validated against the
 // FHIR R4 JSON schema and parsed back by jsonformat with validation.
 func TestGolden(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/*.in.json")
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no testdata/*.in.json (%v)", err)
-	}
-	cs := cases(t)
-	um, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	generated := 0
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".in.json")
-		if strings.HasPrefix(name, "generated_") {
-			generated++
+	cs := goldentest.ReadCases[testCase](t)
+	names := goldentest.Run(t, 1, func(t *testing.T, c goldentest.Case) {
+		tc := goldentest.Lookup(t, cs, c.Name)
+		rec, err := scr.Map(c.Raw, tc.NHS, tc.UUID)
+		if err != nil {
+			t.Fatalf("Map: %v", err)
 		}
-		t.Run(name, func(t *testing.T) {
-			c, ok := cs[name]
-			if !ok {
-				t.Fatalf("%s is not in testdata/cases.json", name)
-			}
-			raw, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec, err := scr.Map(raw, c.NHS, c.UUID)
-			if err != nil {
-				t.Fatalf("Map: %v", err)
-			}
-			got := render(t, rec)
-			path := strings.TrimSuffix(in, ".in.json") + ".golden.json"
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test -update creates it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("mapping differs from %s (go test -update rewrites it):\n%s", path, got)
-			}
-			var g golden
-			if err := json.Unmarshal(want, &g); err != nil {
-				t.Fatal(err)
-			}
-			for i, r := range g.Resources {
-				if _, err := um.Unmarshal(r); err != nil {
-					t.Errorf("resource %d: jsonformat rejects it: %v", i, err)
-				}
-			}
-		})
-	}
-	if generated == 0 {
-		t.Error("no generated_* payloads of the sandbox population in testdata")
-	}
+		want := goldentest.Check(t, c.Golden, render(t, rec))
+		var g golden
+		if err := json.Unmarshal(want, &g); err != nil {
+			t.Fatal(err)
+		}
+		goldentest.ParseBack(t, g.Resources)
+	})
+	goldentest.RequireGenerated(t, names)
 }
 
 // TestSandbox9000000009 spells out what the public sandbox's summary maps
