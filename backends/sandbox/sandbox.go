@@ -101,71 +101,59 @@ func Start(opts Options) (*Sandbox, error) {
 	}
 
 	s := &Sandbox{}
-	ln, base, err := listen("PDS", opts.PDSAddr, pds.BasePath)
-	if err != nil {
-		return nil, err
+	for _, sim := range s.simulators(opts, pop) {
+		ln, base, err := listen(sim.name, sim.addr, sim.basePath)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.serve(ln, sim.start(base))
 	}
-	s.PDS = pds.New(pds.Options{Open: opts.Open, Population: pop, BaseURL: base})
-	s.PDSBaseURL = base
-	s.serve(ln, s.PDS)
-
-	ln, base, err = listen("SCR", opts.SCRAddr, scr.BasePath)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	s.SCR = scr.New(scr.Options{Open: opts.Open, Population: pop, BaseURL: base})
-	s.SCRBaseURL = base
-	s.serve(ln, s.SCR)
-
-	ln, base, err = listen("NRL", opts.NRLAddr, nrl.BasePath)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	s.NRL = nrl.New(nrl.Options{Open: opts.Open, Population: pop, BaseURL: base})
-	s.NRLBaseURL = base
-	s.NRLSSPURL = strings.TrimSuffix(base, nrl.BasePath) + nrl.SSPPath
-	s.serve(ln, s.NRL)
-
-	ln, base, err = listen("RA", opts.RAAddr, ra.BasePath)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	s.RA = ra.New(ra.Options{Open: opts.Open, Population: pop, BaseURL: base})
-	s.RABaseURL = base
-	s.serve(ln, s.RA)
-
-	ln, base, err = listen("CP-IS", opts.CPISAddr, cpis.BasePath)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	s.CPIS = cpis.New(cpis.Options{Open: opts.Open, Population: pop, BaseURL: base})
-	s.CPISBaseURL = base
-	s.serve(ln, s.CPIS)
-
-	ln, base, err = listen("FGM-IS", opts.FGMAddr, fgm.BasePath)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	s.FGM = fgm.New(fgm.Options{Open: opts.Open, Population: pop, BaseURL: base})
-	s.FGMBaseURL = base
-	s.serve(ln, s.FGM)
-
-	ln, base, err = listen("Immunisation History", opts.ImmsAddr, immunisation.BasePath)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	s.Imms = immunisation.New(immunisation.Options{Open: opts.Open, Population: pop})
-	s.ImmsBaseURL = base
-	s.serve(ln, s.Imms)
-
-	// Further simulators are started here, each as PDS is above.
 	return s, nil
+}
+
+// simulator is one backend Start runs: name (for errors), listen address
+// and base path, and start, which builds the simulator for its base URL and
+// records both in the Sandbox.
+type simulator struct {
+	name, addr, basePath string
+	start                func(base string) http.Handler
+}
+
+// simulators lists the backends Start runs, in the order it starts them; a
+// further simulator is one more entry.
+func (s *Sandbox) simulators(opts Options, pop []population.Person) []simulator {
+	return []simulator{
+		{"PDS", opts.PDSAddr, pds.BasePath, func(base string) http.Handler {
+			s.PDS, s.PDSBaseURL = pds.New(pds.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
+			return s.PDS
+		}},
+		{"SCR", opts.SCRAddr, scr.BasePath, func(base string) http.Handler {
+			s.SCR, s.SCRBaseURL = scr.New(scr.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
+			return s.SCR
+		}},
+		{"NRL", opts.NRLAddr, nrl.BasePath, func(base string) http.Handler {
+			s.NRL, s.NRLBaseURL = nrl.New(nrl.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
+			s.NRLSSPURL = strings.TrimSuffix(base, nrl.BasePath) + nrl.SSPPath
+			return s.NRL
+		}},
+		{"RA", opts.RAAddr, ra.BasePath, func(base string) http.Handler {
+			s.RA, s.RABaseURL = ra.New(ra.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
+			return s.RA
+		}},
+		{"CP-IS", opts.CPISAddr, cpis.BasePath, func(base string) http.Handler {
+			s.CPIS, s.CPISBaseURL = cpis.New(cpis.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
+			return s.CPIS
+		}},
+		{"FGM-IS", opts.FGMAddr, fgm.BasePath, func(base string) http.Handler {
+			s.FGM, s.FGMBaseURL = fgm.New(fgm.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
+			return s.FGM
+		}},
+		{"Immunisation History", opts.ImmsAddr, immunisation.BasePath, func(base string) http.Handler {
+			s.Imms, s.ImmsBaseURL = immunisation.New(immunisation.Options{Open: opts.Open, Population: pop}), base
+			return s.Imms
+		}},
+	}
 }
 
 // listen opens a simulator's listener on addr ("" means a free loopback
