@@ -303,7 +303,7 @@ func TestSearchMissingModifier(t *testing.T) {
 	base := newSearchServer(t)
 	tests := []struct {
 		name, query, want string
-		status           int
+		status            int
 	}{
 		{name: "present", query: "birthdate:missing=false", want: "match:Patient/p1,match:Patient/p2,match:Patient/p3", status: 200},
 		{name: "absent", query: "birthdate:missing=true", want: "", status: 200},
