@@ -12,11 +12,13 @@
 #
 #   1. closed loop, 1 and $C requests in flight: Patient read (cache hit,
 #      miss), AllergyIntolerance search, Flag search, Patient/$summary, each
-#      next to the backend calls it makes sent straight to the simulators;
+#      next to the backend calls it makes sent straight to the simulators
+#      (with the CPU time the facade, or the simulators, used per request);
 #   2. $summary with every simulator answering after 20 ms, next to the
 #      slowest backend's calls (SCR's DocumentReference → Bundle) and PDS;
 #   3. open-loop sweeps of the offered rate (0.25× … 2× the saturation rate
-#      a closed-loop probe measures; at most 1,000 in flight): the knee;
+#      a closed-loop probe measures; at most 128 in flight): the knee; then
+#      2× the saturation rate with up to 1,000 in flight: overload;
 #   4. 1,000 concurrent connections, with the facade's VmRSS/VmHWM;
 #   5. CPU and allocation profiles of the facade under load
 #      (scripts/pproffacade: cmd/facade plus net/http/pprof on loopback).
@@ -50,7 +52,7 @@ trap cleanup EXIT
 log() { printf '\n== %s\n' "$*" >&2; }
 
 mkdir -p "$OUT"
-rm -f "$OUT"/compare.csv "$OUT"/knee-*.csv "$OUT"/rss.csv "$OUT"/knee-*.png "$OUT"/profile-*.txt
+rm -f "$OUT"/compare.csv "$OUT"/knee-*.csv "$OUT"/overload.csv "$OUT"/rss.csv "$OUT"/knee-*.png "$OUT"/profile-*.txt
 
 log "build"
 go build -o "$tmp/" ./cmd/facade ./cmd/loadgen ./cmd/token ./scripts/perfsim ./scripts/pproffacade ./scripts/perfreport
@@ -69,11 +71,13 @@ LG="$tmp/loadgen"
 } > "$OUT/meta.txt"
 sed -i 's/^dirty=0 files$/dirty=/' "$OUT/meta.txt"
 
-# free_port prints a loopback TCP port nobody listens on.
+# free_port prints a loopback TCP port nobody listens on, below the
+# ephemeral range (where the clients' own 1,000 connections take theirs).
+EPHEMERAL_LO="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
 free_port() {
   local p
   for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (EPHEMERAL_LO - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
   echo "no free port" >&2; exit 1
@@ -151,23 +155,26 @@ lg() {
     match($0, /"p50":[0-9.]+/); p50 = substr($0, RSTART+6, RLENGTH-6)
     match($0, /"p99":[0-9.]+/); p99 = substr($0, RSTART+6, RLENGTH-6)
     match($0, /"concurrency":[0-9]+/); c = substr($0, RSTART+14, RLENGTH-14)
-    printf "%-36s c=%-4s %8.0f ok/s  p50 %7.2f ms  p99 %7.2f ms\n", l, c, r, p50, p99 }' >&2
+    match($0, /"requests":[0-9]+/); n = substr($0, RSTART+11, RLENGTH-11)
+    cpu = ""
+    if (match($0, /"pid_cpu_s":[0-9.e-]+/) && n > 0) cpu = sprintf("  cpu %.3f ms/req", 1000 * substr($0, RSTART+12, RLENGTH-12) / n)
+    printf "%-38s c=%-4s %8.0f ok/s  p50 %7.2f ms  p99 %7.2f ms%s\n", l, c, r, p50, p99, cpu }' >&2
 }
 CMP="$OUT/compare.csv"
 
 if step 1; then
 log "1. facade vs simulators direct, closed loop, $DUR per run"
 for c in 1 "$C"; do
-  lg patient/pds-direct "$CMP" -c "$c" -d "$DUR" "${DH[@]}" "$PDS_READ"
-  lg patient-hit/facade "$CMP" -c "$c" -d "$DUR" -H "$FB_AUTH" "$FB_URL/Patient/9000000009"
-  lg patient-hit/facade-auth-off "$CMP" -c "$c" -d "$DUR" "$FC_URL/Patient/9000000009"
-  lg patient-miss/facade "$CMP" -c "$c" -d "$DUR" -H "$FA_AUTH" "$FA_URL/Patient/9000000009"
-  lg allergy/scr-direct-sequence "$CMP" -c "$c" -d "$DUR" -seq "${DH[@]}" "$SCR_DOCREF" "$SCR_BUNDLE"
-  lg allergy/facade "$CMP" -c "$c" -d "$DUR" -H "$FA_AUTH" "$FA_URL/AllergyIntolerance?patient=9000000009"
-  lg flag/direct-sequence "$CMP" -c "$c" -d "$DUR" -seq "${DH[@]}" "${FLAG_CALLS[@]}"
-  lg flag/facade "$CMP" -c "$c" -d "$DUR" -H "$FA_AUTH" "$FA_URL/Flag?patient=9000000009"
-  lg summary/direct-sequence "$CMP" -c "$c" -d "$DUR" -seq "${DH[@]}" "${SUMMARY_CALLS[@]}"
-  lg summary/facade "$CMP" -c "$c" -d "$DUR" -H "$FA_AUTH" "$FA_URL/Patient/9000000009/\$summary"
+  lg patient/pds-direct "$CMP" -c "$c" -d "$DUR" -pid "$PERFSIM_PID" "${DH[@]}" "$PDS_READ"
+  lg patient-hit/facade "$CMP" -c "$c" -d "$DUR" -pid "$FB_PID" -H "$FB_AUTH" "$FB_URL/Patient/9000000009"
+  lg patient-hit/facade-auth-off "$CMP" -c "$c" -d "$DUR" -pid "$FC_PID" "$FC_URL/Patient/9000000009"
+  lg patient-miss/facade "$CMP" -c "$c" -d "$DUR" -pid "$FA_PID" -H "$FA_AUTH" "$FA_URL/Patient/9000000009"
+  lg allergy/scr-direct-sequence "$CMP" -c "$c" -d "$DUR" -pid "$PERFSIM_PID" -seq "${DH[@]}" "$SCR_DOCREF" "$SCR_BUNDLE"
+  lg allergy/facade "$CMP" -c "$c" -d "$DUR" -pid "$FA_PID" -H "$FA_AUTH" "$FA_URL/AllergyIntolerance?patient=9000000009"
+  lg flag/direct-sequence "$CMP" -c "$c" -d "$DUR" -pid "$PERFSIM_PID" -seq "${DH[@]}" "${FLAG_CALLS[@]}"
+  lg flag/facade "$CMP" -c "$c" -d "$DUR" -pid "$FA_PID" -H "$FA_AUTH" "$FA_URL/Flag?patient=9000000009"
+  lg summary/direct-sequence "$CMP" -c "$c" -d "$DUR" -pid "$PERFSIM_PID" -seq "${DH[@]}" "${SUMMARY_CALLS[@]}"
+  lg summary/facade "$CMP" -c "$c" -d "$DUR" -pid "$FA_PID" -H "$FA_AUTH" "$FA_URL/Patient/9000000009/\$summary"
 done
 fi
 
@@ -175,24 +182,32 @@ if step 2; then
 log "2. \$summary with every simulator at 20 ms, 1 and 8 in flight, $DUR per run"
 curl -sf "$PERFSIM_CONTROL/delay?d=20ms" >/dev/null
 for c in 1 8; do
-  lg summary-20ms/pds-direct "$CMP" -c "$c" -d "$DUR" "${DH[@]}" "$PDS_READ"
-  lg summary-20ms/scr-chain-direct "$CMP" -c "$c" -d "$DUR" -seq "${DH[@]}" "$SCR_DOCREF" "$SCR_BUNDLE"
-  lg summary-20ms/facade "$CMP" -c "$c" -d "$DUR" -H "$FA_AUTH" "$FA_URL/Patient/9000000009/\$summary"
+  lg summary-20ms/pds-direct "$CMP" -c "$c" -d "$DUR" -pid "$PERFSIM_PID" "${DH[@]}" "$PDS_READ"
+  lg summary-20ms/scr-chain-direct "$CMP" -c "$c" -d "$DUR" -pid "$PERFSIM_PID" -seq "${DH[@]}" "$SCR_DOCREF" "$SCR_BUNDLE"
+  lg summary-20ms/facade "$CMP" -c "$c" -d "$DUR" -pid "$FA_PID" -H "$FA_AUTH" "$FA_URL/Patient/9000000009/\$summary"
 done
-lg summary-20ms/direct-sequence "$CMP" -c 8 -d "$DUR" -seq "${DH[@]}" "${SUMMARY_CALLS[@]}"
+lg summary-20ms/direct-sequence "$CMP" -c 8 -d "$DUR" -pid "$PERFSIM_PID" -seq "${DH[@]}" "${SUMMARY_CALLS[@]}"
 curl -sf "$PERFSIM_CONTROL/delay?d=0" >/dev/null
 fi
 
-# sweep NAME LABEL PID loadgen-args…: the knee of one target.
+# sweep NAME LABEL PID loadgen-args…: the knee of one target: a closed-loop
+# probe at 64 in flight measures its saturation rate S, then an open loop
+# offers each multiple of S with at most 128 in flight; then the overload
+# run offers 2 S with up to 1,000 in flight, enough for the facade's own
+# bound (512 requests in progress, then 503 + Retry-After) to act.
 sweep() {
   local name="$1" label="$2" pid="$3"; shift 3
   local pidarg=()
   [ -n "$pid" ] && pidarg=(-pid "$pid")
-  "$LG" -label "$label" -csv "$OUT/knee-$name.csv" -c 1000 -probe-c 64 -d "$SWEEP_DUR" -pause 500ms \
+  "$LG" -label "$label" -csv "$OUT/knee-$name.csv" -c 128 -probe-c 64 -d "$SWEEP_DUR" -pause 500ms \
     -sweep "$RATES" "${pidarg[@]}" "$@" >&2
+  local sat
+  sat="$(awk -F, -v l="$label" '$1 == l && $2 == "probe" { print $6 }' "$OUT/knee-$name.csv" | tail -1)"
+  sleep 0.5
+  lg "$label" "$OUT/overload.csv" -c 1000 -rate "$(awk -v s="$sat" 'BEGIN { print 2 * s }')" -d "$DUR" "${pidarg[@]}" "$@"
 }
 if step 3; then
-log "3. open-loop sweeps ($RATES of each target's saturation, $SWEEP_DUR a point, ≤ 1,000 in flight)"
+log "3. open-loop sweeps ($RATES of each target's saturation, $SWEEP_DUR a point, ≤ 128 in flight), then 2× saturation with ≤ 1,000 in flight for $DUR"
 sweep patient patient/pds-direct "" "${DH[@]}" "$PDS_READ"
 sweep patient patient-hit/facade "$FB_PID" -H "$FB_AUTH" "$FB_URL/Patient/9000000009"
 sweep patient patient-miss/facade "$FA_PID" -H "$FA_AUTH" "$FA_URL/Patient/9000000009"

@@ -59,7 +59,7 @@ type Config struct {
 	Sequence bool
 	// PID, when positive, is a process on this machine whose memory is
 	// sampled during the run (VmRSS every 50 ms, VmHWM at the end, from
-	// /proc/PID/status).
+	// /proc/PID/status) and whose CPU time is counted (/proc/PID/stat).
 	PID int
 }
 
@@ -101,8 +101,10 @@ type Result struct {
 	Rate   float64
 	Missed int64
 	// RSS is the largest VmRSS sampled and HWM the VmHWM (peak resident
-	// set) at the end, in bytes, of the process Config.PID; zero without.
+	// set) at the end, in bytes, of the process Config.PID, and CPU the
+	// CPU time it used during the run; zero without.
 	RSS, HWM int64
+	CPU      time.Duration
 }
 
 // Latency summarises response times. Percentiles come from log-linear
@@ -258,7 +260,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}
 	if mem != nil {
-		res.RSS, res.HWM = mem.stop()
+		res.RSS, res.HWM, res.CPU = mem.stop()
 	}
 	return res, ctx.Err()
 }

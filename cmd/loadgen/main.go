@@ -267,6 +267,7 @@ type report struct {
 	LatencyMillis       reportLatency    `json:"latency_ms"`
 	RSSMiB              float64          `json:"rss_peak_mib,omitempty"`
 	HWMMiB              float64          `json:"vm_hwm_mib,omitempty"`
+	CPUSeconds          float64          `json:"pid_cpu_s,omitempty"`
 }
 
 type reportErrors struct {
@@ -318,8 +319,9 @@ func newReport(cfg Config, res Result, interrupted bool) report {
 			P999: ms(res.Latency.P999),
 			Max:  ms(res.Latency.Max),
 		},
-		RSSMiB: mib(res.RSS),
-		HWMMiB: mib(res.HWM),
+		RSSMiB:     mib(res.RSS),
+		HWMMiB:     mib(res.HWM),
+		CPUSeconds: res.CPU.Seconds(),
 	}
 }
 
@@ -360,7 +362,11 @@ func writeText(w io.Writer, cfg Config, res Result, interrupted bool) {
 	fmt.Fprintf(w, "latency      min %v  mean %v  p50 %v  p90 %v  p99 %v  p99.9 %v  max %v\n",
 		round(l.Min), round(l.Mean), round(l.P50), round(l.P90), round(l.P99), round(l.P999), round(l.Max))
 	if res.HWM > 0 {
-		fmt.Fprintf(w, "memory       process %d: VmRSS peak %.1f MiB (sampled), VmHWM %.1f MiB\n", cfg.PID, float64(res.RSS)/(1<<20), float64(res.HWM)/(1<<20))
+		fmt.Fprintf(w, "process %-5d VmRSS peak %.1f MiB (sampled), VmHWM %.1f MiB; CPU %v", cfg.PID, float64(res.RSS)/(1<<20), float64(res.HWM)/(1<<20), res.CPU)
+		if res.Requests > 0 {
+			fmt.Fprintf(w, " (%v a request)", round(res.CPU/time.Duration(res.Requests)))
+		}
+		fmt.Fprintln(w)
 	}
 }
 

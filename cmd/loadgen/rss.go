@@ -10,12 +10,14 @@ import (
 	"time"
 )
 
-// memSampler samples a local process's resident set size while a run lasts.
+// memSampler samples a local process's resident set size while a run
+// lasts, and counts the CPU time it uses.
 type memSampler struct {
-	pid  int
-	done chan struct{}
-	wg   sync.WaitGroup
-	peak int64 // largest VmRSS seen, bytes
+	pid      int
+	done     chan struct{}
+	wg       sync.WaitGroup
+	peak     int64 // largest VmRSS seen, bytes
+	cpuStart time.Duration
 }
 
 // sampleMemory starts sampling pid's VmRSS every interval; it fails at once
@@ -25,7 +27,11 @@ func sampleMemory(pid int, interval time.Duration) (*memSampler, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &memSampler{pid: pid, done: make(chan struct{}), peak: rss}
+	cpu, err := readCPU(pid)
+	if err != nil {
+		return nil, err
+	}
+	m := &memSampler{pid: pid, done: make(chan struct{}), peak: rss, cpuStart: cpu}
 	m.wg.Go(func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
@@ -44,15 +50,55 @@ func sampleMemory(pid int, interval time.Duration) (*memSampler, error) {
 }
 
 // stop ends the sampling and returns the peak VmRSS sampled and the
-// process's VmHWM (its own peak, which no sampling can miss), in bytes.
-func (m *memSampler) stop() (rss, hwm int64) {
+// process's VmHWM (its own peak, which no sampling can miss), in bytes, and
+// the CPU time (user and system) the process used meanwhile.
+func (m *memSampler) stop() (rss, hwm int64, cpu time.Duration) {
 	close(m.done)
 	m.wg.Wait()
 	last, hwm, err := readMemory(m.pid)
 	if err == nil && last > m.peak {
 		m.peak = last
 	}
-	return m.peak, hwm
+	if end, err := readCPU(m.pid); err == nil {
+		cpu = end - m.cpuStart
+	}
+	return m.peak, hwm, cpu
+}
+
+// userHZ is the unit of the CPU times in /proc/pid/stat (USER_HZ, 100 on
+// every Linux architecture Go supports).
+const userHZ = 100
+
+// readCPU returns the user and system CPU time pid has used, from
+// /proc/pid/stat.
+func readCPU(pid int) (time.Duration, error) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("process %d: cannot read its CPU time: %w", pid, err)
+	}
+	return parseStat(raw)
+}
+
+// parseStat reads utime and stime (fields 14 and 15) of a /proc/pid/stat
+// line; the command name (field 2, in parentheses) may contain spaces.
+func parseStat(raw []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("unexpected process stat %q", raw)
+	}
+	f := bytes.Fields(raw[i+1:]) // from field 3 on
+	if len(f) < 13 {
+		return 0, fmt.Errorf("unexpected process stat %q", raw)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(string(s), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("unexpected process stat %q", raw)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
 // readMemory returns VmRSS and VmHWM of pid in bytes, from

@@ -162,12 +162,14 @@ func load1() float64 {
 }
 
 // csvHeader names the columns of a point's row. Latencies are in
-// milliseconds, memory in MiB; offered_rps is empty for closed-loop runs.
+// milliseconds, memory in MiB; offered_rps is empty for closed-loop runs;
+// the memory columns and pid_cpu_s (CPU seconds the process used during the
+// run) are those of the process given with -pid, empty without.
 var csvHeader = []string{
 	"label", "mode", "concurrency", "offered_rps", "achieved_rps", "ok_rps",
 	"requests", "ok", "status_errors", "transport_errors", "errors_with_retry_after", "missed",
 	"p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms",
-	"rss_peak_mib", "vm_hwm_mib", "load1", "statuses",
+	"rss_peak_mib", "vm_hwm_mib", "load1", "statuses", "pid_cpu_s",
 }
 
 // csvRow is p as a row under csvHeader.
@@ -197,12 +199,16 @@ func csvRow(label string, p Point) []string {
 		st = append(st, fmt.Sprintf("%d:%d", code, r.Statuses[code]))
 	}
 	i := strconv.FormatInt
+	cpu := ""
+	if c.PID > 0 {
+		cpu = fmt.Sprintf("%.2f", r.CPU.Seconds())
+	}
 	return []string{
 		label, mode, strconv.Itoa(c.Concurrency), offered,
 		fmt.Sprintf("%.1f", r.Throughput), fmt.Sprintf("%.1f", r.GoodThroughput),
 		i(r.Requests, 10), i(r.OK, 10), i(r.StatusErrors, 10), i(r.TransportErrors, 10), i(r.RetryAfter, 10), i(r.Missed, 10),
 		ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.P999), ms(r.Latency.Max), ms(r.Latency.Mean),
-		mib(r.RSS), mib(r.HWM), fmt.Sprintf("%.2f", p.Load1), strings.Join(st, " "),
+		mib(r.RSS), mib(r.HWM), fmt.Sprintf("%.2f", p.Load1), strings.Join(st, " "), cpu,
 	}
 }
 

@@ -126,8 +126,8 @@ func TestRunSamplesMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.RSS <= 0 || res.HWM < res.RSS/2 {
-		t.Errorf("RSS %d, HWM %d", res.RSS, res.HWM)
+	if res.RSS <= 0 || res.HWM < res.RSS/2 || res.CPU < 0 {
+		t.Errorf("RSS %d, HWM %d, CPU %v", res.RSS, res.HWM, res.CPU)
 	}
 	if _, err := Run(context.Background(), Config{URLs: []string{srv.URL + "/ok"}, Concurrency: 1, Requests: 1, PID: 1 << 30}); err == nil {
 		t.Error("a process that does not exist was accepted")
@@ -142,6 +142,19 @@ func TestParseStatus(t *testing.T) {
 	for _, bad := range []string{"Name:\tkthreadd\n", "VmRSS:\t12 MB\nVmHWM:\t1 kB\n", "VmRSS:\tx kB\nVmHWM:\t1 kB\n"} {
 		if _, _, err := parseStatus([]byte(bad)); err == nil {
 			t.Errorf("parseStatus(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	line := "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 130 0 0 20 0 9 0 100 1000000 2000 18446744073709551615\n"
+	d, err := parseStat([]byte(line))
+	if err != nil || d != 3800*time.Millisecond {
+		t.Errorf("parseStat = %v, %v; want 3.8s (380 ticks)", d, err)
+	}
+	for _, bad := range []string{"", "4242 noparen S 1", "1 (x) S 1 2 3", "1 (x) S 1 2 3 4 5 6 7 8 9 10 x 12 13"} {
+		if _, err := parseStat([]byte(bad)); err == nil {
+			t.Errorf("parseStat(%q) accepted", bad)
 		}
 	}
 }
