@@ -190,8 +190,8 @@ func report(w io.Writer, dir string) error {
 				}
 			}
 		}
-		fmt.Fprintf(w, "| `$summary` p99 ≤ slowest backend's p99 + 5 ms (every simulator at 20 ms, %s in flight) | %s vs %s (%s) + 5 ms | %s |\n",
-			sf["concurrency"], ms(sf.f("p99_ms")), ms(slowest), name, verdict(sf.f("p99_ms") <= slowest+5))
+		fmt.Fprintf(w, "| `$summary` p99 ≤ slowest backend's p99 + 5 ms (every simulator at 20 ms, %s in flight) | %s vs %s (%s) + 5 ms; p50 %s; %s requests | %s |\n",
+			sf["concurrency"], ms(sf.f("p99_ms")), ms(slowest), name, ms(sf.f("p50_ms")), sf["requests"], verdict(sf.f("p99_ms") <= slowest+5))
 	}
 	// 4. RSS at 1,000 connections: the facade as configured by default, and
 	// with a GOMEMLIMIT.
