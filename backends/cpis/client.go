@@ -109,35 +109,8 @@ func badPayload(err error) error {
 }
 
 // errorFrom maps a failed CP-IS answer to a categorised error (BACKENDS.md
-// §4.1, §8). Diagnostics are not passed on; the code is kept in Details.
+// §4.1, §8).
 func errorFrom(res *upstream.Response) error {
-	o, ok := upstream.ParseOutcome(res.Body)
-	e := &fhirerr.Error{Backend: Name}
-	if ok && o.Code != "" {
-		system := o.System
-		if system == "" {
-			system = ErrorSystem
-		}
-		e.Details = &fhirerr.Coding{System: system, Code: o.Code, Display: o.Display}
-	}
-	switch {
-	case res.Status == http.StatusBadRequest && ok && o.Code == "MISSING_VALUE":
-		e.Category, e.Message = fhirerr.Required, "CP-IS: a required value is missing"
-	case res.Status == http.StatusBadRequest:
-		e.Category, e.Message = fhirerr.Invalid, "CP-IS rejected the request as invalid"
-	case res.Status == http.StatusUnauthorized:
-		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the cpis service"
-	case res.Status == http.StatusForbidden:
-		e.Category, e.Message = fhirerr.Forbidden, "CP-IS refused access"
-	case res.Status == http.StatusRequestTimeout, res.Status == http.StatusServiceUnavailable, res.Status == http.StatusGatewayTimeout:
-		e.Category, e.Message = fhirerr.Timeout, "the cpis service did not answer in time"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
-	case res.Status == http.StatusTooManyRequests:
-		e.Category, e.Message = fhirerr.Throttled, "the cpis service is throttling requests; retry later"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
-	default:
-		// Including 404: CP-IS answers "no plan" with an empty searchset.
-		e.Category, e.Message = fhirerr.BadGateway, "the cpis service failed"
-	}
-	return e
+	// Including 404: CP-IS answers "no plan" with an empty searchset.
+	return upstream.StatusError(res, upstream.Service{Name: Name, Label: "CP-IS", ErrorSystem: ErrorSystem})
 }

@@ -76,34 +76,7 @@ func badPayload(err error) error {
 }
 
 // errorFrom maps a failed FGM-IS answer to a categorised error (BACKENDS.md
-// §5.1, §8). Diagnostics are not passed on; the code is kept in Details.
+// §5.1, §8).
 func errorFrom(res *upstream.Response) error {
-	o, ok := upstream.ParseOutcome(res.Body)
-	e := &fhirerr.Error{Backend: Name}
-	if ok && o.Code != "" {
-		system := o.System
-		if system == "" {
-			system = ErrorSystem
-		}
-		e.Details = &fhirerr.Coding{System: system, Code: o.Code, Display: o.Display}
-	}
-	switch {
-	case res.Status == http.StatusBadRequest && ok && o.Code == "MISSING_VALUE":
-		e.Category, e.Message = fhirerr.Required, "FGM-IS: a required value is missing"
-	case res.Status == http.StatusBadRequest:
-		e.Category, e.Message = fhirerr.Invalid, "FGM-IS rejected the request as invalid"
-	case res.Status == http.StatusUnauthorized:
-		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the fgm service"
-	case res.Status == http.StatusForbidden:
-		e.Category, e.Message = fhirerr.Forbidden, "FGM-IS refused access"
-	case res.Status == http.StatusRequestTimeout, res.Status == http.StatusServiceUnavailable, res.Status == http.StatusGatewayTimeout:
-		e.Category, e.Message = fhirerr.Timeout, "the fgm service did not answer in time"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
-	case res.Status == http.StatusTooManyRequests:
-		e.Category, e.Message = fhirerr.Throttled, "the fgm service is throttling requests; retry later"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
-	default:
-		e.Category, e.Message = fhirerr.BadGateway, "the fgm service failed"
-	}
-	return e
+	return upstream.StatusError(res, upstream.Service{Name: Name, Label: "FGM-IS", ErrorSystem: ErrorSystem})
 }
