@@ -184,14 +184,9 @@ func checkSearchScope(r *http.Request, resourceType string, q url.Values) error 
 // compartment: the Patient itself, or a resource whose subject or patient
 // is that Patient.
 func aboutPatient(resourceType, id string, body []byte, nhs string) bool {
-	if resourceType == "Patient" {
-		return id == nhs
-	}
-	for _, el := range []string{"subject", "patient"} {
-		for _, ref := range references(body, el, "Patient") {
-			if ref == nhs {
-				return true
-			}
+	for _, p := range compartmentPatients(resourceType, id, body) {
+		if p == nhs {
+			return true
 		}
 	}
 	return false

@@ -42,14 +42,8 @@ func (ri *reqInfo) notePatient(nhs string) {
 // notePatientsIn records the patients a rendered resource is about: a
 // Patient itself, or the Patient its subject/patient references.
 func (ri *reqInfo) notePatientsIn(resourceType, id string, body []byte) {
-	if resourceType == "Patient" {
-		ri.notePatient(id)
-		return
-	}
-	for _, el := range []string{"subject", "patient"} {
-		for _, ref := range references(body, el, "Patient") {
-			ri.notePatient(ref)
-		}
+	for _, p := range compartmentPatients(resourceType, id, body) {
+		ri.notePatient(p)
 	}
 }
 

@@ -506,7 +506,7 @@ func (s *Server) included(ctx context.Context, req *searchRequest, page []render
 			continue
 		}
 		for _, m := range page {
-			for _, ref := range references(m.body, inc.Element, inc.Target) {
+			for _, ref := range references(m.body, inc.Target, inc.Element) {
 				key := inc.Target + "/" + ref
 				if seen[key] || onPage[key] {
 					continue
@@ -614,18 +614,35 @@ func userMessage(err error) string {
 	return "internal error"
 }
 
-// references returns the ids of target resources referenced from element
-// (a Reference or a list of them) in a renderedEntry resource: relative
-// (Patient/x) or absolute (…/Patient/x) references only.
-func references(body []byte, element, target string) []string {
+// references returns the ids of target resources referenced from the
+// elements (each a Reference or a list of them) of a rendered resource,
+// parsing it once: relative (Patient/x) or absolute (…/Patient/x)
+// references only.
+func references(body []byte, target string, elements ...string) []string {
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(body, &obj) != nil {
 		return nil
 	}
-	raw, ok := obj[element]
-	if !ok {
-		return nil
+	var out []string
+	for _, el := range elements {
+		if raw, ok := obj[el]; ok {
+			out = append(out, referenceIDs(raw, target)...)
+		}
 	}
+	return out
+}
+
+// compartmentPatients returns the patients a rendered resource belongs to:
+// a Patient itself, or the Patients its subject and patient reference.
+func compartmentPatients(resourceType, id string, body []byte) []string {
+	if resourceType == "Patient" {
+		return []string{id}
+	}
+	return references(body, "Patient", "subject", "patient")
+}
+
+// referenceIDs reads the target ids from one Reference element or list.
+func referenceIDs(raw json.RawMessage, target string) []string {
 	var refs []struct {
 		Reference string `json:"reference"`
 	}
