@@ -61,6 +61,12 @@ var errStaleSummary = errors.New("the summary changed between the two SCR calls"
 // fetch runs both steps for nhs. A summary replaced between the two calls
 // is retried once from step 1.
 func (s *scrRecords) fetch(ctx context.Context, nhs string) (*scrSummary, error) {
+	return shared(ctx, "scr/"+nhs, func(ctx context.Context) (*scrSummary, error) {
+		return s.fetchOnce(ctx, nhs)
+	})
+}
+
+func (s *scrRecords) fetchOnce(ctx context.Context, nhs string) (*scrSummary, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		l, err := s.client.Latest(ctx, nhs)
 		if err != nil {

@@ -136,7 +136,7 @@ func (p *Patient) summary(ctx context.Context, id string, _ url.Values) (*Search
 			return s.Searcher.Search(ctx, &Query{Params: url.Values{s.Param: {"Patient/" + id}}, Count: 1000})
 		}})
 	}
-	res, err := FanOut(ctx, sources)
+	res, err := FanOut(WithShare(ctx), sources)
 	switch fhirerr.CategoryOf(patientErr) {
 	case fhirerr.NotFound, fhirerr.Gone, fhirerr.Invalid:
 		return nil, patientErr // there is no patient to summarise

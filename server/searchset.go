@@ -433,7 +433,7 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 			link("last", ((len(matches)-1)/count)*count)
 		}
 	}
-	body, err := marshal(b)
+	body, err := b.encode()
 	if err != nil {
 		return nil, err
 	}

@@ -98,3 +98,39 @@ func TestOperationDefinitions(t *testing.T) {
 		t.Errorf("%d operations declared, want $summary and $everything at least", found)
 	}
 }
+
+// TestPatientSummaryReadsSCROnce: AllergyIntolerance and MedicationStatement
+// come from the same Summary Care Record, and $summary asks for both at once;
+// the SCR is read once (its two steps), not once per resource type.
+func TestPatientSummaryReadsSCROnce(t *testing.T) {
+	before := backendCalls(t, "scr")
+	if r := get(t, "/Patient/9000000009/$summary"); r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+	if n := backendCalls(t, "scr") - before; n != 2 {
+		t.Errorf("$summary made %v SCR calls, want 2 (latest summary, then the summary)", n)
+	}
+}
+
+// backendCalls is the facade's count of calls made to backend so far.
+func backendCalls(t *testing.T, backend string) float64 {
+	t.Helper()
+	mfs, err := env.app.Metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() != "facade_backend_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "backend" && l.GetValue() == backend {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}

@@ -379,12 +379,16 @@ func (c *Client) do(ctx context.Context, req Request) (resp *Response, failed bo
 		return nil, true, c.transportError(ctx, err, &u)
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, c.cfg.MaxBody+1))
+	n := res.ContentLength
+	if req.Method == http.MethodHead {
+		n = 0 // the length is the GET's; a HEAD answer has no body
+	}
+	b, err := readBody(res.Body, n, c.cfg.MaxBody)
+	if errors.Is(err, errBodyTooLarge) {
+		return nil, false, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service sent a response larger than allowed"}
+	}
 	if err != nil {
 		return nil, true, c.transportError(ctx, err, &u)
-	}
-	if int64(len(b)) > c.cfg.MaxBody {
-		return nil, false, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service sent a response larger than allowed"}
 	}
 	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}, false, nil
 }

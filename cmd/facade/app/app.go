@@ -744,6 +744,11 @@ func (a *App) Close() {
 	if a.audit != nil {
 		_ = a.audit.Close()
 	}
+	// Idle backend connections first: the sandbox's shutdown would
+	// otherwise wait out its grace period for them.
+	for _, c := range a.upstreams {
+		c.Close()
+	}
 	a.cache.Close()
 	if a.Sandbox != nil {
 		a.Sandbox.Close()
