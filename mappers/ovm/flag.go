@@ -1,0 +1,212 @@
+// Package ovm maps the chargeable statuses of the overseas visitors service
+// (OVM, BACKENDS.md §7a, a project contract) onto the facade's FHIR R4
+// Flag. The service answers with plain JSON, one object per status: the
+// overseas visitor charging category (a single-letter code of the NHS Data
+// Dictionary), its start and end dates, and the organisation that recorded
+// it. Each status becomes one Flag.
+//
+// The Data Dictionary's meanings of the letters are not restated here: the
+// project could not confirm them from the Data Dictionary itself, so a
+// Flag names the category by its letter ("Overseas visitor charging
+// category C") and clients that need the meaning look the letter up.
+//
+// See BACKENDS.md §7a "Mapping".
+package ovm
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
+
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
+)
+
+// Codes and URLs of the facade's OVM Flag. NHS England publishes no FHIR
+// code system for either, so both are the project's own (urn:carerecords-facade:…).
+const (
+	// IDPrefix starts the facade id of every OVM flag.
+	IDPrefix = "ovm-"
+	// CategorySystem, CategoryCode and CategoryDisplay are the category
+	// every OVM flag gets, saying what kind of flag it is.
+	CategorySystem  = "urn:carerecords-facade:flag-category"
+	CategoryCode    = "overseas-visitor-chargeable-status"
+	CategoryDisplay = "Overseas visitor chargeable status"
+	// AdminCategorySystem and AdminCategoryCode are the HL7 flag category
+	// the same category also carries: a chargeable status is about the
+	// patient's dealings with the provider, not a clinical alert.
+	AdminCategorySystem = "http://terminology.hl7.org/CodeSystem/flag-category"
+	AdminCategoryCode   = "admin"
+	// ChargingCategorySystem is the system of Flag.code's coding: the
+	// charging category letter as the service sent it.
+	ChargingCategorySystem = "urn:carerecords-facade:overseas-visitor-charging-category"
+	// RecordingOrganisationContactURL is the Flag extension
+	// (valueContactPoint) carrying the phone number of the organisation
+	// that recorded the status.
+	RecordingOrganisationContactURL = "https://carerecords-facade.invalid/fhir/StructureDefinition/ovm-recording-organisation-contact"
+
+	odsSystem = "https://fhir.nhs.uk/Id/ods-organization-code"
+)
+
+// Status is one chargeable status as the service sends it (BACKENDS.md
+// §7a). End is nil while the status has no end date.
+type Status struct {
+	ID               string      `json:"id"`
+	ChargingCategory string      `json:"chargingCategory"`
+	Start            string      `json:"start"`
+	End              *string     `json:"end"`
+	RecordedBy       *RecordedBy `json:"recordedBy"`
+	LastUpdated      string      `json:"lastUpdated"`
+}
+
+// RecordedBy is the organisation that recorded a status: its ODS code,
+// name and a contact phone number.
+type RecordedBy struct {
+	ODS   string `json:"ods"`
+	Name  string `json:"name"`
+	Phone string `json:"phone"`
+}
+
+// Decode reads one status (an element of the answer's "statuses") with
+// encoding/json.
+func Decode(raw []byte) (*Status, error) {
+	var s Status
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, badPayload(err)
+	}
+	return &s, nil
+}
+
+// FlagID is the facade id of the status backendID of patient nhs:
+// "ovm-<nhs>-<backendID>". The service can only be asked by patient, so the
+// id carries the NHS number for a read to ask with. A backend id that would
+// not fit the FHIR id grammar (64 characters of A-Z a-z 0-9 - .) is
+// replaced by "h" and a SHA-256 prefix of it; the read compares ids, so
+// either way finds the flag.
+func FlagID(nhs, backendID string) string {
+	id := IDPrefix + nhs + "-" + backendID
+	if _, err := fhirjson.BuildID(id); err == nil {
+		return id
+	}
+	sum := sha256.Sum256([]byte(backendID))
+	return IDPrefix + nhs + "-h" + hex.EncodeToString(sum[:])[:40]
+}
+
+// ParseFlagID returns the NHS number a facade OVM id carries; ok is false
+// when id is not one.
+func ParseFlagID(id string) (nhs string, ok bool) {
+	rest, found := strings.CutPrefix(id, IDPrefix)
+	if !found || len(rest) < 12 || rest[10] != '-' || !nhsnumber.Valid(rest[:10]) {
+		return "", false
+	}
+	return rest[:10], true
+}
+
+// Current reports whether a status applies on now's date (in now's
+// location): it has no end, or it ends today or later (an end date is the
+// last day the status applies, as a FHIR Period's date end includes the
+// whole day).
+func Current(s *Status, now time.Time) bool {
+	return s.End == nil || *s.End >= now.Format(time.DateOnly)
+}
+
+// Flag maps a status of patient nhs (the patient the facade asked about)
+// onto the facade's Flag, as of now:
+//
+//   - id: FlagID(nhs, id); meta.lastUpdated from lastUpdated (the service
+//     keeps no versions, so there is no meta.versionId);
+//   - status: active while Current(now), else inactive;
+//   - category: CategorySystem|CategoryCode with the HL7 flag-category
+//     "admin" in the same concept;
+//   - code: ChargingCategorySystem|<letter>, text "Overseas visitor
+//     charging category <letter>";
+//   - subject: Patient/<nhs> with the NHS number identifier;
+//   - period: start and end;
+//   - author: the recording organisation (ODS identifier and name), its
+//     phone number in a RecordingOrganisationContactURL extension.
+//
+// Errors are *fhirerr.Error of category BadGateway, wrapping a
+// *fhirjson.Error with the path where one applies. The input is not
+// modified, and the result depends on now's date only.
+func Flag(s *Status, nhs string, now time.Time) (*flagpb.Flag, error) {
+	if s == nil {
+		return nil, badPayload(errors.New("no status"))
+	}
+	if s.ID == "" {
+		return nil, badPayload(&fhirjson.Error{Path: "status.id", Err: errors.New("missing")})
+	}
+	if !isCategory(s.ChargingCategory) {
+		return nil, badPayload(&fhirjson.Error{Path: "status.chargingCategory", Err: fmt.Errorf("%q is not a single-letter charging category", s.ChargingCategory)})
+	}
+	if s.Start == "" {
+		return nil, badPayload(&fhirjson.Error{Path: "status.start", Err: errors.New("missing")})
+	}
+	if s.End != nil && *s.End < s.Start {
+		return nil, badPayload(&fhirjson.Error{Path: "status.end", Err: errors.New("before the start")})
+	}
+	status := "inactive"
+	if Current(s, now) {
+		status = "active"
+	}
+	f := &fhirjson.Flag{
+		ResourceType: "Flag",
+		ID:           FlagID(nhs, s.ID),
+		Status:       status,
+		Category: []fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{
+			{System: CategorySystem, Code: CategoryCode, Display: CategoryDisplay},
+			{System: AdminCategorySystem, Code: AdminCategoryCode, Display: "Administrative"},
+		}}},
+		Code: &fhirjson.CodeableConcept{
+			Coding: []fhirjson.Coding{{System: ChargingCategorySystem, Code: s.ChargingCategory}},
+			Text:   "Overseas visitor charging category " + s.ChargingCategory,
+		},
+		Subject: &fhirjson.Reference{
+			Reference:  "Patient/" + nhs,
+			Identifier: &fhirjson.Identifier{System: nhsnumber.System, Value: nhs},
+		},
+		Period: &fhirjson.Period{Start: s.Start},
+	}
+	if s.End != nil {
+		f.Period.End = *s.End
+	}
+	if s.LastUpdated != "" {
+		f.Meta = &fhirjson.Meta{LastUpdated: s.LastUpdated}
+	}
+	if o := s.RecordedBy; o != nil && (o.ODS != "" || o.Name != "") {
+		f.Author = &fhirjson.Reference{Type: "Organization", Display: o.Name}
+		if o.ODS != "" {
+			f.Author.Identifier = &fhirjson.Identifier{System: odsSystem, Value: o.ODS}
+		}
+	}
+	if o := s.RecordedBy; o != nil && o.Phone != "" {
+		f.Extension = []fhirjson.Extension{{URL: RecordingOrganisationContactURL,
+			ValueContactPoint: &fhirjson.ContactPoint{System: "phone", Value: o.Phone, Use: "work"}}}
+	}
+	out, err := fhirjson.BuildFlag(f)
+	if err != nil {
+		return nil, badPayload(err)
+	}
+	return out, nil
+}
+
+// isCategory reports whether c is one character, a capital letter or a
+// digit: the shape of the Data Dictionary's codes.
+func isCategory(c string) bool {
+	return len(c) == 1 && (c[0] >= 'A' && c[0] <= 'Z' || c[0] >= '0' && c[0] <= '9')
+}
+
+func badPayload(err error) error {
+	return &fhirerr.Error{
+		Category: fhirerr.BadGateway,
+		Backend:  "ovm",
+		Message:  "the overseas visitors service returned a chargeable status the facade cannot read",
+		Err:      err,
+	}
+}
