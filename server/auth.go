@@ -183,8 +183,8 @@ func checkSearchScope(r *http.Request, resourceType string, q url.Values) error 
 // aboutPatient reports whether a rendered resource belongs to nhs's
 // compartment: the Patient itself, or a resource whose subject or patient
 // is that Patient.
-func aboutPatient(resourceType, id string, body []byte, nhs string) bool {
-	for _, p := range compartmentPatients(resourceType, id, body) {
+func aboutPatient(res *resources.Resource, body []byte, nhs string) bool {
+	for _, p := range compartmentOf(res, body) {
 		if p == nhs {
 			return true
 		}

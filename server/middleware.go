@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/carerecords/fhir-facade/backends/upstream"
+	"github.com/carerecords/fhir-facade/resources"
 )
 
 // reqInfo is filled in as a request is routed, and read by the logging and
@@ -41,8 +42,8 @@ func (ri *reqInfo) notePatient(nhs string) {
 
 // notePatientsIn records the patients a rendered resource is about: a
 // Patient itself, or the Patient its subject/patient references.
-func (ri *reqInfo) notePatientsIn(resourceType, id string, body []byte) {
-	for _, p := range compartmentPatients(resourceType, id, body) {
+func (ri *reqInfo) notePatientsIn(res *resources.Resource, body []byte) {
+	for _, p := range compartmentOf(res, body) {
 		ri.notePatient(p)
 	}
 }

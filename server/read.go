@@ -54,8 +54,8 @@ func (s *Server) read(r *http.Request, _ format, q url.Values) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	ri.notePatientsIn(res.Type, res.ID, body)
-	if scope != "" && !aboutPatient(res.Type, res.ID, body, scope) {
+	ri.notePatientsIn(res, body)
+	if scope != "" && !aboutPatient(res, body, scope) {
 		return nil, errOtherPatient
 	}
 	if body, err = sub.apply(res.Type, body); err != nil {

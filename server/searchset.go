@@ -378,13 +378,13 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 	ri := infoFrom(r.Context())
 	if scope := patientScope(r); scope != "" {
 		for _, m := range page {
-			if !aboutPatient(m.entry.Resource.Type, m.entry.Resource.ID, m.body, scope) {
+			if !aboutPatient(m.entry.Resource, m.body, scope) {
 				return nil, errOtherPatient
 			}
 		}
 	}
 	for _, m := range page {
-		ri.notePatientsIn(m.entry.Resource.Type, m.entry.Resource.ID, m.body)
+		ri.notePatientsIn(m.entry.Resource, m.body)
 		body, err := req.subset.apply(m.entry.Resource.Type, m.body)
 		if err != nil {
 			return nil, err
@@ -402,7 +402,7 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 		}
 		issues = append(issues, incIssues...)
 		for _, e := range inc {
-			ri.notePatientsIn(e.entry.Resource.Type, e.entry.Resource.ID, e.body)
+			ri.notePatientsIn(e.entry.Resource, e.body)
 			b.Entry = append(b.Entry, bundleEntry{FullURL: base + "/" + e.entry.Resource.Type + "/" + e.entry.Resource.ID, Resource: e.body, Search: &entrySearch{Mode: "include"}})
 		}
 	}

@@ -161,7 +161,7 @@ func (s *Server) written(r *http.Request, res *resources.Resource, status int) (
 	if err != nil {
 		return nil, err
 	}
-	infoFrom(r.Context()).notePatientsIn(res.Type, res.ID, body)
+	infoFrom(r.Context()).notePatientsIn(res, body)
 	rep.body = body
 	return rep, nil
 }
