@@ -5,6 +5,13 @@
 // package auth reads, and serves a client_credentials token endpoint for dev
 // clients, with dev-only extras to pick a role and a patient context.
 //
+// It is also a SMART App Launch 2.x authorization server for the EHR launch:
+// a local clinical system registers a launch (LaunchHandler), opens a SMART
+// app with it, the app asks the authorization endpoint (AuthorizeHandler) for
+// a code, which the dev issuer grants at once for the role the launch names
+// (there is no login page), and trades it at the token endpoint for an access
+// token with the launch's patient context and, with openid, an id_token.
+//
 // It is not for production: anyone holding a dev client's secret gets any
 // role, and the optional key file (Config.KeyFile) lets anyone who can read
 // it mint tokens for as long as the issuer runs.
@@ -32,7 +39,17 @@ import (
 const (
 	JWKSPath  = "/.well-known/jwks.json"
 	TokenPath = "/oauth/token"
+	// AuthorizePath is the SMART authorization endpoint, LaunchPath where a
+	// local clinical system (the EHR) registers a launch.
+	AuthorizePath = "/oauth/authorize"
+	LaunchPath    = "/oauth/launch"
+	// OpenIDConfigurationPath, appended to the issuer URL, is the OpenID
+	// Connect discovery document (OpenIDConfigurationHandler).
+	OpenIDConfigurationPath = "/.well-known/openid-configuration"
 )
+
+// ViewerClientID is the facade's own viewer, a public SMART client.
+const ViewerClientID = "facade-viewer"
 
 // The dev client New configures when Config.Clients is empty. Dev only: the
 // secret is public, in this source.
@@ -50,11 +67,21 @@ const (
 
 // Client is a dev OAuth client allowed to use the token endpoint.
 type Client struct {
-	ID     string
+	ID string
+	// Secret authenticates a confidential client. A client without one is
+	// public (SMART client-public): it may only use the authorization code
+	// grant, with PKCE, so it must have RedirectURIs.
 	Secret string
-	// DefaultScope is granted when a request names no scope.
+	// DefaultScope is granted when a client_credentials request names no
+	// scope.
 	DefaultScope string
+	// RedirectURIs are the redirect URIs the authorization endpoint accepts
+	// for this client, compared exactly. None: the client cannot use it.
+	RedirectURIs []string
 }
+
+// Public reports whether c is a public client (no secret).
+func (c Client) Public() bool { return c.Secret == "" }
 
 // DevRole is a role the token endpoint's "role" parameter may pick, and the
 // synthetic user a token for it describes.
@@ -108,6 +135,16 @@ type Config struct {
 	// for the running facade without its token endpoint. Dev only: whoever
 	// can read the file can mint any role until the issuer restarts.
 	KeyFile string
+	// FHIRBase is the FHIR base URL of the resource server: the only aud an
+	// authorization request may name, and the base of the fhirUser claim.
+	// Default Audience.
+	FHIRBase string
+	// MaxPending bounds the launches, and separately the authorization
+	// codes, held in memory at once. Default DefaultMaxPending.
+	MaxPending int
+	// Logf, when set, is told of security-relevant events (an authorization
+	// code presented twice). It is never given a code, token or NHS number.
+	Logf func(format string, args ...any)
 }
 
 // Issuer is a local token issuer. It is safe for concurrent use.
@@ -122,6 +159,11 @@ type Issuer struct {
 	roles    []DevRole
 	ttl      time.Duration
 	now      func() time.Time
+	fhirBase string
+	logf     func(format string, args ...any)
+	launches *store[launchGrant]
+	codes    *store[codeGrant]
+	oidc     oidcKey
 }
 
 // New generates a key pair and returns an Issuer.
@@ -150,7 +192,20 @@ func newIssuer(cfg Config, key *ecdsa.PrivateKey) (*Issuer, error) {
 		return nil, errors.New("issuer: no audience")
 	}
 	i := &Issuer{url: cfg.URL, audience: cfg.Audience, key: key, clients: map[string]Client{},
-		roles: cfg.Roles, ttl: cfg.TTL, now: cfg.Now}
+		roles: cfg.Roles, ttl: cfg.TTL, now: cfg.Now, fhirBase: strings.TrimRight(cfg.FHIRBase, "/"), logf: cfg.Logf}
+	if i.fhirBase == "" {
+		i.fhirBase = strings.TrimRight(cfg.Audience, "/")
+	}
+	if i.logf == nil {
+		i.logf = func(string, ...any) {}
+	}
+	if cfg.MaxPending < 0 {
+		return nil, errors.New("issuer: MaxPending is negative")
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	i.launches, i.codes = newStore[launchGrant](cfg.MaxPending), newStore[codeGrant](cfg.MaxPending)
 	if i.ttl <= 0 {
 		i.ttl = DefaultTTL
 	}
@@ -168,12 +223,18 @@ func newIssuer(cfg Config, key *ecdsa.PrivateKey) (*Issuer, error) {
 		clients = []Client{{ID: DevClientID, Secret: DevClientSecret, DefaultScope: "system/*.rs"}}
 	}
 	for _, c := range clients {
-		if c.ID == "" || c.Secret == "" {
-			return nil, errors.New("issuer: a client has no id or no secret")
+		if c.ID == "" || c.Secret == "" && len(c.RedirectURIs) == 0 {
+			return nil, errors.New("issuer: a client has no id, or neither a secret nor a redirect URI")
 		}
 		if _, dup := i.clients[c.ID]; dup {
 			return nil, fmt.Errorf("issuer: client %q twice", c.ID)
 		}
+		for _, u := range c.RedirectURIs {
+			if err := ValidateRedirectURI(u); err != nil {
+				return nil, fmt.Errorf("issuer: client %q: %w", c.ID, err)
+			}
+		}
+		c.RedirectURIs = append([]string(nil), c.RedirectURIs...)
 		i.clients[c.ID] = c
 	}
 	x, y := pubBytes(&key.PublicKey)
@@ -359,22 +420,32 @@ func (i *Issuer) mint(c Claims) (string, time.Duration, error) {
 	if len(c.Roles) > 0 {
 		claims[names.Roles] = c.Roles
 	}
-	header, err := json.Marshal(map[string]string{"alg": auth.ES256, "typ": "at+jwt", "kid": i.kid})
+	tok, err := i.signES256("at+jwt", claims)
 	if err != nil {
 		return "", 0, err
 	}
+	return tok, ttl, nil
+}
+
+// signES256 returns the compact JWS of claims signed with the access-token
+// key.
+func (i *Issuer) signES256(typ string, claims map[string]any) (string, error) {
+	header, err := json.Marshal(map[string]string{"alg": auth.ES256, "typ": typ, "kid": i.kid})
+	if err != nil {
+		return "", err
+	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
-		return "", 0, err
+		return "", err
 	}
 	input := b64(header) + "." + b64(payload)
 	digest := sha256.Sum256([]byte(input))
 	r, s, err := ecdsa.Sign(rand.Reader, i.key, digest[:])
 	if err != nil {
-		return "", 0, fmt.Errorf("issuer: signing: %w", err)
+		return "", fmt.Errorf("issuer: signing: %w", err)
 	}
 	sig := make([]byte, 64)
 	r.FillBytes(sig[:32])
 	s.FillBytes(sig[32:])
-	return input + "." + b64(sig), ttl, nil
+	return input + "." + b64(sig), nil
 }

@@ -18,17 +18,34 @@ const (
 	ErrInvalidClient        = "invalid_client"
 	ErrUnsupportedGrantType = "unsupported_grant_type"
 	ErrInvalidScope         = "invalid_scope"
+	ErrInvalidGrant         = "invalid_grant"
+	ErrUnauthorizedClient   = "unauthorized_client"
+	// Authorization endpoint errors (RFC 6749 §4.1.2.1) and the 5xx codes.
+	ErrUnsupportedResponseType = "unsupported_response_type"
+	ErrAccessDenied            = "access_denied"
+	ErrServerError             = "server_error"
+	ErrTemporarilyUnavailable  = "temporarily_unavailable"
 )
 
 // maxFormBytes bounds a token request body.
 const maxFormBytes = 16 << 10
 
-// TokenResponse is a successful token endpoint answer (RFC 6749 §5.1).
+// TokenResponse is a successful token endpoint answer (RFC 6749 §5.1), with
+// SMART's launch context for the authorization code grant.
 type TokenResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
+	// Patient is the launch's patient context: the id of the FHIR Patient
+	// (the NHS number). Authorization code grant only.
+	Patient string `json:"patient,omitempty"`
+	// NeedPatientBanner is always true for an EHR launch: the facade cannot
+	// know whether the EHR shows a banner around the app, so the app must.
+	NeedPatientBanner *bool `json:"need_patient_banner,omitempty"`
+	// IDToken is the OpenID Connect id_token (RS256), when openid was
+	// granted.
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // ErrorResponse is a token endpoint error (RFC 6749 §5.2).
@@ -37,7 +54,8 @@ type ErrorResponse struct {
 	ErrorDescription string `json:"error_description,omitempty"`
 }
 
-// JWKSHandler serves the JWKS document (GET, HEAD).
+// JWKSHandler serves the JWKS document (GET, HEAD): the access-token key
+// (JWKS) and the RS256 key id_tokens are signed with.
 func (i *Issuer) JWKSHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -48,21 +66,28 @@ func (i *Issuer) JWKSHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		if r.Method == http.MethodGet {
-			_, _ = w.Write(i.jwks)
+			_, _ = w.Write(i.publishedJWKS())
 		}
 	})
 }
 
 // TokenHandler is an OAuth 2.0 token endpoint for the client_credentials
-// grant (RFC 6749 §4.4). The request is a POST of
+// grant (RFC 6749 §4.4) and the authorization code grant of a SMART EHR
+// launch (RFC 6749 §4.1.3, PKCE RFC 7636). The request is a POST of
 // application/x-www-form-urlencoded with
 //
-//	grant_type=client_credentials            required
+//	grant_type=client_credentials            confidential clients only
 //	client_id, client_secret                 or HTTP Basic (RFC 6749 §2.3.1), not both
 //	scope                                    space-separated; default the client's DefaultScope
 //	role                                     dev only: a DevRole name or code; none = an
 //	                                         application-restricted token, sub = client_id
 //	patient                                  dev only: an NHS number, the SMART patient context
+//
+// or
+//
+//	grant_type=authorization_code
+//	code, redirect_uri, code_verifier        required; redirect_uri as in the authorization request
+//	client_id                                a public client; a confidential one authenticates as above
 //
 // A good request gets 200 with a TokenResponse; errors are ErrorResponse
 // with 400, or 401 invalid_client. Both carry Cache-Control: no-store.
@@ -70,29 +95,51 @@ func (i *Issuer) TokenHandler() http.Handler {
 	return http.HandlerFunc(i.serveToken)
 }
 
-func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
+// readForm reads a POSTed form for endpoint, answering the errors itself.
+// A repeated parameter is refused (RFC 6749 §3.1, §3.2).
+func readForm(w http.ResponseWriter, r *http.Request, endpoint string) (url.Values, bool) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		writeJSON(w, http.StatusMethodNotAllowed, ErrorResponse{ErrInvalidRequest, "the token endpoint takes POST"})
-		return
+		writeJSON(w, http.StatusMethodNotAllowed, ErrorResponse{ErrInvalidRequest, endpoint + " takes POST"})
+		return nil, false
 	}
-	if ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); !strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded") {
+	if !isForm(r) {
 		tokenError(w, http.StatusBadRequest, ErrInvalidRequest, "the body must be application/x-www-form-urlencoded")
-		return
+		return nil, false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		tokenError(w, http.StatusBadRequest, ErrInvalidRequest, "the body is not a readable form")
-		return
+		return nil, false
 	}
-	form := r.PostForm
-	for k, v := range form {
-		if len(v) > 1 {
-			tokenError(w, http.StatusBadRequest, ErrInvalidRequest, "parameter "+safeName(k)+" is repeated")
-			return
+	if k, dup := repeated(r.PostForm); dup {
+		tokenError(w, http.StatusBadRequest, ErrInvalidRequest, "parameter "+safeName(k)+" is repeated")
+		return nil, false
+	}
+	return r.PostForm, true
+}
+
+func isForm(r *http.Request) bool {
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	return strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded")
+}
+
+// repeated returns a parameter given more than once.
+func repeated(v url.Values) (string, bool) {
+	for k, vs := range v {
+		if len(vs) > 1 {
+			return k, true
 		}
+	}
+	return "", false
+}
+
+func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
+	form, ok := readForm(w, r, "the token endpoint")
+	if !ok {
+		return
 	}
 	client, ok := i.authenticate(w, r, form)
 	if !ok {
@@ -101,12 +148,20 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	switch gt := form.Get("grant_type"); gt {
 	case "":
 		tokenError(w, http.StatusBadRequest, ErrInvalidRequest, "grant_type is required")
-		return
 	case "client_credentials":
+		if client.Public() {
+			tokenError(w, http.StatusBadRequest, ErrUnauthorizedClient, "a public client may only use the authorization_code grant")
+			return
+		}
+		i.clientCredentials(w, form, client)
+	case "authorization_code":
+		i.authorizationCode(w, form, client)
 	default:
-		tokenError(w, http.StatusBadRequest, ErrUnsupportedGrantType, "only client_credentials is supported")
-		return
+		tokenError(w, http.StatusBadRequest, ErrUnsupportedGrantType, "only client_credentials and authorization_code are supported")
 	}
+}
+
+func (i *Issuer) clientCredentials(w http.ResponseWriter, form url.Values, client Client) {
 	var scopes []string
 	if form.Has("scope") {
 		scope := form.Get("scope")
@@ -133,10 +188,59 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		ExpiresIn: int64(ttl / time.Second), Scope: strings.Join(claims.Scopes, " ")})
 }
 
+// authorizationCode trades an authorization code from AuthorizeHandler for
+// an access token with the launch's context.
+func (i *Issuer) authorizationCode(w http.ResponseWriter, form url.Values, client Client) {
+	code, redirectURI, verifier := form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier")
+	switch {
+	case code == "":
+		tokenError(w, http.StatusBadRequest, ErrInvalidRequest, "code is required")
+		return
+	case redirectURI == "":
+		tokenError(w, http.StatusBadRequest, ErrInvalidRequest, "redirect_uri is required")
+		return
+	case verifier == "":
+		tokenError(w, http.StatusBadRequest, ErrInvalidRequest, "code_verifier is required (PKCE)")
+		return
+	}
+	now := i.now()
+	g, why := i.spendCode(code, redirectURI, verifier, client, now)
+	if why != "" {
+		tokenError(w, http.StatusBadRequest, ErrInvalidGrant, why)
+		return
+	}
+	claims := Claims{Subject: g.role.Subject, Name: g.role.DisplayName, Roles: []string{g.role.Code},
+		RoleProfileID: g.role.RoleProfileID, OrgODS: g.role.OrgODS, Scopes: g.scopes, ClientID: client.ID}
+	if g.patientScoped {
+		claims.Patient = g.patient
+	}
+	tok, ttl, err := i.mint(claims)
+	if err != nil {
+		tokenError(w, http.StatusInternalServerError, ErrServerError, "no token can be issued")
+		return
+	}
+	banner := true
+	res := TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second),
+		Scope: strings.Join(g.scopes, " "), Patient: g.patient, NeedPatientBanner: &banner}
+	if g.openid {
+		if res.IDToken, err = i.idToken(g, client.ID, now, ttl); err != nil {
+			tokenError(w, http.StatusInternalServerError, ErrServerError, "no id_token can be issued")
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
 // authenticate finds the client by HTTP Basic or by form credentials
-// (RFC 6749 §2.3.1), answering 401 invalid_client when it cannot.
+// (RFC 6749 §2.3.1), answering 401 invalid_client when it cannot. A public
+// client is identified by client_id alone and must present no secret.
 func (i *Issuer) authenticate(w http.ResponseWriter, r *http.Request, form url.Values) (Client, bool) {
 	id, secret, basic := r.BasicAuth()
+	if !basic && !form.Has("client_secret") {
+		if c, known := i.clients[form.Get("client_id")]; known && c.Public() {
+			return c, true
+		}
+	}
 	if basic {
 		if form.Has("client_secret") {
 			tokenError(w, http.StatusBadRequest, ErrInvalidRequest, "use one client authentication method, not two")
@@ -159,7 +263,8 @@ func (i *Issuer) authenticate(w http.ResponseWriter, r *http.Request, form url.V
 	// Compare digests so the time taken says nothing about the secret.
 	want := sha256.Sum256([]byte(c.Secret))
 	got := sha256.Sum256([]byte(secret))
-	if !known || id == "" || subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
+	// A public client has no secret to present: credentials for it fail.
+	if !known || id == "" || c.Public() || subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
 		w.Header().Set("WWW-Authenticate", `Basic realm="token"`)
 		tokenError(w, http.StatusUnauthorized, ErrInvalidClient, "client authentication failed")
 		return Client{}, false
