@@ -1,0 +1,671 @@
+package viewer
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
+)
+
+// Summary is what the summary page shows: the Patient/$summary Bundle read
+// into the words a clinician needs, in the order the page shows them.
+type Summary struct {
+	Patient      Banner
+	Failures     []Failure // sources that did not answer: shown first, loudly
+	Notes        []string  // information from the services ("no SCR" …)
+	Flags        Section[Flag]
+	Allergies    Section[Allergy]
+	Medications  Section[Medication]
+	Vaccinations Section[Vaccination]
+	Documents    Section[Document]
+}
+
+// Section is one list on the page, and whether its source failed: an empty
+// list from a source that did not answer is not "none recorded".
+type Section[T any] struct {
+	Items []T
+	// Missing names the source(s) that failed, so the list may be incomplete.
+	Missing []string
+}
+
+// Banner is the patient banner.
+type Banner struct {
+	NHSNumber string // formatted 3-3-4
+	Name      string // "SMITH, Jane (Mrs)"
+	BirthDate string // "22-Oct-2010"
+	Age       string // "15 years"; empty when deceased
+	Deceased  string // date of death, "22-Oct-2010"
+	Gender    string
+	GP        string
+	Address   string
+	// Restricted: the record is flagged R or V (restricted / very
+	// restricted). Address, contacts and GP are never shown.
+	Restricted bool
+	// Missing: PDS did not answer; only the NHS number is known.
+	Missing bool
+}
+
+// Failure is a source that did not answer.
+type Failure struct {
+	Source  string // "Child Protection - Information Sharing (CP-IS)"
+	Message string // the facade's whole, user-safe diagnostics
+}
+
+// Flag is one alert: CP-IS, FGM, reasonable adjustment, overseas visitor
+// or any other category, rendered from its category text.
+type Flag struct {
+	Kind     string // CSS modifier: "safety", "clinical", "adjustment", "other"
+	Category string // "Safety", "National Reasonable Adjustments Flag · Communication support"
+	Text     string // the flag's code: "Child Protection Plan"
+	Since    string
+	Author   string
+	Contacts []string // "Office hours: 01632 960001"
+	Detail   string
+}
+
+// Allergy is one allergy or adverse reaction.
+type Allergy struct {
+	Text     string
+	Status   string
+	Recorded string
+	Notes    string
+}
+
+// Medication is one medication statement.
+type Medication struct {
+	Text   string
+	Dosage string
+	Status string
+	Date   string
+	Notes  string
+}
+
+// Vaccination is one Immunization.
+type Vaccination struct {
+	Date      string
+	Vaccine   string
+	Procedure string
+	Dose      string
+	Performer string
+}
+
+// Document is one DocumentReference, with a link per content.
+type Document struct {
+	Title     string
+	Type      string
+	Date      string
+	Custodian string
+	Links     []DocumentLink
+}
+
+// DocumentLink opens one content of a document through the viewer (which
+// fetches the facade's Binary with the session's token).
+type DocumentLink struct {
+	Href  string
+	Label string
+	Kind  string // "PDF", "FHIR JSON" …
+}
+
+// The FHIR shapes read from the Bundle: only what the page shows.
+type (
+	bundle struct {
+		ResourceType string `json:"resourceType"`
+		Entry        []struct {
+			Resource json.RawMessage `json:"resource"`
+			Search   struct {
+				Mode string `json:"mode"`
+			} `json:"search"`
+		} `json:"entry"`
+	}
+	coding struct {
+		System  string `json:"system"`
+		Code    string `json:"code"`
+		Display string `json:"display"`
+	}
+	concept struct {
+		Coding []coding `json:"coding"`
+		Text   string   `json:"text"`
+	}
+	identifier struct {
+		System string `json:"system"`
+		Value  string `json:"value"`
+	}
+	reference struct {
+		Reference  string      `json:"reference"`
+		Display    string      `json:"display"`
+		Identifier *identifier `json:"identifier"`
+	}
+	period struct {
+		Start string `json:"start"`
+		End   string `json:"end"`
+	}
+	annotation struct {
+		Text string `json:"text"`
+	}
+	extension struct {
+		URL                  string        `json:"url"`
+		ValueCode            string        `json:"valueCode"`
+		ValueString          string        `json:"valueString"`
+		ValueCodeableConcept *concept      `json:"valueCodeableConcept"`
+		ValueReference       *reference    `json:"valueReference"`
+		ValueContactPoint    *contactPoint `json:"valueContactPoint"`
+		Extension            []extension   `json:"extension"`
+	}
+	contactPoint struct {
+		System    string      `json:"system"`
+		Value     string      `json:"value"`
+		Extension []extension `json:"extension"`
+	}
+	resource struct {
+		ResourceType string `json:"resourceType"`
+		ID           string `json:"id"`
+		Meta         struct {
+			Security []coding `json:"security"`
+		} `json:"meta"`
+		// Patient
+		Identifier          []identifier `json:"identifier"`
+		Name                []humanName  `json:"name"`
+		Gender              string       `json:"gender"`
+		BirthDate           string       `json:"birthDate"`
+		DeceasedDateTime    string       `json:"deceasedDateTime"`
+		DeceasedBoolean     bool         `json:"deceasedBoolean"`
+		Address             []address    `json:"address"`
+		GeneralPractitioner []reference  `json:"generalPractitioner"`
+		// Flag, AllergyIntolerance, MedicationStatement …
+		Category       json.RawMessage `json:"category"` // a list (Flag, DocumentReference) or one (MedicationStatement)
+		Code           *concept        `json:"code"`
+		Status         string          `json:"status"`
+		Period         *period         `json:"period"`
+		Author         json.RawMessage `json:"author"` // one (Flag) or a list (DocumentReference)
+		Extension      []extension     `json:"extension"`
+		ClinicalStatus *concept        `json:"clinicalStatus"`
+		RecordedDate   string          `json:"recordedDate"`
+		OnsetDateTime  string          `json:"onsetDateTime"`
+		Note           []annotation    `json:"note"`
+		// MedicationStatement
+		MedicationCodeableConcept *concept `json:"medicationCodeableConcept"`
+		Dosage                    []struct {
+			Text string `json:"text"`
+		} `json:"dosage"`
+		EffectiveDateTime string  `json:"effectiveDateTime"`
+		EffectivePeriod   *period `json:"effectivePeriod"`
+		DateAsserted      string  `json:"dateAsserted"`
+		// Immunization
+		VaccineCode        *concept `json:"vaccineCode"`
+		OccurrenceDateTime string   `json:"occurrenceDateTime"`
+		Performer          []struct {
+			Actor reference `json:"actor"`
+		} `json:"performer"`
+		ProtocolApplied []struct {
+			DoseNumberPositiveInt int    `json:"doseNumberPositiveInt"`
+			DoseNumberString      string `json:"doseNumberString"`
+		} `json:"protocolApplied"`
+		// DocumentReference
+		Type        *concept   `json:"type"`
+		Date        string     `json:"date"`
+		Description string     `json:"description"`
+		Custodian   *reference `json:"custodian"`
+		Content     []struct {
+			Attachment struct {
+				ContentType string `json:"contentType"`
+				URL         string `json:"url"`
+				Title       string `json:"title"`
+			} `json:"attachment"`
+		} `json:"content"`
+		// OperationOutcome
+		Issue []struct {
+			Severity    string `json:"severity"`
+			Code        string `json:"code"`
+			Diagnostics string `json:"diagnostics"`
+		} `json:"issue"`
+	}
+	humanName struct {
+		Use    string   `json:"use"`
+		Text   string   `json:"text"`
+		Family string   `json:"family"`
+		Given  []string `json:"given"`
+		Prefix []string `json:"prefix"`
+		Period *period  `json:"period"`
+	}
+	address struct {
+		Use        string   `json:"use"`
+		Line       []string `json:"line"`
+		PostalCode string   `json:"postalCode"`
+		Period     *period  `json:"period"`
+	}
+)
+
+// failedSource matches FanOut's warning: "<source> could not be reached, …".
+var failedSource = regexp.MustCompile(`^(.+?) could not be reached\b`)
+
+// ParseSummary reads a Patient/$summary searchset Bundle for patient nhs
+// (the NHS number asked for, shown when PDS did not answer). now dates ages;
+// documentHref makes the link that opens a Binary id.
+func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binaryID string) string) (*Summary, error) {
+	var b bundle
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, fmt.Errorf("viewer: the summary is not JSON: %w", err)
+	}
+	if b.ResourceType != "Bundle" {
+		return nil, fmt.Errorf("viewer: the summary is a %q, not a Bundle", b.ResourceType)
+	}
+	s := &Summary{Patient: Banner{NHSNumber: FormatNHSNumber(nhs), Missing: true}}
+	seenNote := map[string]bool{}
+	for _, e := range b.Entry {
+		var r resource
+		if err := json.Unmarshal(e.Resource, &r); err != nil {
+			return nil, fmt.Errorf("viewer: an entry of the summary is unreadable: %w", err)
+		}
+		switch r.ResourceType {
+		case "Patient":
+			s.Patient = banner(&r, now)
+		case "Flag":
+			s.Flags.Items = append(s.Flags.Items, flag(&r))
+		case "AllergyIntolerance":
+			s.Allergies.Items = append(s.Allergies.Items, Allergy{
+				Text: conceptText(r.Code), Status: titleCase(conceptText(r.ClinicalStatus)),
+				Recorded: formatDate(firstOf(r.RecordedDate, r.OnsetDateTime)), Notes: notes(r.Note),
+			})
+		case "MedicationStatement":
+			date := r.EffectiveDateTime
+			if date == "" && r.EffectivePeriod != nil {
+				date = r.EffectivePeriod.Start
+			}
+			m := Medication{Text: conceptText(r.MedicationCodeableConcept), Status: titleCase(r.Status),
+				Date: formatDate(firstOf(date, r.DateAsserted)), Notes: notes(r.Note)}
+			for _, d := range r.Dosage {
+				m.Dosage = joinNonEmpty("; ", m.Dosage, d.Text)
+			}
+			s.Medications.Items = append(s.Medications.Items, m)
+		case "Immunization":
+			v := Vaccination{Date: formatDate(r.OccurrenceDateTime), Vaccine: conceptText(r.VaccineCode)}
+			for _, x := range r.Extension {
+				if strings.HasSuffix(x.URL, "Extension-UKCore-VaccinationProcedure") {
+					v.Procedure = stripSemanticTag(conceptText(x.ValueCodeableConcept))
+				}
+			}
+			v.Vaccine = stripSemanticTag(v.Vaccine)
+			for _, p := range r.ProtocolApplied {
+				if p.DoseNumberPositiveInt > 0 {
+					v.Dose = fmt.Sprint(p.DoseNumberPositiveInt)
+				} else if p.DoseNumberString != "" {
+					v.Dose = p.DoseNumberString
+				}
+			}
+			for _, p := range r.Performer {
+				v.Performer = joinNonEmpty(", ", v.Performer, referenceText(&p.Actor))
+			}
+			s.Vaccinations.Items = append(s.Vaccinations.Items, v)
+		case "DocumentReference":
+			s.Documents.Items = append(s.Documents.Items, document(&r, documentHref))
+		case "OperationOutcome":
+			for _, is := range r.Issue {
+				d := strings.TrimSpace(is.Diagnostics)
+				if d == "" {
+					continue
+				}
+				if is.Severity == "information" {
+					if !seenNote[d] {
+						seenNote[d] = true
+						s.Notes = append(s.Notes, d)
+					}
+					continue
+				}
+				f := Failure{Source: "A national service", Message: d}
+				if m := failedSource.FindStringSubmatch(d); m != nil {
+					f.Source = m[1]
+				}
+				s.Failures = append(s.Failures, f)
+				s.markMissing(f.Source)
+			}
+		}
+	}
+	sortFlags(s.Flags.Items)
+	// Most recent first, as a clinician reads them.
+	sort.SliceStable(s.Vaccinations.Items, func(i, j int) bool {
+		return sortKey(s.Vaccinations.Items[i].Date) > sortKey(s.Vaccinations.Items[j].Date)
+	})
+	return s, nil
+}
+
+// markMissing notes a failed source against the section it feeds.
+func (s *Summary) markMissing(source string) {
+	switch {
+	case strings.HasPrefix(source, "Patient"):
+		// the banner says so (Banner.Missing)
+	case strings.HasPrefix(source, "AllergyIntolerance"):
+		s.Allergies.Missing = append(s.Allergies.Missing, source)
+	case strings.HasPrefix(source, "MedicationStatement"):
+		s.Medications.Missing = append(s.Medications.Missing, source)
+	case strings.HasPrefix(source, "Immunization"):
+		s.Vaccinations.Missing = append(s.Vaccinations.Missing, source)
+	case strings.HasPrefix(source, "DocumentReference"), strings.HasPrefix(source, "Binary"):
+		s.Documents.Missing = append(s.Documents.Missing, source)
+	default:
+		// Flag and its services (RA, CP-IS, FGM-IS, and any added later):
+		// every other source is an alert service, and a missing alert is
+		// the gap a clinician most needs to know about.
+		s.Flags.Missing = append(s.Flags.Missing, source)
+	}
+}
+
+// banner reads the Patient.
+func banner(r *resource, now time.Time) Banner {
+	b := Banner{NHSNumber: FormatNHSNumber(r.ID), Gender: titleCase(r.Gender), BirthDate: formatDate(r.BirthDate)}
+	for _, id := range r.Identifier {
+		if id.System == "https://fhir.nhs.uk/Id/nhs-number" && id.Value != "" {
+			b.NHSNumber = FormatNHSNumber(id.Value)
+		}
+	}
+	b.Name = patientName(r.Name)
+	for _, c := range r.Meta.Security {
+		if c.Code == "R" || c.Code == "V" || c.Code == "REDACTED" {
+			b.Restricted = true
+		}
+	}
+	switch {
+	case r.DeceasedDateTime != "":
+		b.Deceased = formatDate(r.DeceasedDateTime)
+	case r.DeceasedBoolean:
+		b.Deceased = "date not recorded"
+	default:
+		b.Age = age(r.BirthDate, now)
+	}
+	if b.Restricted {
+		return b // never the address, contacts or GP
+	}
+	if len(r.GeneralPractitioner) > 0 {
+		b.GP = referenceText(&r.GeneralPractitioner[0])
+	}
+	b.Address = homeAddress(r.Address, now)
+	return b
+}
+
+// patientName is the NHS banner form: FAMILY, Given Names (Title), from the
+// usual name (else the first).
+// See: https://service-manual.nhs.uk/design-system/patterns (patient banner)
+func patientName(names []humanName) string {
+	if len(names) == 0 {
+		return ""
+	}
+	n := names[0]
+	for _, x := range names {
+		if x.Use == "usual" {
+			n = x
+			break
+		}
+	}
+	if n.Family == "" && len(n.Given) == 0 {
+		return n.Text
+	}
+	s := strings.ToUpper(n.Family)
+	if len(n.Given) > 0 {
+		s = joinNonEmpty(", ", s, strings.Join(n.Given, " "))
+	}
+	if len(n.Prefix) > 0 {
+		s += " (" + strings.Join(n.Prefix, " ") + ")"
+	}
+	return s
+}
+
+// homeAddress is the current home address (else the first home address),
+// on one line.
+func homeAddress(as []address, now time.Time) string {
+	var pick *address
+	for i := range as {
+		a := &as[i]
+		if a.Use != "home" && a.Use != "" {
+			continue
+		}
+		if pick == nil {
+			pick = a
+		}
+		if a.Period == nil || a.Period.End == "" || a.Period.End >= now.Format("2006-01-02") {
+			pick = a
+			break
+		}
+	}
+	if pick == nil {
+		return ""
+	}
+	return joinNonEmpty(", ", strings.Join(pick.Line, ", "), pick.PostalCode)
+}
+
+// flag reads one Flag, whatever its category: the category's own words say
+// what kind of alert it is.
+func flag(r *resource) Flag {
+	f := Flag{Text: conceptText(r.Code), Kind: "other"}
+	var cats []concept
+	_ = json.Unmarshal(r.Category, &cats)
+	for _, c := range cats {
+		f.Category = joinNonEmpty(" · ", f.Category, conceptText(&c))
+		for _, cd := range c.Coding {
+			switch {
+			case cd.Code == "safety":
+				f.Kind = "safety"
+			case cd.Code == "clinical" && f.Kind == "other":
+				f.Kind = "clinical"
+			case cd.Code == "NRAF" && f.Kind == "other":
+				f.Kind = "adjustment"
+			}
+		}
+	}
+	if f.Text == "" {
+		f.Text = f.Category
+	}
+	if r.Period != nil {
+		f.Since = formatDate(r.Period.Start)
+	}
+	var author reference
+	if json.Unmarshal(r.Author, &author) == nil {
+		f.Author = referenceText(&author)
+	}
+	for _, x := range r.Extension {
+		switch {
+		case x.ValueContactPoint != nil && x.ValueContactPoint.Value != "":
+			label := "Contact"
+			for _, sub := range x.ValueContactPoint.Extension {
+				if sub.ValueCode != "" {
+					label = titleCase(strings.ReplaceAll(sub.ValueCode, "-", " "))
+				}
+			}
+			f.Contacts = append(f.Contacts, label+": "+x.ValueContactPoint.Value)
+		case x.ValueReference != nil && x.ValueReference.Display != "":
+			f.Detail = joinNonEmpty("; ", f.Detail, x.ValueReference.Display)
+		}
+	}
+	return f
+}
+
+// binaryID is the id in a Binary URL the facade wrote ("Binary/Y05868-1",
+// or absolute); "" when the URL is not the facade's Binary.
+var binaryID = regexp.MustCompile(`(?:^|/)Binary/([A-Za-z0-9\-.]{1,64})$`)
+
+func document(r *resource, href func(string) string) Document {
+	d := Document{Title: firstOf(r.Description, conceptText(r.Type)), Type: conceptText(r.Type),
+		Date: formatDate(r.Date), Custodian: referenceText(r.Custodian)}
+	if d.Type == d.Title {
+		d.Type = ""
+	}
+	for _, c := range r.Content {
+		u, err := url.Parse(c.Attachment.URL)
+		if err != nil || href == nil {
+			continue
+		}
+		m := binaryID.FindStringSubmatch(u.Path)
+		if m == nil {
+			continue
+		}
+		d.Links = append(d.Links, DocumentLink{Href: href(m[1]), Label: firstOf(c.Attachment.Title, "Open document"), Kind: mediaKind(c.Attachment.ContentType)})
+	}
+	return d
+}
+
+// mediaKind names a media type for a clinician.
+func mediaKind(ct string) string {
+	ct, _, _ = strings.Cut(ct, ";")
+	switch strings.TrimSpace(strings.ToLower(ct)) {
+	case "application/pdf":
+		return "PDF"
+	case "application/fhir+json", "application/json":
+		return "FHIR JSON"
+	case "application/fhir+xml", "application/xml", "text/xml":
+		return "XML"
+	case "text/html":
+		return "HTML"
+	case "text/plain":
+		return "text"
+	case "image/jpeg", "image/png":
+		return "image"
+	case "":
+		return "document"
+	}
+	return ct
+}
+
+// FormatNHSNumber writes a valid NHS number as 3-3-4 ("900 000 0009");
+// anything else as it is.
+func FormatNHSNumber(s string) string {
+	if !nhsnumber.Valid(s) {
+		return s
+	}
+	return s[:3] + " " + s[3:6] + " " + s[6:]
+}
+
+// formatDate writes a FHIR date or dateTime as the NHS does: 22-Oct-2010
+// (a year or year-month as it is).
+func formatDate(s string) string {
+	if len(s) < 10 {
+		return s
+	}
+	t, err := time.Parse("2006-01-02", s[:10])
+	if err != nil {
+		return s
+	}
+	return t.Format("02-Jan-2006")
+}
+
+// sortKey orders formatted dates.
+func sortKey(d string) string {
+	t, err := time.Parse("02-Jan-2006", d)
+	if err != nil {
+		return d
+	}
+	return t.Format("2006-01-02")
+}
+
+// age in the units the NHS patient banner uses: years from 2, months under
+// 2, weeks under a month … days under a week.
+func age(birth string, now time.Time) string {
+	if len(birth) < 10 {
+		return ""
+	}
+	b, err := time.Parse("2006-01-02", birth[:10])
+	if err != nil || now.Before(b) {
+		return ""
+	}
+	years := now.Year() - b.Year()
+	months := int(now.Month()) - int(b.Month())
+	if now.Day() < b.Day() {
+		months--
+	}
+	months += 12 * years
+	years = months / 12
+	days := int(now.Sub(b).Hours() / 24)
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	switch {
+	case years >= 2:
+		return plural(years, "year")
+	case months >= 1:
+		return plural(months, "month")
+	case days >= 7:
+		return plural(days/7, "week")
+	default:
+		return plural(days, "day")
+	}
+}
+
+func conceptText(c *concept) string {
+	if c == nil {
+		return ""
+	}
+	if c.Text != "" {
+		return c.Text
+	}
+	for _, cd := range c.Coding {
+		if cd.Display != "" {
+			return cd.Display
+		}
+	}
+	for _, cd := range c.Coding {
+		if cd.Code != "" {
+			return cd.Code
+		}
+	}
+	return ""
+}
+
+func referenceText(r *reference) string {
+	if r == nil {
+		return ""
+	}
+	if r.Display != "" {
+		return r.Display
+	}
+	if r.Identifier != nil && r.Identifier.Value != "" {
+		if r.Identifier.System == "https://fhir.nhs.uk/Id/ods-organization-code" {
+			return "ODS " + r.Identifier.Value
+		}
+		return r.Identifier.Value
+	}
+	return ""
+}
+
+// stripSemanticTag drops SNOMED CT's "(product)", "(procedure)" … tag.
+var semanticTag = regexp.MustCompile(`\s*\((product|procedure|qualifier value|body structure|substance|disorder|finding|event)\)$`)
+
+func stripSemanticTag(s string) string { return semanticTag.ReplaceAllString(s, "") }
+
+func notes(ns []annotation) string {
+	var out string
+	for _, n := range ns {
+		out = joinNonEmpty("; ", out, n.Text)
+	}
+	return out
+}
+
+func titleCase(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "-", " ")
+}
+
+func firstOf(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
+}
