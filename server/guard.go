@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -10,7 +11,6 @@ import (
 
 // Defaults for the request guards.
 const (
-	DefaultMaxInFlight    = 512
 	DefaultMaxHeaderBytes = 32 << 10
 	// DefaultRequestTimeout bounds one FHIR request end to end.
 	DefaultRequestTimeout = 30 * time.Second
@@ -18,6 +18,16 @@ const (
 	// server is at its limit, before it is answered 503.
 	admissionWait = 100 * time.Millisecond
 )
+
+// DefaultMaxInFlight is the default bound on requests served at once: 128
+// per CPU the process may use, at least 128 and at most 1,024. The bound is
+// what keeps memory flat under overload (each admitted $summary holds its
+// backend answers, ~0.3 MB); at 512 on two cores the facade reached 258 MiB
+// with 1,000 clients, and two cores are busy with far fewer requests than
+// that (docs/performance.md).
+func DefaultMaxInFlight() int {
+	return min(max(128*runtime.GOMAXPROCS(0), 128), 1024)
+}
 
 // guard bounds the work the server takes on: requests in flight (beyond the
 // limit a request waits briefly, then gets 503 with Retry-After rather than

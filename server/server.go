@@ -45,7 +45,7 @@ type Config struct {
 	Logger *logrus.Logger
 	// QuietLogs logs only 5xx requests (benchmarks).
 	QuietLogs bool
-	// MaxInFlight bounds requests served at once (DefaultMaxInFlight when 0);
+	// MaxInFlight bounds requests served at once (DefaultMaxInFlight() when 0);
 	// beyond it a request gets 503 with Retry-After after a short wait.
 	MaxInFlight int
 	// MaxHeaderBytes bounds the request line and headers (DefaultMaxHeaderBytes when 0): 431.
@@ -122,7 +122,7 @@ func New(cfg Config, reg *resources.Registry) (*Server, error) {
 		}
 	}
 	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = DefaultMaxInFlight
+		cfg.MaxInFlight = DefaultMaxInFlight()
 	}
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes

@@ -46,6 +46,12 @@ func TestFromEnv(t *testing.T) {
 		{name: "bad timeout", env: map[string]string{"PDS_TIMEOUT": "soon"}, wantErr: "PDS_TIMEOUT"},
 		{name: "negative timeout", env: map[string]string{"PDS_TIMEOUT": "-1s"}, wantErr: "PDS_TIMEOUT"},
 		{name: "bad seed", env: map[string]string{"SANDBOX_SEED": "x"}, wantErr: "SANDBOX_SEED"},
+		{name: "in-flight bound", env: map[string]string{"FACADE_MAX_IN_FLIGHT": "64"}, check: func(t *testing.T, c app.Config) {
+			if c.MaxInFlight != 64 {
+				t.Errorf("MaxInFlight %d", c.MaxInFlight)
+			}
+		}},
+		{name: "bad in-flight bound", env: map[string]string{"FACADE_MAX_IN_FLIGHT": "0"}, wantErr: "FACADE_MAX_IN_FLIGHT"},
 		{name: "bad size", env: map[string]string{"SANDBOX_SIZE": "-3"}, wantErr: "SANDBOX_SIZE"},
 	}
 	for _, tt := range tests {
