@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,10 +126,6 @@ type Config struct {
 	// RequestTimeout bounds one FHIR request end to end (env
 	// FACADE_REQUEST_TIMEOUT; server.DefaultRequestTimeout when 0).
 	RequestTimeout time.Duration
-	// MaxInFlight bounds the requests served at once (env
-	// FACADE_MAX_IN_FLIGHT; server.DefaultMaxInFlight() when 0): beyond it a
-	// request waits briefly, then is answered 503 with Retry-After.
-	MaxInFlight int
 	// CORSOrigins are the browser origins allowed to call the API (env
 	// FACADE_CORS_ORIGINS, comma-separated; "*" for any).
 	CORSOrigins []string
@@ -155,6 +152,18 @@ type AuthConfig struct {
 	// DevKeyFile, for the local issuer only, is where its private key is
 	// written so cmd/token can mint tokens (env AUTH_DEV_KEY_FILE).
 	DevKeyFile string
+	// DevApps are SMART apps the local issuer registers besides the
+	// facade's viewer (env AUTH_DEV_APPS, "client_id=redirect_uri,…"; see
+	// issuer.ParseApps), so a local clinical system can launch them.
+	DevApps []issuer.Client
+	// AuthorizeURL is the configured issuer's SMART authorization endpoint
+	// (env AUTH_AUTHORIZE_URL), advertised in the SMART configuration and
+	// the CapabilityStatement. SMARTCapabilities (env
+	// AUTH_SMART_CAPABILITIES, space- or comma-separated) are the SMART
+	// capabilities it supports beyond the facade's own (permission-*), e.g.
+	// launch-ehr: the facade cannot know them, so advertises none unless told.
+	AuthorizeURL      string
+	SMARTCapabilities []string
 }
 
 // FromEnv reads the configuration from environment variables (see README).
@@ -177,19 +186,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return cfg, fmt.Errorf("AUTH_ISSUER and AUTH_JWKS_URL go together")
 	}
 	cfg.Auth.Audience, cfg.Auth.DevKeyFile = getenv("AUTH_AUDIENCE"), getenv("AUTH_DEV_KEY_FILE")
+	devApps, appsErr := issuer.ParseApps(getenv("AUTH_DEV_APPS"))
+	if appsErr != nil {
+		return cfg, fmt.Errorf("AUTH_DEV_APPS: %w", appsErr)
+	}
+	cfg.Auth.DevApps = devApps
+	cfg.Auth.AuthorizeURL = getenv("AUTH_AUTHORIZE_URL")
+	cfg.Auth.SMARTCapabilities = strings.FieldsFunc(getenv("AUTH_SMART_CAPABILITIES"), func(r rune) bool { return r == ',' || r == ' ' })
 	if s := getenv("FACADE_REQUEST_TIMEOUT"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
 			return cfg, fmt.Errorf("FACADE_REQUEST_TIMEOUT must be a positive duration such as 30s")
 		}
 		cfg.RequestTimeout = d
-	}
-	if s := getenv("FACADE_MAX_IN_FLIGHT"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			return cfg, fmt.Errorf("FACADE_MAX_IN_FLIGHT must be a positive number of requests")
-		}
-		cfg.MaxInFlight = n
 	}
 	for _, o := range strings.Split(getenv("FACADE_CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -521,7 +530,6 @@ func New(cfg Config) (*App, error) {
 		Registry:       a.Metrics,
 		CORSOrigins:    cfg.CORSOrigins,
 		RequestTimeout: cfg.RequestTimeout,
-		MaxInFlight:    cfg.MaxInFlight,
 		Audit:          a.audit,
 		Ready:          a.ready,
 	}, reg)
@@ -582,19 +590,51 @@ func (a *App) authentication(cfg Config) (*server.Auth, *server.SMARTConfigurati
 	handlers := map[string]http.Handler{}
 	if cfg.Auth.Issuer != "" {
 		issuers = append(issuers, auth.IssuerConfig{Issuer: cfg.Auth.Issuer, JWKSURL: cfg.Auth.JWKSURL})
-		smart.Issuer, smart.JWKSURI = cfg.Auth.Issuer, cfg.Auth.JWKSURL
+		smart.JWKSURI = cfg.Auth.JWKSURL
 		smart.TokenEndpoint = strings.TrimRight(cfg.Auth.Issuer, "/") + "/token"
+		if cfg.Auth.AuthorizeURL != "" {
+			smart.AuthorizationEndpoint = cfg.Auth.AuthorizeURL
+			smart.GrantTypesSupported = []string{"authorization_code", "client_credentials"}
+			smart.ResponseTypesSupported = []string{"code"}
+			smart.CodeChallengeMethodsSupported = []string{"S256"} // SMART requires it of every server
+		}
+		for _, c := range cfg.Auth.SMARTCapabilities {
+			if !slices.Contains(smart.Capabilities, c) {
+				smart.Capabilities = append(smart.Capabilities, c)
+			}
+		}
+		if slices.Contains(smart.Capabilities, "sso-openid-connect") {
+			smart.Issuer = cfg.Auth.Issuer // SMART: only with sso-openid-connect
+		}
 	} else {
-		iss, err := issuer.New(issuer.Config{URL: root + "/oauth", Audience: audience, KeyFile: cfg.Auth.DevKeyFile})
+		// The local issuer's clients: the dev client (client_credentials,
+		// and the EHR registering launches), the facade's viewer (a public
+		// SMART app) and any from AUTH_DEV_APPS.
+		clients := append([]issuer.Client{
+			{ID: issuer.DevClientID, Secret: issuer.DevClientSecret, DefaultScope: "system/*.rs"},
+			{ID: issuer.ViewerClientID, RedirectURIs: []string{root + "/view/callback"}},
+		}, cfg.Auth.DevApps...)
+		iss, err := issuer.New(issuer.Config{URL: root + "/oauth", Audience: audience, FHIRBase: base,
+			Clients: clients, KeyFile: cfg.Auth.DevKeyFile, Logf: cfg.Logger.Warnf})
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		a.Issuer = iss
 		issuers = append(issuers, iss.IssuerConfig())
-		handlers["/oauth/token"] = iss.TokenHandler()
+		handlers[issuer.TokenPath] = iss.TokenHandler()
+		handlers[issuer.AuthorizePath] = iss.AuthorizeHandler()
+		handlers[issuer.LaunchPath] = iss.LaunchHandler()
 		handlers["/oauth"+issuer.JWKSPath] = iss.JWKSHandler()
-		smart.Issuer, smart.JWKSURI, smart.TokenEndpoint = iss.URL(), root+"/oauth"+issuer.JWKSPath, root+"/oauth/token"
-		cfg.Logger.Warn("using the LOCAL TEST token issuer (no AUTH_ISSUER configured): tokens from POST " + root + "/oauth/token (client " + issuer.DevClientID + "), or `go run ./cmd/token`. Development only.")
+		handlers["/oauth"+issuer.OpenIDConfigurationPath] = iss.OpenIDConfigurationHandler()
+		e := iss.Endpoints()
+		smart.Issuer, smart.JWKSURI, smart.TokenEndpoint, smart.AuthorizationEndpoint = iss.URL(), e.JWKS, e.Token, e.Authorize
+		smart.GrantTypesSupported = []string{"authorization_code", "client_credentials"}
+		smart.ResponseTypesSupported = []string{"code"}
+		smart.CodeChallengeMethodsSupported = []string{"S256"}
+		smart.ScopesSupported = issuer.ScopesSupported
+		smart.Capabilities = append(smart.Capabilities, "launch-ehr", "authorize-post", "client-public",
+			"context-ehr-patient", "context-banner", "sso-openid-connect")
+		cfg.Logger.Warn("using the LOCAL TEST token issuer (no AUTH_ISSUER configured): tokens from POST " + e.Token + " (client " + issuer.DevClientID + "), or `go run ./cmd/token`; SMART EHR launches registered at POST " + e.Launch + ". Development only.")
 	}
 	v, err := auth.NewVerifier(auth.Config{Issuers: issuers, Audience: audience})
 	if err != nil {
