@@ -54,12 +54,13 @@ var clinicalGrants = []Grant{
 //	                                                         Patient/$summary (operation); create, update Flag
 //	                                                         (reasonable adjustments)
 //	admin/clinical support      R8008                        read, vread, search, patch Patient (demographics);
-//	                                                         no clinical data
+//	                                                         create Patient (PDS NHS number allocation, only
+//	                                                         after a search found none); no clinical data
 //	auditor                     facade-auditor               search AuditEvent, nothing else
 //	application-restricted      (system/ scopes, no role)    see DefaultSystemGrants: read only
 //
 // Nobody may delete, PUT a Patient, or write anything but Flag and
-// Patient's demographics. A role not in the table grants nothing.
+// Patient's demographics (patch, and create after a search). A role not in the table grants nothing.
 func DefaultRoles() []Role {
 	return []Role{
 		{Code: RoleClinicalPractitioner, Name: "Clinical Practitioner", Grants: clinicalGrants},
@@ -67,7 +68,9 @@ func DefaultRoles() []Role {
 		{Code: RoleNurseManager, Name: "Nurse Manager", Grants: clinicalGrants},
 		{Code: RoleHealthProfessional, Name: "Health Professional", Grants: clinicalGrants},
 		{Code: RoleAdminClinicalSupport, Name: "Admin/Clinical Support", Grants: []Grant{
-			{Types: []string{"Patient"}, Interactions: []Interaction{Read, VRead, Search, Patch}},
+			// Create: PDS's POST /Patient, allocating an NHS number to a
+			// patient a search did not find (registration staff's task).
+			{Types: []string{"Patient"}, Interactions: []Interaction{Read, VRead, Search, Patch, Create}},
 		}},
 		{Code: RoleAuditor, Name: "Facade auditor", Grants: []Grant{
 			{Types: []string{"AuditEvent"}, Interactions: []Interaction{Search}},

@@ -210,6 +210,9 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 		for _, i := range Interactions(p) {
 			res.Interaction = append(res.Interaction, code{Code: i})
 		}
+		if _, ok := p.(resources.ConditionalCreator); ok {
+			res.ConditionalCreate = true // If-None-Exist
+		}
 		if inc, ok := p.(resources.Includer); ok {
 			for _, i := range inc.Includes() {
 				res.SearchInclude = append(res.SearchInclude, p.ResourceType()+":"+i.Param+":"+i.Target)

@@ -184,6 +184,18 @@ type Creator interface {
 	Create(ctx context.Context, resource proto.Message) (*Resource, error)
 }
 
+// ConditionalCreator is implemented by providers that support conditional
+// create: POST [base]/[type] with If-None-Exist: [search parameters]. The
+// provider runs that search itself; no match creates the resource (created
+// true, 201), one match returns it unchanged (created false, 200), several
+// are fhirerr.PreconditionFailed (412). ifNoneExist is the header's query,
+// parsed; the provider validates its parameters. A provider that requires
+// the condition answers a plain Create with fhirerr.PreconditionRequired.
+// See: http://hl7.org/fhir/R4/http.html#ccreate
+type ConditionalCreator interface {
+	CreateConditional(ctx context.Context, resource proto.Message, ifNoneExist url.Values) (res *Resource, created bool, err error)
+}
+
 // Updater is implemented by providers that support the FHIR update
 // interaction (PUT [base]/[type]/[id]). ifMatch is the version from the
 // client's If-Match header ("" when absent: the provider decides whether

@@ -50,11 +50,45 @@ func (s *Server) create(r *http.Request, _ format, _ url.Values) (*reply, error)
 	if err != nil {
 		return nil, err
 	}
+	if cond, present := ifNoneExist(r); present {
+		cc, ok := p.(resources.ConditionalCreator)
+		if !ok {
+			return nil, &fhirerr.Error{Category: fhirerr.Invalid, IssueCode: "not-supported", Expression: "If-None-Exist",
+				Message: "conditional create is not supported for " + p.ResourceType()}
+		}
+		q, err := url.ParseQuery(cond)
+		if err != nil || !validUTF8(q) {
+			return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "If-None-Exist", Message: "If-None-Exist is not a valid search query"}
+		}
+		res, created, err := cc.CreateConditional(r.Context(), msg, q)
+		if err != nil {
+			return nil, err
+		}
+		if !created { // the search found the patient: 200 with it, nothing created
+			return s.written(r, res, http.StatusOK)
+		}
+		return s.written(r, res, http.StatusCreated)
+	}
 	res, err := c.Create(r.Context(), msg)
 	if err != nil {
 		return nil, err
 	}
 	return s.written(r, res, http.StatusCreated)
+}
+
+// ifNoneExist returns the If-None-Exist header of a conditional create: the
+// search, without the [type]? prefix some clients send.
+// See: http://hl7.org/fhir/R4/http.html#ccreate
+func ifNoneExist(r *http.Request) (string, bool) {
+	vs, ok := r.Header[http.CanonicalHeaderKey("If-None-Exist")]
+	if !ok {
+		return "", false
+	}
+	v := strings.TrimSpace(strings.Join(vs, "&"))
+	if i := strings.IndexByte(v, '?'); i >= 0 {
+		v = v[i+1:]
+	}
+	return v, true
 }
 
 // update serves PUT [base]/[type]/[id].

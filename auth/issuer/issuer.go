@@ -98,7 +98,10 @@ type DevRole struct {
 	DefaultScope string
 }
 
-const clinicalScope = "user/*.rs user/Flag.cu"
+// clinicalScope lets clinicians read and search, write reasonable
+// adjustment flags and notify births (Patient/$notify-birth creates a
+// Patient: c); the role table keeps PDS's own create to admin staff.
+const clinicalScope = "user/*.rs user/Flag.cu user/Patient.c"
 
 // DefaultDevRoles are the dev roles unless Config.Roles says otherwise. The
 // users and organisation are synthetic.
@@ -107,7 +110,7 @@ func DefaultDevRoles() []DevRole {
 		{Name: "clinician", Code: auth.RoleClinicalPractitioner, Subject: "910000000001", DisplayName: "Dr Dev Clinician", RoleProfileID: "555254240100", OrgODS: "Y05868", DefaultScope: clinicalScope},
 		{Name: "nurse", Code: auth.RoleNurse, Subject: "910000000002", DisplayName: "Dev Nurse", RoleProfileID: "555254240101", OrgODS: "Y05868", DefaultScope: clinicalScope},
 		{Name: "health-professional", Code: auth.RoleHealthProfessional, Subject: "910000000003", DisplayName: "Dev Health Professional", RoleProfileID: "555254240102", OrgODS: "Y05868", DefaultScope: clinicalScope},
-		{Name: "admin", Code: auth.RoleAdminClinicalSupport, Subject: "910000000004", DisplayName: "Dev Admin", RoleProfileID: "555254240103", OrgODS: "Y05868", DefaultScope: "user/Patient.rus"},
+		{Name: "admin", Code: auth.RoleAdminClinicalSupport, Subject: "910000000004", DisplayName: "Dev Admin", RoleProfileID: "555254240103", OrgODS: "Y05868", DefaultScope: "user/Patient.crus"},
 		{Name: "auditor", Code: auth.RoleAuditor, Subject: "910000000005", DisplayName: "Dev Auditor", RoleProfileID: "555254240104", OrgODS: "Y05868", DefaultScope: "user/AuditEvent.s"},
 	}
 }

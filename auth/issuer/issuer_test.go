@@ -247,7 +247,7 @@ func TestTokenEndpoint(t *testing.T) {
 			}},
 		{name: "role's default scope", form: "grant_type=client_credentials&client_id=ui&client_secret=pw&role=admin", wantStatus: 200,
 			check: func(t *testing.T, p auth.Principal, res issuer.TokenResponse) {
-				if res.Scope != "user/Patient.rus" || !p.HasRole(auth.RoleAdminClinicalSupport) {
+				if res.Scope != "user/Patient.crus" || !p.HasRole(auth.RoleAdminClinicalSupport) {
 					t.Errorf("scope %q, roles %q", res.Scope, p.Roles)
 				}
 			}},

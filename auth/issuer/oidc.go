@@ -123,7 +123,7 @@ func (i *Issuer) Endpoints() Endpoints {
 // ScopesSupported are the scopes the issuer grants (see AuthorizeHandler and
 // TokenHandler), for discovery documents.
 var ScopesSupported = []string{"openid", "fhirUser", "launch", "launch/patient",
-	"patient/*.rs", "patient/*.read", "user/*.rs", "user/*.read", "user/Patient.rus", "user/Flag.cu", "system/*.rs"}
+	"patient/*.rs", "patient/*.read", "user/*.rs", "user/*.read", "user/Patient.rus", "user/Patient.crus", "user/Patient.c", "user/Flag.cu", "system/*.rs"}
 
 // OpenIDConfiguration is the OpenID Connect discovery document (OpenID
 // Connect Discovery 1.0 §3), served at the issuer URL +

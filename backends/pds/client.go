@@ -1,5 +1,5 @@
 // Package pds is the client of the Personal Demographics Service (FHIR) API:
-// read and search Patients. It returns PDS's payloads as bytes for
+// read, search, update and create Patients. It returns PDS's payloads as bytes for
 // mappers/pds to decode, and turns PDS's error codes into categorised
 // fhirerr errors (BACKENDS.md §1 and §8).
 package pds
@@ -93,6 +93,48 @@ func (c *Client) Patch(ctx context.Context, nhs, version string, ops json.RawMes
 		return nil, badPayload("patch", nil)
 	}
 	return &Patient{Body: res.Body, Version: ParseETag(res.Header.Get("ETag"))}, nil
+}
+
+// Create asks PDS to create a record for a new patient and allocate an NHS
+// number (POST /Patient), only after a search found none: body is a
+// PatientCreateRequest (one name, gender, birthDate, addresses with a
+// period, optional telecom, the Registering Authority extension). PDS
+// answers 201 with the new record and its version. A create is never
+// retried (upstream retries only idempotent reads).
+//
+// When PDS holds a record matching the demographics it creates nothing and
+// answers 200 with SINGLE_MATCH or MULTIPLE_MATCHES: that is a Conflict
+// (issue code duplicate) with PDS's code in Details; the NHS number PDS
+// names is in its diagnostics only, which are never passed on.
+func (c *Client) Create(ctx context.Context, body json.RawMessage) (*Patient, error) {
+	res, err := c.up.Do(ctx, upstream.Request{
+		Method: http.MethodPost, Path: "/Patient", Op: "create", Body: body,
+		Header: http.Header{"Content-Type": {"application/json"}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch res.Status {
+	case http.StatusCreated:
+		if !res.IsJSON() {
+			return nil, badPayload("create", nil)
+		}
+		return &Patient{Body: res.Body, Version: ParseETag(res.Header.Get("ETag"))}, nil
+	case http.StatusOK:
+		o, ok := upstream.ParseOutcome(res.Body)
+		if !ok || (o.Code != "SINGLE_MATCH" && o.Code != "MULTIPLE_MATCHES") {
+			return nil, badPayload("create", nil)
+		}
+		system := o.System
+		if system == "" {
+			system = ErrorSystem
+		}
+		return nil, &fhirerr.Error{Category: fhirerr.Conflict, IssueCode: "duplicate", Backend: Name,
+			Details: &fhirerr.Coding{System: system, Code: o.Code, Display: o.Display},
+			Message: "PDS holds a record matching these demographics and created none: search PDS for the patient " +
+				"(family name, birth date and postcode) and use the NHS number found"}
+	}
+	return nil, c.errorFrom(res)
 }
 
 // patchRejections are PDS's codes for a patch it understood but refused.

@@ -16,7 +16,7 @@ test('reads the CapabilityStatement', async () => {
   assert.equal(cs.resourceType, 'CapabilityStatement');
   assert.equal(cs.fhirVersion, '4.0.1');
   const patient = cs.rest[0].resource.find((r) => r.type === 'Patient');
-  assert.deepEqual(patient.interaction.map((i) => i.code).sort(), ['patch', 'read', 'search-type', 'vread']);
+  assert.deepEqual(patient.interaction.map((i) => i.code).sort(), ['create', 'patch', 'read', 'search-type', 'vread']);
 });
 
 test('reads Patient 9000000009', async () => {

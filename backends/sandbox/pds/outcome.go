@@ -95,6 +95,10 @@ var untemplated = map[string]struct{ template, display string }{
 	"VALIDATION_ERROR":                {"INVALID_UPDATE", "Validation error"},
 	"UNSUPPORTED_VALUE":               {"INVALID_UPDATE", "Unsupported value"},
 	"UNSUPPORTED_CHARACTERS_IN_FIELD": {"INVALID_UPDATE", "Unsupported characters in field"},
+	// POST /Patient's refusals of a duplicate (stubs/postPatientResponses:
+	// issue code value, like INVALID_VALUE's).
+	"SINGLE_MATCH":     {"INVALID_VALUE", "Single match found"},
+	"MULTIPLE_MATCHES": {"INVALID_VALUE", "Multiple matches found"},
 }
 
 // render builds the body for e from its template. Codes without a template

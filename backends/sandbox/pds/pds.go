@@ -12,8 +12,10 @@
 //	                             (patch.go, rules.go; Options.StatelessPatches
 //	                             answers like the stateless public sandbox)
 //	GET   /Patient/{nhsNumber}/RelatedPerson   related people (related.go)
+//	POST  /Patient               create a record, allocating an NHS number
+//	                             (create.go)
 //
-// Create and Coverage answer 501 for now.
+// Coverage answers 501 for now.
 //
 // Updates are kept per Simulator, over a database of records that is
 // immutable and shared between simulators of the same population: a fresh
@@ -100,7 +102,8 @@ type Simulator struct {
 
 	faults fault.Injector
 
-	store store            // this simulator's updated records
+	store store            // this simulator's updated and created records
+	alloc allocator        // NHS numbers for created records
 	now   func() time.Time // the clock of date rules
 }
 
@@ -192,7 +195,7 @@ func (s *Simulator) route(w http.ResponseWriter, r *http.Request) *apiError {
 		case http.MethodGet:
 			return s.search(w, r)
 		case http.MethodPost:
-			return errNotImplemented("Creating a patient (POST /Patient)")
+			return s.create(w, r)
 		}
 		return errMethodNotAllowed(r.Method, rel)
 	case len(parts) == 2 && parts[0] == "Patient":

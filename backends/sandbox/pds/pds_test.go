@@ -154,7 +154,7 @@ func TestUnsupportedRoutes(t *testing.T) {
 		{name: "DELETE a patient", method: "DELETE", path: pds.BasePath + "/Patient/9000000009", status: 405, issueCode: "not-supported"},
 		{name: "PUT a search", method: "PUT", path: pds.BasePath + "/Patient", status: 405, issueCode: "not-supported"},
 		{name: "PATCH a search", method: "PATCH", path: pds.BasePath + "/Patient", status: 405, issueCode: "not-supported"},
-		{name: "create not yet simulated", method: "POST", path: pds.BasePath + "/Patient", status: 501, issueCode: "not-supported"},
+		{name: "create without a body", method: "POST", path: pds.BasePath + "/Patient", status: 400, issueCode: "required"},
 		{name: "POST a RelatedPerson", method: "POST", path: pds.BasePath + "/Patient/9000000017/RelatedPerson", status: 405, issueCode: "not-supported"},
 		{name: "Coverage not yet simulated", method: "GET", path: pds.BasePath + "/Coverage?subscriber:identifier=9000000009", status: 501, issueCode: "not-supported"},
 	}

@@ -20,13 +20,14 @@ import (
 // relative to this package's directory.
 const collection = "../../../../shared/fixtures/pds/postman/patient-demographics-sandbox.postman_collection.json"
 
-// The collection's folders the simulator serves; its coverage and
-// NHS-number allocation folders wait for Coverage and create.
+// The collection's folders the simulator serves; its coverage folders
+// wait for Coverage.
 const (
-	folderSearch  = "Search for a patient"
-	folderRead    = "Retrieve a patient's record"
-	folderUpdate  = "Update a patient's record"
-	folderRelated = "Retrieve a patient's related people"
+	folderSearch   = "Search for a patient"
+	folderRead     = "Retrieve a patient's record"
+	folderUpdate   = "Update a patient's record"
+	folderRelated  = "Retrieve a patient's related people"
+	folderAllocate = "Allocate NHS number"
 )
 
 // findNewman looks for newman in the repository's node_modules, then on PATH.
@@ -129,19 +130,21 @@ func runNewman(t *testing.T, sim *pds.Simulator, folders ...string) []execution 
 
 // TestPostmanCollection proves faithfulness: NHS England's own Postman
 // collection for the public sandbox passes against the simulator. Every
-// request of the search and read folders passes its test scripts; none is
-// excluded.
+// request of the search, read and NHS-number allocation folders passes its
+// test scripts; none is excluded.
 func TestPostmanCollection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs newman")
 	}
-	execs := runNewman(t, pds.New(pds.Options{Open: true}), folderSearch, folderRead)
+	execs := runNewman(t, pds.New(pds.Options{Open: true}), folderSearch, folderRead, folderAllocate)
 	// Guard against a run that silently executed nothing.
 	names := map[string]bool{}
 	for _, e := range execs {
 		names[e.Item.Name] = true
 	}
-	for _, want := range []string{"Patient exists", "Basic search including history flag"} {
+	for _, want := range []string{"Patient exists", "Basic search including history flag",
+		"Allocate NHS number", "Invalid Request Id", "Missing Request ID", "Single match found",
+		"Multi match found", "Allocate NHS number - Missing address", "Allocate NHS number - Invalid value"} {
 		if !names[want] {
 			t.Errorf("newman did not run %q", want)
 		}
