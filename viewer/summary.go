@@ -52,8 +52,10 @@ type Banner struct {
 
 // Failure is a source that did not answer.
 type Failure struct {
-	Source  string // "Child Protection - Information Sharing (CP-IS)"
-	Message string // the facade's whole, user-safe diagnostics
+	Source string // "Child Protection - Information Sharing (CP-IS)"
+	// Reason is why, in the facade's user-safe words ("the cpis service
+	// failed"); the whole diagnostics when it is not FanOut's.
+	Reason string
 }
 
 // Flag is one alert: CP-IS, FGM, reasonable adjustment, overseas visitor
@@ -316,9 +318,12 @@ func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binar
 					}
 					continue
 				}
-				f := Failure{Source: "A national service", Message: d}
+				f := Failure{Source: "A national service", Reason: d}
 				if m := failedSource.FindStringSubmatch(d); m != nil {
-					f.Source = m[1]
+					f.Source, f.Reason = m[1], ""
+					if _, why, ok := strings.Cut(d, "missing from this answer: "); ok {
+						f.Reason = why
+					}
 				}
 				s.Failures = append(s.Failures, f)
 				s.markMissing(f.Source)

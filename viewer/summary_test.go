@@ -89,6 +89,9 @@ func TestParseSummaryPartial(t *testing.T) {
 	if strings.Join(sources, "|") != "AllergyIntolerance|Child Protection - Information Sharing (CP-IS)|MedicationStatement" {
 		t.Errorf("failed sources %q", sources)
 	}
+	if s.Failures[1].Reason != "the cpis service could not be reached" {
+		t.Errorf("reason %q", s.Failures[1].Reason)
+	}
 	if len(s.Allergies.Missing) != 1 || len(s.Medications.Missing) != 1 || len(s.Flags.Missing) != 1 || len(s.Vaccinations.Missing) != 0 {
 		t.Errorf("missing: %v %v %v", s.Allergies.Missing, s.Medications.Missing, s.Flags.Missing)
 	}
@@ -133,7 +136,7 @@ func TestPages(t *testing.T) {
 			[]string{`900 000 0025`, `Restricted record`, `SMYTHE, Janet (Mrs)`},
 			[]string{`data-testid="gp"`, `data-testid="address"`, `ODS `, `LS1`}},
 		{"partial", "9000000009", "summary-partial.json",
-			[]string{`Incomplete record: 3 sources did not answer`, `<strong>Child Protection - Information Sharing (CP-IS)</strong>`, `<strong>AllergyIntolerance</strong>`, `May be incomplete:`},
+			[]string{`Incomplete record: 3 sources did not answer`, `(the cpis service could not be reached)`, `<strong>Child Protection - Information Sharing (CP-IS)</strong>`, `<strong>AllergyIntolerance</strong>`, `May be incomplete:`},
 			[]string{`None recorded in the Summary Care Record`}},
 		{"minimal", "9000000033", "summary-minimal.json",
 			[]string{`900 000 0033`, `no Summary Care Record`, `No alerts`},

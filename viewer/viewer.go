@@ -327,6 +327,11 @@ func (v *Viewer) serveDocument(w http.ResponseWriter, r *http.Request) {
 		ct = "application/octet-stream"
 	}
 	h := w.Header()
+	if mediaKind(ct) == "FHIR JSON" {
+		// Browsers save application/fhir+json rather than show it; as
+		// application/json they show it as text (and never run it).
+		ct = "application/json; charset=utf-8"
+	}
 	h.Set("Content-Type", ct)
 	if n := res.Header.Get("Content-Length"); n != "" {
 		h.Set("Content-Length", n)

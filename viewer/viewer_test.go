@@ -558,7 +558,7 @@ func TestDocuments(t *testing.T) {
 		status              int
 		sandbox             bool
 	}{
-		{"Y07213-1000000107", "application/fhir+json", "inline", 200, true},
+		{"Y07213-1000000107", "application/json; charset=utf-8", "inline", 200, true},
 		{"Y07213-1000000107.1", "application/pdf", "inline", 200, false},
 		{"Y04531-1000000114", "text/html", "attachment", 200, true},
 		{"Y05868-1000000091", "text/html; charset=utf-8", "", 502, false},

@@ -37,6 +37,7 @@ import (
 	ramap "github.com/carerecords/fhir-facade/mappers/ra"
 	"github.com/carerecords/fhir-facade/resources"
 	"github.com/carerecords/fhir-facade/server"
+	"github.com/carerecords/fhir-facade/viewer"
 )
 
 // Version is the facade's version, set at build time with -ldflags.
@@ -129,6 +130,10 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API (env
 	// FACADE_CORS_ORIGINS, comma-separated; "*" for any).
 	CORSOrigins []string
+	// ViewerFrameAncestors is the CSP frame-ancestors of the summary
+	// viewer's pages (env VIEWER_FRAME_ANCESTORS): who may embed it in a
+	// frame; empty means "'self'".
+	ViewerFrameAncestors string
 	// BackendCacheMaxBytes bounds the cache shared by every backend's
 	// reads (env BACKEND_CACHE_MAX_BYTES; 64 MiB when zero).
 	BackendCacheMaxBytes int64
@@ -199,6 +204,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("FACADE_REQUEST_TIMEOUT must be a positive duration such as 30s")
 		}
 		cfg.RequestTimeout = d
+	}
+	cfg.ViewerFrameAncestors = getenv("VIEWER_FRAME_ANCESTORS")
+	if cfg.ViewerFrameAncestors != "" {
+		if err := viewer.ValidFrameAncestors(cfg.ViewerFrameAncestors); err != nil {
+			return cfg, fmt.Errorf("VIEWER_FRAME_ANCESTORS: %w", err)
+		}
 	}
 	for _, o := range strings.Split(getenv("FACADE_CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -516,6 +527,10 @@ func New(cfg Config) (*App, error) {
 	reg := resources.NewRegistry(append(providers, opdefs)...)
 	authn, smart, handlers, err := a.authentication(cfg)
 	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.mountViewer(cfg, smart, handlers); err != nil {
 		a.Close()
 		return nil, err
 	}
