@@ -127,6 +127,10 @@ type Config struct {
 	// RequestTimeout bounds one FHIR request end to end (env
 	// FACADE_REQUEST_TIMEOUT; server.DefaultRequestTimeout when 0).
 	RequestTimeout time.Duration
+	// MaxInFlight bounds the requests served at once (env
+	// FACADE_MAX_IN_FLIGHT; server.DefaultMaxInFlight() when 0): beyond it a
+	// request waits briefly, then is answered 503 with Retry-After.
+	MaxInFlight int
 	// CORSOrigins are the browser origins allowed to call the API (env
 	// FACADE_CORS_ORIGINS, comma-separated; "*" for any).
 	CORSOrigins []string
@@ -204,6 +208,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("FACADE_REQUEST_TIMEOUT must be a positive duration such as 30s")
 		}
 		cfg.RequestTimeout = d
+	}
+	if s := getenv("FACADE_MAX_IN_FLIGHT"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("FACADE_MAX_IN_FLIGHT must be a positive number of requests")
+		}
+		cfg.MaxInFlight = n
 	}
 	cfg.ViewerFrameAncestors = getenv("VIEWER_FRAME_ANCESTORS")
 	if cfg.ViewerFrameAncestors != "" {
@@ -545,6 +556,7 @@ func New(cfg Config) (*App, error) {
 		Registry:       a.Metrics,
 		CORSOrigins:    cfg.CORSOrigins,
 		RequestTimeout: cfg.RequestTimeout,
+		MaxInFlight:    cfg.MaxInFlight,
 		Audit:          a.audit,
 		Ready:          a.ready,
 	}, reg)
