@@ -13,6 +13,7 @@ import (
 	"github.com/carerecords/fhir-facade/backends/ra"
 	cpismap "github.com/carerecords/fhir-facade/mappers/cpis"
 	fgmmap "github.com/carerecords/fhir-facade/mappers/fgm"
+	ovmmap "github.com/carerecords/fhir-facade/mappers/ovm"
 	ramap "github.com/carerecords/fhir-facade/mappers/ra"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
@@ -38,6 +39,12 @@ type FGMClient interface {
 	Flags(ctx context.Context, nhs string) ([]json.RawMessage, error)
 }
 
+// OVMClient is what the Flag provider needs from the overseas visitors
+// chargeable-status service (backends/ovm).
+type OVMClient interface {
+	Statuses(ctx context.Context, nhs string) ([]json.RawMessage, error)
+}
+
 // FlagOptions configure the Flag provider.
 type FlagOptions struct {
 	// Author is who the facade records RA changes as, in the Provenance RA
@@ -45,20 +52,23 @@ type FlagOptions struct {
 	// A created flag's author organisation, when the client names one,
 	// replaces the organisation.
 	Author ramap.Author
-	// Now is the clock of writes; nil means time.Now.
+	// Now is the clock of writes, and the "today" an overseas visitor
+	// status is current on; nil means time.Now.
 	Now func() time.Time
 	// NewID makes Provenance ids; nil means random UUIDs.
 	NewID func() string
 }
 
-// Flag serves the patient's alerts from three national services as one
+// Flag serves the patient's alerts from four national services as one
 // resource type: reasonable adjustments (RA), child protection plans
-// (CP-IS) and the FGM risk indicator (FGM-IS). A search asks the three in
-// parallel; only RA flags are writable.
+// (CP-IS), the FGM risk indicator (FGM-IS) and the overseas visitor
+// chargeable status (OVM). A search asks the four in parallel; only RA
+// flags are writable.
 type Flag struct {
 	ra   RAClient
 	cpis CPISClient
 	fgm  FGMClient
+	ovm  OVMClient
 	memo *Memo
 	opts FlagOptions
 }
@@ -72,16 +82,16 @@ var (
 	_ Includer  = (*Flag)(nil)
 )
 
-// NewFlag returns the Flag provider over the three backends. memo may be
+// NewFlag returns the Flag provider over the four backends. memo may be
 // nil (every payload is mapped afresh).
-func NewFlag(raClient RAClient, cpisClient CPISClient, fgmClient FGMClient, memo *Memo, opts FlagOptions) *Flag {
+func NewFlag(raClient RAClient, cpisClient CPISClient, fgmClient FGMClient, ovmClient OVMClient, memo *Memo, opts FlagOptions) *Flag {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.NewID == nil {
 		opts.NewID = uuid.NewString
 	}
-	return &Flag{ra: raClient, cpis: cpisClient, fgm: fgmClient, memo: memo, opts: opts}
+	return &Flag{ra: raClient, cpis: cpisClient, fgm: fgmClient, ovm: ovmClient, memo: memo, opts: opts}
 }
 
 // The names a client is told when a source is missing from an answer.
@@ -89,6 +99,7 @@ const (
 	SourceRA   = "Reasonable Adjustment Flag (RA)"
 	SourceCPIS = "Child Protection - Information Sharing (CP-IS)"
 	SourceFGM  = "FGM Information Sharing (FGM-IS)"
+	SourceOVM  = "Overseas visitor chargeable status (OVM)"
 )
 
 // ResourceType implements Provider.
@@ -98,7 +109,8 @@ func (*Flag) ResourceType() string { return "Flag" }
 func (*Flag) Profile() string { return "" }
 
 // Versioned implements Versioned: RA and FGM-IS flags carry their
-// service's version (meta.versionId, ETag); CP-IS plans have none.
+// service's version (meta.versionId, ETag); CP-IS plans and OVM statuses
+// have none.
 func (*Flag) Versioned() bool { return true }
 
 // Includes implements Includer: _include=Flag:patient adds the Patient.
@@ -108,15 +120,19 @@ func (*Flag) Includes() []Include {
 
 // Documentation implements Provider.
 func (*Flag) Documentation() string {
-	return "A patient's alerts from three national services, searched in parallel: reasonable adjustments from the " +
+	return "A patient's alerts from four national services, searched in parallel: reasonable adjustments from the " +
 		"Reasonable Adjustment Flag API (ids ra-…, category NRAF plus the adjustment category, with the patient's consent as a contained Consent), " +
 		"child protection plans from CP-IS (ids cpis-…, category safety, code the plan type, author the responsible local authority " +
-		"with its phone numbers in extensions) and the FGM risk indicator from FGM-IS (ids fgm-…, category clinical). " +
+		"with its phone numbers in extensions), the FGM risk indicator from FGM-IS (ids fgm-…, category clinical) " +
+		"and overseas visitor chargeable statuses from OVM (ids ovm-…, one flag per status, category " + ovmmap.CategorySystem + "|" + ovmmap.CategoryCode +
+		" (a code system of this facade's own: NHS England publishes none) with flag-category admin, code " + ovmmap.ChargingCategorySystem +
+		"|<the NHS Data Dictionary's overseas visitor charging category letter> with text naming it, period the status's start and end, " +
+		"author the recording organisation with its phone number in an extension; active while the status has no end or ends today or later, else inactive). " +
 		"A search needs the patient and returns active flags unless status says otherwise; when a service fails or times out, " +
 		"the others' flags are returned with a warning naming the missing service. " +
 		"Only RA flags are writable: create (POST, status active; a contained active Consent is required when the patient has no RA record yet) " +
 		"and update (PUT with If-Match; status inactive with the RA removal reason extension removes an adjustment). " +
-		"CP-IS and FGM-IS flags are read-only: PUT on them is 422 (business-rule). CP-IS is queried as a scheduled-care (silent) read unless configured otherwise."
+		"CP-IS, FGM-IS and OVM flags are read-only: PUT on them is 422 (business-rule). CP-IS is queried as a scheduled-care (silent) read unless configured otherwise."
 }
 
 // SearchParams implements Searcher.
@@ -129,7 +145,8 @@ func (*Flag) SearchParams() []SearchParam {
 			Documentation: "The patient, as patient (only Patient subjects); with patient, both must name the same patient.", Example: "Patient/9000000009"},
 		{Name: "category", Type: TypeToken, Repeatable: true,
 			Documentation: "Flag.category, as system|code, |code or code; commas are OR, repeats are AND. " +
-				"http://terminology.hl7.org/CodeSystem/flag-category|safety (CP-IS), |clinical (FGM-IS), " +
+				"http://terminology.hl7.org/CodeSystem/flag-category|safety (CP-IS), |clinical (FGM-IS), |admin (OVM), " +
+				ovmmap.CategorySystem + "|" + ovmmap.CategoryCode + " (OVM), " +
 				"https://fhir.nhs.uk/STU3/CodeSystem/RARecord-FlagCategory-1|NRAF (RA) or an RA adjustment category. " +
 				"Services that cannot hold a matching flag are not asked.",
 			Example: "http://terminology.hl7.org/CodeSystem/flag-category|safety"},
@@ -246,9 +263,10 @@ var (
 	cpisCategories = [][2]string{{cpismap.CategorySystem, cpismap.CategoryCode}}
 	fgmCategories  = [][2]string{{fgmmap.CategorySystem, fgmmap.CategoryCode}}
 	raCategories   = [][2]string{{ramap.FlagCategorySystem, ramap.FlagCategoryCode}}
+	ovmCategories  = [][2]string{{ovmmap.CategorySystem, ovmmap.CategoryCode}, {ovmmap.AdminCategorySystem, ovmmap.AdminCategoryCode}}
 )
 
-// Search implements Searcher: it asks RA, CP-IS and FGM-IS in parallel
+// Search implements Searcher: it asks RA, CP-IS, FGM-IS and OVM in parallel
 // (FanOut) for the patient's flags and keeps those matching status and
 // category. A service that fails leaves a warning naming it; when all fail,
 // the search fails.
@@ -274,6 +292,12 @@ func (p *Flag) Search(ctx context.Context, q *Query) (*SearchResult, error) {
 	if fq.categoryMayMatch(fgmCategories, "") {
 		sources = append(sources, Source{Name: SourceFGM, Search: func(ctx context.Context) (*SearchResult, error) {
 			return p.searchFGM(ctx, fq)
+		}})
+	}
+	// OVM flags are active or inactive, never entered-in-error.
+	if fq.categoryMayMatch(ovmCategories, "") && (fq.statuses["active"] || fq.statuses["inactive"]) {
+		sources = append(sources, Source{Name: SourceOVM, Search: func(ctx context.Context) (*SearchResult, error) {
+			return p.searchOVM(ctx, fq)
 		}})
 	}
 	if len(sources) == 0 {
@@ -469,6 +493,47 @@ func (p *Flag) fetchFGM(ctx context.Context, nhs string) ([]*Resource, error) {
 	return out, nil
 }
 
+func (p *Flag) searchOVM(ctx context.Context, fq *flagQuery) (*SearchResult, error) {
+	rs, err := p.fetchOVM(ctx, fq.nhs)
+	if err != nil {
+		return nil, err
+	}
+	return matched(fq, rs), nil
+}
+
+// fetchOVM asks OVM for the patient's statuses and maps each as of today:
+// whether a status is current depends on the date, so the date is part of
+// what the memo keys the mapping by.
+func (p *Flag) fetchOVM(ctx context.Context, nhs string) ([]*Resource, error) {
+	raws, err := p.ovm.Statuses(ctx, nhs)
+	if err != nil {
+		return nil, err
+	}
+	now := p.opts.Now()
+	today := now.Format(time.DateOnly)
+	out := make([]*Resource, 0, len(raws))
+	for _, raw := range raws {
+		payload := make([]byte, 0, len(raw)+1+len(today))
+		payload = append(append(append(payload, raw...), 0), today...)
+		r, err := p.memo.Map("ovm-flag/"+nhs, payload, func() (*Resource, error) {
+			s, err := ovmmap.Decode(raw)
+			if err != nil {
+				return nil, err
+			}
+			m, err := ovmmap.Flag(s, nhs, now)
+			if err != nil {
+				return nil, err
+			}
+			return flagResource(m), nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // flagResource wraps a mapped Flag with its version facts.
 func flagResource(f *flagpb.Flag) *Resource {
 	r := &Resource{Type: "Flag", ID: f.GetId().GetValue(), VersionID: f.GetMeta().GetVersionId().GetValue(), Message: f}
@@ -484,7 +549,7 @@ func errNoFlag() error {
 }
 
 // Read implements Reader. The id says which service holds the flag and for
-// which patient (ra-<nhs>.…, cpis-<nhs>-…, fgm-<nhs>-…): the read asks that
+// which patient (ra-<nhs>.…, cpis-<nhs>-…, fgm-<nhs>-…, ovm-<nhs>-…): the read asks that
 // service for the patient's flags, of every status, and picks the one.
 func (p *Flag) Read(ctx context.Context, id string) (*Resource, error) {
 	var (
@@ -513,6 +578,12 @@ func (p *Flag) Read(ctx context.Context, id string) (*Resource, error) {
 			return nil, errNoFlag()
 		}
 		rs, err = p.fetchFGM(ctx, nhs)
+	case strings.HasPrefix(id, ovmmap.IDPrefix):
+		nhs, ok := ovmmap.ParseFlagID(id)
+		if !ok {
+			return nil, errNoFlag()
+		}
+		rs, err = p.fetchOVM(ctx, nhs)
 	default:
 		return nil, errNoFlag()
 	}

@@ -17,9 +17,12 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/cpis"
 	"github.com/carerecords/fhir-facade/backends/fgm"
+	"github.com/carerecords/fhir-facade/backends/ovm"
 	"github.com/carerecords/fhir-facade/backends/ra"
 	simcpis "github.com/carerecords/fhir-facade/backends/sandbox/cpis"
 	simfgm "github.com/carerecords/fhir-facade/backends/sandbox/fgm"
+	simovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
+	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	simra "github.com/carerecords/fhir-facade/backends/sandbox/ra"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	ramap "github.com/carerecords/fhir-facade/mappers/ra"
@@ -27,14 +30,18 @@ import (
 	"github.com/carerecords/fhir-facade/resources"
 )
 
-// flagEnv is the Flag provider over the three simulators, each on its own
-// loopback server, through the real clients.
+// flagEnv is the Flag provider over the four simulators, each on its own
+// loopback server, through the real clients, on the sandbox population's
+// reference date (2025-06-30).
 type flagEnv struct {
 	flag *resources.Flag
 	ra   *simra.Simulator
 	cpis *simcpis.Simulator
 	fgm  *simfgm.Simulator
+	ovm  *simovm.Simulator
 }
+
+var flagEnvNow = time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)
 
 func newFlagEnv(t *testing.T) *flagEnv {
 	t.Helper()
@@ -42,6 +49,7 @@ func newFlagEnv(t *testing.T) *flagEnv {
 		ra:   simra.New(simra.Options{}),
 		cpis: simcpis.New(simcpis.Options{}),
 		fgm:  simfgm.New(simfgm.Options{}),
+		ovm:  simovm.New(simovm.Options{}),
 	}
 	up := func(name string, h http.Handler, base string) *upstream.Client {
 		ts := httptest.NewServer(h)
@@ -61,9 +69,11 @@ func newFlagEnv(t *testing.T) *flagEnv {
 		ra.New(up(ra.Name, e.ra, simra.BasePath), ra.Options{}),
 		cpis.New(up(cpis.Name, e.cpis, simcpis.BasePath), cpis.Options{}),
 		fgm.New(up(fgm.Name, e.fgm, simfgm.BasePath)),
+		ovm.New(up(ovm.Name, e.ovm, simovm.BasePath)),
 		memo,
 		resources.FlagOptions{Author: ramap.Author{UserID: "555254240100", UserName: "Test User", RoleCode: "R8000",
-			RoleDisplay: "Clinical Practitioner Access Role", OrgODS: "X26", OrgName: "NHS England"}},
+			RoleDisplay: "Clinical Practitioner Access Role", OrgODS: "X26", OrgName: "NHS England"},
+			Now: func() time.Time { return flagEnvNow }},
 	)
 	return e
 }
@@ -101,9 +111,16 @@ func TestFlagSearch(t *testing.T) {
 		params string
 		want   map[string]int // flags per service
 	}{
-		{name: "every service", params: "patient=9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}},
-		{name: "subject", params: "subject=Patient/9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}},
-		{name: "patient:identifier", params: "patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}},
+		{name: "every service", params: "patient=9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1, "ovm": 1}},
+		{name: "subject", params: "subject=Patient/9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1, "ovm": 1}},
+		{name: "patient:identifier", params: "patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1, "ovm": 1}},
+		{name: "chargeable status only", params: "patient=9000000009&category=urn:carerecords-facade:flag-category|overseas-visitor-chargeable-status", want: map[string]int{"ovm": 1}},
+		{name: "chargeable status by bare code", params: "patient=9000000009&category=overseas-visitor-chargeable-status", want: map[string]int{"ovm": 1}},
+		{name: "administrative flags", params: "patient=9000000009&category=http://terminology.hl7.org/CodeSystem/flag-category|admin", want: map[string]int{"ovm": 1}},
+		{name: "chargeable status and admin (AND)", params: "patient=9000000009&category=admin&category=overseas-visitor-chargeable-status", want: map[string]int{"ovm": 1}},
+		{name: "chargeable status or safety (OR)", params: "patient=9000000009&category=overseas-visitor-chargeable-status,safety", want: map[string]int{"ovm": 1, "cpis": 1}},
+		{name: "ended chargeable status", params: "patient=9000000017&category=overseas-visitor-chargeable-status&status=inactive", want: map[string]int{"ovm": 1}},
+		{name: "no current chargeable status", params: "patient=9000000017&category=overseas-visitor-chargeable-status", want: map[string]int{}},
 		{name: "safety only", params: "patient=9000000009&category=http://terminology.hl7.org/CodeSystem/flag-category|safety", want: map[string]int{"cpis": 1}},
 		{name: "code without system", params: "patient=9000000009&category=clinical", want: map[string]int{"fgm": 1}},
 		{name: "NRAF", params: "patient=9000000009&category=NRAF", want: map[string]int{"ra": 2}},
@@ -111,9 +128,9 @@ func TestFlagSearch(t *testing.T) {
 		{name: "OR", params: "patient=9000000009&category=safety,clinical", want: map[string]int{"cpis": 1, "fgm": 1}},
 		{name: "AND", params: "patient=9000000009&category=NRAF&category=004", want: map[string]int{"ra": 1}},
 		{name: "nothing matches", params: "patient=9000000009&category=drug", want: map[string]int{}},
-		{name: "ended plans are inactive", params: "patient=9000000017&status=inactive", want: map[string]int{"cpis": 1}},
+		{name: "ended plans are inactive", params: "patient=9000000017&status=inactive", want: map[string]int{"cpis": 1, "ovm": 1}},
 		{name: "active by default", params: "patient=9000000017", want: map[string]int{"cpis": 1}},
-		{name: "every status", params: "patient=9000000017&status=active,inactive,entered-in-error", want: map[string]int{"cpis": 2}},
+		{name: "every status", params: "patient=9000000017&status=active,inactive,entered-in-error", want: map[string]int{"cpis": 2, "ovm": 1}},
 		{name: "RA sandbox patient", params: "patient=5900026175", want: map[string]int{"ra": 1}},
 		{name: "nobody", params: "patient=9000000033", want: map[string]int{}},
 		{name: "patient and subject agree", params: "patient=9000000009&subject=Patient/9000000009&category=NRAF", want: map[string]int{"ra": 2}},
@@ -146,19 +163,30 @@ func TestFlagSearch(t *testing.T) {
 // notify the local authority).
 func TestFlagSearchAsksOnlyServicesThatCanMatch(t *testing.T) {
 	e := newFlagEnv(t)
-	ra0, cpis0, fgm0 := e.ra.Requests(), e.cpis.Requests(), e.fgm.Requests()
+	ra0, cpis0, fgm0, ovm0 := e.ra.Requests(), e.cpis.Requests(), e.fgm.Requests(), e.ovm.Requests()
 	if _, err := e.search(t, "patient=9000000009&category=NRAF"); err != nil {
 		t.Fatal(err)
 	}
-	if e.ra.Requests() == ra0 || e.cpis.Requests() != cpis0 || e.fgm.Requests() != fgm0 {
-		t.Errorf("requests: RA %d, CP-IS %d, FGM-IS %d", e.ra.Requests()-ra0, e.cpis.Requests()-cpis0, e.fgm.Requests()-fgm0)
+	if e.ra.Requests() == ra0 || e.cpis.Requests() != cpis0 || e.fgm.Requests() != fgm0 || e.ovm.Requests() != ovm0 {
+		t.Errorf("requests: RA %d, CP-IS %d, FGM-IS %d, OVM %d", e.ra.Requests()-ra0, e.cpis.Requests()-cpis0, e.fgm.Requests()-fgm0, e.ovm.Requests()-ovm0)
 	}
-	ra0 = e.ra.Requests()
+	ra0, cpis0 = e.ra.Requests(), e.cpis.Requests()
+	// (A bare code could be an RA adjustment category: RA would be asked.)
+	if _, err := e.search(t, "patient=9000000009&category=urn:carerecords-facade:flag-category|overseas-visitor-chargeable-status"); err != nil {
+		t.Fatal(err)
+	}
+	if e.ovm.Requests() != ovm0+1 || e.ra.Requests() != ra0 || e.cpis.Requests() != cpis0 {
+		t.Errorf("a chargeable status search asked RA %d, CP-IS %d, OVM %d times", e.ra.Requests()-ra0, e.cpis.Requests()-cpis0, e.ovm.Requests()-ovm0)
+	}
+	ra0, ovm0 = e.ra.Requests(), e.ovm.Requests()
 	if _, err := e.search(t, "patient=9000000009&status=entered-in-error"); err != nil {
 		t.Fatal(err)
 	}
 	if e.ra.Requests() != ra0 {
 		t.Error("RA asked for entered-in-error flags, which it does not keep")
+	}
+	if e.ovm.Requests() != ovm0 {
+		t.Error("OVM asked for entered-in-error flags, which it cannot hold")
 	}
 	if e.cpis.Accesses("9000000009") != 1 {
 		t.Errorf("CP-IS recorded %d accesses: the facade's reads are silent by default", e.cpis.Accesses("9000000009")-1)
@@ -178,7 +206,7 @@ func TestFlagSearchErrors(t *testing.T) {
 		{name: "bad status", params: "patient=9000000009&status=removed", expr: "status"},
 		{name: "status of another system", params: "patient=9000000009&status=http://example.org|active", expr: "status"},
 	}
-	before := e.ra.Requests() + e.cpis.Requests() + e.fgm.Requests()
+	before := e.ra.Requests() + e.cpis.Requests() + e.fgm.Requests() + e.ovm.Requests()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.search(t, tc.params)
@@ -188,7 +216,7 @@ func TestFlagSearchErrors(t *testing.T) {
 			}
 		})
 	}
-	if after := e.ra.Requests() + e.cpis.Requests() + e.fgm.Requests(); after != before {
+	if after := e.ra.Requests() + e.cpis.Requests() + e.fgm.Requests() + e.ovm.Requests(); after != before {
 		t.Errorf("%d backend requests for invalid searches", after-before)
 	}
 }
@@ -207,23 +235,32 @@ func TestFlagSearchPartialAnswers(t *testing.T) {
 		issueCode string
 	}{
 		{name: "FGM-IS fails", faults: func() { e.fgm.SetFault(down) },
-			want: map[string]int{"ra": 2, "cpis": 1}, missing: []string{resources.SourceFGM}, issueCode: "incomplete"},
+			want: map[string]int{"ra": 2, "cpis": 1, "ovm": 1}, missing: []string{resources.SourceFGM}, issueCode: "incomplete"},
 		{name: "CP-IS drops the connection", faults: func() { e.cpis.SetFault(&simcpis.Fault{Drop: true}) },
-			want: map[string]int{"ra": 2, "fgm": 1}, missing: []string{resources.SourceCPIS}, issueCode: "incomplete"},
+			want: map[string]int{"ra": 2, "fgm": 1, "ovm": 1}, missing: []string{resources.SourceCPIS}, issueCode: "incomplete"},
+		{name: "OVM drops the connection", faults: func() { e.ovm.SetFault(&simovm.Fault{Drop: true}) },
+			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: []string{resources.SourceOVM}, issueCode: "incomplete"},
+		{name: "OVM fails with an HTML page", faults: func() {
+			e.ovm.SetFault(&simovm.Fault{Status: 500, Body: "<html>ovm.internal down</html>", ContentType: "text/html"})
+		},
+			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: []string{resources.SourceOVM}, issueCode: "incomplete"},
+		{name: "OVM refuses access", faults: func() { e.ovm.SetFault(&simovm.Fault{Status: 403, Body: `{"error":"ACCESS_DENIED"}`}) },
+			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: []string{resources.SourceOVM}, issueCode: "forbidden"},
 		{name: "RA throttles", faults: func() { e.ra.SetFault(&simra.Fault{Status: 429, PathPrefix: "/Flag"}) },
-			want: map[string]int{"cpis": 1, "fgm": 1}, missing: []string{resources.SourceRA}, issueCode: "throttled"},
+			want: map[string]int{"cpis": 1, "fgm": 1, "ovm": 1}, missing: []string{resources.SourceRA}, issueCode: "throttled"},
 		{name: "two fail", faults: func() { e.fgm.SetFault(down); e.ra.SetFault(&simra.Fault{Status: 503}) },
-			want: map[string]int{"cpis": 1}, missing: []string{resources.SourceRA, resources.SourceFGM}},
+			want: map[string]int{"cpis": 1, "ovm": 1}, missing: []string{resources.SourceRA, resources.SourceFGM}},
 		{name: "all fail", faults: func() {
 			e.fgm.SetFault(down)
 			e.ra.SetFault(&simra.Fault{Status: 500})
 			e.cpis.SetFault(&simcpis.Fault{Status: 504})
+			e.ovm.SetFault(&simovm.Fault{Status: 500})
 		}, wantErr: fhirerr.Timeout},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.faults()
-			defer func() { e.ra.SetFault(nil); e.cpis.SetFault(nil); e.fgm.SetFault(nil) }()
+			defer func() { e.ra.SetFault(nil); e.cpis.SetFault(nil); e.fgm.SetFault(nil); e.ovm.SetFault(nil) }()
 			r, err := e.search(t, "patient=9000000009")
 			if tc.wantErr != 0 {
 				if fhirerr.CategoryOf(err) != tc.wantErr {
@@ -248,7 +285,7 @@ func TestFlagSearchPartialAnswers(t *testing.T) {
 				if is.Severity != "warning" || !strings.Contains(is.Diagnostics, name) || (tc.issueCode != "" && is.Code != tc.issueCode) {
 					t.Errorf("issue %+v does not name %s", is, name)
 				}
-				if strings.Contains(is.Diagnostics, "fgm.internal") || strings.Contains(is.Diagnostics, "127.0.0.1") {
+				if strings.Contains(is.Diagnostics, "fgm.internal") || strings.Contains(is.Diagnostics, "ovm.internal") || strings.Contains(is.Diagnostics, "127.0.0.1") {
 					t.Errorf("issue leaks backend detail: %s", is.Diagnostics)
 				}
 			}
@@ -278,7 +315,7 @@ func TestFlagRead(t *testing.T) {
 		})
 	}
 	for _, id := range []string{"9000000009", "ra-9000000009.00000000-0000-4000-8000-000000000000", "ra-9000000000.x", "cpis-9000000009-lac",
-		"fgm-9000000017-x", "cpis-x", "Flag-1"} {
+		"fgm-9000000017-x", "cpis-x", "Flag-1", "ovm-9000000009-5b7e2c1d-3a4f-4e8b-9c6d-900000000017", "ovm-9000000000-x", "ovm-x"} {
 		t.Run("not found "+id, func(t *testing.T) {
 			if _, err := e.flag.Read(context.Background(), id); fhirerr.CategoryOf(err) != fhirerr.NotFound {
 				t.Errorf("error %v, want not found", err)
@@ -289,6 +326,11 @@ func TestFlagRead(t *testing.T) {
 	defer e.fgm.SetFault(nil)
 	if _, err := e.flag.Read(context.Background(), "fgm-9000000009-FGM-ActiveFlag-Example"); fhirerr.CategoryOf(err) != fhirerr.Timeout {
 		t.Errorf("read while FGM-IS is down: %v", err)
+	}
+	e.ovm.SetFault(&simovm.Fault{Status: 503})
+	defer e.ovm.SetFault(nil)
+	if _, err := e.flag.Read(context.Background(), "ovm-9000000009-5b7e2c1d-3a4f-4e8b-9c6d-900000000009"); fhirerr.CategoryOf(err) != fhirerr.Timeout {
+		t.Errorf("read while OVM is down: %v", err)
 	}
 }
 
@@ -444,6 +486,7 @@ func TestFlagUpdate(t *testing.T) {
 		{name: "removal without reason", id: id, body: removal, ifMatch: version, want: fhirerr.Unprocessable},
 		{name: "CP-IS flag", id: "cpis-9000000009-cpp", body: removal, ifMatch: "1", want: fhirerr.Unprocessable, issue: "business-rule"},
 		{name: "FGM-IS flag", id: "fgm-9000000009-FGM-ActiveFlag-Example", body: removal, ifMatch: "1", want: fhirerr.Unprocessable, issue: "business-rule"},
+		{name: "OVM flag", id: "ovm-9000000009-5b7e2c1d-3a4f-4e8b-9c6d-900000000009", body: removal, ifMatch: "1", want: fhirerr.Unprocessable, issue: "business-rule"},
 		{name: "unknown RA flag", id: "ra-9000000009.00000000-0000-4000-8000-000000000000", body: removal, ifMatch: "1", want: fhirerr.MethodNotAllowed},
 		{name: "not a facade id", id: "x1", body: removal, ifMatch: "1", want: fhirerr.MethodNotAllowed},
 		{name: "removal (typographic ETag)", id: id, body: withReason, ifMatch: `W/"` + version + `”`},
@@ -470,4 +513,74 @@ func TestFlagUpdate(t *testing.T) {
 	if r, _ := e.search(t, "patient=9000000009&status=inactive&category=NRAF"); len(r.Entries) != 1 {
 		t.Errorf("removed flag not found by status=inactive: %v", flagIDs(r))
 	}
+}
+
+// An overseas visitor status is active or inactive as of the provider's
+// clock: the same payload maps afresh on another day (the memo keys the
+// mapping by the date as well), and the read finds it with the status of
+// the day.
+func TestFlagOVMStatusFollowsTheClock(t *testing.T) {
+	e := newFlagEnv(t)
+	sim := e.ovm
+	// A generated adult whose current status ends on a date after the
+	// reference date.
+	var nhs, end string
+	for _, p := range population.Default() {
+		st := sim.Statuses(p.NHSNumber)
+		if len(st) > 0 && st[0].End != nil && *st[0].End > population.ReferenceDate {
+			nhs, end = p.NHSNumber, *st[0].End
+			break
+		}
+	}
+	if nhs == "" {
+		t.Fatal("no status ending after the reference date in the population")
+	}
+	endDay, _ := time.Parse(time.DateOnly, end)
+	memo, err := resources.NewMemo(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(memo.Close)
+	up, err := upstream.New(upstream.Config{Name: ovm.Name, BaseURL: httptestServer(t, sim) + simovm.BasePath, Token: "t"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now time.Time
+	p := resources.NewFlag(nil, nil, nil, ovm.New(up), memo, resources.FlagOptions{Now: func() time.Time { return now }})
+	tests := []struct {
+		name string
+		now  time.Time
+		want string
+	}{
+		{name: "the day it ends", now: endDay.Add(20 * time.Hour), want: "active"},
+		{name: "the day after", now: endDay.AddDate(0, 0, 1), want: "inactive"},
+		{name: "back on the last day (memoised)", now: endDay, want: "active"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			now = tc.now
+			r, err := p.Search(context.Background(), &resources.Query{Params: url.Values{"patient": {nhs}, "status": {tc.want}, "category": {"urn:carerecords-facade:flag-category|overseas-visitor-chargeable-status"}}, Count: 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Entries) == 0 {
+				t.Fatalf("no %s flag", tc.want)
+			}
+			id := r.Entries[0].Resource.ID
+			got, err := p.Read(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := got.Message.(*flagpb.Flag).GetStatus().GetValue().String(); !strings.EqualFold(st, tc.want) {
+				t.Errorf("read %s: %s, want %s", id, st, tc.want)
+			}
+		})
+	}
+}
+
+func httptestServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts.URL
 }

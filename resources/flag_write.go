@@ -12,6 +12,7 @@ import (
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	cpismap "github.com/carerecords/fhir-facade/mappers/cpis"
 	fgmmap "github.com/carerecords/fhir-facade/mappers/fgm"
+	ovmmap "github.com/carerecords/fhir-facade/mappers/ovm"
 	ramap "github.com/carerecords/fhir-facade/mappers/ra"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
@@ -91,8 +92,9 @@ func (p *Flag) Create(ctx context.Context, msg proto.Message) (*Resource, error)
 // client's author, period and contained Consent are ignored: RA records who
 // changed what in a new Provenance.
 //
-// CP-IS and FGM-IS flags are maintained by local authorities and clinical
-// systems through their own services: an update of one is a 422
+// CP-IS, FGM-IS and OVM flags are maintained by local authorities, clinical
+// systems and overseas visitor teams through their own services: an update
+// of one is a 422
 // (business-rule). An id that is no Flag's is a 405: the facade does not
 // create flags by PUT.
 func (p *Flag) Update(ctx context.Context, id string, msg proto.Message, ifMatch string) (*Resource, error) {
@@ -103,6 +105,9 @@ func (p *Flag) Update(ctx context.Context, id string, msg proto.Message, ifMatch
 	case strings.HasPrefix(id, fgmmap.IDPrefix):
 		return nil, &fhirerr.Error{Category: fhirerr.Unprocessable, IssueCode: "business-rule",
 			Message: "FGM-IS flags are read-only through this service"}
+	case strings.HasPrefix(id, ovmmap.IDPrefix):
+		return nil, &fhirerr.Error{Category: fhirerr.Unprocessable, IssueCode: "business-rule",
+			Message: "overseas visitor chargeable statuses are read-only: they are recorded by the hospital's overseas visitor team"}
 	}
 	nhs, ok := ramap.ParseFlagID(id)
 	if !ok {

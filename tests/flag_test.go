@@ -8,6 +8,7 @@ import (
 
 	sandboxcpis "github.com/carerecords/fhir-facade/backends/sandbox/cpis"
 	sandboxfgm "github.com/carerecords/fhir-facade/backends/sandbox/fgm"
+	sandboxovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
 	sandboxra "github.com/carerecords/fhir-facade/backends/sandbox/ra"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -35,13 +36,17 @@ func TestFlagSearchThroughTheFacade(t *testing.T) {
 		want  map[string]int
 		total float64
 	}{
-		{name: "every flag of a patient", query: "patient=9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, total: 4},
-		{name: "by subject reference", query: "subject=Patient/9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, total: 4},
-		{name: "by NHS number identifier", query: "patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, total: 4},
+		{name: "every flag of a patient", query: "patient=9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1, "ovm": 1}, total: 5},
+		{name: "by subject reference", query: "subject=Patient/9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1, "ovm": 1}, total: 5},
+		{name: "by NHS number identifier", query: "patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1, "ovm": 1}, total: 5},
 		{name: "child protection only", query: "patient=9000000009&category=http://terminology.hl7.org/CodeSystem/flag-category|safety", want: map[string]int{"cpis": 1}, total: 1},
 		{name: "reasonable adjustments only", query: "patient=9000000009&category=https://fhir.nhs.uk/STU3/CodeSystem/RARecord-FlagCategory-1|NRAF", want: map[string]int{"ra": 2}, total: 2},
 		{name: "ended plans", query: "patient=9000000017&category=safety&status=inactive", want: map[string]int{"cpis": 1}, total: 1},
-		{name: "POST _search", query: "", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, total: 4},
+		{name: "overseas visitor chargeable status only", query: "patient=9000000009&category=urn:carerecords-facade:flag-category|overseas-visitor-chargeable-status", want: map[string]int{"ovm": 1}, total: 1},
+		{name: "administrative flags", query: "patient=9000000009&category=http://terminology.hl7.org/CodeSystem/flag-category|admin", want: map[string]int{"ovm": 1}, total: 1},
+		{name: "an ended chargeable status", query: "patient=9000000017&category=urn:carerecords-facade:flag-category|overseas-visitor-chargeable-status&status=inactive", want: map[string]int{"ovm": 1}, total: 1},
+		{name: "no current chargeable status", query: "patient=9000000017&category=urn:carerecords-facade:flag-category|overseas-visitor-chargeable-status", want: map[string]int{}, total: 0},
+		{name: "POST _search", query: "", want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1, "ovm": 1}, total: 5},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,11 +76,11 @@ func TestFlagSearchThroughTheFacade(t *testing.T) {
 	}
 }
 
-// The server pages what the three services answered together.
+// The server pages what the four services answered together.
 func TestFlagSearchPaging(t *testing.T) {
 	r := get(t, "/Flag?patient=9000000009&_count=3")
 	matches, _ := entries(t, r)
-	if r.status != 200 || len(matches) != 3 || r.body["total"] != 4.0 {
+	if r.status != 200 || len(matches) != 3 || r.body["total"] != 5.0 {
 		t.Fatalf("first page: %d, %d entries, total %v", r.status, len(matches), r.body["total"])
 	}
 	next := linkURL(r, "next")
@@ -84,14 +89,14 @@ func TestFlagSearchPaging(t *testing.T) {
 	}
 	r2 := get(t, next)
 	rest, _ := entries(t, r2)
-	if len(rest) != 1 {
+	if len(rest) != 2 {
 		t.Fatalf("second page: %d entries", len(rest))
 	}
 	seen := map[string]bool{}
 	for _, m := range append(matches, rest...) {
 		seen[m["resource"].(map[string]any)["id"].(string)] = true
 	}
-	if len(seen) != 4 {
+	if len(seen) != 5 {
 		t.Errorf("%d distinct flags over two pages", len(seen))
 	}
 }
@@ -129,8 +134,11 @@ func TestFlagRead(t *testing.T) {
 				t.Fatalf("status %d: %s", got.status, got.raw)
 			}
 			meta, _ := got.body["meta"].(map[string]any)
-			if meta != nil && got.header.Get("ETag") != `W/"`+meta["versionId"].(string)+`"` {
+			if v, ok := meta["versionId"].(string); ok && got.header.Get("ETag") != `W/"`+v+`"` {
 				t.Errorf("ETag %q, meta %v", got.header.Get("ETag"), meta)
+			}
+			if got.header.Get("ETag") == "" {
+				t.Error("no ETag")
 			}
 			subject := got.body["subject"].(map[string]any)
 			if subject["reference"] != "Patient/9000000009" {
@@ -138,7 +146,8 @@ func TestFlagRead(t *testing.T) {
 			}
 		})
 	}
-	for _, id := range []string{"9000000009", "ra-9000000009.00000000-0000-4000-8000-000000000000", "cpis-9000000009-lac", "fgm-9000000000-x"} {
+	for _, id := range []string{"9000000009", "ra-9000000009.00000000-0000-4000-8000-000000000000", "cpis-9000000009-lac", "fgm-9000000000-x",
+		"ovm-9000000009-5b7e2c1d-3a4f-4e8b-9c6d-900000000017", "ovm-9000000000-x"} {
 		t.Run("unknown "+id, func(t *testing.T) {
 			r := get(t, "/Flag/"+id)
 			if r.status != 404 || outcomeIssue(t, r)["code"] != "not-found" {
@@ -173,7 +182,7 @@ func TestFlagContent(t *testing.T) {
 // flags, and an OperationOutcome entry names the missing service.
 func TestFlagPartialAnswers(t *testing.T) {
 	sb := env.app.Sandbox
-	clear := func() { sb.RA.SetFault(nil); sb.CPIS.SetFault(nil); sb.FGM.SetFault(nil) }
+	clear := func() { sb.RA.SetFault(nil); sb.CPIS.SetFault(nil); sb.FGM.SetFault(nil); sb.OVM.SetFault(nil) }
 	tests := []struct {
 		name    string
 		fault   func()
@@ -184,11 +193,19 @@ func TestFlagPartialAnswers(t *testing.T) {
 		{name: "FGM-IS answers 500", fault: func() {
 			sb.FGM.SetFault(&sandboxfgm.Fault{Status: 500, Body: "<html>fgm.internal down</html>", ContentType: "text/html"})
 		},
-			want: map[string]int{"ra": 2, "cpis": 1}, missing: resources.SourceFGM, code: "incomplete"},
+			want: map[string]int{"ra": 2, "cpis": 1, "ovm": 1}, missing: resources.SourceFGM, code: "incomplete"},
 		{name: "CP-IS drops the connection", fault: func() { sb.CPIS.SetFault(&sandboxcpis.Fault{Drop: true}) },
-			want: map[string]int{"ra": 2, "fgm": 1}, missing: resources.SourceCPIS, code: "incomplete"},
+			want: map[string]int{"ra": 2, "fgm": 1, "ovm": 1}, missing: resources.SourceCPIS, code: "incomplete"},
 		{name: "RA times out", fault: func() { sb.RA.SetFault(&sandboxra.Fault{Delay: backendTimeout + 300*time.Millisecond}) },
-			want: map[string]int{"cpis": 1, "fgm": 1}, missing: resources.SourceRA, code: "timeout"},
+			want: map[string]int{"cpis": 1, "fgm": 1, "ovm": 1}, missing: resources.SourceRA, code: "timeout"},
+		{name: "OVM drops the connection", fault: func() { sb.OVM.SetFault(&sandboxovm.Fault{Drop: true}) },
+			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: resources.SourceOVM, code: "incomplete"},
+		{name: "OVM answers 500 with an HTML page", fault: func() {
+			sb.OVM.SetFault(&sandboxovm.Fault{Status: 500, Body: "<html>ovm.internal down</html>", ContentType: "text/html"})
+		},
+			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: resources.SourceOVM, code: "incomplete"},
+		{name: "OVM times out", fault: func() { sb.OVM.SetFault(&sandboxovm.Fault{Delay: backendTimeout + 300*time.Millisecond}) },
+			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: resources.SourceOVM, code: "timeout"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -213,7 +230,7 @@ func TestFlagPartialAnswers(t *testing.T) {
 			if is["severity"] != "warning" || is["code"] != tc.code || !strings.Contains(diag, tc.missing) {
 				t.Errorf("issue %v does not name %s", is, tc.missing)
 			}
-			for _, leak := range []string{"fgm.internal", "<html", "/fgm/FHIR", "/cpis/FHIR", "reasonable-adjustment-flag"} {
+			for _, leak := range []string{"fgm.internal", "ovm.internal", "<html", "/fgm/FHIR", "/cpis/FHIR", "reasonable-adjustment-flag", "/overseas-visitors/"} {
 				if strings.Contains(string(r.raw), leak) {
 					t.Errorf("answer leaks %q", leak)
 				}
@@ -224,6 +241,7 @@ func TestFlagPartialAnswers(t *testing.T) {
 		sb.RA.SetFault(&sandboxra.Fault{Status: 500})
 		sb.CPIS.SetFault(&sandboxcpis.Fault{Status: 502})
 		sb.FGM.SetFault(&sandboxfgm.Fault{Drop: true})
+		sb.OVM.SetFault(&sandboxovm.Fault{Status: 500, Body: `{"error":"INTERNAL"}`})
 		defer clear()
 		r := get(t, "/Flag?patient=9000000009")
 		if r.status != 502 || outcomeIssue(t, r)["code"] != "exception" {
@@ -235,6 +253,7 @@ func TestFlagPartialAnswers(t *testing.T) {
 		sb.RA.SetFault(&sandboxra.Fault{Delay: slow})
 		sb.CPIS.SetFault(&sandboxcpis.Fault{Delay: slow})
 		sb.FGM.SetFault(&sandboxfgm.Fault{Delay: slow})
+		sb.OVM.SetFault(&sandboxovm.Fault{Delay: slow})
 		defer clear()
 		r := get(t, "/Flag?patient=9000000009")
 		if r.status != 504 || outcomeIssue(t, r)["code"] != "timeout" {
@@ -341,6 +360,7 @@ func TestFlagWrites(t *testing.T) {
 		{name: "no If-Match", path: "/Flag/" + id, body: string(removal), status: 428, code: "required"},
 		{name: "stale version", path: "/Flag/" + id, ifMatch: `W/"00000000-0000-4000-8000-000000000000"`, body: string(removal), status: 412, code: "conflict"},
 		{name: "CP-IS flag", path: "/Flag/cpis-9000000009-cpp", ifMatch: `W/"1"`, body: strings.Replace(string(removal), id, "cpis-9000000009-cpp", 1), status: 422, code: "business-rule"},
+		{name: "OVM flag", path: "/Flag/" + ovmFlagOf9000000009, ifMatch: `W/"1"`, body: strings.Replace(string(removal), id, ovmFlagOf9000000009, 1), status: 422, code: "business-rule"},
 		{name: "removal", path: "/Flag/" + id, ifMatch: etag, body: string(removal), status: 200},
 		{name: "a removed flag is final", path: "/Flag/" + id, ifMatch: "", body: string(removal), status: 0},
 	}
@@ -393,7 +413,9 @@ func TestFlagCapability(t *testing.T) {
 			t.Errorf("interactions %v", got)
 		}
 		doc := res["documentation"].(string)
-		for _, want := range []string{"Only RA flags are writable", "read-only", "in parallel"} {
+		for _, want := range []string{"Only RA flags are writable", "read-only", "in parallel", "four national services",
+			"overseas visitor chargeable statuses from OVM (ids ovm-", "urn:carerecords-facade:flag-category|overseas-visitor-chargeable-status",
+			"CP-IS, FGM-IS and OVM flags are read-only"} {
 			if !strings.Contains(doc, want) {
 				t.Errorf("documentation does not say %q: %s", want, doc)
 			}
@@ -463,8 +485,102 @@ func TestFlagIncludes(t *testing.T) {
 		for _, m := range matches {
 			types[m["resource"].(map[string]any)["resourceType"].(string)]++
 		}
-		if r.status != 200 || types["Flag"] != 4 || types["Patient"] != 1 {
+		if r.status != 200 || types["Flag"] != 5 || types["Patient"] != 1 {
 			t.Errorf("%s: %d %v", path, r.status, types)
 		}
 	}
+}
+
+// ovmFlagOf9000000009 is the facade id of 9000000009's current overseas
+// visitor chargeable status in the sandbox.
+const ovmFlagOf9000000009 = "ovm-9000000009-5b7e2c1d-3a4f-4e8b-9c6d-900000000009"
+
+// The overseas visitor chargeable status reaches the clinician as a Flag:
+// the charging category named, the status's period, the recording
+// organisation and its number; an ended one is inactive; the service's
+// absence is named when it fails.
+func TestFlagOverseasVisitorStatus(t *testing.T) {
+	r := get(t, "/Flag/"+ovmFlagOf9000000009)
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+	code := r.body["code"].(map[string]any)
+	if r.body["status"] != "active" || code["text"] != "Overseas visitor charging category C" ||
+		code["coding"].([]any)[0].(map[string]any)["system"] != "urn:carerecords-facade:overseas-visitor-charging-category" {
+		t.Errorf("flag %s", r.raw)
+	}
+	author := r.body["author"].(map[string]any)
+	if author["type"] != "Organization" || author["display"] != "Example Hospitals NHS Trust" ||
+		author["identifier"].(map[string]any)["value"] != "ZZ901" || !strings.Contains(string(r.raw), "01632 960101") {
+		t.Errorf("author or contact missing: %s", r.raw)
+	}
+	if p := r.body["period"].(map[string]any); p["start"] != "2025-03-03" || p["end"] != nil {
+		t.Errorf("period %v", p)
+	}
+	if meta := r.body["meta"].(map[string]any); meta["versionId"] != nil || meta["lastUpdated"] == nil || r.header.Get("ETag") == "" {
+		t.Errorf("meta %v, ETag %q: no version is invented, the ETag is the content's", meta, r.header.Get("ETag"))
+	}
+	ended := get(t, "/Flag/ovm-9000000017-5b7e2c1d-3a4f-4e8b-9c6d-900000000017")
+	if ended.status != 200 || ended.body["status"] != "inactive" {
+		t.Errorf("ended status: %d %s", ended.status, ended.raw)
+	}
+	// The restricted patient has none, as in the other flag services.
+	if r := get(t, "/Flag?patient=9000000025&category=urn:carerecords-facade:flag-category|overseas-visitor-chargeable-status&status=active,inactive"); r.status != 200 || r.body["total"] != 0.0 {
+		t.Errorf("restricted patient: %d %s", r.status, r.raw)
+	}
+
+	t.Run("read while OVM is down", func(t *testing.T) {
+		env.app.Sandbox.OVM.SetFault(&sandboxovm.Fault{Status: 500})
+		defer env.app.Sandbox.OVM.SetFault(nil)
+		r := get(t, "/Flag/"+ovmFlagOf9000000009)
+		if r.status != 502 || outcomeIssue(t, r)["code"] != "exception" {
+			t.Errorf("status %d: %s", r.status, r.raw)
+		}
+	})
+	t.Run("only OVM asked, OVM down", func(t *testing.T) {
+		env.app.Sandbox.OVM.SetFault(&sandboxovm.Fault{Drop: true})
+		defer env.app.Sandbox.OVM.SetFault(nil)
+		r := get(t, "/Flag?patient=9000000009&category=urn:carerecords-facade:flag-category|overseas-visitor-chargeable-status")
+		if r.status != 502 {
+			t.Errorf("status %d: %s", r.status, r.raw)
+		}
+	})
+}
+
+// $summary carries the chargeable status with the other flags, and names
+// OVM when it is missing, like any other source.
+func TestPatientSummaryOverseasVisitorStatus(t *testing.T) {
+	r := get(t, "/Patient/9000000009/$summary")
+	if r.status != 200 || !strings.Contains(string(r.raw), `"id":"`+ovmFlagOf9000000009+`"`) {
+		t.Fatalf("the chargeable status is not in the summary: %d %.500s", r.status, r.raw)
+	}
+	env.app.Sandbox.OVM.SetFault(&sandboxovm.Fault{Status: 500, Body: "<html>ovm.internal down</html>", ContentType: "text/html"})
+	defer env.app.Sandbox.OVM.SetFault(nil)
+	r = get(t, "/Patient/9000000009/$summary")
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+	matches, outcomes := entries(t, r)
+	got := flagServices(t, onlyFlags(matches))
+	if got["ovm"] != 0 || got["ra"] != 2 || got["cpis"] != 1 || got["fgm"] != 1 || len(outcomes) != 1 {
+		t.Fatalf("flags %v, outcomes %v", got, outcomes)
+	}
+	is := outcomes[0]["resource"].(map[string]any)["issue"].([]any)[0].(map[string]any)
+	diag, _ := is["diagnostics"].(string)
+	if is["severity"] != "warning" || !strings.Contains(diag, resources.SourceOVM) {
+		t.Errorf("issue %v does not name %s", is, resources.SourceOVM)
+	}
+	if strings.Contains(string(r.raw), "ovm.internal") || strings.Contains(string(r.raw), "/overseas-visitors/") {
+		t.Errorf("the summary leaks the backend: %.300s", r.raw)
+	}
+}
+
+func onlyFlags(matches []map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, m := range matches {
+		if m["resource"].(map[string]any)["resourceType"] == "Flag" {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
 	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
+	sandboxovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
 	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
 	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
 	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
@@ -249,6 +250,7 @@ func TestResilienceNoRequestHangs(t *testing.T) {
 		sb.RA.SetFault(&sandboxra.Fault{Delay: never})
 		sb.CPIS.SetFault(&cpis.Fault{Delay: never})
 		sb.FGM.SetFault(&fgm.Fault{Delay: never})
+		sb.OVM.SetFault(&sandboxovm.Fault{Delay: never})
 		sb.Imms.SetFault(&immunisation.Fault{Delay: never})
 		defer clearFaults(f.app)
 		r := f.get(t, "/fhir/Patient/9000000009/$summary")
@@ -285,6 +287,7 @@ func clearFaults(a *app.App) {
 	sb.RA.SetFault(nil)
 	sb.CPIS.SetFault(nil)
 	sb.FGM.SetFault(nil)
+	sb.OVM.SetFault(nil)
 	sb.Imms.SetFault(nil)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
 	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
 	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
+	"github.com/carerecords/fhir-facade/backends/sandbox/ovm"
 	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/backends/sandbox/ra"
@@ -42,6 +43,9 @@ type Options struct {
 	// ImmsAddr is the Immunisation History API simulator's listen address;
 	// "" means 127.0.0.1:0.
 	ImmsAddr string
+	// OvmAddr is the listen address of the overseas visitors
+	// chargeable-status (OVM) simulator; "" means 127.0.0.1:0.
+	OvmAddr string
 	// Seed and Size choose the synthetic population; zero values mean
 	// population.DefaultSeed and population.DefaultSize.
 	Seed int64
@@ -78,6 +82,10 @@ type Sandbox struct {
 	// its base URL (…/immunisation-history/FHIR/R4).
 	Imms        *immunisation.Simulator
 	ImmsBaseURL string
+	// OVM is the running overseas visitors chargeable-status simulator (a
+	// Flag backend); OVMBaseURL its base URL (…/overseas-visitors/v1).
+	OVM        *ovm.Simulator
+	OVMBaseURL string
 
 	servers []*http.Server
 	done    []chan struct{}
@@ -152,6 +160,10 @@ func (s *Sandbox) simulators(opts Options, pop []population.Person) []simulator 
 		{"Immunisation History", opts.ImmsAddr, immunisation.BasePath, func(base string) http.Handler {
 			s.Imms, s.ImmsBaseURL = immunisation.New(immunisation.Options{Open: opts.Open, Population: pop}), base
 			return s.Imms
+		}},
+		{"OVM", opts.OvmAddr, ovm.BasePath, func(base string) http.Handler {
+			s.OVM, s.OVMBaseURL = ovm.New(ovm.Options{Open: opts.Open, Population: pop}), base
+			return s.OVM
 		}},
 	}
 }

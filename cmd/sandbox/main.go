@@ -26,6 +26,7 @@ func main() {
 	flag.StringVar(&opts.CPISAddr, "cpis-addr", "127.0.0.1:9005", "CP-IS simulator listen address")
 	flag.StringVar(&opts.FGMAddr, "fgm-addr", "127.0.0.1:9006", "FGM-IS simulator listen address")
 	flag.StringVar(&opts.ImmsAddr, "imms-addr", "127.0.0.1:9007", "Immunisation History API simulator listen address")
+	flag.StringVar(&opts.OvmAddr, "ovm-addr", "127.0.0.1:9008", "overseas visitors chargeable-status (OVM) simulator listen address")
 	flag.BoolVar(&opts.Open, "open", false, "open-sandbox mode: no Authorization header required")
 	flag.Int64Var(&opts.Seed, "seed", population.DefaultSeed, "synthetic population seed")
 	flag.IntVar(&opts.Size, "size", population.DefaultSize, "synthetic population size")
@@ -42,6 +43,7 @@ func main() {
 	fmt.Printf("CPIS %s\n", sb.CPISBaseURL)
 	fmt.Printf("FGM  %s\n", sb.FGMBaseURL)
 	fmt.Printf("IMMS %s\n", sb.ImmsBaseURL)
+	fmt.Printf("OVM  %s\n", sb.OVMBaseURL)
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)

@@ -27,6 +27,7 @@ import (
 	"github.com/carerecords/fhir-facade/backends/fgm"
 	"github.com/carerecords/fhir-facade/backends/immunisation"
 	"github.com/carerecords/fhir-facade/backends/nrl"
+	"github.com/carerecords/fhir-facade/backends/ovm"
 	"github.com/carerecords/fhir-facade/backends/pds"
 	"github.com/carerecords/fhir-facade/backends/ra"
 	"github.com/carerecords/fhir-facade/backends/sandbox"
@@ -114,6 +115,9 @@ type Config struct {
 	CPIS                  Backend
 	CPISUnscheduledAccess bool
 	FGM                   Backend
+	// OVM is the overseas visitors chargeable-status service, the fourth
+	// Flag backend (env OVM_BASE_URL, OVM_TOKEN …; read-only).
+	OVM Backend
 	// Imms is the Immunisation History API (env IMMS_BASE_URL, IMMS_TOKEN …).
 	Imms Backend
 	// Sandbox configures the embedded simulators started for every backend
@@ -268,6 +272,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	if cfg.FGM, err = backendFromEnv(getenv, "FGM"); err != nil {
+		return cfg, err
+	}
+	if cfg.OVM, err = backendFromEnv(getenv, "OVM"); err != nil {
 		return cfg, err
 	}
 	if cfg.Imms, err = backendFromEnv(getenv, "IMMS"); err != nil {
@@ -683,6 +690,7 @@ func (a *App) useSandbox(cfg *Config) error {
 		{&cfg.RA, func(s *sandbox.Sandbox) string { return s.RABaseURL }},
 		{&cfg.CPIS, func(s *sandbox.Sandbox) string { return s.CPISBaseURL }},
 		{&cfg.FGM, func(s *sandbox.Sandbox) string { return s.FGMBaseURL }},
+		{&cfg.OVM, func(s *sandbox.Sandbox) string { return s.OVMBaseURL }},
 		{&cfg.Imms, func(s *sandbox.Sandbox) string { return s.ImmsBaseURL }},
 	}
 	for _, b := range backends {
@@ -708,7 +716,7 @@ func (a *App) useSandbox(cfg *Config) error {
 	return nil
 }
 
-// flagProvider builds the Flag provider over RA, CP-IS and FGM-IS.
+// flagProvider builds the Flag provider over RA, CP-IS, FGM-IS and OVM.
 func (a *App) flagProvider(cfg Config, m *upstream.Metrics, memo *resources.Memo) (*resources.Flag, error) {
 	raUp, err := a.upstream(ra.Name, cfg.RA, cfg.BackendTimeout, m)
 	if err != nil {
@@ -722,6 +730,10 @@ func (a *App) flagProvider(cfg Config, m *upstream.Metrics, memo *resources.Memo
 	if err != nil {
 		return nil, err
 	}
+	ovmUp, err := a.upstream(ovm.Name, cfg.OVM, cfg.BackendTimeout, m)
+	if err != nil {
+		return nil, err
+	}
 	author := ramap.Author{
 		UserID: orDefault(cfg.RASessionURID, "facade"), UserName: "FHIR facade",
 		RoleCode: "R8000", RoleDisplay: "Clinical Practitioner Access Role",
@@ -731,6 +743,7 @@ func (a *App) flagProvider(cfg Config, m *upstream.Metrics, memo *resources.Memo
 		ra.New(raUp, ra.Options{SessionURID: cfg.RASessionURID}),
 		cpis.New(cpisUp, cpis.Options{UnscheduledAccess: cfg.CPISUnscheduledAccess}),
 		fgm.New(fgmUp),
+		ovm.New(ovmUp),
 		memo,
 		resources.FlagOptions{Author: author},
 	), nil

@@ -37,6 +37,15 @@ func TestFromEnv(t *testing.T) {
 				t.Errorf("%+v", c)
 			}
 		}},
+		{name: "OVM like the other Flag backends", env: map[string]string{
+			"OVM_BASE_URL": "https://ovm.example/overseas-visitors/v1", "OVM_TOKEN_FILE": tokenFile, "OVM_TIMEOUT": "4s", "OVM_RETRIES": "0", "OVM_CACHE_TTL": "5s",
+		}, check: func(t *testing.T, c app.Config) {
+			if c.OVM.BaseURL != "https://ovm.example/overseas-visitors/v1" || c.OVM.Token != "s3cret" || c.OVM.Timeout != 4*time.Second ||
+				c.OVM.MaxAttempts != 1 || c.OVM.CacheTTL == nil || *c.OVM.CacheTTL != 5*time.Second {
+				t.Errorf("%+v", c.OVM)
+			}
+		}},
+		{name: "bad OVM timeout", env: map[string]string{"OVM_TIMEOUT": "later"}, wantErr: "OVM_TIMEOUT"},
 		{name: "token file wins", env: map[string]string{"PDS_TOKEN": "inline", "PDS_TOKEN_FILE": tokenFile}, check: func(t *testing.T, c app.Config) {
 			if c.PDS.Token != "s3cret" {
 				t.Errorf("token %q", c.PDS.Token)
@@ -84,6 +93,9 @@ func TestNewStartsTheSandbox(t *testing.T) {
 	defer a.Close()
 	if a.Sandbox == nil || !strings.HasPrefix(a.Backends["pds"], "http://127.0.0.1:") {
 		t.Errorf("sandbox %v, pds %q", a.Sandbox, a.Backends["pds"])
+	}
+	if a.Sandbox.OVM == nil || a.Backends["ovm"] != a.Sandbox.OVMBaseURL || !strings.HasSuffix(a.Backends["ovm"], "/overseas-visitors/v1") {
+		t.Errorf("ovm %q", a.Backends["ovm"])
 	}
 	if _, ok := a.Resources.Lookup("Patient"); !ok {
 		t.Error("no Patient provider")
