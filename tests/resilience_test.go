@@ -29,9 +29,9 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
 	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
-	sandboxovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
 	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
 	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
+	sandboxovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
 	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	sandboxra "github.com/carerecords/fhir-facade/backends/sandbox/ra"
