@@ -136,8 +136,9 @@ CPIS_Q="$CPIS_BASE_URL/CareTeam?patient%3Aidentifier=$NHS"
 FGM_Q="$FGM_BASE_URL/Flag?patient%3Aidentifier=$NHS"
 NRL_Q="$NRL_BASE_URL/DocumentReference?subject%3Aidentifier=$NHS"
 IMMS_Q="$IMMS_BASE_URL/Immunization?patient.identifier=$NHS&_include=Immunization%3Apatient"
-FLAG_CALLS=("$RA_FLAGS" "$RA_CONSENT" "$CPIS_Q" "$FGM_Q")
-SUMMARY_CALLS=("$PDS_READ" "$SCR_DOCREF" "$SCR_BUNDLE" "$SCR_DOCREF" "$SCR_BUNDLE" "$NRL_Q" "${FLAG_CALLS[@]}" "$IMMS_Q")
+OVM_Q="$OVM_BASE_URL/status?nhs-number=9000000009"
+FLAG_CALLS=("$RA_FLAGS" "$RA_CONSENT" "$CPIS_Q" "$FGM_Q" "$OVM_Q")
+SUMMARY_CALLS=("$PDS_READ" "$SCR_DOCREF" "$SCR_BUNDLE" "$NRL_Q" "${FLAG_CALLS[@]}" "$IMMS_Q")
 
 for u in "${SUMMARY_CALLS[@]}"; do
   code="$(curl -s -o /dev/null -w '%{http_code}' "${DH[@]}" "$u")"

@@ -29,6 +29,7 @@ import (
 	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
 	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
 	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
+	"github.com/carerecords/fhir-facade/backends/sandbox/ovm"
 	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/backends/sandbox/ra"
 	"github.com/carerecords/fhir-facade/backends/sandbox/scr"
@@ -63,8 +64,8 @@ func main() {
 		fmt.Fprintf(w, "every simulator answers after %v\n", d)
 	})
 	mux.HandleFunc("GET /requests", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "pds %d\nscr %d\nnrl %d\nra %d\ncpis %d\nfgm %d\nimms %d\n", sb.PDS.Requests(), sb.SCR.Requests(),
-			sb.NRL.Requests(), sb.RA.Requests(), sb.CPIS.Requests(), sb.FGM.Requests(), sb.Imms.Requests())
+		fmt.Fprintf(w, "pds %d\nscr %d\nnrl %d\nra %d\ncpis %d\nfgm %d\nimms %d\novm %d\n", sb.PDS.Requests(), sb.SCR.Requests(),
+			sb.NRL.Requests(), sb.RA.Requests(), sb.CPIS.Requests(), sb.FGM.Requests(), sb.Imms.Requests(), sb.OVM.Requests())
 	})
 	ctl := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = ctl.Serve(ln) }()
@@ -73,7 +74,7 @@ func main() {
 	var b strings.Builder
 	for _, kv := range [][2]string{
 		{"PDS", sb.PDSBaseURL}, {"SCR", sb.SCRBaseURL}, {"NRL", sb.NRLBaseURL}, {"RA", sb.RABaseURL},
-		{"CPIS", sb.CPISBaseURL}, {"FGM", sb.FGMBaseURL}, {"IMMS", sb.ImmsBaseURL},
+		{"CPIS", sb.CPISBaseURL}, {"FGM", sb.FGMBaseURL}, {"IMMS", sb.ImmsBaseURL}, {"OVM", sb.OVMBaseURL},
 	} {
 		fmt.Fprintf(&b, "%s_BASE_URL=%s\n%s_TOKEN=%s\n", kv[0], kv[1], kv[0], *token)
 	}
@@ -101,6 +102,7 @@ func setDelay(sb *sandbox.Sandbox, d time.Duration) {
 		sb.CPIS.SetFault(nil)
 		sb.FGM.SetFault(nil)
 		sb.Imms.SetFault(nil)
+		sb.OVM.SetFault(nil)
 		return
 	}
 	sb.PDS.SetFault(&pds.Fault{Delay: d})
@@ -110,4 +112,5 @@ func setDelay(sb *sandbox.Sandbox, d time.Duration) {
 	sb.CPIS.SetFault(&cpis.Fault{Delay: d})
 	sb.FGM.SetFault(&fgm.Fault{Delay: d})
 	sb.Imms.SetFault(&immunisation.Fault{Delay: d})
+	sb.OVM.SetFault(&ovm.Fault{Delay: d})
 }
