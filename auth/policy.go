@@ -45,6 +45,12 @@ var clinicalGrants = []Grant{
 	{Types: []string{"Flag"}, Interactions: []Interaction{Create, Update}},
 }
 
+// birthNotifiers may notify births (Patient/$notify-birth, a creating
+// operation): the clinicians present at a birth — clinical practitioners
+// (obstetricians), nurses and midwives (nurse and health professional
+// roles). Not nurse managers, not admin staff, never system/ access.
+var birthNotifiers = []Grant{{Types: []string{"Patient"}, Interactions: []Interaction{CreateOperation}}}
+
 // DefaultRoles is the role table of the default Policy:
 //
 //	role                        codes                        may
@@ -53,6 +59,7 @@ var clinicalGrants = []Grant{
 //	                                                         Flag DocumentReference Binary Immunization);
 //	                                                         Patient/$summary (operation); create, update Flag
 //	                                                         (reasonable adjustments)
+//	birth notifiers             R8000 R8001 R8003            also Patient/$notify-birth (create-operation)
 //	admin/clinical support      R8008                        read, vread, search, patch Patient (demographics);
 //	                                                         create Patient (PDS NHS number allocation, only
 //	                                                         after a search found none); no clinical data
@@ -63,10 +70,10 @@ var clinicalGrants = []Grant{
 // Patient's demographics (patch, and create after a search). A role not in the table grants nothing.
 func DefaultRoles() []Role {
 	return []Role{
-		{Code: RoleClinicalPractitioner, Name: "Clinical Practitioner", Grants: clinicalGrants},
-		{Code: RoleNurse, Name: "Nurse", Grants: clinicalGrants},
+		{Code: RoleClinicalPractitioner, Name: "Clinical Practitioner", Grants: append(birthNotifiers, clinicalGrants...)},
+		{Code: RoleNurse, Name: "Nurse", Grants: append(birthNotifiers, clinicalGrants...)},
 		{Code: RoleNurseManager, Name: "Nurse Manager", Grants: clinicalGrants},
-		{Code: RoleHealthProfessional, Name: "Health Professional", Grants: clinicalGrants},
+		{Code: RoleHealthProfessional, Name: "Health Professional", Grants: append(birthNotifiers, clinicalGrants...)},
 		{Code: RoleAdminClinicalSupport, Name: "Admin/Clinical Support", Grants: []Grant{
 			// Create: PDS's POST /Patient, allocating an NHS number to a
 			// patient a search did not find (registration staff's task).

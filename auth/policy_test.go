@@ -13,7 +13,7 @@ var (
 	allTypes = []string{"Patient", "AllergyIntolerance", "MedicationStatement", "Flag",
 		"DocumentReference", "Binary", "Immunization", "AuditEvent", "Observation"}
 	allInteractions = []auth.Interaction{auth.Read, auth.VRead, auth.Search, auth.Create,
-		auth.Update, auth.Patch, auth.Delete, auth.Operation}
+		auth.Update, auth.Patch, auth.Delete, auth.Operation, auth.CreateOperation}
 	clinical = []string{"Patient", "AllergyIntolerance", "MedicationStatement", "Flag",
 		"DocumentReference", "Binary", "Immunization"}
 )
@@ -57,6 +57,7 @@ func TestPolicyMatrix(t *testing.T) {
 		allowSet([]string{"Patient"}, auth.Operation),
 		allowSet([]string{"Flag"}, auth.Create, auth.Update),
 	)
+	birthNotifierAllowed := union(clinicalAllowed, allowSet([]string{"Patient"}, auth.CreateOperation))
 	tests := []struct {
 		name    string
 		scope   string
@@ -64,10 +65,10 @@ func TestPolicyMatrix(t *testing.T) {
 		patient string
 		allowed map[string]bool
 	}{
-		{name: "clinical practitioner R8000", scope: "user/*.cruds", roles: []string{"R8000"}, allowed: clinicalAllowed},
-		{name: "nurse R8001", scope: "user/*.cruds", roles: []string{"R8001"}, allowed: clinicalAllowed},
+		{name: "clinical practitioner R8000", scope: "user/*.cruds", roles: []string{"R8000"}, allowed: birthNotifierAllowed},
+		{name: "nurse R8001", scope: "user/*.cruds", roles: []string{"R8001"}, allowed: birthNotifierAllowed},
 		{name: "nurse manager R8002", scope: "user/*.cruds", roles: []string{"R8002"}, allowed: clinicalAllowed},
-		{name: "health professional R8003", scope: "user/*.cruds", roles: []string{"R8003"}, allowed: clinicalAllowed},
+		{name: "health professional R8003", scope: "user/*.cruds", roles: []string{"R8003"}, allowed: birthNotifierAllowed},
 		{name: "admin R8008", scope: "user/*.cruds", roles: []string{"R8008"},
 			allowed: allowSet([]string{"Patient"}, auth.Read, auth.VRead, auth.Search, auth.Patch, auth.Create)},
 		{name: "auditor", scope: "user/*.cruds", roles: []string{"facade-auditor"},
@@ -80,7 +81,7 @@ func TestPolicyMatrix(t *testing.T) {
 			allowed: union(allowSet(clinical, auth.Read, auth.VRead, auth.Search), allowSet([]string{"Patient"}, auth.Operation))},
 		{name: "system token with an auditor role claim", scope: "system/*.cruds", roles: []string{"facade-auditor"},
 			allowed: union(allowSet(clinical, auth.Read, auth.VRead, auth.Search), allowSet([]string{"Patient"}, auth.Operation))},
-		{name: "clinician in patient context", scope: "patient/*.cruds", roles: []string{"R8000"}, patient: "9000000009", allowed: clinicalAllowed},
+		{name: "clinician in patient context", scope: "patient/*.cruds", roles: []string{"R8000"}, patient: "9000000009", allowed: birthNotifierAllowed},
 		{name: "clinician in patient context with user scopes only", scope: "user/*.cruds system/*.rs", roles: []string{"R8000"}, patient: "9000000009", allowed: nil},
 		{name: "patient scopes without patient context", scope: "patient/*.cruds", roles: []string{"R8000"}, allowed: nil},
 	}

@@ -9,8 +9,12 @@ import (
 // Interaction is a FHIR RESTful interaction the policy decides on.
 type Interaction int
 
-// The interactions. Operation is any $operation ($summary…); it needs read
-// permission on the resource type it is invoked on.
+// The interactions. Operation is any $operation that only reads
+// ($summary…); it needs read permission on the resource type it is invoked
+// on. CreateOperation is a $operation that creates resources of that type
+// (Patient/$notify-birth); it needs create permission, and a grant of its
+// own, so that who may create through it and who may create directly (POST
+// [type]) are decided apart.
 const (
 	Read Interaction = iota + 1
 	VRead
@@ -20,17 +24,19 @@ const (
 	Patch
 	Delete
 	Operation
+	CreateOperation
 )
 
 var interactionNames = [...]string{
 	Read: "read", VRead: "vread", Search: "search", Create: "create",
 	Update: "update", Patch: "patch", Delete: "delete", Operation: "operation",
+	CreateOperation: "create-operation",
 }
 
 // String returns the interaction's FHIR name ("read", "search-type" is
 // "search", any $operation is "operation").
 func (i Interaction) String() string {
-	if i < Read || i > Operation {
+	if i < Read || i > CreateOperation {
 		return fmt.Sprintf("Interaction(%d)", int(i))
 	}
 	return interactionNames[i]
@@ -38,14 +44,14 @@ func (i Interaction) String() string {
 
 // Permission returns the SMART v2 permission the interaction needs: read and
 // vread need r, search s, create c, update and patch u, delete d, an
-// operation r. It is 0 for an invalid Interaction.
+// operation r, a creating operation c. It is 0 for an invalid Interaction.
 func (i Interaction) Permission() Permissions {
 	switch i {
 	case Read, VRead, Operation:
 		return PermRead
 	case Search:
 		return PermSearch
-	case Create:
+	case Create, CreateOperation:
 		return PermCreate
 	case Update, Patch:
 		return PermUpdate

@@ -232,6 +232,11 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 				res.Operation = append(res.Operation, operation{Name: x.Name, Definition: opts.BaseURL + "/OperationDefinition/" + x.Definition.ID})
 			}
 		}
+		if op, ok := p.(resources.TypeOperator); ok {
+			for _, x := range op.TypeOperations() {
+				res.Operation = append(res.Operation, operation{Name: x.Name, Definition: opts.BaseURL + "/OperationDefinition/" + x.Definition.ID})
+			}
+		}
 		if sr, ok := p.(resources.Searcher); ok {
 			for _, sp := range sr.SearchParams() {
 				res.SearchParam = append(res.SearchParam, searchParam{

@@ -11,7 +11,8 @@ import (
 )
 
 // OperationDefinition builds the FHIR OperationDefinition resource for one
-// of the facade's instance operations (returning a Bundle).
+// of the facade's operations: instance operations returning a Bundle, or
+// type operations with their own parameters.
 // See: http://hl7.org/fhir/R4/operationdefinition.html
 func OperationDefinition(d resources.OperationDefinition) (proto.Message, error) {
 	doc := map[string]any{
@@ -22,16 +23,23 @@ func OperationDefinition(d resources.OperationDefinition) (proto.Message, error)
 		"status":       "active",
 		"kind":         "operation",
 		"description":  d.Description,
-		"affectsState": false,
+		"affectsState": d.AffectsState,
 		"code":         d.Code,
 		"resource":     []string{d.Resource},
 		"system":       false,
-		"type":         false,
-		"instance":     true,
+		"type":         d.Type,
+		"instance":     !d.Type,
 		"parameter": []map[string]any{{
 			"name": "return", "use": "out", "min": 1, "max": "1", "type": "Bundle",
 			"documentation": "A searchset Bundle: the resources, and an OperationOutcome entry for any source that failed.",
 		}},
+	}
+	if len(d.Parameters) > 0 {
+		var ps []map[string]any
+		for _, p := range d.Parameters {
+			ps = append(ps, map[string]any{"name": p.Name, "use": p.Use, "min": p.Min, "max": p.Max, "type": p.Type, "documentation": p.Documentation})
+		}
+		doc["parameter"] = ps
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {

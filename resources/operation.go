@@ -40,6 +40,23 @@ type OperationDefinition struct {
 	Resource string
 	// Code is the operation name without '$'.
 	Code string
+	// Type says the operation is invoked on the resource type (POST
+	// [base]/[type]/$[code]) rather than on an instance; AffectsState that
+	// it changes data. Parameters lists its in and out parameters; empty
+	// means the instance operations' one out parameter, a Bundle.
+	Type         bool
+	AffectsState bool
+	Parameters   []OperationParameter
+}
+
+// OperationParameter is one parameter of an OperationDefinition.
+type OperationParameter struct {
+	Name          string
+	Use           string // "in" or "out"
+	Min           int
+	Max           string // "1", "*"
+	Type          string // FHIR type, e.g. "Identifier", "dateTime"
+	Documentation string
 }
 
 // Operator is implemented by providers with instance operations.
@@ -167,6 +184,19 @@ func NewOperationDefinitions(build func(OperationDefinition) (proto.Message, err
 			continue
 		}
 		for _, x := range op.Operations() {
+			msg, err := build(x.Definition)
+			if err != nil {
+				return nil, err
+			}
+			o.byID[x.Definition.ID] = &Resource{Type: "OperationDefinition", ID: x.Definition.ID, Message: msg, RenderKey: "opdef/" + x.Definition.ID}
+		}
+	}
+	for _, p := range ps {
+		op, ok := p.(TypeOperator)
+		if !ok {
+			continue
+		}
+		for _, x := range op.TypeOperations() {
 			msg, err := build(x.Definition)
 			if err != nil {
 				return nil, err

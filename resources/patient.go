@@ -27,6 +27,7 @@ type Patient struct {
 	pds            PDSClient
 	memo           *Memo
 	summarySources []SummarySource
+	bna            BNAClient // births ($notify-birth); nil: not offered
 }
 
 var (

@@ -197,6 +197,7 @@ func (s *Server) routes() http.Handler {
 	f.Handle("/metadata", s.fhir("/fhir/metadata", map[string]handlerFunc{http.MethodGet: s.metadata}))
 	f.Handle("/{type}/_search", s.fhir("/fhir/{type}/_search", map[string]handlerFunc{http.MethodPost: s.searchType}))
 	f.Handle("/{type}/{id}/{op:\\$[a-z][a-z-]*}", s.fhir("/fhir/{type}/{id}/$op", map[string]handlerFunc{http.MethodGet: s.operation}))
+	f.Handle("/{type}/{op:\\$[a-z][a-z-]*}", s.fhir("/fhir/{type}/$op", map[string]handlerFunc{http.MethodPost: s.typeOperation}))
 	f.Handle("/{type}/{id}/_history/{vid}", s.fhir("/fhir/{type}/{id}/_history/{vid}", map[string]handlerFunc{http.MethodGet: s.vread}))
 	f.Handle("/{type}/{id}", s.fhir("/fhir/{type}/{id}", map[string]handlerFunc{http.MethodGet: s.read, http.MethodPut: s.update, http.MethodPatch: s.patch}))
 	f.Handle("/{type}", s.fhir("/fhir/{type}", map[string]handlerFunc{http.MethodGet: s.searchType, http.MethodPost: s.create}))

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/bna"
 	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
 	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
 	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
@@ -31,6 +32,9 @@ type Options struct {
 	Open bool
 	// PDSAddr is the PDS simulator's listen address; "" means 127.0.0.1:0.
 	PDSAddr string
+	// BNAAddr is the birth notification simulator's listen address; ""
+	// means 127.0.0.1:0.
+	BNAAddr string
 	// NRLAddr is the NRL simulator's listen address (it also serves the
 	// documents, at /ssp); "" means 127.0.0.1:0.
 	NRLAddr string
@@ -59,6 +63,10 @@ type Sandbox struct {
 	// PDSBaseURL is its base URL, e.g.
 	// http://127.0.0.1:40123/personal-demographics/FHIR/R4.
 	PDSBaseURL string
+	// BNA is the running birth notification simulator, which creates babies
+	// in PDS; BNABaseURL its base URL (…/birth-notifications/v1).
+	BNA        *bna.Simulator
+	BNABaseURL string
 	// NRL is the running National Record Locator simulator; NRLBaseURL its
 	// base URL (…/record-locator/consumer/FHIR/R4) and NRLSSPURL the base
 	// of its simulated Spine Secure Proxy (…/ssp), where the documents are.
@@ -135,6 +143,11 @@ func (s *Sandbox) simulators(opts Options, pop []population.Person) []simulator 
 		{"PDS", opts.PDSAddr, pds.BasePath, func(base string) http.Handler {
 			s.PDS, s.PDSBaseURL = pds.New(pds.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
 			return s.PDS
+		}},
+		// After PDS: a notified baby is created in that PDS simulator.
+		{"BNA", opts.BNAAddr, bna.BasePath, func(base string) http.Handler {
+			s.BNA, s.BNABaseURL = bna.New(bna.Options{Open: opts.Open, PDS: s.PDS}), base
+			return s.BNA
 		}},
 		{"SCR", opts.SCRAddr, scr.BasePath, func(base string) http.Handler {
 			s.SCR, s.SCRBaseURL = scr.New(scr.Options{Open: opts.Open, Population: pop, BaseURL: base}), base

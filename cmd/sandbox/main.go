@@ -20,6 +20,7 @@ import (
 func main() {
 	var opts sandbox.Options
 	flag.StringVar(&opts.PDSAddr, "pds-addr", "127.0.0.1:9001", "PDS simulator listen address")
+	flag.StringVar(&opts.BNAAddr, "bna-addr", "127.0.0.1:9009", "birth notification simulator listen address")
 	flag.StringVar(&opts.SCRAddr, "scr-addr", "127.0.0.1:9002", "SCR simulator listen address")
 	flag.StringVar(&opts.NRLAddr, "nrl-addr", "127.0.0.1:9003", "NRL simulator (and document host) listen address")
 	flag.StringVar(&opts.RAAddr, "ra-addr", "127.0.0.1:9004", "RA simulator listen address")
@@ -37,6 +38,7 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("PDS  %s\n", sb.PDSBaseURL)
+	fmt.Printf("BNA  %s\n", sb.BNABaseURL)
 	fmt.Printf("SCR  %s\n", sb.SCRBaseURL)
 	fmt.Printf("NRL  %s (documents: %s)\n", sb.NRLBaseURL, sb.NRLSSPURL)
 	fmt.Printf("RA   %s\n", sb.RABaseURL)

@@ -47,10 +47,10 @@ func TestRun(t *testing.T) {
 		wantPat   string
 	}{
 		{name: "endpoint clinician", args: []string{"-url", srv.URL, "-role", "clinician", "-scope", "user/*.rs user/Flag.cu"}, wantRole: "R8000", wantScope: "user/*.rs user/Flag.cu"},
-		{name: "endpoint default role and scope", args: []string{"-url", srv.URL}, wantRole: "R8000", wantScope: "user/*.rs user/Flag.cu"},
+		{name: "endpoint default role and scope", args: []string{"-url", srv.URL}, wantRole: "R8000", wantScope: "user/*.rs user/Flag.cu user/Patient.c"},
 		{name: "endpoint patient context", args: []string{"-url", srv.URL, "-patient", "9000000009"}, wantRole: "R8000", wantScope: "patient/*.rs", wantPat: "9000000009"},
 		{name: "endpoint system token", args: []string{"-url", srv.URL, "-role", ""}, wantScope: "system/*.rs"},
-		{name: "key file admin", args: []string{"-key-file", keyFile, "-role", "admin"}, wantRole: "R8008", wantScope: "user/Patient.rus"},
+		{name: "key file admin", args: []string{"-key-file", keyFile, "-role", "admin"}, wantRole: "R8008", wantScope: "user/Patient.crus"},
 		{name: "key file auditor with scope", args: []string{"-key-file", keyFile, "-role", "auditor", "-scope", "user/AuditEvent.s"}, wantRole: "facade-auditor", wantScope: "user/AuditEvent.s"},
 		{name: "endpoint unknown role", args: []string{"-url", srv.URL, "-role", "superuser"}, wantCode: 1, wantErr: "invalid_request"},
 		{name: "endpoint bad secret", args: []string{"-url", srv.URL, "-client-secret", "nope"}, wantCode: 1, wantErr: "invalid_client"},

@@ -13,7 +13,9 @@
 //	                             answers like the stateless public sandbox)
 //	GET   /Patient/{nhsNumber}/RelatedPerson   related people (related.go)
 //	POST  /Patient               create a record, allocating an NHS number
-//	                             (create.go)
+//	                             (create.go); RegisterBirth adds a notified
+//	                             baby in-process, from the same allocator
+//	                             (birth.go, for backends/sandbox/bna)
 //
 // Coverage answers 501 for now.
 //

@@ -23,6 +23,7 @@ import (
 	"github.com/carerecords/fhir-facade/audit"
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/auth/issuer"
+	"github.com/carerecords/fhir-facade/backends/bna"
 	"github.com/carerecords/fhir-facade/backends/cpis"
 	"github.com/carerecords/fhir-facade/backends/fgm"
 	"github.com/carerecords/fhir-facade/backends/immunisation"
@@ -84,6 +85,9 @@ type Config struct {
 	BackendTimeout time.Duration
 	// One entry per national backend.
 	PDS Backend
+	// BNA is the birth notification service behind Patient/$notify-birth
+	// (env BNA_BASE_URL, BNA_TOKEN …).
+	BNA Backend
 	// NRL is the National Record Locator consumer API. NRLODSCode (env
 	// NRL_ODS_CODE, default nrl.DefaultODSCode) is the consuming organisation
 	// sent as NHSD-End-User-Organisation-ODS. Documents are retrieved through
@@ -243,6 +247,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	if cfg.PDS, err = backendFromEnv(getenv, "PDS"); err != nil {
+		return cfg, err
+	}
+	if cfg.BNA, err = backendFromEnv(getenv, "BNA"); err != nil {
 		return cfg, err
 	}
 	if cfg.NRL, err = backendFromEnv(getenv, "NRL"); err != nil {
@@ -522,7 +529,13 @@ func New(cfg Config) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	bnaUp, err := a.upstream(bna.Name, cfg.BNA, cfg.BackendTimeout, um)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	patient := resources.NewPatient(pds.New(pdsUp), memo)
+	patient.UseBirthNotifications(bna.New(bnaUp))
 	// Every resource provider; the registry, the routes and the
 	// CapabilityStatement come from this list.
 	providers := []resources.Provider{
@@ -618,7 +631,7 @@ func (a *App) authentication(cfg Config) (*server.Auth, *server.SMARTConfigurati
 	smart := &server.SMARTConfiguration{
 		GrantTypesSupported:               []string{"client_credentials"},
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic"},
-		ScopesSupported:                   []string{"user/*.rs", "user/Patient.rus", "user/Flag.cu", "patient/*.rs", "system/*.rs"},
+		ScopesSupported:                   []string{"user/*.rs", "user/Patient.rus", "user/Patient.crus", "user/Patient.c", "user/Flag.cu", "patient/*.rs", "system/*.rs"},
 		Capabilities:                      []string{"permission-v1", "permission-v2", "permission-user", "permission-patient", "client-confidential-symmetric"},
 	}
 	handlers := map[string]http.Handler{}
@@ -685,6 +698,7 @@ func (a *App) useSandbox(cfg *Config) error {
 		url func(*sandbox.Sandbox) string
 	}{
 		{&cfg.PDS, func(s *sandbox.Sandbox) string { return s.PDSBaseURL }},
+		{&cfg.BNA, func(s *sandbox.Sandbox) string { return s.BNABaseURL }},
 		{&cfg.SCR, func(s *sandbox.Sandbox) string { return s.SCRBaseURL }},
 		{&cfg.NRL, func(s *sandbox.Sandbox) string { return s.NRLBaseURL }},
 		{&cfg.RA, func(s *sandbox.Sandbox) string { return s.RABaseURL }},

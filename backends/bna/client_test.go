@@ -1,0 +1,107 @@
+package bna_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/carerecords/fhir-facade/backends/bna"
+	sandboxbna "github.com/carerecords/fhir-facade/backends/sandbox/bna"
+	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
+	"github.com/carerecords/fhir-facade/backends/upstream"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+)
+
+func notification(order int) bna.Notification {
+	return bna.Notification{
+		MotherNHSNumber: "9000000009",
+		Baby: bna.Baby{Sex: "male", BirthDateTime: time.Now().Add(-time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339),
+			BirthOrder: order, NumberOfBabies: 2, BirthWeightGrams: 2900},
+		PlaceOfBirthODS: "RGT01",
+		NotifiedBy:      bna.NotifiedBy{SDSUserID: "910000000001", ODS: "Y05868"},
+	}
+}
+
+func setup(t *testing.T) (*bna.Client, *sandboxbna.Simulator) {
+	t.Helper()
+	sim := sandboxbna.New(sandboxbna.Options{PDS: pds.New(pds.Options{})})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	up, err := upstream.New(upstream.Config{Name: bna.Name, BaseURL: srv.URL + sandboxbna.BasePath, Token: "t", Timeout: 5 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bna.New(up), sim
+}
+
+func TestNotify(t *testing.T) {
+	c, sim := setup(t)
+	ctx := upstream.WithCorrelationID(context.Background(), "0C8E6C6A-58C4-4D0B-9E33-6B0C5C1F2A11")
+	first, err := c.Notify(ctx, notification(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client retries its POST with the same X-Request-ID: same baby.
+	again, err := c.Notify(ctx, notification(1))
+	if err != nil || again.NHSNumber != first.NHSNumber || first.PDSVersion != "1" {
+		t.Fatalf("replay: %+v %v (first %+v)", again, err, first)
+	}
+	// A client request id that is no UUID is keyed the same way every time.
+	odd := upstream.WithCorrelationID(context.Background(), "my-retry-42")
+	twin, err := c.Notify(odd, notification(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if twin2, err := c.Notify(odd, notification(2)); err != nil || twin2.NHSNumber != twin.NHSNumber {
+		t.Fatalf("replay with a non-UUID id: %+v %v", twin2, err)
+	}
+	if sim.Notified() != 2 {
+		t.Fatalf("%d babies, want 2", sim.Notified())
+	}
+
+	tests := []struct {
+		name     string
+		ctx      context.Context
+		n        bna.Notification
+		category fhirerr.Category
+		code     string
+		expr     string
+	}{
+		{name: "same birth, new request", ctx: context.Background(), n: notification(1), category: fhirerr.Conflict, code: "DUPLICATE_NOTIFICATION"},
+		{name: "unknown mother", ctx: context.Background(), n: func() bna.Notification { n := notification(1); n.MotherNHSNumber = "9111231130"; return n }(),
+			category: fhirerr.NotFound, code: "MOTHER_NOT_FOUND"},
+		{name: "bad value", ctx: context.Background(), n: func() bna.Notification { n := notification(1); n.Baby.Sex = "x"; return n }(),
+			category: fhirerr.Invalid, code: "INVALID_VALUE", expr: "baby.sex"},
+		{name: "invalid mother, never sent", ctx: context.Background(), n: func() bna.Notification { n := notification(1); n.MotherNHSNumber = "9000000000"; return n }(),
+			category: fhirerr.Invalid, expr: "motherNhsNumber"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.Notify(tt.ctx, tt.n)
+			fe := fhirerr.As(err)
+			if fe == nil || fe.Category != tt.category || fe.Expression != tt.expr {
+				t.Fatalf("err %v, want %v %s", err, tt.category, tt.expr)
+			}
+			if tt.code != "" && (fe.Details == nil || fe.Details.Code != tt.code) {
+				t.Errorf("details %+v, want %s", fe.Details, tt.code)
+			}
+		})
+	}
+}
+
+// TestNotifyIsNeverRetried: a 503 after which the service may have
+// recorded the birth is passed on after one attempt.
+func TestNotifyIsNeverRetried(t *testing.T) {
+	c, sim := setup(t)
+	sim.SetFault(&sandboxbna.Fault{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"0"}}})
+	before := sim.Requests()
+	_, err := c.Notify(context.Background(), notification(1))
+	if fhirerr.CategoryOf(err) != fhirerr.Timeout {
+		t.Fatalf("err %v, want Timeout", err)
+	}
+	if n := sim.Requests() - before; n != 1 {
+		t.Fatalf("%d attempts, want 1", n)
+	}
+}

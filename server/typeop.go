@@ -1,0 +1,97 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/carerecords/fhir-facade/auth"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/profiles"
+	"github.com/carerecords/fhir-facade/resources"
+)
+
+// typeOperation serves POST [base]/[type]/$[name] for providers' type
+// operations that create a resource (Patient/$notify-birth): the body is a
+// Parameters resource, checked against the R4 schema; the answer is 201 with
+// the created resource, Location, ETag and Last-Modified, like a create. The
+// caller needs auth.CreateOperation on the type; a patient-context token
+// never may.
+// See: http://hl7.org/fhir/R4/operations.html
+func (s *Server) typeOperation(r *http.Request, _ format, _ url.Values) (*reply, error) {
+	ri := infoFrom(r.Context())
+	ri.interaction = "operation"
+	p, err := s.provider(r)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimPrefix(mux.Vars(r)["op"], "$")
+	var op *resources.TypeOperation
+	if o, ok := p.(resources.TypeOperator); ok {
+		for _, x := range o.TypeOperations() {
+			if x.Name == name {
+				op = &x
+				break
+			}
+		}
+	}
+	if op == nil {
+		return nil, &fhirerr.Error{Category: fhirerr.NotFound, IssueCode: "not-supported", Message: "operation $" + safeName(name) + " is not supported on the type " + p.ResourceType()}
+	}
+	ri.interaction = "operation-" + op.Name
+	if err := s.allow(r, p.ResourceType(), auth.CreateOperation); err != nil {
+		return nil, err
+	}
+	if patientScope(r) != "" {
+		return nil, &fhirerr.Error{Category: fhirerr.Forbidden, Message: "a token limited to one patient cannot run $" + op.Name}
+	}
+	body, err := readParameters(r)
+	if err != nil {
+		return nil, err
+	}
+	res, err := op.Run(r.Context(), body)
+	if err != nil {
+		return nil, err
+	}
+	return s.written(r, res, http.StatusCreated)
+}
+
+// readParameters reads a Parameters resource from the request body:
+// bounded, JSON only, valid against the R4 JSON schema.
+func readParameters(r *http.Request) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != mediaFHIRJSON && mt != mediaJSON && mt != "application/json+fhir") {
+		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send the Parameters as application/fhir+json")
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxResourceBody+1))
+	if err != nil {
+		return nil, fhirerr.New(fhirerr.Invalid, "could not read the request body")
+	}
+	if len(b) > maxResourceBody {
+		return nil, fhirerr.New(fhirerr.TooLarge, "the body is larger than %d bytes", maxResourceBody)
+	}
+	var head struct {
+		ResourceType string `json:"resourceType"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil || head.ResourceType != "Parameters" {
+		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "resourceType", Message: "the body must be a FHIR Parameters resource"}
+	}
+	if err := profiles.Validate(b); err != nil {
+		var ve *profiles.ValidationError
+		if errors.As(err, &ve) {
+			e := &fhirerr.Error{Category: fhirerr.Invalid, Message: "the Parameters are not valid FHIR R4: " + ve.Error()}
+			if len(ve.Issues) > 0 {
+				e.Expression = ve.Issues[0].Expression
+			}
+			return nil, e
+		}
+		return nil, err
+	}
+	return b, nil
+}
