@@ -75,6 +75,7 @@ func main() {
 	for _, kv := range [][2]string{
 		{"PDS", sb.PDSBaseURL}, {"SCR", sb.SCRBaseURL}, {"NRL", sb.NRLBaseURL}, {"RA", sb.RABaseURL},
 		{"CPIS", sb.CPISBaseURL}, {"FGM", sb.FGMBaseURL}, {"IMMS", sb.ImmsBaseURL}, {"OVM", sb.OVMBaseURL},
+		{"BNA", sb.BNABaseURL}, // not on any read path, but a backend left unset would start an embedded sandbox in the facade
 	} {
 		fmt.Fprintf(&b, "%s_BASE_URL=%s\n%s_TOKEN=%s\n", kv[0], kv[1], kv[0], *token)
 	}
