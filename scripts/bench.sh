@@ -106,6 +106,11 @@ start_facade() {
   local pid=$!
   pids+=("$pid")
   wait_ready "http://127.0.0.1:$port/healthz" "$tmp/$name.log"
+  # Every backend must be perfsim's: an embedded sandbox would share the
+  # facade's process and its memory.
+  if grep -q '"sandbox":"embedded"' "$tmp/$name.log"; then
+    echo "facade $name started an embedded sandbox: a backend is missing from perfsim's -env" >&2; exit 1
+  fi
   local auth="X-Auth: none"
   if tok="$("$tmp/token" -url "http://127.0.0.1:$port" 2>/dev/null)"; then auth="Authorization: Bearer $tok"; fi
   printf -v "${name}_URL" '%s' "http://127.0.0.1:$port/fhir"
