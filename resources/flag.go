@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	_ "time/tzdata" // england, on hosts without a zone database
 
 	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
 	"github.com/google/uuid"
@@ -504,12 +505,23 @@ func (p *Flag) searchOVM(ctx context.Context, fq *flagQuery) (*SearchResult, err
 // fetchOVM asks OVM for the patient's statuses and maps each as of today:
 // whether a status is current depends on the date, so the date is part of
 // what the memo keys the mapping by.
+// england is the zone of the dates in overseas visitor statuses.
+var england = func() *time.Location {
+	l, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return time.UTC // unreachable: time/tzdata is linked in
+	}
+	return l
+}()
+
 func (p *Flag) fetchOVM(ctx context.Context, nhs string) ([]*Resource, error) {
 	raws, err := p.ovm.Statuses(ctx, nhs)
 	if err != nil {
 		return nil, err
 	}
-	now := p.opts.Now()
+	// A status that ends on a date is current until that day ends in
+	// England, wherever the server's clock is set.
+	now := p.opts.Now().In(england)
 	today := now.Format(time.DateOnly)
 	out := make([]*Resource, 0, len(raws))
 	for _, raw := range raws {

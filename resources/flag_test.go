@@ -554,6 +554,10 @@ func TestFlagOVMStatusFollowsTheClock(t *testing.T) {
 	}{
 		{name: "the day it ends", now: endDay.Add(20 * time.Hour), want: "active"},
 		{name: "the day after", now: endDay.AddDate(0, 0, 1), want: "inactive"},
+		// Half past midnight in England on the day after: still the end day
+		// in UTC while British Summer Time is on.
+		{name: "after midnight in England", now: time.Date(endDay.Year(), endDay.Month(), endDay.Day()+1, 0, 30, 0, 0, london(t)).UTC(), want: "inactive"},
+		{name: "before midnight in England", now: time.Date(endDay.Year(), endDay.Month(), endDay.Day(), 23, 30, 0, 0, london(t)).UTC(), want: "active"},
 		{name: "back on the last day (memoised)", now: endDay, want: "active"},
 	}
 	for _, tc := range tests {
@@ -583,4 +587,13 @@ func httptestServer(t *testing.T, h http.Handler) string {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return ts.URL
+}
+
+func london(t *testing.T) *time.Location {
+	t.Helper()
+	l, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
