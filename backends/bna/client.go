@@ -74,28 +74,29 @@ type serviceError struct {
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-// keySpace is the namespace of idempotency keys derived from a client's
-// request id that is not a UUID.
+// keySpace is the namespace of the idempotency keys the facade derives.
 var keySpace = uuid.MustParse("5f0c4c1e-6b8e-4f51-9d0e-3c1a2b7d9e10")
 
-// IdempotencyKey is the X-Request-ID a notification is sent with: the
-// facade's request id, which is the client's own X-Request-ID when it sent
-// one, as is when it is a UUID, else a name-based UUID of it (the same id
-// always gives the same key), so a client retrying its POST with the same
-// X-Request-ID never creates a second baby. Without an id, a fresh UUID.
-func IdempotencyKey(ctx context.Context) string {
+// IdempotencyKey is the X-Request-ID a notification is sent with: a
+// name-based UUID of the notifying professional and the facade's request id
+// (the client's own X-Request-ID when it sent one). A client retrying its
+// POST with the same X-Request-ID gets the same key, so never a second
+// baby; another caller who sends the same X-Request-ID (request ids are not
+// secrets: they travel in logs and headers) gets another key, so never the
+// first caller's answer. Without a request id, a fresh UUID.
+func IdempotencyKey(ctx context.Context, by NotifiedBy) string {
 	id := upstream.CorrelationID(ctx)
-	switch {
-	case uuidPattern.MatchString(id):
-		return strings.ToLower(id)
-	case id != "":
-		return uuid.NewSHA1(keySpace, []byte(id)).String()
+	if id == "" {
+		return uuid.NewString()
 	}
-	return uuid.NewString()
+	if uuidPattern.MatchString(id) {
+		id = strings.ToLower(id)
+	}
+	return uuid.NewSHA1(keySpace, []byte(by.SDSUserID+"\x00"+by.ODS+"\x00"+id)).String()
 }
 
 // Notify sends one birth notification. It is never retried (upstream
-// retries only idempotent reads); its X-Request-ID is IdempotencyKey(ctx),
+// retries only idempotent reads); its X-Request-ID is IdempotencyKey,
 // so the service answers a repeated notification with its first answer.
 //
 // Errors: the service's 400 INVALID_NHS_NUMBER / INVALID_VALUE are Invalid
@@ -113,7 +114,7 @@ func (c *Client) Notify(ctx context.Context, n Notification) (*Result, error) {
 	}
 	res, err := c.up.Do(ctx, upstream.Request{
 		Method: http.MethodPost, Path: NotificationsPath, Op: "notify", Body: body,
-		Header: http.Header{"Content-Type": {"application/json"}, "X-Request-ID": {IdempotencyKey(ctx)}},
+		Header: http.Header{"Content-Type": {"application/json"}, "X-Request-ID": {IdempotencyKey(ctx, n.NotifiedBy)}},
 	})
 	if err != nil {
 		return nil, err

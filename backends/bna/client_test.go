@@ -60,6 +60,16 @@ func TestNotify(t *testing.T) {
 	if sim.Notified() != 2 {
 		t.Fatalf("%d babies, want 2", sim.Notified())
 	}
+	// Another professional who sends the first caller's request id does not
+	// get the first caller's answer: for the same birth, a duplicate.
+	other := notification(1)
+	other.NotifiedBy = bna.NotifiedBy{SDSUserID: "910000000002", ODS: "Y05868"}
+	if got, err := c.Notify(ctx, other); fhirerr.CategoryOf(err) != fhirerr.Conflict {
+		t.Fatalf("same request id, another caller: %+v %v, want a conflict", got, err)
+	}
+	if sim.Notified() != 2 {
+		t.Fatalf("%d babies, want 2", sim.Notified())
+	}
 
 	tests := []struct {
 		name     string
