@@ -144,6 +144,7 @@ IMMS_Q="$IMMS_BASE_URL/Immunization?patient.identifier=$NHS&_include=Immunizatio
 OVM_Q="$OVM_BASE_URL/status?nhs-number=9000000009"
 FLAG_CALLS=("$RA_FLAGS" "$RA_CONSENT" "$CPIS_Q" "$FGM_Q" "$OVM_Q")
 SUMMARY_CALLS=("$PDS_READ" "$SCR_DOCREF" "$SCR_BUNDLE" "$NRL_Q" "${FLAG_CALLS[@]}" "$IMMS_Q")
+OTHER_CALLS=("$PDS_READ" "$NRL_Q" "${FLAG_CALLS[@]}" "$IMMS_Q") # a $summary's calls besides SCR
 
 for u in "${SUMMARY_CALLS[@]}"; do
   code="$(curl -s -o /dev/null -w '%{http_code}' "${DH[@]}" "$u")"
@@ -192,6 +193,16 @@ curl -sf "$PERFSIM_CONTROL/delay?d=20ms" >/dev/null
 for c in 1 8; do
   lg summary-20ms/pds-direct "$CMP" -c "$c" -d "$DUR20" -pid "$PERFSIM_PID" "${DH[@]}" "$PDS_READ"
   lg summary-20ms/scr-chain-direct "$CMP" -c "$c" -d "$DUR20" -pid "$PERFSIM_PID" -seq "${DH[@]}" "$SCR_DOCREF" "$SCR_BUNDLE"
+  # The slowest backend as a $summary's fan-out loads the simulators: the
+  # SCR chain while the summary's other calls run beside it, about as many
+  # at once as the facade makes (c × 9 calls × 20 of every 45 ms ≈ 4c).
+  "$LG" -c "$((4 * c))" -d 10m "${DH[@]}" "${OTHER_CALLS[@]}" >/dev/null 2>&1 &
+  beside=$!
+  pids+=("$beside")
+  sleep 0.5
+  lg summary-20ms/scr-chain-direct-beside-fanout "$CMP" -c "$c" -d "$DUR20" -pid "$PERFSIM_PID" -seq "${DH[@]}" "$SCR_DOCREF" "$SCR_BUNDLE"
+  kill "$beside" 2>/dev/null || true
+  wait "$beside" 2>/dev/null || true
   lg summary-20ms/facade "$CMP" -c "$c" -d "$DUR20" -pid "$FA_PID" -H "$FA_AUTH" "$FA_URL/Patient/9000000009/\$summary"
 done
 lg summary-20ms/direct-sequence "$CMP" -c 8 -d "$DUR20" -pid "$PERFSIM_PID" -seq "${DH[@]}" "${SUMMARY_CALLS[@]}"

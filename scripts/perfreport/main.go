@@ -181,17 +181,35 @@ func report(w io.Writer, dir string) error {
 		if sf["label"] != "summary-20ms/facade" {
 			continue
 		}
-		slowest, name := math.NaN(), ""
-		for _, r := range compare {
-			if strings.HasPrefix(r["label"], "summary-20ms/") && r["concurrency"] == sf["concurrency"] &&
-				r["label"] != "summary-20ms/facade" && r["label"] != "summary-20ms/direct-sequence" {
-				if v := r.f("p99_ms"); math.IsNaN(slowest) || v > slowest {
-					slowest, name = v, strings.TrimPrefix(r["label"], "summary-20ms/")
+		// The slowest backend alone, and (where measured) beside the other
+		// calls of a $summary, which is the load the facade's fan-out puts
+		// on the simulators sharing the machine: the verdict is on the
+		// latter when there is one.
+		slowest := func(beside bool) (float64, string) {
+			worst, name := math.NaN(), ""
+			for _, r := range compare {
+				l := r["label"]
+				if !strings.HasPrefix(l, "summary-20ms/") || r["concurrency"] != sf["concurrency"] ||
+					l == "summary-20ms/facade" || l == "summary-20ms/direct-sequence" ||
+					strings.HasSuffix(l, "-beside-fanout") != beside {
+					continue
+				}
+				if v := r.f("p99_ms"); math.IsNaN(worst) || v > worst {
+					worst, name = v, strings.TrimPrefix(l, "summary-20ms/")
 				}
 			}
+			return worst, name
 		}
-		fmt.Fprintf(w, "| `$summary` p99 ≤ slowest backend's p99 + 5 ms (every simulator at 20 ms, %s in flight) | %s vs %s (%s) + 5 ms; p50 %s; %s requests | %s |\n",
-			sf["concurrency"], ms(sf.f("p99_ms")), ms(slowest), name, ms(sf.f("p50_ms")), sf["requests"], verdict(sf.f("p99_ms") <= slowest+5))
+		alone, aloneName := slowest(false)
+		loaded, loadedName := slowest(true)
+		p99 := sf.f("p99_ms")
+		if math.IsNaN(loaded) {
+			fmt.Fprintf(w, "| `$summary` p99 ≤ slowest backend's p99 + 5 ms (every simulator at 20 ms, %s in flight) | %s vs %s (%s) + 5 ms; p50 %s; %s requests | %s |\n",
+				sf["concurrency"], ms(p99), ms(alone), aloneName, ms(sf.f("p50_ms")), sf["requests"], verdict(p99 <= alone+5))
+			continue
+		}
+		fmt.Fprintf(w, "| `$summary` p99 ≤ slowest backend's p99 + 5 ms (every simulator at 20 ms, %s in flight) | %s vs %s (%s: the SCR chain beside the summary's other calls) + 5 ms; the chain alone %s; p50 %s; %s requests | %s |\n",
+			sf["concurrency"], ms(p99), ms(loaded), loadedName, ms(alone), ms(sf.f("p50_ms")), sf["requests"], verdict(p99 <= loaded+5))
 	}
 	// 4. RSS at 1,000 connections: the facade as configured by default, and
 	// with a GOMEMLIMIT.
