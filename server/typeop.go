@@ -2,9 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,7 +10,6 @@ import (
 
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	"github.com/carerecords/fhir-facade/profiles"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -65,33 +61,13 @@ func (s *Server) typeOperation(r *http.Request, _ format, _ url.Values) (*reply,
 // readParameters reads a Parameters resource from the request body:
 // bounded, JSON only, valid against the R4 JSON schema.
 func readParameters(r *http.Request) ([]byte, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != mediaFHIRJSON && mt != mediaJSON && mt != "application/json+fhir") {
-		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send the Parameters as application/fhir+json")
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxResourceBody+1))
-	if err != nil {
-		return nil, fhirerr.New(fhirerr.Invalid, "could not read the request body")
-	}
-	if len(b) > maxResourceBody {
-		return nil, fhirerr.New(fhirerr.TooLarge, "the body is larger than %d bytes", maxResourceBody)
-	}
-	var head struct {
-		ResourceType string `json:"resourceType"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil || head.ResourceType != "Parameters" {
-		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "resourceType", Message: "the body must be a FHIR Parameters resource"}
-	}
-	if err := profiles.Validate(b); err != nil {
-		var ve *profiles.ValidationError
-		if errors.As(err, &ve) {
-			e := &fhirerr.Error{Category: fhirerr.Invalid, Message: "the Parameters are not valid FHIR R4: " + ve.Error()}
-			if len(ve.Issues) > 0 {
-				e.Expression = ve.Issues[0].Expression
-			}
-			return nil, e
+	return readFHIRBody(r, "Parameters resource", func(b []byte) error {
+		var head struct {
+			ResourceType string `json:"resourceType"`
 		}
-		return nil, err
-	}
-	return b, nil
+		if err := json.Unmarshal(b, &head); err != nil || head.ResourceType != "Parameters" {
+			return &fhirerr.Error{Category: fhirerr.Invalid, Expression: "resourceType", Message: "the body must be a FHIR Parameters resource"}
+		}
+		return nil
+	})
 }

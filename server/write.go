@@ -223,26 +223,8 @@ func ifMatchVersion(h string) string {
 // body: bounded, JSON only, validated against the R4 JSON schema (precise
 // error paths) and parsed by jsonformat (structural validation) into a proto.
 func readResource(r *http.Request, want string) (proto.Message, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != mediaFHIRJSON && mt != mediaJSON && mt != "application/json+fhir") {
-		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send the resource as application/fhir+json")
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxResourceBody+1))
+	b, err := readFHIRBody(r, "resource", nil)
 	if err != nil {
-		return nil, fhirerr.New(fhirerr.Invalid, "could not read the request body")
-	}
-	if len(b) > maxResourceBody {
-		return nil, fhirerr.New(fhirerr.TooLarge, "the resource is larger than %d bytes", maxResourceBody)
-	}
-	if err := profiles.Validate(b); err != nil {
-		var ve *profiles.ValidationError
-		if errors.As(err, &ve) {
-			e := &fhirerr.Error{Category: fhirerr.Invalid, Message: "the resource is not valid FHIR R4: " + ve.Error()}
-			if len(ve.Issues) > 0 {
-				e.Expression = ve.Issues[0].Expression
-			}
-			return nil, e
-		}
 		return nil, err
 	}
 	unmarshalOnce.Do(func() { unmarshaller, unmarshalErr = jsonformat.NewUnmarshaller("UTC", fhirversion.R4) })
@@ -299,4 +281,38 @@ func truncateMessage(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// readFHIRBody reads a FHIR JSON request body: JSON media types only,
+// bounded, checked by check (if any) before the R4 JSON schema validates
+// it with precise error paths. what names the body in errors ("resource").
+func readFHIRBody(r *http.Request, what string, check func([]byte) error) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != mediaFHIRJSON && mt != mediaJSON && mt != "application/json+fhir") {
+		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send the %s as application/fhir+json", what)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxResourceBody+1))
+	if err != nil {
+		return nil, fhirerr.New(fhirerr.Invalid, "could not read the request body")
+	}
+	if len(b) > maxResourceBody {
+		return nil, fhirerr.New(fhirerr.TooLarge, "the %s is larger than %d bytes", what, maxResourceBody)
+	}
+	if check != nil {
+		if err := check(b); err != nil {
+			return nil, err
+		}
+	}
+	if err := profiles.Validate(b); err != nil {
+		var ve *profiles.ValidationError
+		if errors.As(err, &ve) {
+			e := &fhirerr.Error{Category: fhirerr.Invalid, Message: "the " + what + " is not valid FHIR R4: " + ve.Error()}
+			if len(ve.Issues) > 0 {
+				e.Expression = ve.Issues[0].Expression
+			}
+			return nil, e
+		}
+		return nil, err
+	}
+	return b, nil
 }

@@ -10,8 +10,6 @@
 package cpis
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 
 	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -73,22 +72,13 @@ func FlagID(nhs, backendID string) string {
 			return backendID
 		}
 	}
-	id := IDPrefix + nhs + "-" + backendID
-	if _, err := fhirjson.BuildID(id); err == nil {
-		return id
-	}
-	sum := sha256.Sum256([]byte(backendID))
-	return IDPrefix + nhs + "-h" + hex.EncodeToString(sum[:])[:40]
+	return flagid.New(IDPrefix, nhs, '-', backendID)
 }
 
 // ParseFlagID returns the NHS number a facade CP-IS id carries; ok is false
 // when id is not one.
 func ParseFlagID(id string) (nhs string, ok bool) {
-	rest, found := strings.CutPrefix(id, IDPrefix)
-	if !found || len(rest) < 12 || rest[10] != '-' || !nhsnumber.Valid(rest[:10]) {
-		return "", false
-	}
-	return rest[:10], true
+	return flagid.Patient(IDPrefix, '-', id)
 }
 
 // Flag maps a CP-IS CareTeam of patient nhs (the patient the facade asked

@@ -9,8 +9,6 @@
 package fgm
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 
 	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -57,22 +56,13 @@ func Decode(raw []byte) (*fhirjson.Flag, error) {
 // by "h" and a SHA-256 prefix of it; the read compares ids, so either way
 // finds the flag.
 func FlagID(nhs, backendID string) string {
-	id := IDPrefix + nhs + "-" + backendID
-	if _, err := fhirjson.BuildID(id); err == nil {
-		return id
-	}
-	sum := sha256.Sum256([]byte(backendID))
-	return IDPrefix + nhs + "-h" + hex.EncodeToString(sum[:])[:40]
+	return flagid.New(IDPrefix, nhs, '-', backendID)
 }
 
 // ParseFlagID returns the NHS number a facade FGM id carries; ok is false
 // when id is not one.
 func ParseFlagID(id string) (nhs string, ok bool) {
-	rest, found := strings.CutPrefix(id, IDPrefix)
-	if !found || len(rest) < 12 || rest[10] != '-' || !nhsnumber.Valid(rest[:10]) {
-		return "", false
-	}
-	return rest[:10], true
+	return flagid.Patient(IDPrefix, '-', id)
 }
 
 // Flag maps an FGM-IS Flag of patient nhs (the patient the facade asked

@@ -14,16 +14,14 @@
 package ovm
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -91,22 +89,13 @@ func Decode(raw []byte) (*Status, error) {
 // replaced by "h" and a SHA-256 prefix of it; the read compares ids, so
 // either way finds the flag.
 func FlagID(nhs, backendID string) string {
-	id := IDPrefix + nhs + "-" + backendID
-	if _, err := fhirjson.BuildID(id); err == nil {
-		return id
-	}
-	sum := sha256.Sum256([]byte(backendID))
-	return IDPrefix + nhs + "-h" + hex.EncodeToString(sum[:])[:40]
+	return flagid.New(IDPrefix, nhs, '-', backendID)
 }
 
 // ParseFlagID returns the NHS number a facade OVM id carries; ok is false
 // when id is not one.
 func ParseFlagID(id string) (nhs string, ok bool) {
-	rest, found := strings.CutPrefix(id, IDPrefix)
-	if !found || len(rest) < 12 || rest[10] != '-' || !nhsnumber.Valid(rest[:10]) {
-		return "", false
-	}
-	return rest[:10], true
+	return flagid.Patient(IDPrefix, '-', id)
 }
 
 // Current reports whether a status applies on now's date (in now's

@@ -13,8 +13,6 @@
 package ra
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +26,7 @@ import (
 	consentpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/consent_go_proto"
 	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -114,22 +113,13 @@ func FlagID(nhs, backendID string) string {
 			return IDPrefix + backendID
 		}
 	}
-	id := IDPrefix + nhs + "." + backendID
-	if _, err := fhirjson.BuildID(id); err == nil {
-		return id
-	}
-	sum := sha256.Sum256([]byte(backendID))
-	return IDPrefix + nhs + ".h" + hex.EncodeToString(sum[:])[:40]
+	return flagid.New(IDPrefix, nhs, '.', backendID)
 }
 
 // ParseFlagID returns the NHS number a facade RA id carries; ok is false
 // when id is not one.
 func ParseFlagID(id string) (nhs string, ok bool) {
-	rest, found := strings.CutPrefix(id, IDPrefix)
-	if !found || len(rest) < 12 || rest[10] != '.' || !nhsnumber.Valid(rest[:10]) {
-		return "", false
-	}
-	return rest[:10], true
+	return flagid.Patient(IDPrefix, '.', id)
 }
 
 // Flag maps an RA Flag of patient nhs (the patient the facade asked about),
