@@ -288,7 +288,7 @@ echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/meta.txt"
 log "plots and report"
 if step 3; then
   "$LG" -plot "$OUT/knee-patient.png" -title 'Patient read: facade (cache hit, miss) vs PDS simulator direct' "$OUT/knee-patient.csv"
-  "$LG" -plot "$OUT/knee-summary.png" -title 'Patient/$summary through the facade (11 backend calls each)' "$OUT/knee-summary.csv"
+  "$LG" -plot "$OUT/knee-summary.png" -title 'Patient/$summary through the facade (9 backend calls each)' "$OUT/knee-summary.csv"
 fi
 touch "$OUT/compare.csv"
 "$tmp/perfreport" -dir "$OUT" > "$OUT/results.md"
