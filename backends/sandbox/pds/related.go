@@ -66,6 +66,9 @@ func (s *Simulator) relatedPeople(w http.ResponseWriter, r *http.Request, id str
 		if rec.person != nil {
 			entries = s.syntheticRelatedPeople(rec.person)
 		}
+		if entries == nil {
+			entries = birthMother(rec.full)
+		}
 	}
 
 	base := s.baseURL(r)
@@ -231,4 +234,54 @@ func (s *Simulator) syntheticRelatedPeople(p *population.Person) []relatedEntry 
 		panic(err) // plain structs always marshal
 	}
 	return []relatedEntry{{rp.ID, b}}
+}
+
+// birthMother gives a baby registered by RegisterBirth its mother as a
+// RelatedPerson, referenced by NHS number (the Referenced_RelatedPersonBundle
+// form), from the contact that carries her number: BACKENDS.md §7b links the
+// baby to the mother by RelatedPerson/contact. Any other record has none.
+func birthMother(full []byte) []relatedEntry {
+	var p struct {
+		BirthDate string `json:"birthDate"`
+		Contact   []struct {
+			Extension []struct {
+				URL             string `json:"url"`
+				ValueIdentifier struct {
+					Value string `json:"value"`
+				} `json:"valueIdentifier"`
+			} `json:"extension"`
+		} `json:"contact"`
+	}
+	if json.Unmarshal(full, &p) != nil {
+		return nil
+	}
+	for _, c := range p.Contact {
+		for _, e := range c.Extension {
+			if e.URL != MotherNHSNumberURL || !nhsnumber.Valid(e.ValueIdentifier.Value) {
+				continue
+			}
+			mother := e.ValueIdentifier.Value
+			h := fnv.New32a()
+			h.Write([]byte(mother))
+			h.Write([]byte("/mother"))
+			rp := rpResource{ID: fmt.Sprintf("%08X", h.Sum32()), ResourceType: "RelatedPerson", Active: true}
+			rp.Patient.Identifier.System = nhsnumber.System
+			rp.Patient.Identifier.Value = mother
+			rp.Period.Start = p.BirthDate
+			rp.Relationship = append(rp.Relationship, struct {
+				Coding []rpCoding `json:"coding"`
+			}{[]rpCoding{
+				{relatedRoleSystem, "Personal", "Personal relationship with the patient"},
+				{relatedTypeSystem, "MTH", "mother"},
+				{relatedTypeSystem, "N", "Next-of-Kin"},
+			}})
+			rp.Extension = append(rp.Extension, rpExtension{URL: "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-ContactRank", ValuePositiveInt: 1})
+			b, err := json.Marshal(rp)
+			if err != nil {
+				panic(err) // plain structs always marshal
+			}
+			return []relatedEntry{{rp.ID, b}}
+		}
+	}
+	return nil
 }

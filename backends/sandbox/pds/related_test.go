@@ -147,3 +147,42 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// A baby registered by RegisterBirth has its mother as its RelatedPerson;
+// a restricted mother's baby (restricted too) has none.
+func TestRelatedPeopleOfABaby(t *testing.T) {
+	sim := openSimulator(t)
+	born := time.Date(2026, 7, 1, 23, 30, 0, 0, time.UTC) // 2 July in England
+	tests := []struct {
+		mother string
+		want   int
+	}{
+		{"9000000009", 1},
+		{"9000000025", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mother, func(t *testing.T) {
+			baby, _, err := sim.RegisterBirth(pds.Birth{MotherNHSNumber: tt.mother, Gender: "female", BirthDateTime: born, BirthOrder: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := get(t, sim, "/Patient/"+baby+"/RelatedPerson")
+			entries, _ := r.body["entry"].([]any)
+			if r.status != 200 || len(entries) != tt.want {
+				t.Fatalf("status %d, %d related people, want %d", r.status, len(entries), tt.want)
+			}
+			if tt.want == 0 {
+				return
+			}
+			if got := str(t, r.body, "entry", 0, "resource", "patient", "identifier", "value"); got != tt.mother {
+				t.Errorf("related person %s, want the mother %s", got, tt.mother)
+			}
+			if got := str(t, r.body, "entry", 0, "resource", "relationship", 0, "coding", 1, "code"); got != "MTH" {
+				t.Errorf("relationship %s, want MTH", got)
+			}
+			if got := str(t, r.body, "entry", 0, "resource", "period", "start"); got != "2026-07-02" {
+				t.Errorf("period.start %s, want the birth date in England", got)
+			}
+		})
+	}
+}
