@@ -12,6 +12,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
 	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
+	sandboxovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
 	"github.com/carerecords/fhir-facade/backends/sandbox/ra"
 )
 
@@ -52,17 +53,22 @@ func BenchmarkFlagSearch(b *testing.B) {
 	backend := http.Header{"Authorization": {"Bearer sandbox"}, "TracEid": {"bench"}, "Isunscheduledaccessevent": {"false"}}
 	raQuery := url.Values{"patient": {"9000000009"}, "status": {"active"}, "category": {"https://fhir.nhs.uk/STU3/CodeSystem/RARecord-FlagCategory-1|NRAF"}}.Encode()
 	byNHS := url.Values{"patient:identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}}.Encode()
+	// The calls one Flag search makes: RA's flags and consent, CP-IS,
+	// FGM-IS and OVM.
 	sequential := func(b *testing.B) {
 		get(b, sb.RABaseURL+"/Flag?"+raQuery, backend)
+		get(b, sb.RABaseURL+"/Consent?"+raQuery, backend)
 		get(b, sb.CPISBaseURL+"/CareTeam?"+byNHS, backend)
 		get(b, sb.FGMBaseURL+"/Flag?"+byNHS, backend)
+		get(b, sb.OVMBaseURL+"/status?nhs-number=9000000009", backend)
 	}
 	slow := func() {
 		sb.RA.SetFault(&ra.Fault{Delay: flagLatency})
 		sb.CPIS.SetFault(&cpis.Fault{Delay: flagLatency})
 		sb.FGM.SetFault(&fgm.Fault{Delay: flagLatency})
+		sb.OVM.SetFault(&sandboxovm.Fault{Delay: flagLatency})
 	}
-	fast := func() { sb.RA.SetFault(nil); sb.CPIS.SetFault(nil); sb.FGM.SetFault(nil) }
+	fast := func() { sb.RA.SetFault(nil); sb.CPIS.SetFault(nil); sb.FGM.SetFault(nil); sb.OVM.SetFault(nil) }
 	defer fast()
 
 	for _, c := range []struct {

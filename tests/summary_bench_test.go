@@ -14,6 +14,7 @@ import (
 	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
 	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
 	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
+	sandboxovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
 	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/backends/sandbox/ra"
 	"github.com/carerecords/fhir-facade/backends/sandbox/scr"
@@ -89,13 +90,14 @@ func BenchmarkPatientSummary(b *testing.B) {
 	}
 	all := slices.Concat(
 		[]string{sb.PDSBaseURL + "/Patient/9000000009"},
-		scrChain, scrChain,
+		scrChain,
 		[]string{
 			sb.NRLBaseURL + "/DocumentReference?" + url.Values{"subject:identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}}.Encode(),
 			sb.RABaseURL + "/Flag?" + raFlags.Encode(),
 			sb.RABaseURL + "/Consent?" + raConsent.Encode(),
 			sb.CPISBaseURL + "/CareTeam?" + byNHS,
 			sb.FGMBaseURL + "/Flag?" + byNHS,
+			sb.OVMBaseURL + "/status?nhs-number=9000000009",
 			sb.ImmsBaseURL + "/Immunization?" + url.Values{
 				"patient.identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}, "_include": {"Immunization:patient"},
 			}.Encode(),
@@ -113,12 +115,12 @@ func BenchmarkPatientSummary(b *testing.B) {
 	// above is the same work (sources added later change it).
 	requests := func() int64 {
 		return sb.PDS.Requests() + sb.SCR.Requests() + sb.NRL.Requests() + sb.RA.Requests() +
-			sb.CPIS.Requests() + sb.FGM.Requests() + sb.Imms.Requests()
+			sb.CPIS.Requests() + sb.FGM.Requests() + sb.Imms.Requests() + sb.OVM.Requests()
 	}
 	n0 := requests()
 	facade(b)
 	if calls := requests() - n0; calls != int64(len(all)) {
-		b.Logf("one $summary made %d backend calls; the one-after-another sequence has %d", calls, len(all))
+		b.Fatalf("one $summary made %d backend calls; the one-after-another sequence has %d: update it", calls, len(all))
 	}
 
 	slow := func() {
@@ -129,6 +131,7 @@ func BenchmarkPatientSummary(b *testing.B) {
 		sb.CPIS.SetFault(&cpis.Fault{Delay: summaryLatency})
 		sb.FGM.SetFault(&fgm.Fault{Delay: summaryLatency})
 		sb.Imms.SetFault(&immunisation.Fault{Delay: summaryLatency})
+		sb.OVM.SetFault(&sandboxovm.Fault{Delay: summaryLatency})
 	}
 	fast := func() { clearFaults(env.app) }
 	defer fast()
