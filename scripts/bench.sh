@@ -57,7 +57,7 @@ mkdir -p "$OUT"
 rm -f "$OUT"/compare.csv "$OUT"/knee-*.csv "$OUT"/overload.csv "$OUT"/rss.csv "$OUT"/knee-*.png "$OUT"/profile-*.txt
 
 log "build"
-go build -o "$tmp/" ./cmd/facade ./cmd/loadgen ./cmd/token ./scripts/perfsim ./scripts/pproffacade ./scripts/perfreport
+go build -o "$tmp/" ./cmd/facade ./cmd/loadgen ./cmd/token ./scripts/perfsim ./scripts/pproffacade ./scripts/perfreport ./scripts/nullfanout
 LG="$tmp/loadgen"
 
 {
@@ -190,6 +190,13 @@ fi
 if step 2; then
 log "2. \$summary with every simulator at 20 ms, 1 and 8 in flight, $DUR20 per run"
 curl -sf "$PERFSIM_CONTROL/delay?d=20ms" >/dev/null
+# The control: the same fan-out (the SCR chain beside the other calls) by a
+# server that does nothing else, so facade − null-fanout is the facade's
+# own work and null-fanout − the chain is what fanning out costs here.
+"$tmp/nullfanout" -ready "$tmp/nullfanout.addr" -lifetime 20m "${DH[@]}" -chain "$SCR_DOCREF,$SCR_BUNDLE" "${OTHER_CALLS[@]}" >"$tmp/nullfanout.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$tmp/nullfanout.addr" ] && break; sleep 0.1; done
+NULLFANOUT_URL="http://$(cat "$tmp/nullfanout.addr")/"
 for c in 1 8; do
   lg summary-20ms/pds-direct "$CMP" -c "$c" -d "$DUR20" -pid "$PERFSIM_PID" "${DH[@]}" "$PDS_READ"
   lg summary-20ms/scr-chain-direct "$CMP" -c "$c" -d "$DUR20" -pid "$PERFSIM_PID" -seq "${DH[@]}" "$SCR_DOCREF" "$SCR_BUNDLE"
@@ -203,6 +210,7 @@ for c in 1 8; do
   lg summary-20ms/scr-chain-direct-beside-fanout "$CMP" -c "$c" -d "$DUR20" -pid "$PERFSIM_PID" -seq "${DH[@]}" "$SCR_DOCREF" "$SCR_BUNDLE"
   kill "$beside" 2>/dev/null || true
   wait "$beside" 2>/dev/null || true
+  lg summary-20ms/null-fanout "$CMP" -c "$c" -d "$DUR20" "$NULLFANOUT_URL"
   lg summary-20ms/facade "$CMP" -c "$c" -d "$DUR20" -pid "$FA_PID" -H "$FA_AUTH" "$FA_URL/Patient/9000000009/\$summary"
 done
 lg summary-20ms/direct-sequence "$CMP" -c 8 -d "$DUR20" -pid "$PERFSIM_PID" -seq "${DH[@]}" "${SUMMARY_CALLS[@]}"
