@@ -143,14 +143,22 @@ func (v *Viewer) endSession(w http.ResponseWriter, r *http.Request) {
 	v.clearCookie(w, sessionCookie)
 }
 
-// setCookie sets a viewer cookie: HttpOnly, SameSite=Lax (the callback is a
-// top-level navigation from the issuer), Path=/view, Secure on https.
+// setCookie sets a viewer cookie: HttpOnly, Path=/view, Secure on https;
+// SameSite=Lax (the callback is a top-level navigation from the issuer),
+// or, when other sites may frame the viewer, SameSite=None and Partitioned.
 func (v *Viewer) setCookie(w http.ResponseWriter, name, value string, ttl time.Duration) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/view", MaxAge: int(ttl / time.Second),
-		HttpOnly: true, Secure: v.secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, v.cookie(name, value, int(ttl/time.Second)))
 }
 
 func (v *Viewer) clearCookie(w http.ResponseWriter, name string) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/view", MaxAge: -1,
-		HttpOnly: true, Secure: v.secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, v.cookie(name, "", -1))
+}
+
+func (v *Viewer) cookie(name, value string, maxAge int) *http.Cookie {
+	c := &http.Cookie{Name: name, Value: value, Path: "/view", MaxAge: maxAge,
+		HttpOnly: true, Secure: v.secure, SameSite: http.SameSiteLaxMode}
+	if v.crossSite {
+		c.SameSite, c.Partitioned = http.SameSiteNoneMode, true
+	}
+	return c
 }

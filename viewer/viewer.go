@@ -105,7 +105,13 @@ type Viewer struct {
 	css      []byte
 	csp      string
 	secure   bool // cookies are Secure (the root is https)
-	mux      *http.ServeMux
+	// crossSite: another origin may frame the viewer (FrameAncestors), and
+	// the root is https. Its cookies are then SameSite=None, or a browser
+	// would not send them inside an EHR's frame on another site, and
+	// Partitioned (CHIPS), so that browsers which block third-party cookies
+	// keep them, one jar per embedding site.
+	crossSite bool
+	mux       *http.ServeMux
 }
 
 // New returns a Viewer, or an error when cfg is incomplete.
@@ -149,13 +155,14 @@ func New(cfg Config) (*Viewer, error) {
 		next = cfg.HTTPClient.Transport
 	}
 	v := &Viewer{
-		cfg:      cfg,
-		base:     base,
-		baseURL:  base.String(),
-		root:     strings.TrimSuffix(base.String(), "/fhir"),
-		sessions: newStore[session](cfg.MaxSessions, cfg.Now),
-		launches: newStore[pendingLaunch](cfg.MaxSessions, cfg.Now),
-		secure:   base.Scheme == "https",
+		cfg:       cfg,
+		base:      base,
+		baseURL:   base.String(),
+		root:      strings.TrimSuffix(base.String(), "/fhir"),
+		sessions:  newStore[session](cfg.MaxSessions, cfg.Now),
+		launches:  newStore[pendingLaunch](cfg.MaxSessions, cfg.Now),
+		secure:    base.Scheme == "https",
+		crossSite: base.Scheme == "https" && framedByOthers(cfg.FrameAncestors),
 		client: &http.Client{
 			// The client neither follows redirects nor keeps cookies: every
 			// call is one exchange with the API or the token endpoint.
@@ -164,6 +171,9 @@ func New(cfg Config) (*Viewer, error) {
 			Transport:     &inProcess{origin: base.Scheme + "://" + base.Host, handler: cfg.API, next: next},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
+	}
+	if base.Scheme != "https" && framedByOthers(cfg.FrameAncestors) {
+		cfg.Logger.Warn("viewer: frame-ancestors lets other origins embed the viewer, but its cookies can be sent inside another site's frame only over https (SameSite=None needs Secure): serve the facade on https, or embed it from the same site")
 	}
 	v.csp = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + cfg.FrameAncestors
 	if v.css, err = files.ReadFile("static/viewer.css"); err != nil {
@@ -191,6 +201,17 @@ func New(cfg Config) (*Viewer, error) {
 
 // frameSource is one CSP source expression a frame-ancestors list may hold.
 var frameSource = regexp.MustCompile(`^('self'|'none'|https?://[A-Za-z0-9.\-*]+(:[0-9]{1,5})?|https?:|\*)$`)
+
+// framedByOthers reports whether a frame-ancestors list names any source
+// other than the facade's own origin.
+func framedByOthers(list string) bool {
+	for _, f := range strings.Fields(list) {
+		if f != "'self'" && f != "'none'" {
+			return true
+		}
+	}
+	return false
+}
 
 // ValidFrameAncestors checks a frame-ancestors source list: space-separated
 // 'self', 'none', schemes or origins, nothing that could end the header

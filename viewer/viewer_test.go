@@ -618,3 +618,31 @@ func nhsNumbersIn(text string) []string {
 	}
 	return out
 }
+
+// The launch cookie is SameSite=Lax unless other sites may frame the viewer
+// over https: then SameSite=None and Partitioned, or a browser would not
+// send it inside the EHR's frame.
+func TestCookiesForEmbedding(t *testing.T) {
+	tests := []struct {
+		name, frameAncestors string
+		wantSameSite         http.SameSite
+		wantPartitioned      bool
+	}{
+		{"own origin only", "'self'", http.SameSiteLaxMode, false},
+		{"never framed", "'none'", http.SameSiteLaxMode, false},
+		{"an EHR on another site", "'self' https://ehr.example.nhs.uk", http.SameSiteNoneMode, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeFacade(t)
+			b := newBrowser(t, newViewer(t, f, func(c *viewer.Config) { c.FrameAncestors = tt.frameAncestors }))
+			if w := b.get("/view/launch?iss=" + url.QueryEscape(base) + "&launch=abc123"); w.Code != http.StatusFound {
+				t.Fatalf("status %d", w.Code)
+			}
+			c := b.cookies["viewer_launch"]
+			if c == nil || !c.Secure || !c.HttpOnly || c.SameSite != tt.wantSameSite || c.Partitioned != tt.wantPartitioned {
+				t.Fatalf("launch cookie %+v, want SameSite %v, Partitioned %v", c, tt.wantSameSite, tt.wantPartitioned)
+			}
+		})
+	}
+}
