@@ -26,15 +26,10 @@ func (s *Server) operation(r *http.Request, f format, q url.Values) (*reply, err
 	if err != nil {
 		return nil, err
 	}
-	name := strings.TrimPrefix(mux.Vars(r)["op"], "$")
+	name := opName(r)
 	var op *resources.Operation
 	if o, ok := p.(resources.Operator); ok {
-		for _, x := range o.Operations() {
-			if x.Name == name {
-				op = &x
-				break
-			}
-		}
+		op = findOp(o.Operations(), name, func(x resources.Operation) string { return x.Name })
 	}
 	if op == nil {
 		return nil, &fhirerr.Error{Category: fhirerr.NotFound, IssueCode: "not-supported", Message: "operation $" + safeName(name) + " is not supported on " + p.ResourceType()}
@@ -69,4 +64,17 @@ func (s *Server) operation(r *http.Request, f format, q url.Values) (*reply, err
 	}
 	req := &searchRequest{query: &resources.Query{Count: maxOperationEntries}, subset: sub, selfURL: self}
 	return s.searchset(r, p.ResourceType(), req, res)
+}
+
+// opName is the operation the path names, without its '$'.
+func opName(r *http.Request) string { return strings.TrimPrefix(mux.Vars(r)["op"], "$") }
+
+// findOp returns the operation of ops called name, or nil.
+func findOp[T any](ops []T, name string, nameOf func(T) string) *T {
+	for i := range ops {
+		if nameOf(ops[i]) == name {
+			return &ops[i]
+		}
+	}
+	return nil
 }

@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strings"
-
-	"github.com/gorilla/mux"
 
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
@@ -27,15 +24,10 @@ func (s *Server) typeOperation(r *http.Request, _ format, _ url.Values) (*reply,
 	if err != nil {
 		return nil, err
 	}
-	name := strings.TrimPrefix(mux.Vars(r)["op"], "$")
+	name := opName(r)
 	var op *resources.TypeOperation
 	if o, ok := p.(resources.TypeOperator); ok {
-		for _, x := range o.TypeOperations() {
-			if x.Name == name {
-				op = &x
-				break
-			}
-		}
+		op = findOp(o.TypeOperations(), name, func(x resources.TypeOperation) string { return x.Name })
 	}
 	if op == nil {
 		return nil, &fhirerr.Error{Category: fhirerr.NotFound, IssueCode: "not-supported", Message: "operation $" + safeName(name) + " is not supported on the type " + p.ResourceType()}
