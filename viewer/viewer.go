@@ -193,6 +193,7 @@ func New(cfg Config) (*Viewer, error) {
 	v.mux.HandleFunc("GET /view/callback", v.serveCallback)
 	v.mux.HandleFunc("GET /view/Patient/{nhs}", v.serveSummary)
 	v.mux.HandleFunc("GET /view/Patient/{nhs}/document/{id}", v.serveDocument)
+	v.mux.HandleFunc("POST /view/signout", v.serveSignOut)
 	v.mux.HandleFunc("/view/", func(w http.ResponseWriter, r *http.Request) {
 		v.renderError(w, r, http.StatusNotFound, pageNotFound)
 	})
@@ -308,7 +309,7 @@ func (v *Viewer) serveSummary(w http.ResponseWriter, r *http.Request) {
 		v.renderError(w, r, http.StatusBadGateway, pageUnavailable)
 		return
 	}
-	v.render(w, http.StatusOK, "summary", pageData{Summary: sum})
+	v.render(w, http.StatusOK, "summary", pageData{Summary: sum, SignOut: true})
 }
 
 // serveDocument streams one document of the session's patient from the
@@ -448,6 +449,8 @@ type pageData struct {
 	Error     *errorPage
 	Static    string
 	Generated string
+	// SignOut shows the sign-out button (pages of a session).
+	SignOut bool
 }
 
 func (v *Viewer) render(w http.ResponseWriter, status int, page string, d pageData) {
@@ -477,6 +480,8 @@ type errorPage struct {
 // The error pages.
 var (
 	pageNotFound     = errorPage{Title: "Page not found", Paragraphs: []string{"There is no such page in the care record summary viewer."}}
+	pageSignedOut = errorPage{Title: "You have signed out",
+		Paragraphs: []string{"The care record summary is closed and its session ended; nothing is kept on this device. To see a patient's record again, open it from your clinical system."}}
 	pageSessionEnded = errorPage{Title: "Your session has ended", Relaunch: true,
 		Paragraphs: []string{"You are not signed in to the care record summary, or your session has expired."}}
 	pageLaunchExpired = errorPage{Title: "This sign-in has expired", Relaunch: true,
@@ -533,4 +538,16 @@ var flagRank = map[string]int{"safety": 0, "clinical": 1, "other": 2, "adjustmen
 
 func sortFlags(fs []Flag) {
 	sort.SliceStable(fs, func(i, j int) bool { return flagRank[fs[i].Kind] < flagRank[fs[j].Kind] })
+}
+
+// serveSignOut ends the session at the user's request (POST /view/signout,
+// the button on every page of a session). A form posted from another origin
+// is refused: only the viewer's own page may end its session.
+func (v *Viewer) serveSignOut(w http.ResponseWriter, r *http.Request) {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && !strings.EqualFold(o, v.base.Scheme+"://"+v.base.Host) {
+		v.renderError(w, r, http.StatusForbidden, pageForbidden)
+		return
+	}
+	v.endSession(w, r)
+	v.renderError(w, r, http.StatusOK, pageSignedOut)
 }

@@ -646,3 +646,57 @@ func TestCookiesForEmbedding(t *testing.T) {
 		})
 	}
 }
+
+// post sends a form POST with the browser's cookies and an Origin header.
+func (b *browser) post(target, origin string) *httptest.ResponseRecorder {
+	b.t.Helper()
+	r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(""))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if origin != "" {
+		r.Header.Set("Origin", origin)
+	}
+	for _, c := range b.cookies {
+		r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	w := httptest.NewRecorder()
+	b.h.ServeHTTP(w, r)
+	for _, c := range w.Result().Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c
+		}
+	}
+	return w
+}
+
+// Sign out ends the session: the summary page offers it, a form from
+// another origin cannot use it, and afterwards the session is gone.
+func TestSignOut(t *testing.T) {
+	f := newFakeFacade(t)
+	b := newBrowser(t, newViewer(t, f, nil))
+	signIn(t, b, f, "9000000009")
+	page := b.get("/view/Patient/9000000009")
+	if page.Code != http.StatusOK || !strings.Contains(page.Body.String(), `action="/view/signout"`) {
+		t.Fatalf("the summary page offers no sign-out: %d", page.Code)
+	}
+	if w := b.post("/view/signout", "https://evil.example"); w.Code != http.StatusForbidden {
+		t.Fatalf("a cross-origin sign-out: %d", w.Code)
+	}
+	if w := b.get("/view/Patient/9000000009"); w.Code != http.StatusOK {
+		t.Fatalf("the session did not survive a refused sign-out: %d", w.Code)
+	}
+	w := b.post("/view/signout", root)
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "You have signed out") || strings.Contains(w.Body.String(), "9000000009") {
+		t.Fatalf("sign-out: %d %s", w.Code, w.Body)
+	}
+	if b.cookies["viewer_session"] != nil {
+		t.Error("the session cookie is still set")
+	}
+	if w := b.get("/view/Patient/9000000009"); w.Code != http.StatusUnauthorized {
+		t.Errorf("after signing out: %d, want 401", w.Code)
+	}
+	if w := b.get("/view/signout"); w.Code == http.StatusOK {
+		t.Error("GET signs out")
+	}
+}

@@ -140,13 +140,18 @@ try {
     await context.close();
   });
 
-  await scenario('b: restricted patient 9000000025', async () => {
+  await scenario('b: restricted patient 9000000025, then sign out', async () => {
     const { context, page } = await launch(browser, '9000000025', DESKTOP);
     await expectText(page, '[data-testid="nhs-number"]', '900 000 0025');
     await expectText(page, '[data-testid="restricted"]', 'Restricted record');
     assert.equal(await page.locator('[data-testid="gp"]').count(), 0, 'a GP is shown');
     assert.equal(await page.locator('[data-testid="address"]').count(), 0, 'an address is shown');
     await shot(page, 'restricted-desktop.png');
+    // Signing out ends the session: the page says so, and the record is gone.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expectText(page, 'h1', 'You have signed out');
+    const after = await page.goto(`${ROOT}/view/Patient/9000000025`);
+    assert.equal(after.status(), 401, 'the record is still shown after signing out');
     await context.close();
   });
 
