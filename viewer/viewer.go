@@ -479,7 +479,7 @@ type errorPage struct {
 
 // The error pages.
 var (
-	pageNotFound     = errorPage{Title: "Page not found", Paragraphs: []string{"There is no such page in the care record summary viewer."}}
+	pageNotFound  = errorPage{Title: "Page not found", Paragraphs: []string{"There is no such page in the care record summary viewer."}}
 	pageSignedOut = errorPage{Title: "You have signed out",
 		Paragraphs: []string{"The care record summary is closed and its session ended; nothing is kept on this device. To see a patient's record again, open it from your clinical system."}}
 	pageSessionEnded = errorPage{Title: "Your session has ended", Relaunch: true,
