@@ -1,8 +1,6 @@
 package server
 
 import (
-	"strings"
-
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -24,7 +22,7 @@ func compartmentOf(res *resources.Resource, body []byte) []string {
 		return []string{res.ID}
 	}
 	if res.Message == nil {
-		return compartmentPatients(res.Type, res.ID, body)
+		return references(body, "Patient", "subject", "patient") // compartmentElements
 	}
 	m := res.Message.ProtoReflect()
 	fields := m.Descriptor().Fields()
@@ -60,12 +58,7 @@ func appendPatientRef(out []string, msg any) []string {
 		}
 		return out
 	}
-	u := ref.GetUri().GetValue()
-	i := strings.LastIndex(u, "Patient/")
-	if i < 0 || (i > 0 && u[i-1] != '/') {
-		return out
-	}
-	if id := u[i+len("Patient/"):]; idPattern.MatchString(id) {
+	if id, ok := referenceTo(ref.GetUri().GetValue(), "Patient"); ok {
 		out = append(out, id)
 	}
 	return out

@@ -632,15 +632,6 @@ func references(body []byte, target string, elements ...string) []string {
 	return out
 }
 
-// compartmentPatients returns the patients a rendered resource belongs to:
-// a Patient itself, or the Patients its subject and patient reference.
-func compartmentPatients(resourceType, id string, body []byte) []string {
-	if resourceType == "Patient" {
-		return []string{id}
-	}
-	return references(body, "Patient", "subject", "patient")
-}
-
 // referenceIDs reads the target ids from one Reference element or list.
 func referenceIDs(raw json.RawMessage, target string) []string {
 	var refs []struct {
@@ -657,16 +648,22 @@ func referenceIDs(raw json.RawMessage, target string) []string {
 	}
 	var out []string
 	for _, r := range refs {
-		i := strings.LastIndex(r.Reference, target+"/")
-		if i < 0 || (i > 0 && r.Reference[i-1] != '/') {
-			continue
-		}
-		id := r.Reference[i+len(target)+1:]
-		if id != "" && !strings.Contains(id, "/") && idPattern.MatchString(id) {
+		if id, ok := referenceTo(r.Reference, target); ok {
 			out = append(out, id)
 		}
 	}
 	return out
+}
+
+// referenceTo reads the id of a reference string to target: relative
+// ("Patient/9000000009") or absolute (".../fhir/Patient/9000000009").
+func referenceTo(ref, target string) (string, bool) {
+	i := strings.LastIndex(ref, target+"/")
+	if i < 0 || (i > 0 && ref[i-1] != '/') {
+		return "", false
+	}
+	id := ref[i+len(target)+1:]
+	return id, idPattern.MatchString(id) // the pattern admits no "/" and no ""
 }
 
 // sortRendered orders matches by the sort keys (stable: the backend's order
