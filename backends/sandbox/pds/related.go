@@ -205,30 +205,35 @@ func (s *Simulator) syntheticRelatedPeople(p *population.Person) []relatedEntry 
 	}
 	other := cands[int(sum/10)%len(cands)]
 
-	rp := rpResource{ID: fmt.Sprintf("%08X", sum), ResourceType: "RelatedPerson", Active: true}
-	rp.Patient.Identifier.System = nhsnumber.System
-	rp.Patient.Identifier.Value = other.NHSNumber
-	rp.Period.Start = max(p.BirthDate, other.BirthDate)
-	yes := true
-	var codings []rpCoding
+	start := max(p.BirthDate, other.BirthDate)
 	if child {
-		codings = []rpCoding{
+		yes := true
+		return relatedPerson(sum, other.NHSNumber, start, []rpCoding{
 			{relatedRoleSystem, "Guardian", "Guardian of patient"},
 			{relatedTypeSystem, "PRN", "parent"},
 			{relatedTypeSystem, "N", "Next-of-Kin"},
-		}
-		rp.Extension = append(rp.Extension, rpExtension{URL: "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-CopyCorrespondenceIndicator", ValueBoolean: &yes})
-	} else {
-		codings = []rpCoding{
-			{relatedRoleSystem, "Personal", "Personal relationship with the patient"},
-			{relatedTypeSystem, "FAMMEMB", "family member"},
-			{relatedTypeSystem, "N", "Next-of-Kin"},
-		}
+		}, rpExtension{URL: "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-CopyCorrespondenceIndicator", ValueBoolean: &yes})
 	}
+	return relatedPerson(sum, other.NHSNumber, start, []rpCoding{
+		{relatedRoleSystem, "Personal", "Personal relationship with the patient"},
+		{relatedTypeSystem, "FAMMEMB", "family member"},
+		{relatedTypeSystem, "N", "Next-of-Kin"},
+	})
+}
+
+// relatedPerson is the one RelatedPerson of a searchset: the related
+// person referenced by NHS number (Referenced_RelatedPersonBundle form),
+// active since start, with its relationship codings and extensions, then
+// the contact rank 1.
+func relatedPerson(hash uint32, nhs, start string, codings []rpCoding, ext ...rpExtension) []relatedEntry {
+	rp := rpResource{ID: fmt.Sprintf("%08X", hash), ResourceType: "RelatedPerson", Active: true}
+	rp.Patient.Identifier.System = nhsnumber.System
+	rp.Patient.Identifier.Value = nhs
+	rp.Period.Start = start
 	rp.Relationship = append(rp.Relationship, struct {
 		Coding []rpCoding `json:"coding"`
 	}{codings})
-	rp.Extension = append(rp.Extension, rpExtension{URL: "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-ContactRank", ValuePositiveInt: 1})
+	rp.Extension = append(ext, rpExtension{URL: "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-ContactRank", ValuePositiveInt: 1})
 	b, err := json.Marshal(rp)
 	if err != nil {
 		panic(err) // plain structs always marshal
@@ -264,23 +269,11 @@ func birthMother(full []byte) []relatedEntry {
 			h := fnv.New32a()
 			h.Write([]byte(mother))
 			h.Write([]byte("/mother"))
-			rp := rpResource{ID: fmt.Sprintf("%08X", h.Sum32()), ResourceType: "RelatedPerson", Active: true}
-			rp.Patient.Identifier.System = nhsnumber.System
-			rp.Patient.Identifier.Value = mother
-			rp.Period.Start = p.BirthDate
-			rp.Relationship = append(rp.Relationship, struct {
-				Coding []rpCoding `json:"coding"`
-			}{[]rpCoding{
+			return relatedPerson(h.Sum32(), mother, p.BirthDate, []rpCoding{
 				{relatedRoleSystem, "Personal", "Personal relationship with the patient"},
 				{relatedTypeSystem, "MTH", "mother"},
 				{relatedTypeSystem, "N", "Next-of-Kin"},
-			}})
-			rp.Extension = append(rp.Extension, rpExtension{URL: "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-ContactRank", ValuePositiveInt: 1})
-			b, err := json.Marshal(rp)
-			if err != nil {
-				panic(err) // plain structs always marshal
-			}
-			return []relatedEntry{{rp.ID, b}}
+			})
 		}
 	}
 	return nil
