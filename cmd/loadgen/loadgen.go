@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/carerecords/fhir-facade/internal/loadtarget"
 )
 
 // Limits on one run. A load generator that can be told to run forever, or
@@ -127,15 +126,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	transport := &http.Transport{
 		// Never a proxy: it would be a non-loopback host.
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout: timeout,
-			// Checked again at connect time, on the address actually
-			// dialled, in case a name resolved off the machine.
-			Control: func(_, address string, _ syscall.RawConn) error {
-				return checkLoopbackAddr(address)
-			},
-		}).DialContext,
+		Proxy:               nil,
+		DialContext:         loadtarget.Dialer(timeout).DialContext, // loopback only, checked on connect
 		MaxIdleConns:        cfg.Concurrency,
 		MaxIdleConnsPerHost: cfg.Concurrency,
 		IdleConnTimeout:     90 * time.Second,
@@ -370,62 +362,11 @@ func (cfg Config) check() ([]*url.URL, error) {
 	}
 	targets := make([]*url.URL, 0, len(cfg.URLs))
 	for _, raw := range cfg.URLs {
-		u, err := loopbackURL(raw)
+		u, err := loadtarget.URL(raw)
 		if err != nil {
 			return nil, err
 		}
 		targets = append(targets, u)
 	}
 	return targets, nil
-}
-
-// loopbackURL parses raw and accepts it only if it is http(s) to a loopback
-// host: this workplace's rule is that load goes nowhere but this machine.
-func loopbackURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("URL %q: %w", raw, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("URL %q: scheme must be http or https", raw)
-	}
-	if !isLoopbackHost(u.Hostname()) {
-		return nil, fmt.Errorf("URL %q: refusing host %q: only loopback hosts (localhost, 127.0.0.0/8, ::1) may be load-tested", raw, u.Hostname())
-	}
-	return u, nil
-}
-
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// checkLoopbackAddr refuses a connection to any address, as host:port with
-// the host already resolved, that is not loopback.
-func checkLoopbackAddr(address string) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("refusing to connect to %s: not a loopback address", address)
-	}
-	return nil
-}
-
-// ParseHeader turns "Name: value" lines, as given to -H, into a header.
-func ParseHeader(lines []string) (http.Header, error) {
-	h := http.Header{}
-	for _, line := range lines {
-		name, value, ok := strings.Cut(line, ":")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			return nil, fmt.Errorf("header %q: want \"Name: value\"", line)
-		}
-		h.Add(name, strings.TrimSpace(value))
-	}
-	return h, nil
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/carerecords/fhir-facade/internal/loadtarget"
 )
 
 // newServer answers /ok with 200 and a small body, /fail with 503, /slow
@@ -101,7 +103,7 @@ func TestRunLatencyOrdering(t *testing.T) {
 
 func TestRunHeaders(t *testing.T) {
 	srv, _ := newServer(t)
-	h, err := ParseHeader([]string{"Accept: application/fhir+json", "X-Request-Id:load"})
+	h, err := loadtarget.Header([]string{"Accept: application/fhir+json", "X-Request-Id:load"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,22 +227,6 @@ func TestRunRefusesNonLoopback(t *testing.T) {
 			}
 		})
 	}
-	for _, u := range []string{"http://localhost:1/", "http://LOCALHOST/", "http://127.0.0.1/", "http://127.1.2.3:9/", "https://[::1]:8443/"} {
-		if _, err := loopbackURL(u); err != nil {
-			t.Errorf("loopbackURL(%s) = %v, want accepted", u, err)
-		}
-	}
-}
-
-func TestCheckLoopbackAddr(t *testing.T) {
-	for addr, ok := range map[string]bool{
-		"127.0.0.1:80": true, "[::1]:443": true, "127.9.9.9:1": true,
-		"10.0.0.1:80": false, "[2001:db8::1]:80": false, "0.0.0.0:80": false, "example.com:80": false,
-	} {
-		if err := checkLoopbackAddr(addr); (err == nil) != ok {
-			t.Errorf("checkLoopbackAddr(%s) = %v, want ok=%v", addr, err, ok)
-		}
-	}
 }
 
 func TestRunRequiresBounds(t *testing.T) {
@@ -268,21 +254,6 @@ func TestRunRequiresBounds(t *testing.T) {
 	}
 	if hits.Load() != 0 {
 		t.Errorf("sent %d requests despite bad configs", hits.Load())
-	}
-}
-
-func TestParseHeader(t *testing.T) {
-	h, err := ParseHeader([]string{"Accept: application/fhir+json", "X-A: 1", "x-a:2", "Empty:"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.Get("Accept") != "application/fhir+json" || len(h.Values("X-A")) != 2 || h.Get("Empty") != "" {
-		t.Errorf("ParseHeader = %v", h)
-	}
-	for _, bad := range []string{"no colon", ": no name", "Bad Name: x"} {
-		if _, err := ParseHeader([]string{bad}); err == nil {
-			t.Errorf("ParseHeader(%q) accepted", bad)
-		}
 	}
 }
 

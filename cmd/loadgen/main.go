@@ -39,6 +39,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/carerecords/fhir-facade/internal/loadtarget"
 )
 
 func main() {
@@ -90,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return plotFiles(*plotOut, *plotX, *title, fs.Args(), stderr)
 	}
 	cfg.URLs = fs.Args()
-	h, err := ParseHeader(headers)
+	h, err := loadtarget.Header(headers)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		return 2

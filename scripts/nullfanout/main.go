@@ -10,7 +10,8 @@
 //
 //	nullfanout -addr 127.0.0.1:0 -ready /tmp/nf.addr -chain URL1,URL2 -H 'Name: value' URL…
 //
-// Only loopback URLs are accepted; it exits after -lifetime.
+// Only loopback URLs are accepted (internal/loadtarget, as cmd/loadgen);
+// it exits after -lifetime.
 package main
 
 import (
@@ -22,11 +23,12 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/carerecords/fhir-facade/internal/loadtarget"
 )
 
 type headers []string
@@ -48,20 +50,17 @@ func main() {
 		chainURLs = strings.Split(*chain, ",")
 	}
 	for _, u := range append(append([]string(nil), chainURLs...), flag.Args()...) {
-		if err := loopback(u); err != nil {
-			log.Fatal(err)
+		if _, err := loadtarget.URL(u); err != nil {
+			log.Fatalf("nullfanout: %v", err)
 		}
 	}
-	hdr := http.Header{}
-	for _, h := range hs {
-		k, v, ok := strings.Cut(h, ":")
-		if !ok {
-			log.Fatalf("nullfanout: header %q is not Name: value", h)
-		}
-		hdr.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	hdr, err := loadtarget.Header(hs)
+	if err != nil {
+		log.Fatalf("nullfanout: %v", err)
 	}
 	// The same pool settings as backends/upstream's clients.
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext:  loadtarget.Dialer(5 * time.Second).DialContext,
 		MaxIdleConns: 256, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second,
 	}}
 	call := func(ctx context.Context, u string) error {
@@ -130,21 +129,4 @@ func main() {
 		os.Exit(0)
 	}()
 	log.Fatal(srv.Serve(ln))
-}
-
-func loopback(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return fmt.Errorf("nullfanout: %q is not an http(s) URL", raw)
-	}
-	ips, err := net.LookupIP(u.Hostname())
-	if err != nil {
-		return fmt.Errorf("nullfanout: %q: %w", raw, err)
-	}
-	for _, ip := range ips {
-		if !ip.IsLoopback() {
-			return fmt.Errorf("nullfanout: %q is not a loopback host", raw)
-		}
-	}
-	return nil
 }
