@@ -59,16 +59,22 @@ func (s *Simulator) Describe(nhs string) Description {
 	case EmptyNHSNumber:
 		return Description{NHSNumber: nhs, Known: true}
 	}
-	p := s.people[nhs]
-	if p == nil {
+	if !s.known(nhs) {
 		return Description{NHSNumber: nhs}
 	}
-	h := s.history(p)
+	h := s.history(s.people[nhs])
 	d := Description{NHSNumber: nhs, Known: true}
 	for _, r := range h.records {
 		d.Events = append(d.Events, r.event)
 	}
 	return d
+}
+
+// known reports whether the simulator has a record for nhs: the public
+// sandbox's two numbers and every person of the population. Cheap: it
+// builds no history.
+func (s *Simulator) known(nhs string) bool {
+	return nhs == SandboxNHSNumber || nhs == EmptyNHSNumber || s.people[nhs] != nil
 }
 
 // sandboxEvents describes the public sandbox's two COVID-19 vaccinations.

@@ -228,8 +228,7 @@ func (s *Simulator) search(w http.ResponseWriter, r *http.Request) {
 		}
 		*p.dst = v[0]
 	}
-	d := s.Describe(nhs)
-	if !d.Known {
+	if !s.known(nhs) {
 		writeOutcome(w, http.StatusBadRequest, "Missing or invalid NHS number")
 		return
 	}

@@ -40,18 +40,26 @@ type Description struct {
 // Describe returns what the simulator serves for nhs (see the package
 // documentation for the rule).
 func (s *Simulator) Describe(nhs string) Description {
+	d, _ := s.latest(nhs)
+	return d
+}
+
+// latest describes nhs's latest SCR and gives its GET /Bundle body, from one
+// plan of the summary (planning is the costly part).
+func (s *Simulator) latest(nhs string) (Description, func() []byte) {
 	switch nhs {
 	case SandboxNHSNumber:
 		return Description{NHSNumber: nhs, HasSCR: true, UUID: SandboxUUID, PreviousUUID: "D18B57ED-992E-45A2-A6AF-55200D20F48E",
-			Consent: ConsentAsk, Allergies: 1, Acute: 1, Repeat: 1}
+			Consent: ConsentAsk, Allergies: 1, Acute: 1, Repeat: 1}, func() []byte { return sandboxSummary }
 	case NoSCRNHSNumber:
-		return Description{NHSNumber: nhs}
+		return Description{NHSNumber: nhs}, func() []byte { return emptyBundle(nhs) }
 	}
 	p := s.people[nhs]
 	if p == nil {
-		return Description{NHSNumber: nhs}
+		return Description{NHSNumber: nhs}, func() []byte { return emptyBundle(nhs) }
 	}
-	return s.plan(p).describe()
+	sm := s.plan(p)
+	return sm.describe(), func() []byte { return render(sm) }
 }
 
 // fixturePeople are the PDS fixture patients outside the synthetic
@@ -237,18 +245,6 @@ func (s *Simulator) documentReferenceBody(nhs, base string) []byte {
 		{FullURL: patID, Resource: patientJSON{ResourceType: "Patient", ID: patID, Identifier: []identifier{{System: "https://fhir.nhs.uk/Id/nhs-number", Value: nhs}}}},
 	}}
 	return marshal(b)
-}
-
-// summaryBody is the GET /Bundle answer for nhs's latest SCR.
-func (s *Simulator) summaryBody(nhs string) []byte {
-	if nhs == SandboxNHSNumber {
-		return sandboxSummary
-	}
-	p := s.people[nhs]
-	if p == nil {
-		return emptyBundle(nhs)
-	}
-	return render(s.plan(p))
 }
 
 // emptyBundle is the API's answer when there is nothing: a searchset with

@@ -270,14 +270,14 @@ func (s *Simulator) bundle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.bundles.Add(1)
-	d := s.Describe(nhs)
+	d, summary := s.latest(nhs)
 	if d.HasSCR && d.Consent == ConsentNo {
 		writeOutcome(w, http.StatusForbidden, "forbidden", "There's no patient's consent to share the SCR")
 		return
 	}
 	body := emptyBundle(uuid)
 	if d.HasSCR && strings.EqualFold(uuid, d.UUID) {
-		body = s.summaryBody(nhs)
+		body = summary()
 	}
 	writeBody(w, body)
 }
