@@ -1,8 +1,6 @@
 package cpis
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -40,7 +38,7 @@ type localAuthority struct {
 }
 
 func localAuthorityOf(town string) localAuthority {
-	h := hashOf("la", town)
+	h := population.Hash("la", town)
 	office := 100 + h%400
 	return localAuthority{
 		code:      fmt.Sprintf("LA%03d", 100+(h>>16)%900),
@@ -75,7 +73,7 @@ func seed(pop []population.Person) map[string][]fhirjson.CareTeam {
 			plans = childPlans(p.NHSNumber, birth, ref, la)
 		}
 		if p.Gender == population.Female && !birth.AddDate(15, 0, 0).After(ref) && birth.AddDate(46, 0, 0).After(ref) {
-			if h := hashOf("ucpp", p.NHSNumber); h%1000 < ucppPerMille {
+			if h := population.Hash("ucpp", p.NHSNumber); h%1000 < ucppPerMille {
 				plans = append(plans, ucpp(p.NHSNumber, ref, la, h))
 			}
 		}
@@ -90,7 +88,7 @@ func seed(pop []population.Person) map[string][]fhirjson.CareTeam {
 // looked-after-child record; some are ended, and some children also had an
 // earlier, ended plan of the other kind.
 func childPlans(nhs string, birth, ref time.Time, la localAuthority) []fhirjson.CareTeam {
-	h := hashOf("child", nhs)
+	h := population.Hash("child", nhs)
 	if h%100 >= childPlanPercent {
 		return nil
 	}
@@ -218,15 +216,4 @@ func seedAccesses() map[string][]auditEvent {
 	e.Agent[0].Who.Display = "Dr A Example"
 	e.Agent[1].Who.Display = "Example Hospitals NHS Trust - Emergency Department"
 	return map[string][]auditEvent{"9000000009": {e}}
-}
-
-// hashOf is a stable hash of parts: the simulator's data depends only on
-// the population, never on the order it is read in.
-func hashOf(parts ...string) uint64 {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return binary.BigEndian.Uint64(h.Sum(nil))
 }

@@ -1,9 +1,6 @@
 package fgm
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"fmt"
 	"time"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
@@ -48,7 +45,7 @@ func seed(pop []population.Person) map[string][]fhirjson.Flag {
 		if err != nil || p.Gender != population.Female || !birth.AddDate(18, 0, 0).After(ref) || p.Deceased() {
 			continue
 		}
-		h := hashOf("fgm", p.NHSNumber)
+		h := population.Hash("fgm", p.NHSNumber)
 		if h%100 >= flaggedPercent {
 			continue
 		}
@@ -62,7 +59,7 @@ func flagFor(p population.Person, birth, ref time.Time, h uint64) fhirjson.Flag 
 	start := birth.AddDate(0, 0, int(h>>8)%max(days, 1))
 	f := fhirjson.Flag{
 		ResourceType: "Flag",
-		ID:           uuidOf("fgm-flag", p.NHSNumber),
+		ID:           population.UUID("fgm-flag", p.NHSNumber),
 		Meta:         &fhirjson.Meta{VersionID: "1", LastUpdated: start.Format(time.DateOnly) + "T09:00:00+00:00"},
 		Status:       "active",
 		Code:         fgmConcept(),
@@ -94,21 +91,4 @@ func fgmConcept() *fhirjson.CodeableConcept {
 
 func subject(nhs string) *fhirjson.Reference {
 	return &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: nhsnumber.System, Value: nhs}}
-}
-
-// hashOf is a stable hash of parts: the simulator's data depends only on
-// the population, never on the order it is read in.
-func hashOf(parts ...string) uint64 {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return binary.BigEndian.Uint64(h.Sum(nil))
-}
-
-// uuidOf is a stable version-4-shaped UUID made from parts.
-func uuidOf(parts ...string) string {
-	a, b := hashOf(append(parts, "a")...), hashOf(append(parts, "b")...)
-	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, (a>>16)&0xffff, a&0xfff, 0x8000|(b>>48)&0x3fff, b&0xffffffffffff)
 }

@@ -1,8 +1,6 @@
 package ovm
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
@@ -49,7 +47,7 @@ func seed(pop []population.Person) map[string][]Status {
 		if err != nil || p.Deceased() || birth.AddDate(18, 0, 0).After(ref) {
 			continue
 		}
-		h := hashOf("ovm", p.NHSNumber)
+		h := population.Hash("ovm", p.NHSNumber)
 		if h%100 >= statusPercent {
 			continue
 		}
@@ -65,7 +63,7 @@ func statusesFor(p population.Person, birth, ref time.Time, h uint64) []Status {
 	trust := trustOf(p.Address.Town)
 	start := ref.AddDate(0, 0, -(30 + int(h>>8)%1430))
 	s := Status{
-		ID:               uuidOf("ovm-status", p.NHSNumber, "1"),
+		ID:               population.UUID("ovm-status", p.NHSNumber, "1"),
 		ChargingCategory: Categories[int(h>>16)%len(Categories)],
 		Start:            start.Format(time.DateOnly),
 		RecordedBy:       trust,
@@ -85,7 +83,7 @@ func statusesFor(p population.Person, birth, ref time.Time, h uint64) []Status {
 		earlierEnd := start.AddDate(0, 0, -(1 + int(h>>44)%300))
 		earlierStart := earlierEnd.AddDate(0, 0, -(30 + int(h>>52)%700))
 		out = append(out, Status{
-			ID:               uuidOf("ovm-status", p.NHSNumber, "0"),
+			ID:               population.UUID("ovm-status", p.NHSNumber, "0"),
 			ChargingCategory: Categories[int(h>>48)%len(Categories)],
 			Start:            earlierStart.Format(time.DateOnly),
 			End:              ptr(earlierEnd.Format(time.DateOnly)),
@@ -100,7 +98,7 @@ func statusesFor(p population.Person, birth, ref time.Time, h uint64) []Status {
 // organisation has (ZZ…), a name and its overseas visitor team's number
 // (Ofcom drama range).
 func trustOf(town string) RecordedBy {
-	h := hashOf("trust", town)
+	h := population.Hash("trust", town)
 	return RecordedBy{
 		ODS:   fmt.Sprintf("ZZ%03d", 100+h%900),
 		Name:  titleCase(town) + " Hospitals NHS Trust",
@@ -116,21 +114,4 @@ func titleCase(s string) string {
 		words[i] = strings.ToUpper(w[:1]) + w[1:]
 	}
 	return strings.Join(words, " ")
-}
-
-// hashOf is a stable hash of parts: the simulator's data depends only on
-// the population, never on the order it is read in.
-func hashOf(parts ...string) uint64 {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return binary.BigEndian.Uint64(h.Sum(nil))
-}
-
-// uuidOf is a stable version-4-shaped UUID made from parts.
-func uuidOf(parts ...string) string {
-	a, b := hashOf(append(parts, "a")...), hashOf(append(parts, "b")...)
-	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, (a>>16)&0xffff, a&0xfff, 0x8000|(b>>48)&0x3fff, b&0xffffffffffff)
 }

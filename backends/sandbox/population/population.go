@@ -11,6 +11,8 @@
 package population
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -447,4 +449,22 @@ func (g *generator) person() Person {
 	p.GPPractice = ods[g.rng.IntN(len(ods))]
 	p.Restricted = g.chance(0.01)
 	return p
+}
+
+// Hash is a stable 64-bit hash of parts (SHA-256, each part ended by a 0
+// byte): the simulators draw each patient's records from it, so the same
+// population gives the same records in every simulator and every run.
+func Hash(parts ...string) uint64 {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return binary.BigEndian.Uint64(h.Sum(nil))
+}
+
+// UUID is a stable version-4-shaped UUID made from parts.
+func UUID(parts ...string) string {
+	a, b := Hash(append(parts, "a")...), Hash(append(parts, "b")...)
+	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, (a>>16)&0xffff, a&0xfff, 0x8000|(b>>48)&0x3fff, b&0xffffffffffff)
 }

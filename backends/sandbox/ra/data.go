@@ -1,9 +1,7 @@
 package ra
 
 import (
-	"crypto/sha256"
 	"embed"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -52,7 +50,7 @@ func seed(pop []population.Person) (map[string]*record, error) {
 
 	ref, _ := time.Parse(time.DateOnly, population.ReferenceDate)
 	for _, p := range pop {
-		h := hashOf("ra", p.NHSNumber)
+		h := population.Hash("ra", p.NHSNumber)
 		if h%100 >= recordPercent || p.Deceased() {
 			continue
 		}
@@ -104,19 +102,19 @@ func seededRecord(nhs, gp string, at time.Time, adj []adjustment, removed bool) 
 		rec.flags = append(rec.flags, seededFlag(nhs, gp, at.AddDate(0, 0, i), a, i, false))
 	}
 	if removed {
-		a := catalogue[(len(adj)+int(hashOf("ra-removed", nhs)%uint64(len(catalogue))))%len(catalogue)]
+		a := catalogue[(len(adj)+int(population.Hash("ra-removed", nhs)%uint64(len(catalogue))))%len(catalogue)]
 		rec.flags = append(rec.flags, seededFlag(nhs, gp, at.AddDate(0, 0, len(adj)), a, len(adj), true))
 	}
 	return rec
 }
 
 func seededConsent(nhs, gp string, at time.Time) fhirjson.STU3Consent {
-	id := nhs + "." + uuidOf("ra-consent", nhs)
+	id := nhs + "." + population.UUID("ra-consent", nhs)
 	prov := seededProvenance(nhs, gp, "consent", at, "Consent/"+id)
 	return fhirjson.STU3Consent{
 		ResourceType: "Consent",
 		ID:           id,
-		Meta:         &fhirjson.Meta{VersionID: uuidOf("ra-consent-version", nhs), LastUpdated: timestamp(at), Profile: []string{consentProfile}},
+		Meta:         &fhirjson.Meta{VersionID: population.UUID("ra-consent-version", nhs), LastUpdated: timestamp(at), Profile: []string{consentProfile}},
 		Contained:    []fhirjson.STU3Provenance{prov},
 		Extension: []fhirjson.Extension{
 			{URL: "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-RARecord-ProxyRole-1", ValueCodeableConcept: &fhirjson.CodeableConcept{
@@ -135,12 +133,12 @@ func seededConsent(nhs, gp string, at time.Time) fhirjson.STU3Consent {
 
 func seededFlag(nhs, gp string, at time.Time, a adjustment, n int, removed bool) *fhirjson.STU3Flag {
 	key := fmt.Sprint(n)
-	id := nhs + "." + uuidOf("ra-flag", nhs, key)
+	id := nhs + "." + population.UUID("ra-flag", nhs, key)
 	created := seededProvenance(nhs, gp, "flag"+key, at, "Flag/"+id)
 	f := &fhirjson.STU3Flag{
 		ResourceType: "Flag",
 		ID:           id,
-		Meta:         &fhirjson.Meta{VersionID: uuidOf("ra-flag-version", nhs, key), LastUpdated: timestamp(at), Profile: []string{flagProfile}},
+		Meta:         &fhirjson.Meta{VersionID: population.UUID("ra-flag-version", nhs, key), LastUpdated: timestamp(at), Profile: []string{flagProfile}},
 		Contained:    []fhirjson.STU3Provenance{created},
 		Extension: []fhirjson.Extension{
 			provenanceExt("created", created.ID),
@@ -155,7 +153,7 @@ func seededFlag(nhs, gp string, at time.Time, a adjustment, n int, removed bool)
 	if removed {
 		later := at.AddDate(0, 2, 0)
 		upd := seededProvenance(nhs, gp, "flag"+key+"-removed", later, "Flag/"+id)
-		f.Meta.VersionID = uuidOf("ra-flag-version-2", nhs, key)
+		f.Meta.VersionID = population.UUID("ra-flag-version-2", nhs, key)
 		f.Meta.LastUpdated = timestamp(later)
 		f.Status = "inactive"
 		f.Contained = append(f.Contained, upd)
@@ -170,10 +168,10 @@ func seededFlag(nhs, gp string, at time.Time, a adjustment, n int, removed bool)
 }
 
 func seededProvenance(nhs, gp, what string, at time.Time, target string) fhirjson.STU3Provenance {
-	h := hashOf("ra-user", nhs, what)
+	h := population.Hash("ra-user", nhs, what)
 	return fhirjson.STU3Provenance{
 		ResourceType: "Provenance",
-		ID:           uuidOf("ra-provenance", nhs, what),
+		ID:           population.UUID("ra-provenance", nhs, what),
 		Meta:         &fhirjson.Meta{Profile: []string{"https://fhir.nhs.uk/STU3/StructureDefinition/RARecord-Provenance-1"}},
 		Target:       []fhirjson.Reference{{Reference: target}},
 		Recorded:     timestamp(at),
@@ -195,20 +193,3 @@ func nraf() fhirjson.Coding {
 }
 
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05+00:00") }
-
-// hashOf is a stable hash of parts: the simulator's data depends only on
-// the population, never on the order it is read in.
-func hashOf(parts ...string) uint64 {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return binary.BigEndian.Uint64(h.Sum(nil))
-}
-
-// uuidOf is a stable version-4-shaped UUID made from parts.
-func uuidOf(parts ...string) string {
-	a, b := hashOf(append(parts, "a")...), hashOf(append(parts, "b")...)
-	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, (a>>16)&0xffff, a&0xfff, 0x8000|(b>>48)&0x3fff, b&0xffffffffffff)
-}
