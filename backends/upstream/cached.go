@@ -103,9 +103,12 @@ func (c *Client) keep(store *cache.Cache, key string, resp *Response) {
 
 // cacheKey names a GET's answer: the backend, the caller's partition, the
 // write generation of the resource, the path, the sorted query, and the
-// request's own headers (bar the per-call ids), each field length-prefixed
-// so that no two requests share a key.
+// headers the call is sent with (bar the per-call ids) — the caller's
+// headers (WithCallerHeaders) among them, so that each user's first read
+// reaches the national service and its audit trail — each field
+// length-prefixed so that no two requests share a key.
 func (c *Client) cacheKey(ctx context.Context, req Request, gen uint64) string {
+	req.Header = withCallerHeaders(ctx, req.Header)
 	var b strings.Builder
 	field := func(s string) {
 		b.WriteString(strconv.Itoa(len(s)))

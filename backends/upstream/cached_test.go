@@ -177,6 +177,34 @@ func TestCachePartitions(t *testing.T) {
 	}
 }
 
+// The caller's headers are part of the key: in one partition (same roles
+// and organisation), each user's first read reaches the backend, whose
+// audit trail names them; a user's repeated read is a hit.
+func TestCacheKeyHasCallerHeaders(t *testing.T) {
+	srv, _ := versioned(t)
+	c, _ := cachingClient(t, srv.URL, nil)
+	part := upstream.WithCachePartition(context.Background(), "role=clinician;org=A1")
+	user := func(urid string) context.Context {
+		return upstream.WithCallerHeaders(part, http.Header{"Nhsd-Session-Urid": {urid}, "Nhsd-End-User-Organisation-Ods": {"A1"}})
+	}
+	steps := []struct {
+		ctx       context.Context
+		wantCalls int
+	}{
+		{user("555021935107"), 1},
+		{user("555021935107"), 1},
+		{user("555021935108"), 2},
+		{user("555021935108"), 2},
+		{part, 3},
+	}
+	for i, s := range steps {
+		read(t, s.ctx, c, testPath, nil)
+		if got := srv.count(); got != s.wantCalls {
+			t.Errorf("step %d: %d backend calls, want %d", i, got, s.wantCalls)
+		}
+	}
+}
+
 // Only 200s are kept; a 404 or a 503 is asked again.
 func TestCacheKeepsOnly200(t *testing.T) {
 	for _, status := range []int{201, 204, 304, 404, 410, 429, 500, 503} {
