@@ -179,15 +179,3 @@ func checkSearchScope(r *http.Request, resourceType string, q url.Values) error 
 	}
 	return errOtherPatient
 }
-
-// aboutPatient reports whether a rendered resource belongs to nhs's
-// compartment: the Patient itself, or a resource whose subject or patient
-// is that Patient.
-func aboutPatient(res *resources.Resource, body []byte, nhs string) bool {
-	for _, p := range compartmentOf(res, body) {
-		if p == nhs {
-			return true
-		}
-	}
-	return false
-}

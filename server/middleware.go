@@ -43,7 +43,12 @@ func (ri *reqInfo) notePatient(nhs string) {
 // notePatientsIn records the patients a rendered resource is about: a
 // Patient itself, or the Patient its subject/patient references.
 func (ri *reqInfo) notePatientsIn(res *resources.Resource, body []byte) {
-	for _, p := range compartmentOf(res, body) {
+	ri.notePatients(compartmentOf(res, body))
+}
+
+// notePatients records patients the answer is about.
+func (ri *reqInfo) notePatients(ps []string) {
+	for _, p := range ps {
 		ri.notePatient(p)
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/cespare/xxhash/v2"
@@ -54,8 +55,11 @@ func (s *Server) read(r *http.Request, _ format, q url.Values) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	ri.notePatientsIn(res, body)
-	if scope != "" && !aboutPatient(res, body, scope) {
+	// The patient-scope check: the resource is the Patient in context, or
+	// its subject or patient is.
+	patients := compartmentOf(res, body)
+	ri.notePatients(patients)
+	if scope != "" && !slices.Contains(patients, scope) {
 		return nil, errOtherPatient
 	}
 	if body, err = sub.apply(res.Type, body); err != nil {

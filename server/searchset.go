@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -376,15 +377,18 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 	end := min(start+count, len(matches))
 	page := matches[start:end]
 	ri := infoFrom(r.Context())
-	if scope := patientScope(r); scope != "" {
-		for _, m := range page {
-			if !aboutPatient(m.entry.Resource, m.body, scope) {
-				return nil, errOtherPatient
-			}
+	// Each entry's compartment, read once: the whole page is checked
+	// against a patient-scoped token before any of it is noted for audit.
+	compartments := make([][]string, len(page))
+	scope := patientScope(r)
+	for i, m := range page {
+		compartments[i] = compartmentOf(m.entry.Resource, m.body)
+		if scope != "" && !slices.Contains(compartments[i], scope) {
+			return nil, errOtherPatient
 		}
 	}
-	for _, m := range page {
-		ri.notePatientsIn(m.entry.Resource, m.body)
+	for i, m := range page {
+		ri.notePatients(compartments[i])
 		body, err := req.subset.apply(m.entry.Resource.Type, m.body)
 		if err != nil {
 			return nil, err
