@@ -48,7 +48,7 @@ func FanOut(ctx context.Context, sources []Source) (*SearchResult, error) {
 			out.Issues = append(out.Issues, Issue{
 				Severity:    "warning",
 				Code:        issueCodeFor(err),
-				Diagnostics: s.Name + " could not be reached, so its records are missing from this answer: " + userMessage(err),
+				Diagnostics: s.Name + " could not be reached, so its records are missing from this answer: " + fhirerr.UserMessage(err),
 			})
 			continue
 		}
@@ -80,13 +80,4 @@ func issueCodeFor(err error) string {
 	default:
 		return "incomplete"
 	}
-}
-
-// userMessage is an error's client-safe message ("internal error" for
-// anything uncategorised).
-func userMessage(err error) string {
-	if e := fhirerr.As(err); e != nil && e.Category != fhirerr.Internal && e.Message != "" {
-		return e.Message
-	}
-	return "internal error"
 }

@@ -578,7 +578,7 @@ func (s *Server) included(ctx context.Context, req *searchRequest, page []render
 	for i, j := range jobs {
 		if errs[i] != nil {
 			issues = append(issues, resources.Issue{Severity: "warning", Code: "incomplete",
-				Diagnostics: "an included " + j.what + " could not be fetched: " + userMessage(errs[i])})
+				Diagnostics: "an included " + j.what + " could not be fetched: " + fhirerr.UserMessage(errs[i])})
 			continue
 		}
 		for _, res := range results[i] {
@@ -608,14 +608,6 @@ func dedupe(rs []renderedEntry) []renderedEntry {
 		out = append(out, r)
 	}
 	return out
-}
-
-// userMessage is an error's client-safe message.
-func userMessage(err error) string {
-	if e := fhirerr.As(err); e != nil && e.Category != fhirerr.Internal && e.Message != "" {
-		return e.Message
-	}
-	return "internal error"
 }
 
 // references returns the ids of target resources referenced from the

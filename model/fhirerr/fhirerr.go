@@ -114,6 +114,15 @@ type Redactor interface {
 	Redacted() string
 }
 
+// UserMessage is err's message as a client may see it: a categorised
+// error's own message, and "internal error" for anything uncategorised.
+func UserMessage(err error) string {
+	if e := As(err); e != nil && e.Category != Internal && e.Message != "" {
+		return e.Message
+	}
+	return "internal error"
+}
+
 // LogString returns err's message as it may be logged: wherever the chain
 // holds a Redactor, its Redacted message stands in for it and everything it
 // wraps.
