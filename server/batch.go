@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"io"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -61,12 +60,9 @@ func (s *Server) batch(r *http.Request, _ format, _ url.Values) (*reply, error) 
 	if err != nil || (mt != mediaFHIRJSON && mt != mediaJSON) {
 		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send the batch Bundle as application/fhir+json")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBatchRequestBody+1))
+	body, err := readBounded(r, maxBatchRequestBody, "batch")
 	if err != nil {
-		return nil, fhirerr.New(fhirerr.Invalid, "could not read the request body")
-	}
-	if len(body) > maxBatchRequestBody {
-		return nil, fhirerr.New(fhirerr.TooLarge, "the batch is larger than %d bytes", maxBatchRequestBody)
+		return nil, err
 	}
 	if err := profiles.Validate(body); err != nil {
 		return nil, fhirerr.New(fhirerr.Invalid, "the batch is not a valid FHIR R4 Bundle: %s", truncateMessage(err.Error(), 500))

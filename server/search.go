@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -21,12 +20,9 @@ func mergeForm(r *http.Request, q url.Values) (url.Values, error) {
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "POST _search takes an application/x-www-form-urlencoded body")
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxSearchBody+1))
+	b, err := readBounded(r, maxSearchBody, "_search body")
 	if err != nil {
-		return nil, fhirerr.New(fhirerr.Invalid, "could not read the request body")
-	}
-	if len(b) > maxSearchBody {
-		return nil, fhirerr.New(fhirerr.TooLarge, "the _search body is larger than %d bytes", maxSearchBody)
+		return nil, err
 	}
 	form, err := url.ParseQuery(string(b))
 	if err != nil {

@@ -153,12 +153,9 @@ func (s *Server) patch(r *http.Request, _ format, _ url.Values) (*reply, error) 
 	if err != nil {
 		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send the patch with a Content-Type (application/json-patch+json)")
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxResourceBody+1))
+	b, err := readBounded(r, maxResourceBody, "patch")
 	if err != nil {
-		return nil, fhirerr.New(fhirerr.Invalid, "could not read the request body")
-	}
-	if len(b) > maxResourceBody {
-		return nil, fhirerr.New(fhirerr.TooLarge, "the patch is larger than %d bytes", maxResourceBody)
+		return nil, err
 	}
 	if p.ResourceType() == "Patient" {
 		ri.notePatient(id)
@@ -291,12 +288,9 @@ func readFHIRBody(r *http.Request, what string, check func([]byte) error) ([]byt
 	if err != nil || (mt != mediaFHIRJSON && mt != mediaJSON && mt != "application/json+fhir") {
 		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send the %s as application/fhir+json", what)
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxResourceBody+1))
+	b, err := readBounded(r, maxResourceBody, what)
 	if err != nil {
-		return nil, fhirerr.New(fhirerr.Invalid, "could not read the request body")
-	}
-	if len(b) > maxResourceBody {
-		return nil, fhirerr.New(fhirerr.TooLarge, "the %s is larger than %d bytes", what, maxResourceBody)
+		return nil, err
 	}
 	if check != nil {
 		if err := check(b); err != nil {
@@ -313,6 +307,19 @@ func readFHIRBody(r *http.Request, what string, check func([]byte) error) ([]byt
 			return nil, e
 		}
 		return nil, err
+	}
+	return b, nil
+}
+
+// readBounded reads a request body of at most limit bytes: 400 if it cannot
+// be read, 413 naming what ("the patch is larger than …") if it is longer.
+func readBounded(r *http.Request, limit int, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	if err != nil {
+		return nil, fhirerr.New(fhirerr.Invalid, "could not read the request body")
+	}
+	if len(b) > limit {
+		return nil, fhirerr.New(fhirerr.TooLarge, "the %s is larger than %d bytes", what, limit)
 	}
 	return b, nil
 }
