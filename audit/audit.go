@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -122,7 +123,7 @@ func (l *Log) Search(q Query) []Record {
 	defer l.mu.Unlock()
 	var out []Record
 	for _, r := range l.records {
-		if q.Patient != "" && !contains(r.Patients, q.Patient) {
+		if q.Patient != "" && !slices.Contains(r.Patients, q.Patient) {
 			continue
 		}
 		if !q.From.IsZero() && r.Time.Before(q.From) {
@@ -149,11 +150,3 @@ func (l *Log) Close() error {
 	return err
 }
 
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}

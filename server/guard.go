@@ -37,7 +37,6 @@ type guard struct {
 	slots          chan struct{}
 	maxHeaderBytes int
 	draining       atomic.Bool
-	rejected       atomic.Int64
 }
 
 func newGuard(maxInFlight, maxHeaderBytes int) *guard {
@@ -65,7 +64,6 @@ func (g *guard) admit(r *http.Request) (release func(), err error) {
 	case <-t.C:
 	case <-r.Context().Done():
 	}
-	g.rejected.Add(1)
 	return nil, &fhirerr.Error{Category: fhirerr.Unavailable, RetryAfter: time.Second, Message: "the server is at capacity; retry shortly"}
 }
 

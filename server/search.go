@@ -78,15 +78,6 @@ func safeName(s string) string {
 	return s
 }
 
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
 type bundle struct {
 	ResourceType string        `json:"resourceType"`
 	ID           string        `json:"id"`

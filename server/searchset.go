@@ -180,7 +180,7 @@ func (s *Server) parseSearch(p resources.Provider, sr resources.Searcher, q url.
 				Diagnostics: "search parameter '" + safeName(k) + "' is not supported and was ignored"})
 			continue
 		}
-		if modifier != "" && !contains(sp.Modifiers, modifier) {
+		if modifier != "" && !slices.Contains(sp.Modifiers, modifier) {
 			// FHIR: servers SHALL reject an unsupported modifier.
 			return nil, &fhirerr.Error{Category: fhirerr.NotSupported, Expression: safeName(k), Message: "modifier ':" + safeName(modifier) + "' is not supported on '" + name + "'"}
 		}
@@ -256,7 +256,7 @@ func (s *Server) resultParam(p resources.Provider, req *searchRequest, k string,
 		}
 		req.total = vals[0]
 	}
-	if contains(echoed, k) {
+	if slices.Contains(echoed, k) {
 		req.echo[k] = vals
 	}
 	return nil

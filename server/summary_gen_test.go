@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -80,7 +81,7 @@ func TestSummaryElementsTable(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("summary_elements.json is out of date (%d types embedded, %d derived): go test ./server -run TestSummaryElementsTable -update-summary", len(got), len(want))
 	}
-	if p := got["Patient"]; !contains(p.Summary, "birthDate") || contains(p.Summary, "contact") {
+	if p := got["Patient"]; !slices.Contains(p.Summary, "birthDate") || slices.Contains(p.Summary, "contact") {
 		t.Errorf("Patient summary elements look wrong: %v", p.Summary)
 	}
 }
