@@ -149,4 +149,3 @@ func (l *Log) Close() error {
 	l.f, l.w = nil, nil
 	return err
 }
-
