@@ -188,7 +188,6 @@ func (pol *Policy) RoleAllows(role, resourceType string, i Interaction) bool {
 // usable scope grants it, access_denied when a scope does but the role table
 // (or the system grants) does not. See Policy for the rules.
 func (pol *Policy) Decide(p Principal, resourceType string, i Interaction) error {
-	what := describe(resourceType, i)
 	if pol == nil || i.Permission() == 0 || !isResourceType(resourceType) {
 		return forbidden(CodeAccessDenied, ReasonRole, "this interaction is not permitted")
 	}
@@ -217,6 +216,7 @@ func (pol *Policy) Decide(p Principal, resourceType string, i Interaction) error
 		}
 		userDenied = true
 	}
+	what := describe(resourceType, i) // only a refusal needs it
 	switch {
 	case userDenied && len(p.Roles) == 0:
 		return forbidden(CodeAccessDenied, ReasonRole, "the token carries no NHS role, which "+what+" needs")

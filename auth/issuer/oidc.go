@@ -25,6 +25,10 @@ type oidcKey struct {
 	kid  string
 	jwk  map[string]string
 	err  error
+
+	// published is the JWKS document with this key added, made once.
+	publishOnce sync.Once
+	published   []byte
 }
 
 func (k *oidcKey) get() (*oidcKey, error) {
@@ -44,8 +48,14 @@ func (k *oidcKey) get() (*oidcKey, error) {
 }
 
 // publishedJWKS is the JWKS document the JWKS endpoint serves: the access
-// token key and the id_token key.
+// token key and the id_token key. Both are fixed once made, so the
+// document is built on the first request and served as is after.
 func (i *Issuer) publishedJWKS() []byte {
+	i.oidc.publishOnce.Do(func() { i.oidc.published = i.buildJWKS() })
+	return i.oidc.published
+}
+
+func (i *Issuer) buildJWKS() []byte {
 	k, err := i.oidc.get()
 	if err != nil {
 		return i.jwks
@@ -165,6 +175,12 @@ func (i *Issuer) OpenIDConfigurationHandler() http.Handler {
 	if err != nil {
 		panic(err) // strings only
 	}
+	return jsonDocument(func() []byte { return doc })
+}
+
+// jsonDocument serves a public JSON document (GET, HEAD), cacheable for
+// five minutes.
+func jsonDocument(doc func() []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -174,7 +190,7 @@ func (i *Issuer) OpenIDConfigurationHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		if r.Method == http.MethodGet {
-			_, _ = w.Write(doc)
+			_, _ = w.Write(doc())
 		}
 	})
 }

@@ -57,18 +57,7 @@ type ErrorResponse struct {
 // JWKSHandler serves the JWKS document (GET, HEAD): the access-token key
 // (JWKS) and the RS256 key id_tokens are signed with.
 func (i *Issuer) JWKSHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		if r.Method == http.MethodGet {
-			_, _ = w.Write(i.publishedJWKS())
-		}
-	})
+	return jsonDocument(i.publishedJWKS)
 }
 
 // TokenHandler is an OAuth 2.0 token endpoint for the client_credentials
