@@ -117,7 +117,7 @@ func (p *Flag) Update(ctx context.Context, id string, msg proto.Message, ifMatch
 	if !ok {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Message: "the body must be a Flag"}
 	}
-	version := ra.ParseETag(ifMatch)
+	version := upstream.ETagVersion(ifMatch)
 	if version == "" {
 		return nil, &fhirerr.Error{Category: fhirerr.PreconditionRequired,
 			Message: "updating a reasonable adjustment needs its current version: send If-Match with the ETag of the flag read"}

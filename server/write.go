@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/carerecords/fhir-facade/auth"
+	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/profiles"
 	"github.com/carerecords/fhir-facade/resources"
@@ -122,7 +123,7 @@ func (s *Server) update(r *http.Request, _ format, _ url.Values) (*reply, error)
 	if bodyID != id {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: p.ResourceType() + ".id", Message: "the resource id does not match the id in the URL"}
 	}
-	res, err := u.Update(r.Context(), id, msg, ifMatchVersion(r.Header.Get("If-Match")))
+	res, err := u.Update(r.Context(), id, msg, upstream.ETagVersion(r.Header.Get("If-Match")))
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +164,7 @@ func (s *Server) patch(r *http.Request, _ format, _ url.Values) (*reply, error) 
 			return nil, errOtherPatient
 		}
 	}
-	res, err := pt.Patch(r.Context(), id, b, mt, ifMatchVersion(r.Header.Get("If-Match")))
+	res, err := pt.Patch(r.Context(), id, b, mt, upstream.ETagVersion(r.Header.Get("If-Match")))
 	if err != nil {
 		return nil, err
 	}
@@ -206,14 +207,6 @@ func preferMinimal(r *http.Request) bool {
 		}
 	}
 	return false
-}
-
-// ifMatchVersion returns the version in an If-Match header: W/"3" → 3.
-// Lenient about quotes (some services send typographic ones).
-func ifMatchVersion(h string) string {
-	h = strings.TrimSpace(h)
-	h = strings.TrimPrefix(h, "W/")
-	return strings.Trim(h, "\"“”")
 }
 
 // readResource reads a FHIR JSON resource of type want from the request

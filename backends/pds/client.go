@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
@@ -52,7 +51,7 @@ func (c *Client) Read(ctx context.Context, nhs string) (*Patient, error) {
 	if !res.IsJSON() {
 		return nil, badPayload("read", nil)
 	}
-	return &Patient{Body: res.Body, Version: ParseETag(res.Header.Get("ETag"))}, nil
+	return &Patient{Body: res.Body, Version: upstream.ETagVersion(res.Header.Get("ETag"))}, nil
 }
 
 // Patch sends JSON Patch operations (a JSON array, RFC 6902) to PDS, which
@@ -92,7 +91,7 @@ func (c *Client) Patch(ctx context.Context, nhs, version string, ops json.RawMes
 	if !res.IsJSON() {
 		return nil, badPayload("patch", nil)
 	}
-	return &Patient{Body: res.Body, Version: ParseETag(res.Header.Get("ETag"))}, nil
+	return &Patient{Body: res.Body, Version: upstream.ETagVersion(res.Header.Get("ETag"))}, nil
 }
 
 // Create asks PDS to create a record for a new patient and allocate an NHS
@@ -119,7 +118,7 @@ func (c *Client) Create(ctx context.Context, body json.RawMessage) (*Patient, er
 		if !res.IsJSON() {
 			return nil, badPayload("create", nil)
 		}
-		return &Patient{Body: res.Body, Version: ParseETag(res.Header.Get("ETag"))}, nil
+		return &Patient{Body: res.Body, Version: upstream.ETagVersion(res.Header.Get("ETag"))}, nil
 	case http.StatusOK:
 		o, ok := upstream.ParseOutcome(res.Body)
 		if !ok || (o.Code != "SINGLE_MATCH" && o.Code != "MULTIPLE_MATCHES") {
@@ -202,13 +201,6 @@ func (c *Client) Search(ctx context.Context, params url.Values) (*SearchResult, 
 		out.Matches = append(out.Matches, m)
 	}
 	return out, nil
-}
-
-// ParseETag returns n from W/"n" (leniently: quotes and W/ are optional).
-func ParseETag(s string) string {
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, "W/")
-	return strings.Trim(s, "\"“”")
 }
 
 func badPayload(op string, err error) error {

@@ -418,23 +418,3 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
-
-func TestParseETag(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-	}{
-		{name: "weak", in: `W/"2"`, want: "2"},
-		{name: "strong", in: `"2"`, want: "2"},
-		{name: "typographic closing quote", in: `W/"2”`, want: "2"},
-		{name: "typographic quotes", in: `W/“2”`, want: "2"},
-		{name: "bare", in: `2`, want: "2"},
-		{name: "empty", in: ``, want: ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := pds.ParseETag(tt.in); got != tt.want {
-				t.Errorf("ParseETag(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}

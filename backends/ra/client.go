@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
@@ -154,7 +153,7 @@ func (c *Client) write(ctx context.Context, method, path string, body []byte, ve
 	if !res.IsJSON() || len(res.Body) == 0 {
 		return nil, badPayload(op, nil)
 	}
-	return &Written{Body: res.Body, Version: ParseETag(res.Header.Get("ETag")), Location: res.Header.Get("Location")}, nil
+	return &Written{Body: res.Body, Version: upstream.ETagVersion(res.Header.Get("ETag")), Location: res.Header.Get("Location")}, nil
 }
 
 func (c *Client) header() http.Header {
@@ -163,16 +162,6 @@ func (c *Client) header() http.Header {
 		h.Set("NHSD-Session-URID", c.opts.SessionURID)
 	}
 	return h
-}
-
-// ParseETag returns the version inside an ETag, W/"<version>". RA versions
-// are UUIDs (not the integers its specification's pattern says), and RA's
-// sandbox closes the quotes with a typographic ” : both W/ and any kind of
-// quote are optional here.
-func ParseETag(s string) string {
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, "W/")
-	return strings.Trim(s, "\"“”")
 }
 
 func badPayload(op string, err error) error {

@@ -254,23 +254,3 @@ func TestWrites(t *testing.T) {
 		})
 	}
 }
-
-func TestParseETag(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-	}{
-		{name: "weak", in: `W/"aa755bd6-2be9-4971-972a-6724879c5cb1"`, want: "aa755bd6-2be9-4971-972a-6724879c5cb1"},
-		{name: "typographic closing quote", in: `W/"aa755bd6-2be9-4971-972a-6724879c5cb1”`, want: "aa755bd6-2be9-4971-972a-6724879c5cb1"},
-		{name: "typographic both", in: `W/“3”`, want: "3"},
-		{name: "strong", in: `"3"`, want: "3"},
-		{name: "bare", in: ` 3 `, want: "3"},
-		{name: "empty", in: ``, want: ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := ra.ParseETag(tc.in); got != tc.want {
-				t.Errorf("ParseETag(%q) = %q, want %q", tc.in, got, tc.want)
-			}
-		})
-	}
-}
