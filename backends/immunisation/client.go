@@ -126,20 +126,11 @@ func errorFrom(res *upstream.Response) error {
 		// this is the API refusing a well-formed NHS number (one it cannot
 		// verify) or a parameter.
 		e.Category, e.Message = fhirerr.Invalid, "the Immunisation History API rejected the request (it did not accept the NHS number or a search parameter)"
-	case s == http.StatusUnauthorized:
-		// The facade's own credentials were refused: not the client's fault.
-		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the immunisation service"
 	case s == http.StatusForbidden:
 		e.Category, e.Message = fhirerr.Forbidden, "the Immunisation History API refused access"
-	case s == http.StatusTooManyRequests:
-		e.Category, e.Message = fhirerr.Throttled, "the immunisation service is throttling requests; retry later"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
-	case s == http.StatusRequestTimeout, s == http.StatusServiceUnavailable, s == http.StatusGatewayTimeout:
-		e.Category, e.Message = fhirerr.Timeout, "the immunisation service did not answer in time"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
 	default:
 		// 404 (a wrong base URL), 405, 415, 5xx: the backend failed.
-		e.Category, e.Message = fhirerr.BadGateway, "the immunisation service failed"
+		upstream.ServiceFailure(e, res, Name)
 	}
 	return e
 }

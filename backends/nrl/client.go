@@ -258,20 +258,12 @@ func errorFrom(res *upstream.Response) error {
 	case res.Status == http.StatusBadRequest:
 		e.Category, e.Message = fhirerr.Invalid, msg("NRL rejected the request as invalid")
 		e.Expression = facadeParam[expression(res.Body)]
-	case res.Status == http.StatusUnauthorized:
-		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the nrl service"
 	case res.Status == http.StatusForbidden:
 		e.Category, e.Message = fhirerr.Forbidden, "NRL refused access: this organisation may not see these records"
 	case res.Status == http.StatusNotFound:
 		e.Category, e.Message = fhirerr.NotFound, "no DocumentReference with this id"
-	case res.Status == http.StatusRequestTimeout, res.Status == http.StatusServiceUnavailable, res.Status == http.StatusGatewayTimeout:
-		e.Category, e.Message = fhirerr.Timeout, "the nrl service did not answer in time"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
-	case res.Status == http.StatusTooManyRequests:
-		e.Category, e.Message = fhirerr.Throttled, "the nrl service is throttling requests; retry later"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
 	default:
-		e.Category, e.Message = fhirerr.BadGateway, "the nrl service failed"
+		upstream.ServiceFailure(e, res, Name)
 	}
 	return e
 }

@@ -234,27 +234,18 @@ func (c *Client) errorFrom(res *upstream.Response) error {
 		if ok && o.Code == "MISSING_VALUE" {
 			e.Category = fhirerr.Required
 		}
-	case res.Status == http.StatusUnauthorized:
-		// The facade's own credentials were refused: not the client's fault.
-		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the pds service"
 	case res.Status == http.StatusForbidden:
 		e.Category, e.Message = fhirerr.Forbidden, msg("PDS refused access")
 	case res.Status == http.StatusNotFound && ok && o.Code == "INVALIDATED_RESOURCE":
 		e.Category, e.Message = fhirerr.Gone, "this NHS number has been invalidated"
 	case res.Status == http.StatusNotFound:
 		e.Category, e.Message = fhirerr.NotFound, "no patient with this NHS number"
-	case res.Status == http.StatusRequestTimeout, res.Status == http.StatusServiceUnavailable, res.Status == http.StatusGatewayTimeout:
-		e.Category, e.Message = fhirerr.Timeout, "the pds service did not answer in time"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
 	case res.Status == http.StatusConflict:
 		e.Category, e.Message = fhirerr.PreconditionFailed, msg("the resource version does not match")
 	case res.Status == http.StatusPreconditionFailed:
 		e.Category, e.Message = fhirerr.PreconditionRequired, msg("a resource version (If-Match) is required")
-	case res.Status == http.StatusTooManyRequests:
-		e.Category, e.Message = fhirerr.Throttled, "the pds service is throttling requests; retry later"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
 	default:
-		e.Category, e.Message = fhirerr.BadGateway, "the pds service failed"
+		upstream.ServiceFailure(e, res, Name)
 	}
 	return e
 }

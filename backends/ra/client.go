@@ -199,26 +199,18 @@ func errorFrom(res *upstream.Response, write bool) error {
 		if ok && o.Code == "MISSING_VALUE" {
 			e.Category = fhirerr.Required
 		}
-	case res.Status == http.StatusUnauthorized:
-		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the ra service"
 	case res.Status == http.StatusForbidden:
 		e.Category, e.Message = fhirerr.Forbidden, msg("RA refused access")
 	case res.Status == http.StatusNotFound && ok && o.Code == "INVALIDATED_RESOURCE":
 		e.Category, e.Message = fhirerr.Gone, "this record has been invalidated"
 	case res.Status == http.StatusNotFound && ok:
 		e.Category, e.Message = fhirerr.NotFound, "RA has no such record"
-	case res.Status == http.StatusRequestTimeout, res.Status == http.StatusServiceUnavailable, res.Status == http.StatusGatewayTimeout:
-		e.Category, e.Message = fhirerr.Timeout, "the ra service did not answer in time"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
 	case res.Status == http.StatusConflict:
 		e.Category, e.Message = fhirerr.PreconditionFailed, "the reasonable adjustment has changed since that version (If-Match): read it again"
 	case res.Status == http.StatusPreconditionFailed:
 		e.Category, e.Message = fhirerr.PreconditionRequired, "a version (If-Match) is required"
-	case res.Status == http.StatusTooManyRequests:
-		e.Category, e.Message = fhirerr.Throttled, "the ra service is throttling requests; retry later"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
 	default:
-		e.Category, e.Message = fhirerr.BadGateway, "the ra service failed"
+		upstream.ServiceFailure(e, res, Name)
 	}
 	return e
 }

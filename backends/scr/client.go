@@ -192,22 +192,13 @@ func errorFrom(res *upstream.Response) error {
 	switch s := res.Status; {
 	case s == http.StatusBadRequest:
 		e.Category, e.Message = fhirerr.Invalid, "the Summary Care Record rejected the request as invalid"
-	case s == http.StatusUnauthorized:
-		// The facade's own credentials were refused: not the client's fault.
-		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the scr service"
 	case s == http.StatusForbidden:
 		e.Category, e.Message = fhirerr.Forbidden, "the Summary Care Record refused access (no patient consent to share it)"
 	case s == 420:
 		e.Category, e.Message = fhirerr.Forbidden, "the Summary Care Record refused access (an access-control rule of the service)"
-	case s == http.StatusTooManyRequests:
-		e.Category, e.Message = fhirerr.Throttled, "the scr service is throttling requests; retry later"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
-	case s == http.StatusRequestTimeout, s == http.StatusServiceUnavailable, s == http.StatusGatewayTimeout:
-		e.Category, e.Message = fhirerr.Timeout, "the scr service did not answer in time"
-		e.RetryAfter = upstream.RetryAfter(res.Header)
 	default:
 		// 404 (a wrong base URL), 415 (a facade bug), 5xx: the backend failed.
-		e.Category, e.Message = fhirerr.BadGateway, "the scr service failed"
+		upstream.ServiceFailure(e, res, Name)
 	}
 	return e
 }

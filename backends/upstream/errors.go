@@ -35,18 +35,31 @@ func StatusError(res *Response, s Service) *fhirerr.Error {
 		e.Category, e.Message = fhirerr.Required, s.Label+": a required value is missing"
 	case res.Status == http.StatusBadRequest:
 		e.Category, e.Message = fhirerr.Invalid, s.Label+" rejected the request as invalid"
-	case res.Status == http.StatusUnauthorized:
-		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the "+s.Name+" service"
 	case res.Status == http.StatusForbidden:
 		e.Category, e.Message = fhirerr.Forbidden, s.Label+" refused access"
-	case res.Status == http.StatusRequestTimeout, res.Status == http.StatusServiceUnavailable, res.Status == http.StatusGatewayTimeout:
-		e.Category, e.Message = fhirerr.Timeout, "the "+s.Name+" service did not answer in time"
-		e.RetryAfter = RetryAfter(res.Header)
-	case res.Status == http.StatusTooManyRequests:
-		e.Category, e.Message = fhirerr.Throttled, "the "+s.Name+" service is throttling requests; retry later"
-		e.RetryAfter = RetryAfter(res.Header)
 	default:
-		e.Category, e.Message = fhirerr.BadGateway, "the "+s.Name+" service failed"
+		ServiceFailure(e, res, s.Name)
 	}
 	return e
+}
+
+// ServiceFailure reads, into e, the statuses every backend answers alike
+// (BACKENDS.md §8), whatever its own codes: 401 is the facade's own
+// credentials refused (502), 408/503/504 a timeout and 429 throttling (both
+// keeping Retry-After), and anything else a failure of the service named
+// name (502). Each client reads its own statuses first and leaves the rest
+// to it.
+func ServiceFailure(e *fhirerr.Error, res *Response, name string) {
+	switch res.Status {
+	case http.StatusUnauthorized:
+		e.Category, e.Message = fhirerr.BadGateway, "the facade could not authenticate to the "+name+" service"
+	case http.StatusRequestTimeout, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		e.Category, e.Message = fhirerr.Timeout, "the "+name+" service did not answer in time"
+		e.RetryAfter = RetryAfter(res.Header)
+	case http.StatusTooManyRequests:
+		e.Category, e.Message = fhirerr.Throttled, "the "+name+" service is throttling requests; retry later"
+		e.RetryAfter = RetryAfter(res.Header)
+	default:
+		e.Category, e.Message = fhirerr.BadGateway, "the "+name+" service failed"
+	}
 }
