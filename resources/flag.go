@@ -287,18 +287,18 @@ func (p *Flag) Search(ctx context.Context, q *Query) (*SearchResult, error) {
 	}
 	if fq.categoryMayMatch(cpisCategories, "") {
 		sources = append(sources, Source{Name: SourceCPIS, Search: func(ctx context.Context) (*SearchResult, error) {
-			return p.searchCPIS(ctx, fq)
+			return searchWith(ctx, fq, p.fetchCPIS)
 		}})
 	}
 	if fq.categoryMayMatch(fgmCategories, "") {
 		sources = append(sources, Source{Name: SourceFGM, Search: func(ctx context.Context) (*SearchResult, error) {
-			return p.searchFGM(ctx, fq)
+			return searchWith(ctx, fq, p.fetchFGM)
 		}})
 	}
 	// OVM flags are active or inactive, never entered-in-error.
 	if fq.categoryMayMatch(ovmCategories, "") && (fq.statuses["active"] || fq.statuses["inactive"]) {
 		sources = append(sources, Source{Name: SourceOVM, Search: func(ctx context.Context) (*SearchResult, error) {
-			return p.searchOVM(ctx, fq)
+			return searchWith(ctx, fq, p.fetchOVM)
 		}})
 	}
 	if len(sources) == 0 {
@@ -399,35 +399,25 @@ func (p *Flag) mapRA(nhs string, rec *raRecord) ([]*Resource, error) {
 		})
 		return consent, consentErr
 	}
-	out := make([]*Resource, 0, len(rec.flags))
-	for _, raw := range rec.flags {
-		payload := make([]byte, 0, len(raw)+1+len(rec.consent))
-		payload = append(append(append(payload, raw...), 0), rec.consent...)
-		r, err := p.memo.Map("ra-flag/"+nhs, payload, func() (*Resource, error) {
-			f, err := ramap.DecodeFlag(raw)
-			if err != nil {
-				return nil, err
-			}
-			c, err := decodeConsent()
-			if err != nil {
-				return nil, err
-			}
-			m, err := ramap.Flag(f, c, nhs)
-			if err != nil {
-				return nil, err
-			}
-			return flagResource(m), nil
-		})
+	// A flag's mapping depends on the flag and the consent payloads.
+	key := func(raw json.RawMessage) []byte { return joinKey(raw, rec.consent) }
+	return p.mapFlags("ra-flag/"+nhs, rec.flags, key, func(raw json.RawMessage) (*flagpb.Flag, error) {
+		f, err := ramap.DecodeFlag(raw)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
-	}
-	return out, nil
+		c, err := decodeConsent()
+		if err != nil {
+			return nil, err
+		}
+		return ramap.Flag(f, c, nhs)
+	})
 }
 
-func (p *Flag) searchCPIS(ctx context.Context, fq *flagQuery) (*SearchResult, error) {
-	rs, err := p.fetchCPIS(ctx, fq.nhs)
+// searchWith is a single service's Flag search: fetch the patient's flags,
+// keep those the query matches.
+func searchWith(ctx context.Context, fq *flagQuery, fetch func(context.Context, string) ([]*Resource, error)) (*SearchResult, error) {
+	rs, err := fetch(ctx, fq.nhs)
 	if err != nil {
 		return nil, err
 	}
@@ -439,33 +429,13 @@ func (p *Flag) fetchCPIS(ctx context.Context, nhs string) ([]*Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*Resource, 0, len(raws))
-	for _, raw := range raws {
-		r, err := p.memo.Map("cpis-flag/"+nhs, raw, func() (*Resource, error) {
-			ct, err := cpismap.Decode(raw)
-			if err != nil {
-				return nil, err
-			}
-			m, err := cpismap.Flag(ct, nhs)
-			if err != nil {
-				return nil, err
-			}
-			return flagResource(m), nil
-		})
+	return p.mapFlags("cpis-flag/"+nhs, raws, nil, func(raw json.RawMessage) (*flagpb.Flag, error) {
+		ct, err := cpismap.Decode(raw)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-func (p *Flag) searchFGM(ctx context.Context, fq *flagQuery) (*SearchResult, error) {
-	rs, err := p.fetchFGM(ctx, fq.nhs)
-	if err != nil {
-		return nil, err
-	}
-	return matched(fq, rs), nil
+		return cpismap.Flag(ct, nhs)
+	})
 }
 
 func (p *Flag) fetchFGM(ctx context.Context, nhs string) ([]*Resource, error) {
@@ -473,38 +443,15 @@ func (p *Flag) fetchFGM(ctx context.Context, nhs string) ([]*Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*Resource, 0, len(raws))
-	for _, raw := range raws {
-		r, err := p.memo.Map("fgm-flag/"+nhs, raw, func() (*Resource, error) {
-			f, err := fgmmap.Decode(raw)
-			if err != nil {
-				return nil, err
-			}
-			m, err := fgmmap.Flag(f, nhs)
-			if err != nil {
-				return nil, err
-			}
-			return flagResource(m), nil
-		})
+	return p.mapFlags("fgm-flag/"+nhs, raws, nil, func(raw json.RawMessage) (*flagpb.Flag, error) {
+		f, err := fgmmap.Decode(raw)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
-	}
-	return out, nil
+		return fgmmap.Flag(f, nhs)
+	})
 }
 
-func (p *Flag) searchOVM(ctx context.Context, fq *flagQuery) (*SearchResult, error) {
-	rs, err := p.fetchOVM(ctx, fq.nhs)
-	if err != nil {
-		return nil, err
-	}
-	return matched(fq, rs), nil
-}
-
-// fetchOVM asks OVM for the patient's statuses and maps each as of today:
-// whether a status is current depends on the date, so the date is part of
-// what the memo keys the mapping by.
 // england is the zone of the dates in overseas visitor statuses.
 var england = func() *time.Location {
 	l, err := time.LoadLocation("Europe/London")
@@ -514,6 +461,9 @@ var england = func() *time.Location {
 	return l
 }()
 
+// fetchOVM asks OVM for the patient's statuses and maps each as of today:
+// whether a status is current depends on the date, so the date is part of
+// what the memo keys the mapping by.
 func (p *Flag) fetchOVM(ctx context.Context, nhs string) ([]*Resource, error) {
 	raws, err := p.ovm.Statuses(ctx, nhs)
 	if err != nil {
@@ -522,17 +472,29 @@ func (p *Flag) fetchOVM(ctx context.Context, nhs string) ([]*Resource, error) {
 	// A status that ends on a date is current until that day ends in
 	// England, wherever the server's clock is set.
 	now := p.opts.Now().In(england)
-	today := now.Format(time.DateOnly)
+	today := []byte(now.Format(time.DateOnly))
+	key := func(raw json.RawMessage) []byte { return joinKey(raw, today) }
+	return p.mapFlags("ovm-flag/"+nhs, raws, key, func(raw json.RawMessage) (*flagpb.Flag, error) {
+		st, err := ovmmap.Decode(raw)
+		if err != nil {
+			return nil, err
+		}
+		return ovmmap.Flag(st, nhs, now)
+	})
+}
+
+// mapFlags maps a service's flag payloads through the memo under kind: each
+// is keyed by key(raw) (raw itself when key is nil) and, on a miss, mapped
+// by mapOne.
+func (p *Flag) mapFlags(kind string, raws []json.RawMessage, key func(json.RawMessage) []byte, mapOne func(json.RawMessage) (*flagpb.Flag, error)) ([]*Resource, error) {
 	out := make([]*Resource, 0, len(raws))
 	for _, raw := range raws {
-		payload := make([]byte, 0, len(raw)+1+len(today))
-		payload = append(append(append(payload, raw...), 0), today...)
-		r, err := p.memo.Map("ovm-flag/"+nhs, payload, func() (*Resource, error) {
-			s, err := ovmmap.Decode(raw)
-			if err != nil {
-				return nil, err
-			}
-			m, err := ovmmap.Flag(s, nhs, now)
+		payload := []byte(raw)
+		if key != nil {
+			payload = key(raw)
+		}
+		r, err := p.memo.Map(kind, payload, func() (*Resource, error) {
+			m, err := mapOne(raw)
 			if err != nil {
 				return nil, err
 			}
@@ -544,6 +506,12 @@ func (p *Flag) fetchOVM(ctx context.Context, nhs string) ([]*Resource, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// joinKey is a memo payload of two parts: a, a 0 byte, b.
+func joinKey(a, b []byte) []byte {
+	out := make([]byte, 0, len(a)+1+len(b))
+	return append(append(append(out, a...), 0), b...)
 }
 
 // flagResource wraps a mapped Flag with its version facts.
