@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -268,7 +269,7 @@ func intParam(p paramValue, lo, hi int) (int, error) {
 	}
 	n, err := v.Int64()
 	if err != nil || n < int64(lo) || n > int64(hi) {
-		return 0, paramErr(fhirerr.Invalid, p.Name, "must be a whole number from "+itoa(lo)+" to "+itoa(hi))
+		return 0, paramErr(fhirerr.Invalid, p.Name, "must be a whole number from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
 	}
 	return int(n), nil
 }
@@ -312,11 +313,6 @@ func weightParam(p paramValue) (int, error) {
 		return 0, paramErr(fhirerr.Invalid, p.Name, "must be from 100 g to 10 kg")
 	}
 	return int(math.Round(grams)), nil
-}
-
-func itoa(i int) string {
-	b, _ := json.Marshal(i)
-	return string(b)
 }
 
 // bnaFields maps the service's field names to the operation's parameters.

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"time"
 
 	drpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/document_reference_go_proto"
 
@@ -112,9 +111,7 @@ func mapPointer(body []byte) (*Resource, error) {
 		return nil, err
 	}
 	res := &Resource{Type: "DocumentReference", ID: dr.GetId().GetValue(), Message: dr}
-	if lu := dr.GetMeta().GetLastUpdated(); lu != nil {
-		res.LastUpdated = time.UnixMicro(lu.GetValueUs()).UTC()
-	}
+	res.LastUpdated = metaLastUpdated(dr.GetMeta())
 	return res, nil
 }
 

@@ -255,7 +255,7 @@ func (q *flagQuery) matches(f *flagpb.Flag) bool {
 }
 
 func flagStatus(f *flagpb.Flag) string {
-	return strings.ReplaceAll(strings.ToLower(f.GetStatus().GetValue().String()), "_", "-")
+	return fhirjson.EnumCode(f.GetStatus().GetValue())
 }
 
 // The category codings each backend's flags can carry, for skipping
@@ -517,9 +517,7 @@ func joinKey(a, b []byte) []byte {
 // flagResource wraps a mapped Flag with its version facts.
 func flagResource(f *flagpb.Flag) *Resource {
 	r := &Resource{Type: "Flag", ID: f.GetId().GetValue(), VersionID: f.GetMeta().GetVersionId().GetValue(), Message: f}
-	if lu := f.GetMeta().GetLastUpdated(); lu != nil {
-		r.LastUpdated = time.UnixMicro(lu.GetValueUs()).UTC()
-	}
+	r.LastUpdated = metaLastUpdated(f.GetMeta())
 	return r
 }
 

@@ -2,7 +2,6 @@ package resources
 
 import (
 	"context"
-	"time"
 
 	impb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/immunization_go_proto"
 
@@ -214,9 +213,7 @@ func (p *Immunization) history(ctx context.Context, q immunisation.Query) ([]*Re
 		out := make([]*Resource, len(ims))
 		for i, im := range ims {
 			r := &Resource{Type: "Immunization", ID: im.GetId().GetValue(), Message: im}
-			if lu := im.GetMeta().GetLastUpdated(); lu != nil {
-				r.LastUpdated = time.UnixMicro(lu.GetValueUs()).UTC()
-			}
+			r.LastUpdated = metaLastUpdated(im.GetMeta())
 			out[i] = r
 		}
 		return out, nil

@@ -2,11 +2,11 @@ package resources
 
 import (
 	"context"
-	"strings"
 
 	mspb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_statement_go_proto"
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
 
 // MedicationStatement serves the acute, repeat and discontinued repeat
@@ -110,7 +110,7 @@ func (p *MedicationStatement) Search(ctx context.Context, q *Query) (*SearchResu
 
 // statusCode is the FHIR code of m's status (the enum name, as jsonformat prints it).
 func statusCode(m *mspb.MedicationStatement) string {
-	return strings.ReplaceAll(strings.ToLower(m.GetStatus().GetValue().String()), "_", "-")
+	return fhirjson.EnumCode(m.GetStatus().GetValue())
 }
 
 // Read implements Reader.

@@ -144,7 +144,6 @@ func (p *Patient) summary(ctx context.Context, id string, _ url.Values) (*Search
 	}}}
 	var withheld []string
 	for _, s := range p.summarySources {
-		s := s
 		if !allowedType(ctx, s.Type) {
 			withheld = append(withheld, s.Type)
 			continue

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -285,4 +286,14 @@ func RevIncludable(p Provider, param, target string) bool {
 		}
 	}
 	return false
+}
+
+// metaLastUpdated is a resource's meta.lastUpdated, or the zero time when
+// it has none.
+func metaLastUpdated(m *dtpb.Meta) time.Time {
+	lu := m.GetLastUpdated()
+	if lu == nil {
+		return time.Time{}
+	}
+	return time.UnixMicro(lu.GetValueUs()).UTC()
 }

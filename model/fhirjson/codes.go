@@ -30,13 +30,30 @@ func newCodeSet[E ~int32](name string, ed protoreflect.EnumDescriptor) codeSet[E
 		if ev.Number() == 0 { // INVALID_UNINITIALIZED
 			continue
 		}
-		code := proto.GetExtension(ev.Options(), apb.E_FhirOriginalCode).(string)
-		if code == "" {
-			code = strings.ReplaceAll(strings.ToLower(string(ev.Name())), "_", "-")
-		}
-		m[code] = E(ev.Number())
+		m[valueCode(ev)] = E(ev.Number())
 	}
 	return codeSet[E]{name: name, codes: m}
+}
+
+// valueCode is the FHIR code jsonformat prints an enum value as: its
+// fhir_original_code annotation if present, else the lower-cased value name
+// with '_' → '-'.
+func valueCode(ev protoreflect.EnumValueDescriptor) string {
+	if code := proto.GetExtension(ev.Options(), apb.E_FhirOriginalCode).(string); code != "" {
+		return code
+	}
+	return strings.ReplaceAll(strings.ToLower(string(ev.Name())), "_", "-")
+}
+
+// EnumCode is the FHIR code of a google/fhir code enum value
+// (FlagStatusCode_ENTERED_IN_ERROR → "entered-in-error"), as jsonformat
+// prints it.
+func EnumCode(e protoreflect.Enum) string {
+	ev := e.Descriptor().Values().ByNumber(e.Number())
+	if ev == nil {
+		return ""
+	}
+	return valueCode(ev)
 }
 
 // lookup returns the enum value for code, or an error naming the value set.

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -220,7 +221,7 @@ func (s *Simulator) notify(r *http.Request, id string) answer {
 }
 
 func (s *Simulator) register(n *Notification, born time.Time) answer {
-	key := n.MotherNHSNumber + "|" + born.UTC().Format(time.RFC3339Nano) + "|" + itoa(n.Baby.BirthOrder)
+	key := n.MotherNHSNumber + "|" + born.UTC().Format(time.RFC3339Nano) + "|" + strconv.Itoa(n.Baby.BirthOrder)
 	if _, dup := s.byBirth[key]; dup {
 		return answer{http.StatusConflict, errorBody(CodeDuplicate, "")}
 	}
@@ -282,9 +283,4 @@ func parse(raw []byte, now time.Time) (n *Notification, born time.Time, field, c
 		return nil, born, "notifiedBy.ods", CodeInvalidValue
 	}
 	return n, born, "", ""
-}
-
-func itoa(i int) string {
-	b, _ := json.Marshal(i)
-	return string(b)
 }
