@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,19 +132,10 @@ func (v *Viewer) discover(ctx context.Context) (*smartConfiguration, error) {
 			return nil, fmt.Errorf("smart-configuration: no usable %s", name)
 		}
 	}
-	if len(sc.CodeChallengeMethodsSupported) > 0 && !contains(sc.CodeChallengeMethodsSupported, "S256") {
+	if len(sc.CodeChallengeMethodsSupported) > 0 && !slices.Contains(sc.CodeChallengeMethodsSupported, "S256") {
 		return nil, errors.New("smart-configuration: the server does not support PKCE S256")
 	}
 	return &sc, nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // tokenResponse is the token endpoint's answer, with the SMART launch

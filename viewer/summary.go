@@ -363,7 +363,7 @@ func (s *Summary) markMissing(source string) {
 func banner(r *resource, now time.Time) Banner {
 	b := Banner{NHSNumber: FormatNHSNumber(r.ID), Gender: titleCase(r.Gender), BirthDate: formatDate(r.BirthDate)}
 	for _, id := range r.Identifier {
-		if id.System == "https://fhir.nhs.uk/Id/nhs-number" && id.Value != "" {
+		if id.System == nhsnumber.System && id.Value != "" {
 			b.NHSNumber = FormatNHSNumber(id.Value)
 		}
 	}

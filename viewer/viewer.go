@@ -271,20 +271,32 @@ func documentPath(nhs, id string) string {
 	return "/view/Patient/" + nhs + "/document/" + url.PathEscape(id)
 }
 
-// serveSummary renders the summary page of the session's patient from the
-// facade's Patient/$summary.
-func (v *Viewer) serveSummary(w http.ResponseWriter, r *http.Request) {
+// patientSession is the session of a page under /view/Patient/{nhs} and
+// that NHS number: none (a page said so) without a session, for an invalid
+// number (400), or for a patient other than the session's launch patient
+// (403).
+func (v *Viewer) patientSession(w http.ResponseWriter, r *http.Request) (*session, string, bool) {
 	sess, ok := v.session(w, r)
 	if !ok {
-		return
+		return nil, "", false
 	}
 	nhs := r.PathValue("nhs")
 	if !nhsnumber.Valid(nhs) {
 		v.renderError(w, r, http.StatusBadRequest, pageInvalidNHS)
-		return
+		return nil, "", false
 	}
 	if nhs != sess.Patient {
 		v.renderError(w, r, http.StatusForbidden, pageOtherPatient)
+		return nil, "", false
+	}
+	return sess, nhs, true
+}
+
+// serveSummary renders the summary page of the session's patient from the
+// facade's Patient/$summary.
+func (v *Viewer) serveSummary(w http.ResponseWriter, r *http.Request) {
+	sess, nhs, ok := v.patientSession(w, r)
+	if !ok {
 		return
 	}
 	res, err := v.get(w, r, sess, v.baseURL+"/Patient/"+nhs+"/$summary", "application/fhir+json")
@@ -315,19 +327,11 @@ func (v *Viewer) serveSummary(w http.ResponseWriter, r *http.Request) {
 // serveDocument streams one document of the session's patient from the
 // facade's Binary, as the browser cannot send the bearer token itself.
 func (v *Viewer) serveDocument(w http.ResponseWriter, r *http.Request) {
-	sess, ok := v.session(w, r)
+	sess, _, ok := v.patientSession(w, r)
 	if !ok {
 		return
 	}
-	nhs, id := r.PathValue("nhs"), r.PathValue("id")
-	if !nhsnumber.Valid(nhs) {
-		v.renderError(w, r, http.StatusBadRequest, pageInvalidNHS)
-		return
-	}
-	if nhs != sess.Patient {
-		v.renderError(w, r, http.StatusForbidden, pageOtherPatient)
-		return
-	}
+	id := r.PathValue("id")
 	if !binaryIDPattern.MatchString(id) {
 		v.renderError(w, r, http.StatusNotFound, pageDocumentGone)
 		return
@@ -349,7 +353,8 @@ func (v *Viewer) serveDocument(w http.ResponseWriter, r *http.Request) {
 		ct = "application/octet-stream"
 	}
 	h := w.Header()
-	if mediaKind(ct) == "FHIR JSON" {
+	kind := mediaKind(ct) // unchanged by the FHIR JSON rewrite below
+	if kind == "FHIR JSON" {
 		// Browsers save application/fhir+json rather than show it; as
 		// application/json they show it as text (and never run it).
 		ct = "application/json; charset=utf-8"
@@ -358,11 +363,11 @@ func (v *Viewer) serveDocument(w http.ResponseWriter, r *http.Request) {
 	if n := res.Header.Get("Content-Length"); n != "" {
 		h.Set("Content-Length", n)
 	}
-	h.Set("Content-Disposition", disposition(ct, id))
+	h.Set("Content-Disposition", disposition(kind, id))
 	// A document is the holder's content, not the viewer's: it may run
 	// nothing. PDF is the exception, as browsers' PDF viewers do not run
 	// in a sandboxed document.
-	if mediaKind(ct) == "PDF" {
+	if kind == "PDF" {
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors "+v.cfg.FrameAncestors)
 	} else {
 		h.Set("Content-Security-Policy", "sandbox; default-src 'none'; style-src 'unsafe-inline'; frame-ancestors "+v.cfg.FrameAncestors)
@@ -376,15 +381,16 @@ func (v *Viewer) serveDocument(w http.ResponseWriter, r *http.Request) {
 // binaryIDPattern is the Binary ids the facade writes (FHIR ids).
 var binaryIDPattern = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
 
-// disposition opens what a browser shows safely, and saves anything else.
-func disposition(ct, id string) string {
+// disposition opens what a browser shows safely (by the mediaKind of the
+// document), and saves anything else.
+func disposition(kind, id string) string {
 	name := strings.Map(func(r rune) rune {
 		if r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' {
 			return r
 		}
 		return '_'
 	}, id)
-	switch mediaKind(ct) {
+	switch kind {
 	case "PDF", "FHIR JSON", "text", "image":
 		return `inline; filename="` + name + `"`
 	}
