@@ -96,7 +96,7 @@ func (v *Viewer) serveLaunch(w http.ResponseWriter, r *http.Request) {
 }
 
 // redirectURI is the viewer's registered redirect URI.
-func (v *Viewer) redirectURI() string { return v.root + "/view/callback" }
+func (v *Viewer) redirectURI() string { return v.root + CallbackPath }
 
 // challenge is the PKCE S256 code challenge of verifier (RFC 7636 §4.2).
 func challenge(verifier string) string {

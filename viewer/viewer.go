@@ -45,7 +45,10 @@ var files embed.FS
 
 // Defaults of Config.
 const (
-	DefaultClientID       = "facade-viewer"
+	DefaultClientID = "facade-viewer"
+	// CallbackPath is the viewer's redirect URI under the facade's root,
+	// the one its OAuth client is registered with.
+	CallbackPath          = "/view/callback"
 	DefaultScope          = "launch openid fhirUser patient/*.read"
 	DefaultFrameAncestors = "'self'"
 	DefaultMaxSessions    = 10000
@@ -190,7 +193,7 @@ func New(cfg Config) (*Viewer, error) {
 	v.mux = http.NewServeMux()
 	v.mux.HandleFunc("GET /view/static/viewer.css", v.serveCSS)
 	v.mux.HandleFunc("GET /view/launch", v.serveLaunch)
-	v.mux.HandleFunc("GET /view/callback", v.serveCallback)
+	v.mux.HandleFunc("GET "+CallbackPath, v.serveCallback)
 	v.mux.HandleFunc("GET /view/Patient/{nhs}", v.serveSummary)
 	v.mux.HandleFunc("GET /view/Patient/{nhs}/document/{id}", v.serveDocument)
 	v.mux.HandleFunc("POST /view/signout", v.serveSignOut)

@@ -56,6 +56,9 @@ const ViewerClientID = "facade-viewer"
 const (
 	DevClientID     = "facade-dev"
 	DevClientSecret = "facade-dev-secret"
+	// DevClientScope is what the dev client gets when it asks for no scope:
+	// application-restricted read access.
+	DevClientScope = "system/*.rs"
 )
 
 // DefaultTTL is how long minted tokens live unless told otherwise; MaxTTL
@@ -223,7 +226,7 @@ func newIssuer(cfg Config, key *ecdsa.PrivateKey) (*Issuer, error) {
 	}
 	clients := cfg.Clients
 	if len(clients) == 0 {
-		clients = []Client{{ID: DevClientID, Secret: DevClientSecret, DefaultScope: "system/*.rs"}}
+		clients = []Client{{ID: DevClientID, Secret: DevClientSecret, DefaultScope: DevClientScope}}
 	}
 	for _, c := range clients {
 		if c.ID == "" || c.Secret == "" && len(c.RedirectURIs) == 0 {

@@ -54,16 +54,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		// The server's own guard answers 431 with an OperationOutcome above
-		// 32 KiB; this is only the hard stop.
-		MaxHeaderBytes: 1 << 20,
-	}
+	srv := app.NewHTTPServer(a.Handler)
 	fields := logrus.Fields{"addr": ln.Addr().String(), "fhir_base": "http://" + ln.Addr().String() + "/fhir", "version": app.Version}
 	if a.Sandbox != nil {
 		fields["sandbox"] = "embedded"

@@ -98,7 +98,7 @@ func mintLocally(o options) (string, error) {
 	if o.scopeSet {
 		scopes = append([]string{}, strings.Fields(o.scope)...)
 	}
-	c, err := iss.DevClaims(o.clientID, o.role, o.patient, scopes, "system/*.rs")
+	c, err := iss.DevClaims(o.clientID, o.role, o.patient, scopes, issuer.DevClientScope)
 	if err != nil {
 		return "", err
 	}

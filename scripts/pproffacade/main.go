@@ -74,15 +74,7 @@ func run() error {
 	prof := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = prof.Serve(pln) }()
 	defer prof.Close()
-	// The same server settings as cmd/facade.
-	srv := &http.Server{
-		Handler:           a.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
-	}
+	srv := app.NewHTTPServer(a.Handler) // the same server settings as cmd/facade
 	fmt.Printf("facade http://%s/fhir pprof http://%s/debug/pprof/\n", ln.Addr(), pln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

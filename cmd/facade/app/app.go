@@ -658,8 +658,8 @@ func (a *App) authentication(cfg Config) (*server.Auth, *server.SMARTConfigurati
 		// and the EHR registering launches), the facade's viewer (a public
 		// SMART app) and any from AUTH_DEV_APPS.
 		clients := append([]issuer.Client{
-			{ID: issuer.DevClientID, Secret: issuer.DevClientSecret, DefaultScope: "system/*.rs"},
-			{ID: issuer.ViewerClientID, RedirectURIs: []string{root + "/view/callback"}},
+			{ID: issuer.DevClientID, Secret: issuer.DevClientSecret, DefaultScope: issuer.DevClientScope},
+			{ID: viewer.DefaultClientID, RedirectURIs: []string{root + viewer.CallbackPath}},
 		}, cfg.Auth.DevApps...)
 		iss, err := issuer.New(issuer.Config{URL: root + "/oauth", Audience: audience, FHIRBase: base,
 			Clients: clients, KeyFile: cfg.Auth.DevKeyFile, Logf: cfg.Logger.Warnf})
@@ -858,5 +858,19 @@ func (a *App) Close() {
 	a.cache.Close()
 	if a.Sandbox != nil {
 		a.Sandbox.Close()
+	}
+}
+
+// NewHTTPServer is the HTTP server the facade's handler is served by: its
+// read, write and idle timeouts, and a hard stop on header size (the
+// server's own guard answers 431 with an OperationOutcome above 32 KiB).
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
 	}
 }
