@@ -218,7 +218,7 @@ func documentError(err error) error {
 	case fhirerr.Timeout:
 		out.Message = "the organisation holding the document did not answer in time"
 	case fhirerr.BadGateway:
-		if !strings.Contains(e.Message, "larger than allowed") {
+		if !upstream.IsTooLarge(e) {
 			out.Message = "the organisation holding the document could not be reached"
 		} else {
 			out.Message = "the document is larger than the facade serves"

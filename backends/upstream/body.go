@@ -5,10 +5,28 @@ import (
 	"errors"
 	"io"
 	"sync"
+
+	"github.com/carerecords/fhir-facade/model/fhirerr"
 )
 
 // errBodyTooLarge: the response body is longer than the client allows.
 var errBodyTooLarge = errors.New("response body larger than allowed")
+
+// tooLarge is the error of a backend answer longer than the client reads.
+func tooLarge(name string) *fhirerr.Error {
+	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: name, Message: tooLargeMessage(name)}
+}
+
+func tooLargeMessage(name string) string {
+	return "the " + name + " service sent a response larger than allowed"
+}
+
+// IsTooLarge reports whether err is a backend answer refused for its size
+// (Config.MaxBody, StreamOptions.MaxBody), as against one that failed.
+func IsTooLarge(err error) bool {
+	e := fhirerr.As(err)
+	return e != nil && e.Category == fhirerr.BadGateway && e.Message == tooLargeMessage(e.Backend)
+}
 
 // bodyBuffers hold chunked bodies while they are read, so the only
 // allocation per call is the exact-size copy handed to the caller.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/carerecords/fhir-facade/model/fhirerr"
 )
 
 func TestReadBody(t *testing.T) {
@@ -53,5 +55,24 @@ func TestReadBodyOwnsItsBytes(t *testing.T) {
 	}
 	if !bytes.Equal(first, []byte("first")) {
 		t.Fatalf("first body became %q", first)
+	}
+}
+
+func TestIsTooLarge(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"refused for its size", tooLarge("nrl-ssp"), true},
+		{"another failure", &fhirerr.Error{Category: fhirerr.BadGateway, Backend: "nrl-ssp", Message: "the nrl-ssp service failed"}, false},
+		{"the size message of another service", &fhirerr.Error{Category: fhirerr.BadGateway, Backend: "pds", Message: tooLargeMessage("nrl-ssp")}, false},
+		{"not categorised", errBodyTooLarge, false},
+		{"nil", nil, false},
+	}
+	for _, tt := range tests {
+		if got := IsTooLarge(tt.err); got != tt.want {
+			t.Errorf("%s: IsTooLarge = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

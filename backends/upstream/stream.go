@@ -194,7 +194,7 @@ func (c *Client) stream(parent context.Context, req Request, opts StreamOptions)
 	if res.ContentLength > opts.MaxBody {
 		res.Body.Close()
 		release()
-		return nil, false, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service sent a response larger than allowed"}
+		return nil, false, tooLarge(c.cfg.Name)
 	}
 	return &StreamResponse{
 		Status:        res.StatusCode,
@@ -249,7 +249,7 @@ func (b *streamBody) Read(p []byte) (int, error) {
 		var one [1]byte
 		n, err := b.rc.Read(one[:])
 		if n > 0 {
-			return 0, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: b.name, Message: "the " + b.name + " service sent a response larger than allowed"}
+			return 0, tooLarge(b.name)
 		}
 		return 0, b.readErr(err)
 	}

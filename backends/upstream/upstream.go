@@ -385,7 +385,7 @@ func (c *Client) do(ctx context.Context, req Request) (resp *Response, failed bo
 	}
 	b, err := readBody(res.Body, n, c.cfg.MaxBody)
 	if errors.Is(err, errBodyTooLarge) {
-		return nil, false, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service sent a response larger than allowed"}
+		return nil, false, tooLarge(c.cfg.Name)
 	}
 	if err != nil {
 		return nil, true, c.transportError(ctx, err, &u)
