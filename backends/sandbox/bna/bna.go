@@ -33,7 +33,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
@@ -73,9 +72,8 @@ type Options struct {
 
 // Simulator is the birth notification simulator. It is safe for concurrent use.
 type Simulator struct {
-	opts     Options
-	faults   fault.Injector
-	requests atomic.Int64
+	opts   Options
+	faults fault.Injector
 
 	mu       sync.Mutex
 	byID     map[string]answer // X-Request-ID → first answer
@@ -107,7 +105,7 @@ type Fault = fault.Fault
 func (s *Simulator) SetFault(f *Fault) { s.faults.Set(f) }
 
 // Requests returns how many requests the simulator has received.
-func (s *Simulator) Requests() int64 { return s.requests.Load() }
+func (s *Simulator) Requests() int64 { return s.faults.Requests() }
 
 // Notified returns how many babies the simulator has created.
 func (s *Simulator) Notified() int {
@@ -122,7 +120,6 @@ var odsPattern = regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
 
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
 	if s.faults.Intercept(w, r) {
 		return
 	}

@@ -32,7 +32,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -72,9 +71,8 @@ type Options struct {
 
 // Simulator is a CP-IS simulator. It is safe for concurrent use.
 type Simulator struct {
-	opts     Options
-	plans    map[string][]fhirjson.CareTeam // by NHS number
-	requests atomic.Int64
+	opts  Options
+	plans map[string][]fhirjson.CareTeam // by NHS number
 
 	accessMu sync.Mutex
 	accesses map[string][]auditEvent // by NHS number, newest first
@@ -98,7 +96,7 @@ func New(opts Options) *Simulator {
 
 // Requests returns how many requests the simulator has received, including
 // those answered by a fault or with an error.
-func (s *Simulator) Requests() int64 { return s.requests.Load() }
+func (s *Simulator) Requests() int64 { return s.faults.Requests() }
 
 // Plans returns the plans the simulator holds for nhs (for tests).
 func (s *Simulator) Plans(nhs string) []fhirjson.CareTeam { return s.plans[nhs] }
@@ -113,7 +111,6 @@ func (s *Simulator) Accesses(nhs string) int {
 
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
 	if s.faults.Intercept(w, r) {
 		return
 	}

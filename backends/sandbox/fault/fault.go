@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,10 +54,16 @@ type Injector struct {
 	// Immunisation History simulators have always answered this way.)
 	ContentTypeOverHeader bool
 
-	mu   sync.Mutex
-	f    *Fault
-	left int // uses left of f when f.Count > 0
+	mu       sync.Mutex
+	f        *Fault
+	left     int          // uses left of f when f.Count > 0
+	requests atomic.Int64 // every request the simulator was asked
 }
+
+// Requests is how many requests have reached the simulator (Intercept
+// counts each, fault or not): tests use it to prove what was, or was not,
+// sent.
+func (in *Injector) Requests() int64 { return in.requests.Load() }
 
 // Set installs f (a copy of it) for subsequent requests; nil clears any
 // fault.
@@ -77,6 +84,7 @@ func (in *Injector) Set(f *Fault) {
 // reports whether it did; false means the request is to be served normally
 // (no fault, or a delay-only one whose Delay has passed).
 func (in *Injector) Intercept(w http.ResponseWriter, r *http.Request) bool {
+	in.requests.Add(1)
 	f := in.take(r)
 	return f != nil && in.serve(w, r, f)
 }

@@ -29,7 +29,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync/atomic"
 
 	"github.com/google/uuid"
 
@@ -66,9 +65,8 @@ type Options struct {
 
 // Simulator is an FGM-IS simulator. It is safe for concurrent use.
 type Simulator struct {
-	opts     Options
-	flags    map[string][]fhirjson.Flag // by NHS number
-	requests atomic.Int64
+	opts  Options
+	flags map[string][]fhirjson.Flag // by NHS number
 
 	faults fault.Injector
 }
@@ -86,14 +84,13 @@ func New(opts Options) *Simulator {
 
 // Requests returns how many requests the simulator has received, including
 // those answered by a fault or with an error.
-func (s *Simulator) Requests() int64 { return s.requests.Load() }
+func (s *Simulator) Requests() int64 { return s.faults.Requests() }
 
 // Flags returns the flags the simulator holds for nhs (for tests).
 func (s *Simulator) Flags(nhs string) []fhirjson.Flag { return s.flags[nhs] }
 
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
 	if s.faults.Intercept(w, r) {
 		return
 	}

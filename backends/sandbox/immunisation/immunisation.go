@@ -102,7 +102,6 @@ type Options struct {
 type Simulator struct {
 	opts     Options
 	people   map[string]*population.Person
-	requests atomic.Int64
 	searches atomic.Int64
 
 	faults fault.Injector
@@ -133,7 +132,7 @@ func New(opts Options) *Simulator {
 }
 
 // Requests returns how many requests the simulator has received.
-func (s *Simulator) Requests() int64 { return s.requests.Load() }
+func (s *Simulator) Requests() int64 { return s.faults.Requests() }
 
 // Searches returns how many searches it answered with a Bundle (faults and
 // errors excluded).
@@ -149,7 +148,6 @@ var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-
 
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
 	if s.faults.Intercept(w, r) {
 		return
 	}

@@ -47,7 +47,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
@@ -97,9 +96,8 @@ type Options struct {
 
 // Simulator is an NRL simulator. It is safe for concurrent use.
 type Simulator struct {
-	opts     Options
-	store    *store
-	requests atomic.Int64
+	opts  Options
+	store *store
 
 	faults fault.Injector
 }
@@ -126,7 +124,7 @@ func New(opts Options) *Simulator {
 
 // Requests returns how many requests the simulator has received, including
 // those answered by a fault or with an error.
-func (s *Simulator) Requests() int64 { return s.requests.Load() }
+func (s *Simulator) Requests() int64 { return s.faults.Requests() }
 
 // Pointers returns the ids of the pointers of the patient nhs, newest first
 // (every type, whoever asks).
@@ -142,7 +140,6 @@ var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-
 
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
 	if s.faults.Intercept(w, r) {
 		return
 	}

@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync/atomic"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
@@ -85,7 +84,6 @@ type answer struct {
 type Simulator struct {
 	opts     Options
 	statuses map[string][]Status // by NHS number
-	requests atomic.Int64
 
 	faults fault.Injector
 }
@@ -103,14 +101,13 @@ func New(opts Options) *Simulator {
 
 // Requests returns how many requests the simulator has received, including
 // those answered by a fault or with an error.
-func (s *Simulator) Requests() int64 { return s.requests.Load() }
+func (s *Simulator) Requests() int64 { return s.faults.Requests() }
 
 // Statuses returns the statuses the simulator holds for nhs (for tests).
 func (s *Simulator) Statuses(nhs string) []Status { return s.statuses[nhs] }
 
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
 	if s.faults.Intercept(w, r) {
 		return
 	}

@@ -45,7 +45,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
@@ -100,7 +99,6 @@ type Simulator struct {
 	opts     Options
 	db       *database
 	outcomes outcomes
-	requests atomic.Int64
 
 	faults fault.Injector
 
@@ -132,13 +130,12 @@ func New(opts Options) *Simulator {
 
 // Requests returns how many requests the simulator has received, including
 // those answered by a fault or with an error.
-func (s *Simulator) Requests() int64 { return s.requests.Load() }
+func (s *Simulator) Requests() int64 { return s.faults.Requests() }
 
 var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
 	if s.faults.Intercept(w, r) {
 		return
 	}

@@ -32,7 +32,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -70,8 +69,7 @@ type Options struct {
 
 // Simulator is an RA simulator. It is safe for concurrent use.
 type Simulator struct {
-	opts     Options
-	requests atomic.Int64
+	opts Options
 
 	mu      sync.Mutex
 	records map[string]*record // by NHS number
@@ -110,7 +108,7 @@ func New(opts Options) *Simulator {
 
 // Requests returns how many requests the simulator has received, including
 // those answered by a fault or with an error.
-func (s *Simulator) Requests() int64 { return s.requests.Load() }
+func (s *Simulator) Requests() int64 { return s.faults.Requests() }
 
 // HasRecord reports whether nhs has an RA record (a consent).
 func (s *Simulator) HasRecord(nhs string) bool {
@@ -138,7 +136,6 @@ var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-
 
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
 	if s.faults.Intercept(w, r) {
 		return
 	}
