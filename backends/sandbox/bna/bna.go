@@ -37,6 +37,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
+	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
@@ -114,8 +115,6 @@ func (s *Simulator) Notified() int {
 	return s.notified
 }
 
-var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 var odsPattern = regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
 
 // ServeHTTP implements http.Handler.
@@ -142,13 +141,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.opts.Open {
-		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || scheme != "Bearer" || strings.TrimSpace(tok) == "" {
+		if !wire.Bearer(r) {
 			write(w, http.StatusUnauthorized, errorBody(CodeAccessDenied, ""))
 			return
 		}
 	}
-	if !requestIDPattern.MatchString(id) {
+	if !wire.UUID.MatchString(id) {
 		write(w, http.StatusBadRequest, errorBody(CodeInvalidValue, "X-Request-ID"))
 		return
 	}

@@ -34,6 +34,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
@@ -103,8 +104,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("X-Correlation-Id", v)
 	}
 	if !s.opts.Open {
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || scheme != "Bearer" || strings.TrimSpace(token) == "" {
+		if !wire.Bearer(r) {
 			writeOutcome(w, http.StatusUnauthorized, "forbidden", "ACCESS_DENIED", "Access denied", "Missing or invalid access token")
 			return
 		}

@@ -53,7 +53,6 @@ package immunisation
 import (
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -61,6 +60,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
@@ -144,23 +144,20 @@ var knownParams = map[string]bool{
 	"procedure-code:below": true, "date.from": true, "date.to": true,
 }
 
-var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.faults.Intercept(w, r) {
 		return
 	}
 	h := w.Header()
-	if v := r.Header.Get("X-Request-ID"); requestIDPattern.MatchString(v) {
+	if v := r.Header.Get("X-Request-ID"); wire.UUID.MatchString(v) {
 		h.Set("X-Request-Id", v)
 	}
 	if v := r.Header.Get("X-Correlation-ID"); v != "" {
 		h.Set("X-Correlation-Id", safeEcho(v))
 	}
 	if !s.opts.Open {
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || scheme != "Bearer" || strings.TrimSpace(token) == "" {
+		if !wire.Bearer(r) {
 			writeOutcome(w, http.StatusUnauthorized, "Missing or invalid OAuth 2.0 bearer token")
 			return
 		}

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 )
 
 // InteractionID is the Ssp-InteractionID of NRL document retrieval through
@@ -185,7 +187,7 @@ func (s *Simulator) checkSSPHeaders(r *http.Request) *apiError {
 		return &apiError{status: http.StatusBadRequest, issueCode: "invalid", code: "BAD_REQUEST", system: sspErrorSystem,
 			diagnostics: "The " + name + " header is missing or invalid"}
 	}
-	if !s.opts.Open && !bearer(r) {
+	if !s.opts.Open && !wire.Bearer(r) {
 		return &apiError{status: http.StatusUnauthorized, issueCode: "forbidden", code: "ACCESS_DENIED", system: sspErrorSystem,
 			diagnostics: "Missing or invalid access token"}
 	}

@@ -50,6 +50,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
@@ -136,8 +137,6 @@ func (s *Simulator) Pointers(nhs string) []string {
 	return ids
 }
 
-var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.faults.Intercept(w, r) {
@@ -166,11 +165,6 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func bearer(r *http.Request) bool {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	return ok && scheme == "Bearer" && strings.TrimSpace(token) != ""
-}
-
 // query is a validated search.
 type query struct {
 	nhs       string
@@ -182,10 +176,10 @@ type query struct {
 
 func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request, rel string) *apiError {
 	id := r.Header.Get("X-Request-ID")
-	if id == "" || !requestIDPattern.MatchString(id) {
+	if id == "" || !wire.UUID.MatchString(id) {
 		return errMissingHeader("X-Request-ID")
 	}
-	if !s.opts.Open && !bearer(r) {
+	if !s.opts.Open && !wire.Bearer(r) {
 		return errUnauthorised()
 	}
 	ods := strings.TrimSpace(r.Header.Get("NHSD-End-User-Organisation-ODS"))

@@ -26,10 +26,10 @@ package ovm
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
@@ -120,8 +120,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("X-Correlation-Id", v)
 	}
 	if !s.opts.Open {
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || scheme != "Bearer" || strings.TrimSpace(token) == "" {
+		if !wire.Bearer(r) {
 			writeError(w, http.StatusUnauthorized, ErrAccessDenied)
 			return
 		}

@@ -43,12 +43,12 @@ package pds
 
 import (
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
@@ -132,8 +132,6 @@ func New(opts Options) *Simulator {
 // those answered by a fault or with an error.
 func (s *Simulator) Requests() int64 { return s.faults.Requests() }
 
-var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.faults.Intercept(w, r) {
@@ -165,7 +163,7 @@ func (s *Simulator) checkHeaders(r *http.Request) *apiError {
 	switch {
 	case id == "":
 		return errMissingRequestID()
-	case !requestIDPattern.MatchString(id):
+	case !wire.UUID.MatchString(id):
 		return errInvalidHeader("X-Request-ID", id)
 	}
 	if s.opts.Open {

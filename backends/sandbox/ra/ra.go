@@ -29,7 +29,6 @@ package ra
 
 import (
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +37,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
 
@@ -132,8 +132,6 @@ func (s *Simulator) Flags(nhs string) []fhirjson.STU3Flag {
 	return out
 }
 
-var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.faults.Intercept(w, r) {
@@ -147,13 +145,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Get("X-Correlation-ID"); v != "" {
 		h.Set("X-Correlation-Id", v)
 	}
-	if id := r.Header.Get("X-Request-ID"); !requestIDPattern.MatchString(id) {
+	if id := r.Header.Get("X-Request-ID"); !wire.UUID.MatchString(id) {
 		writeError(w, errInvalidValue("X-Request-ID must be a UUID"))
 		return
 	}
 	if !s.opts.Open {
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || scheme != "Bearer" || strings.TrimSpace(token) == "" {
+		if !wire.Bearer(r) {
 			writeError(w, &apiError{status: http.StatusUnauthorized, issue: "forbidden", code: "ACCESS_DENIED", display: "Access denied"})
 			return
 		}

@@ -43,13 +43,13 @@ package scr
 import (
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
@@ -139,8 +139,6 @@ func (s *Simulator) DocumentReferenceRequests() int64 { return s.docRefs.Load() 
 // BundleRequests: see DocumentReferenceRequests.
 func (s *Simulator) BundleRequests() int64 { return s.bundles.Load() }
 
-var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.faults.Intercept(w, r) {
@@ -154,7 +152,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Get("X-Correlation-ID"); v != "" {
 		h.Set("X-Correlation-Id", v)
 	}
-	if v := r.Header.Get("X-Request-ID"); v != "" && !requestIDPattern.MatchString(v) {
+	if v := r.Header.Get("X-Request-ID"); v != "" && !wire.UUID.MatchString(v) {
 		writeOutcome(w, http.StatusBadRequest, "invalid", "Invalid X-Request-ID header: must be a UUID")
 		return
 	}
@@ -163,8 +161,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.opts.Open {
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || scheme != "Bearer" || strings.TrimSpace(token) == "" {
+		if !wire.Bearer(r) {
 			writeOutcome(w, http.StatusUnauthorized, "forbidden", "Invalid access token")
 			return
 		}
@@ -294,7 +291,7 @@ func (s *Simulator) baseURL(r *http.Request) string {
 	return "http://" + r.Host + BasePath
 }
 
-func validUUID(s string) bool { return requestIDPattern.MatchString(s) }
+func validUUID(s string) bool { return wire.UUID.MatchString(s) }
 
 // safeEcho keeps an echoed header value short and printable.
 func safeEcho(s string) string {
