@@ -95,13 +95,7 @@ func (c *Client) CareTeams(ctx context.Context, nhs string) ([]json.RawMessage, 
 	if b.ResourceType != "Bundle" {
 		return nil, badPayload(nil)
 	}
-	out := make([]json.RawMessage, 0, len(b.Entry))
-	for _, e := range b.Entry {
-		if len(e.Resource) > 0 {
-			out = append(out, e.Resource)
-		}
-	}
-	return out, nil
+	return b.Resources(), nil
 }
 
 func badPayload(err error) error {

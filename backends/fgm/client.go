@@ -62,13 +62,7 @@ func (c *Client) Flags(ctx context.Context, nhs string) ([]json.RawMessage, erro
 	if b.ResourceType != "Bundle" {
 		return nil, badPayload(nil)
 	}
-	out := make([]json.RawMessage, 0, len(b.Entry))
-	for _, e := range b.Entry {
-		if len(e.Resource) > 0 {
-			out = append(out, e.Resource)
-		}
-	}
-	return out, nil
+	return b.Resources(), nil
 }
 
 func badPayload(err error) error {

@@ -86,13 +86,7 @@ func (c *Client) search(ctx context.Context, path, nhs string, q url.Values, op 
 	if b.ResourceType != "Bundle" {
 		return nil, badPayload(op, nil)
 	}
-	out := make([]json.RawMessage, 0, len(b.Entry))
-	for _, e := range b.Entry {
-		if len(e.Resource) > 0 {
-			out = append(out, e.Resource)
-		}
-	}
-	return out, nil
+	return b.Resources(), nil
 }
 
 // noRecord reports whether a 404 body says the patient has no RA record

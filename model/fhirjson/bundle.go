@@ -24,6 +24,17 @@ type Bundle struct {
 	Entry        []BundleEntry `json:"entry,omitempty"`
 }
 
+// Resources returns the resource of every entry that has one, in order.
+func (b *Bundle) Resources() []json.RawMessage {
+	out := make([]json.RawMessage, 0, len(b.Entry))
+	for _, e := range b.Entry {
+		if len(e.Resource) > 0 {
+			out = append(out, e.Resource)
+		}
+	}
+	return out
+}
+
 // BundleLink is a paging or self link of a Bundle.
 type BundleLink struct {
 	Relation string `json:"relation"`
