@@ -68,7 +68,7 @@ func Decode(raw []byte) (*fhirjson.CareTeam, error) {
 // number a read needs to search CP-IS with.
 func FlagID(nhs, backendID string) string {
 	if strings.HasPrefix(backendID, IDPrefix+nhs+"-") && len(backendID) > len(IDPrefix)+11 {
-		if _, err := fhirjson.BuildID(backendID); err == nil {
+		if fhirjson.ValidID(backendID) {
 			return backendID
 		}
 	}

@@ -218,7 +218,8 @@ const maxIDLength = 64
 // history to search.
 func ID(nhs, key string) string {
 	id := nhs + "-" + key
-	if len(id) <= maxIDLength && validIDChars(key) {
+	// Within maxIDLength, key is at most 53 long: ValidID's bound is moot.
+	if len(id) <= maxIDLength && fhirjson.ValidID(key) {
 		return id
 	}
 	sum := sha256.Sum256([]byte(key))
@@ -228,26 +229,13 @@ func ID(nhs, key string) string {
 // ParseID returns the NHS number an id made by ID names; ok is false for
 // anything ID cannot have made.
 func ParseID(id string) (nhs string, ok bool) {
-	if len(id) < 12 || len(id) > maxIDLength || id[10] != '-' || !validIDChars(id[11:]) {
+	if len(id) < 12 || len(id) > maxIDLength || id[10] != '-' || !fhirjson.ValidID(id[11:]) {
 		return "", false
 	}
 	if !nhsnumber.Valid(id[:10]) {
 		return "", false
 	}
 	return id[:10], true
-}
-
-func validIDChars(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // EntryError says which entry of the API's Bundle the facade could not map,

@@ -109,7 +109,7 @@ func DecodeConsent(raw []byte) (*fhirjson.STU3Consent, error) {
 // FHIR id), so the id always carries the NHS number a read needs.
 func FlagID(nhs, backendID string) string {
 	if strings.HasPrefix(backendID, nhs+".") && len(backendID) > len(nhs)+1 {
-		if _, err := fhirjson.BuildID(IDPrefix + backendID); err == nil {
+		if fhirjson.ValidID(IDPrefix + backendID) {
 			return IDPrefix + backendID
 		}
 	}

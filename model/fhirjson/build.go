@@ -69,15 +69,15 @@ func BuildID(s string) (*dtpb.Id, error) {
 	if s == "" {
 		return nil, nil
 	}
-	if !validID(s) {
+	if !ValidID(s) {
 		return nil, invalid("%q is not a valid id (1-64 of A-Z a-z 0-9 - .)", s)
 	}
 	return &dtpb.Id{Value: s}, nil
 }
 
-// validID checks the R4 id grammar [A-Za-z0-9\-\.]{1,64} (without regexp:
-// this runs on every read).
-func validID(s string) bool {
+// ValidID reports whether s meets the R4 id grammar [A-Za-z0-9\-\.]{1,64}
+// (without regexp: this runs on every read).
+func ValidID(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
 	}

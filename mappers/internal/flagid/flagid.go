@@ -18,7 +18,7 @@ import (
 // the flag.
 func New(prefix, nhs string, sep byte, backendID string) string {
 	id := prefix + nhs + string(sep) + backendID
-	if _, err := fhirjson.BuildID(id); err == nil {
+	if fhirjson.ValidID(id) {
 		return id
 	}
 	sum := sha256.Sum256([]byte(backendID))
