@@ -96,14 +96,7 @@ func (p *AllergyIntolerance) Search(ctx context.Context, q *Query) (*SearchResul
 }
 
 func clinicalStatusMatches(a *aipb.AllergyIntolerance, ts []Token) bool {
-	for _, c := range a.GetClinicalStatus().GetCoding() {
-		for _, t := range ts {
-			if t.Matches(c.GetSystem().GetValue(), c.GetCode().GetValue()) {
-				return true
-			}
-		}
-	}
-	return false
+	return codingsMatch(a.GetClinicalStatus().GetCoding(), ts)
 }
 
 // Read implements Reader.

@@ -268,14 +268,7 @@ func (d *DocumentReference) Search(ctx context.Context, q *Query) (*SearchResult
 }
 
 func matchesType(dr *drpb.DocumentReference, toks []Token) bool {
-	for _, c := range dr.GetType().GetCoding() {
-		for _, t := range toks {
-			if t.Matches(c.GetSystem().GetValue(), c.GetCode().GetValue()) {
-				return true
-			}
-		}
-	}
-	return false
+	return codingsMatch(dr.GetType().GetCoding(), toks)
 }
 
 // Includes implements Includer: DocumentReference:subject and :patient.

@@ -240,12 +240,8 @@ func (q *flagQuery) matches(f *flagpb.Flag) bool {
 	}
 	for _, or := range q.categories {
 		hit := false
-		for _, t := range or {
-			for _, cc := range f.GetCategory() {
-				for _, c := range cc.GetCoding() {
-					hit = hit || t.Matches(c.GetSystem().GetValue(), c.GetCode().GetValue())
-				}
-			}
+		for _, cc := range f.GetCategory() {
+			hit = hit || codingsMatch(cc.GetCoding(), or)
 		}
 		if !hit {
 			return false

@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
@@ -111,4 +113,16 @@ func (t Token) Matches(system, code string) bool {
 		return false
 	}
 	return t.Code == "" || t.Code == code
+}
+
+// codingsMatch reports whether any of the codings matches any of the tokens.
+func codingsMatch(cs []*dtpb.Coding, ts []Token) bool {
+	for _, c := range cs {
+		for _, t := range ts {
+			if t.Matches(c.GetSystem().GetValue(), c.GetCode().GetValue()) {
+				return true
+			}
+		}
+	}
+	return false
 }
