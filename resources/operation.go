@@ -176,32 +176,30 @@ var _ Reader = (*OperationDefinitions)(nil)
 // definition into the resource proto (the caller renders it with
 // jsonformat's unmarshaller, which resources do not depend on).
 func NewOperationDefinitions(build func(OperationDefinition) (proto.Message, error), ps ...Provider) (*OperationDefinitions, error) {
-	o := &OperationDefinitions{byID: map[string]*Resource{}}
+	// Every provider's instance operations, then every provider's type
+	// operations: the order the definitions are built (and fail) in.
+	var defs []OperationDefinition
 	for _, p := range ps {
-		op, ok := p.(Operator)
-		if !ok {
-			continue
-		}
-		for _, x := range op.Operations() {
-			msg, err := build(x.Definition)
-			if err != nil {
-				return nil, err
+		if op, ok := p.(Operator); ok {
+			for _, x := range op.Operations() {
+				defs = append(defs, x.Definition)
 			}
-			o.byID[x.Definition.ID] = &Resource{Type: "OperationDefinition", ID: x.Definition.ID, Message: msg, RenderKey: "opdef/" + x.Definition.ID}
 		}
 	}
 	for _, p := range ps {
-		op, ok := p.(TypeOperator)
-		if !ok {
-			continue
-		}
-		for _, x := range op.TypeOperations() {
-			msg, err := build(x.Definition)
-			if err != nil {
-				return nil, err
+		if op, ok := p.(TypeOperator); ok {
+			for _, x := range op.TypeOperations() {
+				defs = append(defs, x.Definition)
 			}
-			o.byID[x.Definition.ID] = &Resource{Type: "OperationDefinition", ID: x.Definition.ID, Message: msg, RenderKey: "opdef/" + x.Definition.ID}
 		}
+	}
+	o := &OperationDefinitions{byID: map[string]*Resource{}}
+	for _, d := range defs {
+		msg, err := build(d)
+		if err != nil {
+			return nil, err
+		}
+		o.byID[d.ID] = &Resource{Type: "OperationDefinition", ID: d.ID, Message: msg, RenderKey: "opdef/" + d.ID}
 	}
 	return o, nil
 }
