@@ -319,10 +319,15 @@ func (s *Server) writeReply(w http.ResponseWriter, r *http.Request, f format, re
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := rep.body
+	writeBody(w, r, f, status, rep.body)
+}
+
+// writeBody ends an answer: the status, then the body (indented for
+// _pretty), none for HEAD.
+func writeBody(w http.ResponseWriter, r *http.Request, f format, status int, body []byte) {
 	if f.pretty {
 		var buf bytes.Buffer
-		if err := json.Indent(&buf, body, "", "  "); err == nil {
+		if json.Indent(&buf, body, "", "  ") == nil {
 			body = buf.Bytes()
 		}
 	}
@@ -381,16 +386,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, f format, er
 		ct = mediaFHIRJSON
 	}
 	h.Set("Content-Type", ct+"; charset=utf-8")
-	if f.pretty {
-		var buf bytes.Buffer
-		if json.Indent(&buf, body, "", "  ") == nil {
-			body = buf.Bytes()
-		}
-	}
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
+	writeBody(w, r, f, status, body)
 }
 
 // readyz answers 200 when the server takes traffic and every backend's
