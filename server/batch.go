@@ -82,8 +82,7 @@ func (s *Server) batch(r *http.Request, _ format, _ url.Values) (*reply, error) 
 		return nil, fhirerr.New(fhirerr.TooLarge, "a batch may hold at most %d entries", maxBatchEntries)
 	}
 	out := make([]batchResponseEntry, len(in.Entry))
-	sem := make(chan struct{}, batchConcurrency)
-	var wg sync.WaitGroup
+	var reads []func()
 	for i, e := range in.Entry {
 		if e.Request == nil {
 			out[i] = entryError(fhirerr.New(fhirerr.Invalid, "entry %d has no request", i))
@@ -98,15 +97,9 @@ func (s *Server) batch(r *http.Request, _ format, _ url.Values) (*reply, error) 
 			out[i] = entryError(err)
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out[i] = s.runEntry(r, target)
-		}()
+		reads = append(reads, func() { out[i] = s.runEntry(r, target) })
 	}
-	wg.Wait()
+	runBounded(batchConcurrency, reads)
 	b := struct {
 		ResourceType string               `json:"resourceType"`
 		ID           string               `json:"id"`
@@ -173,4 +166,20 @@ func (s *Server) runEntry(parent *http.Request, target string) batchResponseEntr
 func entryError(err error) batchResponseEntry {
 	status, _, body := errorReply(err, "")
 	return batchResponseEntry{Response: batchResponse{Status: strconv.Itoa(status) + " " + http.StatusText(status), Outcome: body}}
+}
+
+// runBounded runs fns, at most limit at once, and returns when all have.
+func runBounded(limit int, fns []func()) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fn()
+		}()
+	}
+	wg.Wait()
 }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -553,18 +552,11 @@ func (s *Server) included(ctx context.Context, req *searchRequest, page []render
 	}
 	results := make([][]*resources.Resource, len(jobs))
 	errs := make([]error, len(jobs))
-	sem := make(chan struct{}, 4)
-	var wg sync.WaitGroup
+	runs := make([]func(), len(jobs))
 	for i, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			results[i], errs[i] = j.run(ctx)
-		}()
+		runs[i] = func() { results[i], errs[i] = j.run(ctx) }
 	}
-	wg.Wait()
+	runBounded(4, runs)
 	var out []renderedEntry
 	for _, e := range fromProvider {
 		if e.Mode == "include" {
