@@ -492,47 +492,49 @@ func New(cfg Config) (*App, error) {
 	if err := a.useSandbox(&cfg); err != nil {
 		return nil, err
 	}
+	if err := a.build(cfg); err != nil {
+		a.Close() // whatever was made before the failure
+		return nil, err
+	}
+	return a, nil
+}
+
+// build makes the backend clients, providers, authentication and server of
+// a, whose sandbox (if any) runs already.
+func (a *App) build(cfg Config) error {
 	um := upstream.NewMetrics(a.Metrics)
 	pdsUp, err := a.upstream(pds.Name, cfg.PDS, cfg.BackendTimeout, um)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
 	scrUp, err := a.upstream(scr.Name, cfg.SCR, cfg.BackendTimeout, um)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
 	scrClient := scr.New(scrUp, scr.Options{SessionURID: cfg.SCRSessionURID})
 	if a.audit, err = audit.Open(cfg.AuditLog, 0); err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
 	memo, err := resources.NewMemo(64 << 20)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
 	a.memo = memo
 	nrlClient, nrlFetcher, err := a.nrlClients(cfg, um)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
 	flag, err := a.flagProvider(cfg, um, memo)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
 	immsUp, err := a.upstream(immunisation.Name, cfg.Imms, cfg.BackendTimeout, um)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
 	bnaUp, err := a.upstream(bna.Name, cfg.BNA, cfg.BackendTimeout, um)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
 	patient := resources.NewPatient(pds.New(pdsUp), memo)
 	patient.UseBirthNotifications(bna.New(bnaUp))
@@ -552,18 +554,15 @@ func New(cfg Config) (*App, error) {
 	providers = append(providers, resources.NewAuditEvent(a.audit))
 	opdefs, err := resources.NewOperationDefinitions(capability.OperationDefinition, providers...)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
 	reg := resources.NewRegistry(append(providers, opdefs)...)
 	authn, smart, handlers, err := a.authentication(cfg)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
 	if err := a.mountViewer(cfg, smart, handlers); err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
 	srv, err := server.New(server.Config{
 		Auth:           authn,
@@ -581,13 +580,12 @@ func New(cfg Config) (*App, error) {
 		Ready:          a.ready,
 	}, reg)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
 	a.Resources = reg
 	a.server = srv
 	a.Handler = srv
-	return a, nil
+	return nil
 }
 
 // DevToken mints a token from the local test issuer for one of its dev
