@@ -61,7 +61,7 @@ func seed(pop []population.Person) map[string][]fhirjson.CareTeam {
 				localAuthority{code: "LA002", name: "Example County Council Children's Services", office: "01632 960002"}),
 		},
 	}
-	ref, _ := time.Parse(time.DateOnly, population.ReferenceDate)
+	ref := population.Reference
 	for _, p := range pop {
 		birth, err := time.Parse(time.DateOnly, p.BirthDate)
 		if err != nil || p.Deceased() {

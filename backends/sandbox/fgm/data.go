@@ -39,7 +39,7 @@ func seed(pop []population.Person) map[string][]fhirjson.Flag {
 			Author:       &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: odsSystem, Value: "Y12345"}},
 		}},
 	}
-	ref, _ := time.Parse(time.DateOnly, population.ReferenceDate)
+	ref := population.Reference
 	for _, p := range pop {
 		birth, err := time.Parse(time.DateOnly, p.BirthDate)
 		if err != nil || p.Gender != population.Female || !birth.AddDate(18, 0, 0).After(ref) || p.Deceased() {

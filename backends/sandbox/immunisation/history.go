@@ -127,7 +127,7 @@ type historyOf struct {
 // vaccinations, and the data stores' reach (BACKENDS.md §7: the COVID-19 store
 // holds the last four years; FLU is planned to hold the last year).
 var (
-	refDate    = mustDate(population.ReferenceDate)
+	refDate    = population.Reference
 	covidFloor = refDate.AddDate(-4, 0, 0)
 	fluFloor   = refDate.AddDate(-1, 0, 0)
 )

@@ -491,7 +491,7 @@ func populationPointers(person *population.Person) []*pointer {
 		return nil
 	}
 	n := 1 + int(h/10%3)
-	ref, _ := time.Parse(time.DateOnly, population.ReferenceDate)
+	ref := population.Reference
 	birth, err := time.Parse(time.DateOnly, person.BirthDate)
 	if err != nil {
 		return nil

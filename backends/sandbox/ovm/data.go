@@ -41,7 +41,7 @@ func seed(pop []population.Person) map[string][]Status {
 			LastUpdated: "2024-02-29T16:40:00Z",
 		}},
 	}
-	ref, _ := time.Parse(time.DateOnly, population.ReferenceDate)
+	ref := population.Reference
 	for _, p := range pop {
 		birth, err := time.Parse(time.DateOnly, p.BirthDate)
 		if err != nil || p.Deceased() || birth.AddDate(18, 0, 0).After(ref) {

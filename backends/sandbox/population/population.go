@@ -33,6 +33,9 @@ const (
 // born or dies after it. Fixed so that the output never depends on the clock.
 const ReferenceDate = "2025-06-30"
 
+// Reference is ReferenceDate as a time (midnight UTC).
+var Reference = mustDate(ReferenceDate)
+
 // Gender values, as PDS spells them.
 const (
 	Male    = "male"

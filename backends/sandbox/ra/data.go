@@ -48,7 +48,7 @@ func seed(pop []population.Person) (map[string]*record, error) {
 	at := time.Date(2024, 5, 14, 10, 15, 0, 0, time.UTC)
 	recs["9000000009"] = seededRecord("9000000009", "Y12345", at, []adjustment{catalogue[0], catalogue[2]}, false)
 
-	ref, _ := time.Parse(time.DateOnly, population.ReferenceDate)
+	ref := population.Reference
 	for _, p := range pop {
 		h := population.Hash("ra", p.NHSNumber)
 		if h%100 >= recordPercent || p.Deceased() {

@@ -143,7 +143,7 @@ func (s *Simulator) plan(p *population.Person) *summary {
 		sm.hasSCR, sm.consent = true, ConsentAsk
 	}
 	sm.uuid, sm.previousUUID, sm.compID = uuidFrom(rng), uuidFrom(rng), uuidFrom(rng)
-	ref, _ := time.Parse(time.DateOnly, population.ReferenceDate)
+	ref := population.Reference
 	sm.created = ref.AddDate(0, 0, -rng.IntN(700)).Add(time.Duration(8*60+rng.IntN(9*60)) * time.Minute)
 	birth, err := time.Parse(time.DateOnly, p.BirthDate)
 	if err != nil || birth.After(sm.created) {
