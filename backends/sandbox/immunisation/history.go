@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds/fixtures"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 )
 
@@ -82,24 +81,6 @@ func sandboxEvents() []Event {
 	var out []Event
 	for _, e := range sandboxEntries() {
 		out = append(out, e.event)
-	}
-	return out
-}
-
-// fixturePeople are the PDS fixture patients outside the synthetic
-// population, so that every patient PDS knows has a history.
-func fixturePeople() []*population.Person {
-	ps, err := fixtures.Patients()
-	if err != nil {
-		panic(fmt.Sprintf("immunisation simulator: reading PDS fixtures: %v", err))
-	}
-	var out []*population.Person
-	for _, p := range ps {
-		birth := ""
-		if len(p.BirthDates) > 0 {
-			birth = p.BirthDates[0]
-		}
-		out = append(out, &population.Person{NHSNumber: p.ID, BirthDate: birth, GPPractice: "Y12345", Address: population.Address{Town: "LEEDS"}})
 	}
 	return out
 }

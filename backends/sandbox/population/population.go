@@ -471,3 +471,29 @@ func UUID(parts ...string) string {
 	a, b := Hash(append(parts, "a")...), Hash(append(parts, "b")...)
 	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, (a>>16)&0xffff, a&0xfff, 0x8000|(b>>48)&0x3fff, b&0xffffffffffff)
 }
+
+// WithFixtures indexes pop by NHS number together with the PDS fixture
+// patients outside it (the public sandbox's), so that a simulator can hold
+// records for every patient PDS knows. A fixture patient is a bare Person:
+// NHS number, first birth date, GP Y12345, living in Leeds.
+func WithFixtures(pop []Person) map[string]*Person {
+	ps, err := fixtures.Patients()
+	if err != nil {
+		panic(fmt.Sprintf("population: reading PDS fixtures: %v", err)) // embedded: a build defect
+	}
+	out := make(map[string]*Person, len(pop)+len(ps))
+	for i := range pop {
+		out[pop[i].NHSNumber] = &pop[i]
+	}
+	for _, p := range ps {
+		if _, ok := out[p.ID]; ok {
+			continue
+		}
+		birth := ""
+		if len(p.BirthDates) > 0 {
+			birth = p.BirthDates[0]
+		}
+		out[p.ID] = &Person{NHSNumber: p.ID, BirthDate: birth, GPPractice: "Y12345", Address: Address{Town: "Leeds"}}
+	}
+	return out
+}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds/fixtures"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 )
 
@@ -60,24 +59,6 @@ func (s *Simulator) latest(nhs string) (Description, func() []byte) {
 	}
 	sm := s.plan(p)
 	return sm.describe(), func() []byte { return render(sm) }
-}
-
-// fixturePeople are the PDS fixture patients outside the synthetic
-// population, so that every patient PDS knows can have an SCR.
-func fixturePeople() []*population.Person {
-	ps, err := fixtures.Patients()
-	if err != nil {
-		panic(fmt.Sprintf("scr simulator: reading PDS fixtures: %v", err))
-	}
-	var out []*population.Person
-	for _, p := range ps {
-		birth := ""
-		if len(p.BirthDates) > 0 {
-			birth = p.BirthDates[0]
-		}
-		out = append(out, &population.Person{NHSNumber: p.ID, BirthDate: birth, GPPractice: "Y12345", Address: population.Address{Town: "Leeds"}})
-	}
-	return out
 }
 
 func hashOf(nhs string) uint64 {

@@ -114,16 +114,8 @@ func New(opts Options) *Simulator {
 	}
 	s := &Simulator{
 		opts:   opts,
-		people: make(map[string]*population.Person, len(pop)+32),
+		people: population.WithFixtures(pop),
 		faults: fault.Injector{BasePath: BasePath, ContentType: contentTypeFHIR, ContentTypeOverHeader: true},
-	}
-	for i := range pop {
-		s.people[pop[i].NHSNumber] = &pop[i]
-	}
-	for _, p := range fixturePeople() {
-		if _, ok := s.people[p.NHSNumber]; !ok {
-			s.people[p.NHSNumber] = p
-		}
 	}
 	return s
 }
