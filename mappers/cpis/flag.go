@@ -20,7 +20,6 @@ import (
 	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
-	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
 // Codes and URLs of the CP-IS contract and of the facade's Flag.
@@ -106,7 +105,7 @@ func Flag(ct *fhirjson.CareTeam, nhs string) (*flagpb.Flag, error) {
 	if ct.ID == "" {
 		return nil, badPayload(&fhirjson.Error{Path: "CareTeam.id", Err: errors.New("missing")})
 	}
-	if err := checkSubject(ct.Subject, nhs); err != nil {
+	if err := flagid.CheckSubject(ct.Subject, nhs, "CareTeam.subject"); err != nil {
 		return nil, badPayload(err)
 	}
 	status, err := flagStatus(ct.Status)
@@ -126,10 +125,7 @@ func Flag(ct *fhirjson.CareTeam, nhs string) (*flagpb.Flag, error) {
 			{System: CategorySystem, Code: CategoryCode, Display: "Safety"},
 		}}},
 		Code: &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{plan}, Text: planText(plan)},
-		Subject: &fhirjson.Reference{
-			Reference:  "Patient/" + nhs,
-			Identifier: &fhirjson.Identifier{System: nhsnumber.System, Value: nhs},
-		},
+		Subject: flagid.Subject(nhs),
 		Period: ct.Period,
 	}
 	if len(ct.ManagingOrganization) > 0 {
@@ -175,26 +171,6 @@ func planText(c fhirjson.Coding) string {
 		return name
 	}
 	return c.Display
-}
-
-// checkSubject makes sure a CareTeam is about the patient asked for.
-func checkSubject(r *fhirjson.Reference, nhs string) error {
-	if r == nil {
-		return nil
-	}
-	var got string
-	switch {
-	case r.Identifier != nil && (r.Identifier.System == nhsnumber.System || r.Identifier.System == ""):
-		got = r.Identifier.Value
-	case strings.Contains(r.Reference, "Patient/"):
-		got = r.Reference[strings.LastIndex(r.Reference, "/")+1:]
-	default:
-		return nil
-	}
-	if got != nhs {
-		return &fhirjson.Error{Path: "CareTeam.subject", Err: errors.New("names another patient than the one asked for")}
-	}
-	return nil
 }
 
 func badPayload(err error) error {

@@ -12,14 +12,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
 
 	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
-	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
 // Codes of an FGM flag.
@@ -83,16 +81,13 @@ func Flag(in *fhirjson.Flag, nhs string) (*flagpb.Flag, error) {
 	if in.ID == "" {
 		return nil, badPayload(&fhirjson.Error{Path: "Flag.id", Err: errors.New("missing")})
 	}
-	if err := checkSubject(in.Subject, nhs); err != nil {
+	if err := flagid.CheckSubject(in.Subject, nhs, "Flag.subject"); err != nil {
 		return nil, badPayload(err)
 	}
 	f := *in
 	f.ID = FlagID(nhs, in.ID)
 	f.Contained = nil
-	f.Subject = &fhirjson.Reference{
-		Reference:  "Patient/" + nhs,
-		Identifier: &fhirjson.Identifier{System: nhsnumber.System, Value: nhs},
-	}
+	f.Subject = flagid.Subject(nhs)
 	f.Category = append([]fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{
 		{System: CategorySystem, Code: CategoryCode, Display: "Clinical"},
 	}}}, withoutClinical(in.Category)...)
@@ -101,28 +96,6 @@ func Flag(in *fhirjson.Flag, nhs string) (*flagpb.Flag, error) {
 		return nil, badPayload(err)
 	}
 	return out, nil
-}
-
-// checkSubject makes sure a flag is about the patient asked for: FGM-IS
-// names the patient by NHS number identifier (a logical reference), or by a
-// Patient/<nhs> literal reference.
-func checkSubject(r *fhirjson.Reference, nhs string) error {
-	if r == nil {
-		return nil
-	}
-	var got string
-	switch {
-	case r.Identifier != nil && (r.Identifier.System == nhsnumber.System || r.Identifier.System == ""):
-		got = r.Identifier.Value
-	case strings.Contains(r.Reference, "Patient/"):
-		got = r.Reference[strings.LastIndex(r.Reference, "/")+1:]
-	default:
-		return nil
-	}
-	if got != nhs {
-		return &fhirjson.Error{Path: "Flag.subject", Err: errors.New("names another patient than the one asked for")}
-	}
-	return nil
 }
 
 // withoutClinical drops a category FGM-IS may already have sent that

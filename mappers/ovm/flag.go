@@ -24,7 +24,6 @@ import (
 	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
-	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
 // Codes and URLs of the facade's OVM Flag. NHS England publishes no FHIR
@@ -156,10 +155,7 @@ func Flag(s *Status, nhs string, now time.Time) (*flagpb.Flag, error) {
 			Coding: []fhirjson.Coding{{System: ChargingCategorySystem, Code: s.ChargingCategory}},
 			Text:   "Overseas visitor charging category " + s.ChargingCategory,
 		},
-		Subject: &fhirjson.Reference{
-			Reference:  "Patient/" + nhs,
-			Identifier: &fhirjson.Identifier{System: nhsnumber.System, Value: nhs},
-		},
+		Subject: flagid.Subject(nhs),
 		Period: &fhirjson.Period{Start: s.Start},
 	}
 	if s.End != nil {

@@ -29,7 +29,6 @@ import (
 	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
-	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
 // Code systems, extensions and profiles of the RA record (STU3).
@@ -158,7 +157,7 @@ func Flag(in *fhirjson.STU3Flag, consent *fhirjson.STU3Consent, nhs string) (*fl
 		ID:           FlagID(nhs, in.ID),
 		Status:       in.Status,
 		Code:         normaliseSNOMED(in.Code),
-		Subject:      patientRef(nhs),
+		Subject:      flagid.Subject(nhs),
 	}
 	if in.Meta != nil && (in.Meta.VersionID != "" || in.Meta.LastUpdated != "") {
 		f.Meta = &fhirjson.Meta{VersionID: in.Meta.VersionID, LastUpdated: in.Meta.LastUpdated}
@@ -295,7 +294,7 @@ func Consent(in *fhirjson.STU3Consent, nhs string) (*consentpb.Consent, error) {
 	}
 	if err := build("Consent.patient", func() error {
 		var err error
-		out.Patient, err = fhirjson.BuildReference(patientRef(nhs))
+		out.Patient, err = fhirjson.BuildReference(flagid.Subject(nhs))
 		return err
 	}); err != nil {
 		return nil, err
@@ -476,10 +475,6 @@ func checkPatient(r *fhirjson.Reference, nhs, path string) error {
 		return &fhirjson.Error{Path: path, Err: errors.New("names another patient than the one asked for")}
 	}
 	return nil
-}
-
-func patientRef(nhs string) *fhirjson.Reference {
-	return &fhirjson.Reference{Reference: "Patient/" + nhs, Identifier: &fhirjson.Identifier{System: nhsnumber.System, Value: nhs}}
 }
 
 // normaliseSNOMED returns c with the SNOMED system spelled http (RA's

@@ -1,10 +1,13 @@
-// Package flagid makes and reads the facade ids of Flags whose backend can
-// only be asked by patient (RA, CP-IS, FGM-IS, OVM): the id carries the
-// patient's NHS number so that a read knows whom to ask.
+// Package flagid holds what the Flag mappers (RA, CP-IS, FGM-IS, OVM) do
+// alike about the patient a flag belongs to: the facade ids, which carry the
+// patient's NHS number because those backends can only be asked by patient,
+// so that a read knows whom to ask; the subject every facade Flag has; and
+// the check that a backend's answer names the patient it was asked about.
 package flagid
 
 import (
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"strings"
 
@@ -33,4 +36,32 @@ func Patient(prefix string, sep byte, id string) (nhs string, ok bool) {
 		return "", false
 	}
 	return rest[:10], true
+}
+
+// Subject is the facade Flag's subject: the Patient, by reference and by NHS
+// number.
+func Subject(nhs string) *fhirjson.Reference {
+	return &fhirjson.Reference{Reference: "Patient/" + nhs, Identifier: &fhirjson.Identifier{System: nhsnumber.System, Value: nhs}}
+}
+
+// CheckSubject refuses a backend record whose subject (at path, for the
+// error) names a patient other than nhs, by NHS number or by a Patient
+// reference; a record without a recognisable subject passes.
+func CheckSubject(r *fhirjson.Reference, nhs, path string) error {
+	if r == nil {
+		return nil
+	}
+	var got string
+	switch {
+	case r.Identifier != nil && (r.Identifier.System == nhsnumber.System || r.Identifier.System == ""):
+		got = r.Identifier.Value
+	case strings.Contains(r.Reference, "Patient/"):
+		got = r.Reference[strings.LastIndex(r.Reference, "/")+1:]
+	default:
+		return nil
+	}
+	if got != nhs {
+		return &fhirjson.Error{Path: path, Err: errors.New("names another patient than the one asked for")}
+	}
+	return nil
 }
