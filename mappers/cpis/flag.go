@@ -124,9 +124,9 @@ func Flag(ct *fhirjson.CareTeam, nhs string) (*flagpb.Flag, error) {
 		Category: []fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{
 			{System: CategorySystem, Code: CategoryCode, Display: "Safety"},
 		}}},
-		Code: &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{plan}, Text: planText(plan)},
+		Code:    &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{plan}, Text: planText(plan)},
 		Subject: flagid.Subject(nhs),
-		Period: ct.Period,
+		Period:  ct.Period,
 	}
 	if len(ct.ManagingOrganization) > 0 {
 		la := ct.ManagingOrganization[0]

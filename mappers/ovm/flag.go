@@ -156,7 +156,7 @@ func Flag(s *Status, nhs string, now time.Time) (*flagpb.Flag, error) {
 			Text:   "Overseas visitor charging category " + s.ChargingCategory,
 		},
 		Subject: flagid.Subject(nhs),
-		Period: &fhirjson.Period{Start: s.Start},
+		Period:  &fhirjson.Period{Start: s.Start},
 	}
 	if s.End != nil {
 		f.Period.End = *s.End

@@ -7,8 +7,8 @@ package flagid
 
 import (
 	"crypto/sha256"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"strings"
 
 	"github.com/carerecords/fhir-facade/model/fhirjson"
