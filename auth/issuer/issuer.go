@@ -436,7 +436,22 @@ func (i *Issuer) mint(c Claims) (string, time.Duration, error) {
 // signES256 returns the compact JWS of claims signed with the access-token
 // key.
 func (i *Issuer) signES256(typ string, claims map[string]any) (string, error) {
-	header, err := json.Marshal(map[string]string{"alg": auth.ES256, "typ": typ, "kid": i.kid})
+	return signJWS(map[string]string{"alg": auth.ES256, "typ": typ, "kid": i.kid}, claims, func(digest []byte) ([]byte, error) {
+		r, s, err := ecdsa.Sign(rand.Reader, i.key, digest)
+		if err != nil {
+			return nil, fmt.Errorf("issuer: signing: %w", err)
+		}
+		sig := make([]byte, 64)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+		return sig, nil
+	})
+}
+
+// signJWS makes a compact JWS of header and claims: sign is given the
+// SHA-256 digest of the signing input and returns the signature.
+func signJWS(header map[string]string, claims map[string]any, sign func(digest []byte) ([]byte, error)) (string, error) {
+	h, err := json.Marshal(header)
 	if err != nil {
 		return "", err
 	}
@@ -444,14 +459,11 @@ func (i *Issuer) signES256(typ string, claims map[string]any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	input := b64(header) + "." + b64(payload)
+	input := b64(h) + "." + b64(payload)
 	digest := sha256.Sum256([]byte(input))
-	r, s, err := ecdsa.Sign(rand.Reader, i.key, digest[:])
+	sig, err := sign(digest[:])
 	if err != nil {
-		return "", fmt.Errorf("issuer: signing: %w", err)
+		return "", err
 	}
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
 	return input + "." + b64(sig), nil
 }

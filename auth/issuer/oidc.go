@@ -94,21 +94,13 @@ func (i *Issuer) idToken(g codeGrant, clientID string, now time.Time, ttl time.D
 	if g.nonce != "" {
 		claims["nonce"] = g.nonce
 	}
-	header, err := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": k.kid})
-	if err != nil {
-		return "", err
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	input := b64(header) + "." + b64(payload)
-	digest := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, k.key, crypto.SHA256, digest[:])
-	if err != nil {
-		return "", fmt.Errorf("issuer: signing an id_token: %w", err)
-	}
-	return input + "." + b64(sig), nil
+	return signJWS(map[string]string{"alg": "RS256", "typ": "JWT", "kid": k.kid}, claims, func(digest []byte) ([]byte, error) {
+		sig, err := rsa.SignPKCS1v15(rand.Reader, k.key, crypto.SHA256, digest)
+		if err != nil {
+			return nil, fmt.Errorf("issuer: signing an id_token: %w", err)
+		}
+		return sig, nil
+	})
 }
 
 // Endpoints are the issuer's URLs, its handlers being mounted under the
