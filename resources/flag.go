@@ -192,12 +192,10 @@ func parseFlagQuery(params map[string][]string) (*flagQuery, error) {
 			if t.HasSystem && t.System != "" && t.System != "http://hl7.org/fhir/flag-status" {
 				return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "status", Message: "status takes codes of http://hl7.org/fhir/flag-status"}
 			}
-			switch t.Code {
-			case "active", "inactive", "entered-in-error":
-				q.statuses[t.Code] = true
-			default:
+			if !fhirjson.ValidFlagStatus(t.Code) {
 				return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "status", Message: "status must be active, inactive or entered-in-error"}
 			}
+			q.statuses[t.Code] = true
 		}
 	}
 	if len(q.statuses) == 0 {
