@@ -20,18 +20,51 @@ import (
 	"time"
 )
 
-// Record is one audited access.
+// Record is one audited access attempt.
 type Record struct {
-	Time         time.Time `json:"time"`
-	RequestID    string    `json:"request_id"`
-	User         string    `json:"user,omitempty"`
-	Role         string    `json:"role,omitempty"`
-	Organisation string    `json:"organisation,omitempty"`
-	// Patients are the NHS numbers whose data the request touched.
+	Time      time.Time `json:"time"`
+	RequestID string    `json:"request_id"`
+	// User is the caller's user id (the token's subject: their SDS user id
+	// for a CIS2 login, the client for application-restricted access);
+	// empty when the request was refused before its token was verified.
+	User string `json:"user,omitempty"`
+	// RoleProfile is the user's selected SDS role profile id, when known.
+	RoleProfile  string `json:"role_profile,omitempty"`
+	Role         string `json:"role,omitempty"`
+	Organisation string `json:"organisation,omitempty"`
+	// ClientID is the OAuth client the token was issued to, and Issuer the
+	// token's issuer.
+	ClientID string `json:"client_id,omitempty"`
+	Issuer   string `json:"issuer,omitempty"`
+	// Patients are the NHS numbers whose data the request touched or asked
+	// for (none for a refused request that named nobody).
 	Patients     []string `json:"patients"`
 	ResourceType string   `json:"resource_type"`
 	Interaction  string   `json:"interaction"`
 	Status       int      `json:"status"`
+	// Outcome says in a word what Status means for the access: OutcomeOf.
+	Outcome string `json:"outcome,omitempty"`
+}
+
+// Outcomes of an access.
+const (
+	OutcomeSuccess  = "success"  // answered (2xx, 304)
+	OutcomeRefused  = "refused"  // not authenticated or not permitted (401, 403)
+	OutcomeRejected = "rejected" // the request was wrong or its precondition failed (other 4xx)
+	OutcomeFailed   = "failed"   // the facade or a national service failed (5xx)
+)
+
+// OutcomeOf is the outcome an HTTP status says.
+func OutcomeOf(status int) string {
+	switch {
+	case status == 401 || status == 403:
+		return OutcomeRefused
+	case status >= 500 || status == 0:
+		return OutcomeFailed
+	case status >= 400:
+		return OutcomeRejected
+	}
+	return OutcomeSuccess
 }
 
 // Log appends records to a file (if any) and keeps the most recent in memory.
@@ -77,7 +110,7 @@ func (l *Log) load(r io.Reader) error {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var rec Record
-		if json.Unmarshal(sc.Bytes(), &rec) == nil {
+		if json.Unmarshal(sc.Bytes(), &rec) == nil && len(rec.Patients) > 0 {
 			l.keep(rec)
 		}
 	}
@@ -101,7 +134,12 @@ func (l *Log) Write(rec Record) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.keep(rec)
+	if len(rec.Patients) > 0 {
+		// Only records about patients are searched (by patient); a flood
+		// of refusals naming nobody must not push them out of memory. The
+		// file keeps every record.
+		l.keep(rec)
+	}
 	if l.w == nil {
 		return nil
 	}

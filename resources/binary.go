@@ -51,8 +51,9 @@ func (*Binary) Documentation() string {
 		"A holder that cannot be reached is 502, one that does not answer in time 504, a document no longer held 404."
 }
 
-// ReadStream implements Streamer.
-func (b *Binary) ReadStream(ctx context.Context, id string) (*Stream, error) {
+// ReadStream implements Streamer: the pointer is read from NRL, its
+// subject admitted, and only then is the document fetched from its holder.
+func (b *Binary) ReadStream(ctx context.Context, id string, admit func(patient string) error) (*Stream, error) {
 	refs := nrlmap.ParseBinaryID(id)
 	for i, ref := range refs {
 		if !nrlIDPattern.MatchString(ref.PointerID) {
@@ -78,12 +79,16 @@ func (b *Binary) ReadStream(ctx context.Context, id string) (*Stream, error) {
 		if ref.Index >= len(p.Content) || p.Content[ref.Index].Attachment == nil || p.Content[ref.Index].Attachment.URL == "" {
 			return nil, fhirerr.New(fhirerr.NotFound, "no document with this id: the DocumentReference has no such retrievable content")
 		}
+		patient := nrlmap.NHSNumber(p)
+		if err := admit(patient); err != nil {
+			return nil, err
+		}
 		a := p.Content[ref.Index].Attachment
 		doc, err := b.fetcher.Fetch(ctx, nrl.Target{URL: a.URL, ContentType: a.ContentType, HolderASID: nrlmap.HolderASID(p)})
 		if err != nil {
 			return nil, err
 		}
-		return &Stream{ContentType: doc.ContentType, Size: doc.Size, Body: doc.Body, Patient: nrlmap.NHSNumber(p)}, nil
+		return &Stream{ContentType: doc.ContentType, Size: doc.Size, Body: doc.Body, Patient: patient}, nil
 	}
 	return nil, fhirerr.New(fhirerr.NotFound, "no document with this id (Binary ids are <DocumentReference id>[.<n>])")
 }

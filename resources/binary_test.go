@@ -54,7 +54,7 @@ func TestBinaryReadStream(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			nrlFake.reads = nil
 			ff := &fakeFetcher{err: tc.fetchErr}
-			st, err := resources.NewBinary(nrlFake, ff).ReadStream(context.Background(), tc.id)
+			st, err := resources.NewBinary(nrlFake, ff).ReadStream(context.Background(), tc.id, admitAll)
 			if got := strings.Join(nrlFake.reads, ","); got != tc.reads {
 				t.Errorf("pointer reads %q, want %q", got, tc.reads)
 			}
@@ -75,9 +75,37 @@ func TestBinaryReadStream(t *testing.T) {
 	}
 }
 
+// admitAll admits every patient's document.
+func admitAll(string) error { return nil }
+
+// TestBinaryAdmitsBeforeFetching: the document's patient is admitted (or
+// refused) before its holder is asked, so a refused caller makes no
+// request of the holder, whether the holder has the document or not.
+func TestBinaryAdmitsBeforeFetching(t *testing.T) {
+	nrlFake := &fakeNRL{pointers: []string{pointerJSON("Y05868-1", "9000000009", "736253002")}}
+	refuse := fhirerr.New(fhirerr.Forbidden, "not this patient")
+	for _, fetchErr := range []error{nil, fhirerr.New(fhirerr.NotFound, "gone"), fhirerr.New(fhirerr.BadGateway, "down")} {
+		ff := &fakeFetcher{err: fetchErr}
+		var asked []string
+		_, err := resources.NewBinary(nrlFake, ff).ReadStream(context.Background(), "Y05868-1", func(p string) error {
+			asked = append(asked, p)
+			return refuse
+		})
+		if err != refuse {
+			t.Errorf("holder error %v: err = %v, want the refusal itself", fetchErr, err)
+		}
+		if len(ff.targets) != 0 {
+			t.Errorf("holder error %v: the holder was asked for %v before the patient was admitted", fetchErr, ff.targets)
+		}
+		if strings.Join(asked, ",") != "9000000009" {
+			t.Errorf("admitted %v, want the pointer's subject", asked)
+		}
+	}
+}
+
 func TestBinaryNRLErrorsPassThrough(t *testing.T) {
 	f := &fakeNRL{readErr: map[string]error{"Y05868-1": fhirerr.New(fhirerr.Forbidden, "NRL refused access")}}
-	_, err := resources.NewBinary(f, &fakeFetcher{}).ReadStream(context.Background(), "Y05868-1")
+	_, err := resources.NewBinary(f, &fakeFetcher{}).ReadStream(context.Background(), "Y05868-1", admitAll)
 	if fhirerr.CategoryOf(err) != fhirerr.Forbidden {
 		t.Errorf("err = %v", err)
 	}
@@ -104,7 +132,7 @@ func TestBinaryAgainstTheSimulator(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := b.ReadStream(context.Background(), tc.id)
+			st, err := b.ReadStream(context.Background(), tc.id, admitAll)
 			if tc.category != 0 {
 				if fhirerr.CategoryOf(err) != tc.category {
 					t.Fatalf("err = %v, want category %d", err, tc.category)

@@ -230,7 +230,27 @@ type Stream struct {
 // than a FHIR resource: Binary. The server copies Body to the client without
 // buffering it whole.
 type Streamer interface {
-	ReadStream(ctx context.Context, id string) (*Stream, error)
+	// ReadStream finds the content id names and calls admit with the NHS
+	// number of the patient it is about ("" when unknown) before fetching
+	// any of it: when admit refuses, its error is returned and the holder
+	// of the content is never asked (so it records no access, and the
+	// caller learns nothing from how the holder would have answered).
+	ReadStream(ctx context.Context, id string, admit func(patient string) error) (*Stream, error)
+}
+
+// Compartmented is implemented by providers that can tell, without asking a
+// backend, which patient a record or a client's resource belongs to. The
+// server uses it to hold a patient-bound token to its patient before any
+// backend is called, for reads and writes alike, and to name the patients
+// of refused and failed accesses in the audit trail.
+type Compartmented interface {
+	// PatientOfID returns the NHS number of the patient whose record id
+	// is, and true, when the id says; false when it does not.
+	PatientOfID(id string) (nhs string, ok bool)
+	// PatientsOf returns the patients a resource sent by a client would be
+	// written to, as this provider reads it (a Flag's subject, in any of
+	// the forms the provider accepts). A resource naming none returns none.
+	PatientsOf(msg proto.Message) []string
 }
 
 // Include says that a resource's element references another resource that

@@ -3,14 +3,12 @@ package server
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	"github.com/carerecords/fhir-facade/resources"
 )
 
 // Auth is how the server authenticates callers and decides what they may do.
@@ -36,6 +34,7 @@ func (s *Server) authenticate(r *http.Request) (*http.Request, error) {
 	if err != nil {
 		return r, authError(err, a.Realm)
 	}
+	infoFrom(r.Context()).principal = &p
 	ctx := auth.WithPrincipal(r.Context(), p)
 	// Whatever decides access is part of every cache key: nothing cached
 	// for one caller is served to another who may not see it.
@@ -145,37 +144,4 @@ func patientScope(r *http.Request) string {
 	}
 	nhs, _ := auth.PatientScoped(p)
 	return nhs
-}
-
-var errOtherPatient = &fhirerr.Error{Category: fhirerr.Forbidden, Message: "this token is limited to one patient's records"}
-
-// checkSearchScope keeps a patient-context token's searches to its patient:
-// the search must name that patient.
-func checkSearchScope(r *http.Request, resourceType string, q url.Values) error {
-	nhs := patientScope(r)
-	if nhs == "" {
-		return nil
-	}
-	if resourceType == "Patient" {
-		for _, k := range []string{"_id", "identifier"} {
-			for _, v := range q[k] {
-				if i := strings.LastIndex(v, "|"); i >= 0 {
-					v = v[i+1:]
-				}
-				if v == nhs {
-					return nil
-				}
-			}
-		}
-		return errOtherPatient
-	}
-	for _, name := range []string{"patient", "subject"} {
-		if got, ok, err := resources.PatientNHSNumber(q, name); ok && err == nil {
-			if got != nhs {
-				return errOtherPatient
-			}
-			return nil
-		}
-	}
-	return errOtherPatient
 }

@@ -53,9 +53,8 @@ type batchResponse struct {
 // at once but boundedly, and is answered with its own status, so one failure
 // does not fail the others.
 // See: http://hl7.org/fhir/R4/http.html#transaction
-func (s *Server) batch(r *http.Request, _ format, _ url.Values) (*reply, error) {
-	ri := infoFrom(r.Context())
-	ri.resourceType, ri.interaction = "Bundle", "batch"
+func (s *Server) batch(a *access, r *http.Request, _ format, _ url.Values) (*reply, error) {
+	a.ri.resourceType = "Bundle"
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != mediaFHIRJSON && mt != mediaJSON) {
 		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send the batch Bundle as application/fhir+json")

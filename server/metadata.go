@@ -8,7 +8,7 @@ import (
 // metadata serves the CapabilityStatement, built once at start-up from the
 // provider registry.
 // See: http://hl7.org/fhir/R4/http.html#capabilities
-func (s *Server) metadata(r *http.Request, _ format, _ url.Values) (*reply, error) {
+func (s *Server) metadata(_ *access, r *http.Request, _ format, _ url.Values) (*reply, error) {
 	ri := infoFrom(r.Context())
 	ri.resourceType, ri.interaction = "CapabilityStatement", "capabilities"
 	return &reply{body: s.capability}, nil

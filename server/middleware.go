@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"runtime/debug"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -27,6 +29,19 @@ type reqInfo struct {
 	// patients are the NHS numbers whose data the request touched or asked
 	// for: the audit record's subject. Only the handler's goroutine writes it.
 	patients map[string]bool
+	// principal is the authenticated caller, nil before (or without)
+	// authentication: the audit record's who.
+	principal *auth.Principal
+}
+
+// patientList returns the patients noted so far, sorted.
+func (ri *reqInfo) patientList() []string {
+	out := make([]string, 0, len(ri.patients))
+	for p := range ri.patients {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // notePatient records that the request concerns patient nhs.
@@ -85,19 +100,17 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// validRequestID accepts a client's X-Request-ID when it is short and
-// printable, so it can be logged and echoed safely.
+// validRequestID accepts a client's X-Request-ID only as a UUID in its
+// canonical form: the id becomes the audit record's id, a log field and the
+// correlation id sent to the national services, so it must never carry
+// anything else (an NHS number, say). Any other value is dropped and a
+// fresh id made.
 func validRequestID(s string) bool {
-	if s == "" || len(s) > 128 {
+	if len(s) != 36 {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c > '~' {
-			return false
-		}
-	}
-	return true
+	_, err := uuid.Parse(s)
+	return err == nil
 }
 
 type httpMetrics struct {
@@ -149,7 +162,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 				}
 			}
 			d := time.Since(start)
-			s.audit(r.WithContext(ctx), ri, sw.status, start)
+			s.audit(ri, sw.status, start)
 			status := strconv.Itoa(sw.status)
 			s.metrics.requests.WithLabelValues(ri.resourceType, ri.interaction, status).Inc()
 			s.metrics.duration.WithLabelValues(ri.resourceType, ri.interaction, status).Observe(d.Seconds())

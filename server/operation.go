@@ -19,13 +19,8 @@ const maxOperationEntries = 1000
 // operations, answering a searchset Bundle with every resource (not paged)
 // and an OperationOutcome entry for issues such as a missing source.
 // See: http://hl7.org/fhir/R4/operations.html
-func (s *Server) operation(r *http.Request, f format, q url.Values) (*reply, error) {
-	ri := infoFrom(r.Context())
-	ri.interaction = "operation"
-	p, err := s.provider(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (*reply, error) {
+	ri, p := a.ri, a.provider
 	name := opName(r)
 	var op *resources.Operation
 	if o, ok := p.(resources.Operator); ok {
@@ -43,14 +38,10 @@ func (s *Server) operation(r *http.Request, f format, q url.Values) (*reply, err
 	if err != nil {
 		return nil, err
 	}
-	if err := s.allow(r, p.ResourceType(), auth.Operation); err != nil {
-		return nil, err
-	}
-	if p.ResourceType() == "Patient" {
-		ri.notePatient(id)
-		if scope := patientScope(r); scope != "" && scope != id {
-			return nil, errOtherPatient
-		}
+	if _, ok := idPatient(p, id); !ok && a.scope != "" {
+		// An instance operation on a record whose patient its id does not
+		// tell is not for a patient-bound token.
+		return nil, errOtherPatient
 	}
 	// A fan-out operation asks only the sources the caller may search.
 	ctx := resources.WithAllowedTypes(r.Context(), func(t string) bool { return s.allow(r, t, auth.Search) == nil })

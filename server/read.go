@@ -3,35 +3,20 @@ package server
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/gorilla/mux"
 
-	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
-// read serves GET [base]/[type]/[id].
+// read serves GET [base]/[type]/[id]; the preamble has decided the
+// caller may read the type, and held a patient the id names to its context.
 // See: http://hl7.org/fhir/R4/http.html#read
-func (s *Server) read(r *http.Request, _ format, q url.Values) (*reply, error) {
-	ri := infoFrom(r.Context())
-	ri.interaction = "read"
-	p, err := s.provider(r)
-	if err != nil {
-		return nil, err
-	}
-	rd, ok := p.(resources.Reader)
-	if !ok {
-		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "read is not supported for %s", p.ResourceType())
-	}
-	if p.ResourceType() != "OperationDefinition" {
-		if err := s.allow(r, p.ResourceType(), auth.Read); err != nil {
-			return nil, err
-		}
-	}
+func (s *Server) read(a *access, r *http.Request, _ format, q url.Values) (*reply, error) {
+	rd := a.provider.(resources.Reader)
 	id := mux.Vars(r)["id"]
 	if !idPattern.MatchString(id) {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Message: "the resource id is not a valid FHIR id"}
@@ -39,13 +24,6 @@ func (s *Server) read(r *http.Request, _ format, q url.Values) (*reply, error) {
 	sub, err := parseSubset(q, false)
 	if err != nil {
 		return nil, err
-	}
-	scope := patientScope(r)
-	if p.ResourceType() == "Patient" {
-		ri.notePatient(id)
-		if scope != "" && id != scope {
-			return nil, errOtherPatient
-		}
 	}
 	res, err := rd.Read(r.Context(), id)
 	if err != nil {
@@ -55,12 +33,9 @@ func (s *Server) read(r *http.Request, _ format, q url.Values) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The patient-scope check: the resource is the Patient in context, or
-	// its subject or patient is.
-	patients := compartmentOf(res, body)
-	ri.notePatients(patients)
-	if scope != "" && !slices.Contains(patients, scope) {
-		return nil, errOtherPatient
+	// The resource is the Patient in context, or its subject or patient is.
+	if err := a.touch(compartmentOf(res, body)...); err != nil && res.Type != "OperationDefinition" {
+		return nil, err
 	}
 	if body, err = sub.apply(res.Type, body); err != nil {
 		return nil, err
@@ -86,28 +61,15 @@ func contentETag(body []byte) string {
 // providers. The national services keep only the current version, so a
 // vread of the current version answers it and any other is a 404 saying so.
 // See: http://hl7.org/fhir/R4/http.html#vread
-func (s *Server) vread(r *http.Request, f format, q url.Values) (*reply, error) {
-	ri := infoFrom(r.Context())
-	ri.interaction = "vread"
-	p, err := s.provider(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.allow(r, p.ResourceType(), auth.VRead); err != nil {
-		return nil, err
-	}
-	if v, ok := p.(resources.Versioned); !ok || !v.Versioned() {
-		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "%s has no versions to read", p.ResourceType())
-	}
+func (s *Server) vread(a *access, r *http.Request, f format, q url.Values) (*reply, error) {
 	vid := mux.Vars(r)["vid"]
 	if !idPattern.MatchString(vid) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the version id is not a valid FHIR id")
 	}
-	rep, err := s.read(r, f, q)
+	rep, err := s.read(a, r, f, q)
 	if err != nil {
 		return nil, err
 	}
-	ri.interaction = "vread"
 	if rep.etag != vid {
 		return nil, fhirerr.New(fhirerr.NotFound, "version %s is not available: the national service keeps only the current version (%s)", vid, rep.etag)
 	}

@@ -91,30 +91,22 @@ type sortKey struct {
 
 // searchType serves GET [base]/[type]?params and POST [base]/[type]/_search.
 // See: http://hl7.org/fhir/R4/http.html#search and http://hl7.org/fhir/R4/search.html
-func (s *Server) searchType(r *http.Request, f format, q url.Values) (*reply, error) {
-	ri := infoFrom(r.Context())
-	ri.interaction = "search-type"
-	p, err := s.provider(r)
-	if err != nil {
-		return nil, err
-	}
-	sr, ok := p.(resources.Searcher)
-	if !ok {
-		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "search is not supported for %s", p.ResourceType())
-	}
+func (s *Server) searchType(a *access, r *http.Request, f format, q url.Values) (*reply, error) {
+	p := a.provider
+	sr := p.(resources.Searcher)
 	if r.Method == http.MethodPost {
+		var err error
 		if q, err = mergeForm(r, q); err != nil {
 			return nil, err
 		}
-	}
-	if err := s.allow(r, p.ResourceType(), auth.Search); err != nil {
-		return nil, err
 	}
 	req, err := s.parseSearch(p, sr, q, preferStrict(r))
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSearchScope(r, p.ResourceType(), req.query.Params); err != nil {
+	// The patients the search names, with a POST's body: noted, and held
+	// to a patient-bound token's patient.
+	if err := a.touchSearch(req.query.Params); err != nil {
 		return nil, err
 	}
 	for _, inc := range req.include {
@@ -382,7 +374,7 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 	scope := patientScope(r)
 	for i, m := range page {
 		compartments[i] = compartmentOf(m.entry.Resource, m.body)
-		if scope != "" && !slices.Contains(compartments[i], scope) {
+		if outside(scope, compartments[i]) {
 			return nil, errOtherPatient
 		}
 	}

@@ -7,7 +7,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -48,6 +47,13 @@ type Config struct {
 	// MaxInFlight bounds requests served at once (DefaultMaxInFlight() when 0);
 	// beyond it a request gets 503 with Retry-After after a short wait.
 	MaxInFlight int
+	// MaxInFlightPerCaller bounds the requests one caller (token issuer,
+	// subject and client) has in flight at once: 429 beyond it.
+	// MaxInFlight / DefaultCallerShare when 0.
+	MaxInFlightPerCaller int
+	// BodyTimeout bounds how long a request body may take to arrive
+	// (DefaultBodyTimeout when 0): 408 after it.
+	BodyTimeout time.Duration
 	// MaxHeaderBytes bounds the request line and headers (DefaultMaxHeaderBytes when 0): 431.
 	MaxHeaderBytes int
 	// RequestTimeout bounds the whole of one FHIR request, every backend call
@@ -66,8 +72,6 @@ type Config struct {
 	// Audit receives one record per request that touched patient data; nil
 	// disables auditing.
 	Audit *audit.Log
-	// Identity tells the audit trail who made a request; nil records none.
-	Identity func(*http.Request) Identity
 	// CORSOrigins are the browser origins allowed to call the API ("*" for
 	// any); empty means no cross-origin access.
 	CORSOrigins []string
@@ -124,6 +128,12 @@ func New(cfg Config, reg *resources.Registry) (*Server, error) {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight()
 	}
+	if cfg.MaxInFlightPerCaller <= 0 {
+		cfg.MaxInFlightPerCaller = max(cfg.MaxInFlight/DefaultCallerShare, 1)
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
@@ -135,7 +145,7 @@ func New(cfg Config, reg *resources.Registry) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, reg: reg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registry), render: rd, guard: newGuard(cfg.MaxInFlight, cfg.MaxHeaderBytes)}
+	s := &Server{cfg: cfg, reg: reg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registry), render: rd, guard: newGuard(cfg.MaxInFlight, cfg.MaxInFlightPerCaller, cfg.MaxHeaderBytes)}
 	capOpts := capability.Options{BaseURL: cfg.BaseURL, Version: cfg.Version, Date: time.Now(), CORS: len(cfg.CORSOrigins) > 0}
 	if cfg.SMART != nil && cfg.Auth != nil {
 		capOpts.TokenURL, capOpts.AuthorizeURL = cfg.SMART.TokenEndpoint, cfg.SMART.AuthorizationEndpoint
@@ -191,21 +201,60 @@ func (s *Server) routes() http.Handler {
 		r.HandleFunc("/fhir/.well-known/smart-configuration", serve).Methods(http.MethodGet)
 	}
 
-	r.Handle("/fhir", s.fhir("/fhir", map[string]handlerFunc{http.MethodPost: s.batch}))
-	r.Handle("/fhir/", s.fhir("/fhir", map[string]handlerFunc{http.MethodPost: s.batch}))
+	batch := map[string]endpoint{http.MethodPost: {name: "batch", run: s.batch}}
+	r.Handle("/fhir", s.fhir("/fhir", batch))
+	r.Handle("/fhir/", s.fhir("/fhir", batch))
 	f := r.PathPrefix("/fhir").Subrouter()
-	f.Handle("/metadata", s.fhir("/fhir/metadata", map[string]handlerFunc{http.MethodGet: s.metadata}))
-	f.Handle("/{type}/_search", s.fhir("/fhir/{type}/_search", map[string]handlerFunc{http.MethodPost: s.searchType}))
-	f.Handle("/{type}/{id}/{op:\\$[a-z][a-z-]*}", s.fhir("/fhir/{type}/{id}/$op", map[string]handlerFunc{http.MethodGet: s.operation}))
-	f.Handle("/{type}/{op:\\$[a-z][a-z-]*}", s.fhir("/fhir/{type}/$op", map[string]handlerFunc{http.MethodPost: s.typeOperation}))
-	f.Handle("/{type}/{id}/_history/{vid}", s.fhir("/fhir/{type}/{id}/_history/{vid}", map[string]handlerFunc{http.MethodGet: s.vread}))
-	f.Handle("/{type}/{id}", s.fhir("/fhir/{type}/{id}", map[string]handlerFunc{http.MethodGet: s.read, http.MethodPut: s.update, http.MethodPatch: s.patch}))
-	f.Handle("/{type}", s.fhir("/fhir/{type}", map[string]handlerFunc{http.MethodGet: s.searchType, http.MethodPost: s.create}))
+	for _, rt := range s.endpoints() {
+		f.Handle(strings.TrimPrefix(rt.path, "/fhir"), s.fhir(rt.template, rt.methods))
+	}
 	f.NotFoundHandler = s.fhir("/fhir/*", nil)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, format{contentType: mediaFHIRJSON}, fhirerr.New(fhirerr.NotFound, "no such endpoint; the FHIR base is /fhir"))
 	})
 	return r
+}
+
+// route is one FHIR route: its mux path, the template logs and metrics
+// name it by, and its endpoints by method.
+type route struct {
+	path, template string
+	methods        map[string]endpoint
+}
+
+// endpoints is every FHIR interaction the server serves, each with what
+// the preamble must decide before its handler runs. The route walk in the
+// tests proves a patient-bound token reaches no other patient through any.
+func (s *Server) endpoints() []route {
+	return []route{
+		{"/fhir/metadata", "/fhir/metadata", map[string]endpoint{
+			http.MethodGet: {name: "capabilities", run: s.metadata}}},
+		{"/fhir/{type}/_search", "/fhir/{type}/_search", map[string]endpoint{
+			http.MethodPost: {name: "search-type", kind: auth.Search, typed: true, supports: is[resources.Searcher], run: s.searchType}}},
+		{"/fhir/{type}/{id}/{op:\\$[a-z][a-z-]*}", "/fhir/{type}/{id}/$op", map[string]endpoint{
+			http.MethodGet: {name: "operation", kind: auth.Operation, typed: true, byID: true, run: s.operation}}},
+		{"/fhir/{type}/{op:\\$[a-z][a-z-]*}", "/fhir/{type}/$op", map[string]endpoint{
+			http.MethodPost: {name: "operation", kind: auth.CreateOperation, typed: true, run: s.typeOperation}}},
+		{"/fhir/{type}/{id}/_history/{vid}", "/fhir/{type}/{id}/_history/{vid}", map[string]endpoint{
+			http.MethodGet: {name: "vread", kind: auth.VRead, typed: true, byID: true, supports: versioned, run: s.vread}}},
+		{"/fhir/{type}/{id}", "/fhir/{type}/{id}", map[string]endpoint{
+			http.MethodGet:   {name: "read", kind: auth.Read, typed: true, byID: true, supports: readable, run: s.read},
+			http.MethodPut:   {name: "update", kind: auth.Update, typed: true, byID: true, supports: is[resources.Updater], run: s.update},
+			http.MethodPatch: {name: "patch", kind: auth.Patch, typed: true, byID: true, supports: is[resources.Patcher], run: s.patch}}},
+		{"/fhir/{type}", "/fhir/{type}", map[string]endpoint{
+			http.MethodGet:  {name: "search-type", kind: auth.Search, typed: true, supports: is[resources.Searcher], run: s.searchType},
+			http.MethodPost: {name: "create", kind: auth.Create, typed: true, supports: is[resources.Creator], run: s.create}}},
+	}
+}
+
+// is reports whether a provider implements T.
+func is[T any](p resources.Provider) bool { _, ok := p.(T); return ok }
+
+func readable(p resources.Provider) bool { return is[resources.Reader](p) || is[resources.Streamer](p) }
+
+func versioned(p resources.Provider) bool {
+	v, ok := p.(resources.Versioned)
+	return ok && v.Versioned() && is[resources.Reader](p)
 }
 
 // reply is a successful answer, rendered by writeReply.
@@ -215,85 +264,6 @@ type reply struct {
 	etag         string // weak ETag value without W/ and quotes: the versionId
 	lastModified time.Time
 	header       http.Header
-}
-
-type handlerFunc func(r *http.Request, f format, q url.Values) (*reply, error)
-
-// fhir adapts handlers to http: it negotiates the format, picks the handler
-// by method (405 with Allow otherwise) and writes the reply or error.
-func (s *Server) fhir(route string, byMethod map[string]handlerFunc) http.Handler {
-	var allow []string
-	for m := range byMethod {
-		allow = append(allow, m)
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ri := infoFrom(r.Context())
-		ri.route = route
-		release, err := s.guard.admit(r)
-		if err != nil {
-			s.writeError(w, r, format{contentType: mediaFHIRJSON}, err)
-			return
-		}
-		defer release()
-		if !publicRoute(r, route) {
-			ar, err := s.authenticate(r)
-			if err != nil {
-				s.writeError(w, r, format{contentType: mediaFHIRJSON}, err)
-				return
-			}
-			r = ar
-		}
-		q, qerr := url.ParseQuery(r.URL.RawQuery)
-		f, err := negotiate(r, q)
-		st := s.streamer(r, route)
-		if st == nil {
-			// One deadline for the whole request, passed down to every
-			// backend call through the context: no request outlives it.
-			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-			defer cancel()
-			r = r.WithContext(ctx)
-		}
-		if st != nil {
-			// Raw content is served in its own media type, whatever Accept says.
-			s.readStream(w, r, format{contentType: mediaFHIRJSON, pretty: f.pretty}, st)
-			return
-		}
-		if err != nil {
-			s.writeError(w, r, f, err)
-			return
-		}
-		if qerr != nil {
-			s.writeError(w, r, f, fhirerr.New(fhirerr.Invalid, "the query string is malformed"))
-			return
-		}
-		if !validUTF8(q) {
-			s.writeError(w, r, f, fhirerr.New(fhirerr.Invalid, "the query string is not valid UTF-8 (FHIR strings are Unicode)"))
-			return
-		}
-		if byMethod == nil {
-			s.writeError(w, r, f, fhirerr.New(fhirerr.NotFound, "no such FHIR endpoint"))
-			return
-		}
-		h, ok := byMethod[r.Method]
-		if !ok {
-			if r.Method == http.MethodHead {
-				if g, ok := byMethod[http.MethodGet]; ok {
-					h = g
-				}
-			}
-		}
-		if h == nil {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			s.writeError(w, r, f, fhirerr.New(fhirerr.MethodNotAllowed, "%s is not supported on this endpoint", r.Method))
-			return
-		}
-		rep, err := h(r, f, q)
-		if err != nil {
-			s.writeError(w, r, f, err)
-			return
-		}
-		s.writeReply(w, r, f, rep)
-	})
 }
 
 // writeReply writes a successful answer: content type, ETag, Last-Modified,
@@ -434,23 +404,6 @@ func publicRoute(r *http.Request, route string) bool {
 		return false
 	}
 	return route == "/fhir/metadata" || (route == "/fhir/{type}/{id}" && mux.Vars(r)["type"] == "OperationDefinition")
-}
-
-// streamer returns the Streamer for a GET or HEAD of [type]/[id] whose
-// provider serves raw content, or nil.
-func (s *Server) streamer(r *http.Request, route string) resources.Streamer {
-	if route != "/fhir/{type}/{id}" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
-		return nil
-	}
-	p, ok := s.reg.Lookup(mux.Vars(r)["type"])
-	if !ok {
-		return nil
-	}
-	st, _ := p.(resources.Streamer)
-	if st != nil {
-		infoFrom(r.Context()).resourceType = p.ResourceType()
-	}
-	return st
 }
 
 // baseURL is the configured public base, or one derived from the request.

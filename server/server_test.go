@@ -383,13 +383,20 @@ func TestCountZero(t *testing.T) {
 
 func TestRequestIDEchoed(t *testing.T) {
 	ts := newServer(t, &fake{}, server.Config{})
-	r := do(t, "GET", ts.URL+"/fhir/metadata", map[string]string{"X-Request-ID": "abc-123"}, "")
-	if got := r.header.Get("X-Request-ID"); got != "abc-123" {
-		t.Errorf("X-Request-ID %q", got)
+	const id = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+	r := do(t, "GET", ts.URL+"/fhir/metadata", map[string]string{"X-Request-ID": id}, "")
+	if got := r.header.Get("X-Request-ID"); got != id {
+		t.Errorf("X-Request-ID %q, want the client's UUID", got)
 	}
-	r = do(t, "GET", ts.URL+"/fhir/metadata", map[string]string{"X-Request-ID": "bad id with spaces"}, "")
-	if got := r.header.Get("X-Request-ID"); got == "" || strings.Contains(got, " ") {
-		t.Errorf("X-Request-ID %q should be a fresh id", got)
+	// Anything but a UUID is dropped for a fresh one: the id is the audit
+	// record's, a log field and the correlation id sent to the national
+	// services, so it may carry nothing else (an NHS number, say).
+	for _, bad := range []string{"abc-123", "bad id with spaces", "9000000009", "{6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b}", "urn:uuid:6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b", "6f1c2a3b4d5e4f608a7b9c0d1e2f3a4b"} {
+		r = do(t, "GET", ts.URL+"/fhir/metadata", map[string]string{"X-Request-ID": bad}, "")
+		got := r.header.Get("X-Request-ID")
+		if got == bad || len(got) != 36 || strings.Contains(got, bad) {
+			t.Errorf("X-Request-ID %q answered %q, want a fresh UUID", bad, got)
+		}
 	}
 }
 

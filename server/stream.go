@@ -8,7 +8,6 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 
-	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -19,29 +18,30 @@ import (
 // the whole document in memory. Errors before the first byte are
 // OperationOutcomes like any other.
 // See: http://hl7.org/fhir/R4/binary.html#rest
-func (s *Server) readStream(w http.ResponseWriter, r *http.Request, f format, st resources.Streamer) {
-	ri := infoFrom(r.Context())
-	ri.interaction = "read"
+//
+// The document's patient is held to the caller's context before its holder
+// is asked for it: another patient's document is refused the same way
+// whether its holder has it, has lost it or cannot be reached, and the
+// holder records no access.
+func (s *Server) readStream(w http.ResponseWriter, r *http.Request, a *access, f format, st resources.Streamer) {
+	ri := a.ri
 	id := mux.Vars(r)["id"]
 	if !idPattern.MatchString(id) {
 		s.writeError(w, r, f, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id"))
 		return
 	}
-	if err := s.allow(r, ri.resourceType, auth.Read); err != nil {
-		s.writeError(w, r, f, err)
-		return
-	}
-	stream, err := st.ReadStream(r.Context(), id)
+	stream, err := st.ReadStream(r.Context(), id, func(patient string) error {
+		if patient == "" {
+			return a.touch()
+		}
+		return a.touch(patient)
+	})
 	if err != nil {
 		s.writeError(w, r, f, err)
 		return
 	}
 	defer stream.Body.Close()
 	ri.notePatient(stream.Patient)
-	if scope := patientScope(r); scope != "" && stream.Patient != scope {
-		s.writeError(w, r, f, errOtherPatient)
-		return
-	}
 	h := w.Header()
 	ct := stream.ContentType
 	if ct == "" {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -17,13 +16,8 @@ import (
 // caller needs auth.CreateOperation on the type; a patient-context token
 // never may.
 // See: http://hl7.org/fhir/R4/operations.html
-func (s *Server) typeOperation(r *http.Request, _ format, _ url.Values) (*reply, error) {
-	ri := infoFrom(r.Context())
-	ri.interaction = "operation"
-	p, err := s.provider(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) typeOperation(a *access, r *http.Request, _ format, _ url.Values) (*reply, error) {
+	ri, p := a.ri, a.provider
 	name := opName(r)
 	var op *resources.TypeOperation
 	if o, ok := p.(resources.TypeOperator); ok {
@@ -33,10 +27,7 @@ func (s *Server) typeOperation(r *http.Request, _ format, _ url.Values) (*reply,
 		return nil, &fhirerr.Error{Category: fhirerr.NotFound, IssueCode: "not-supported", Message: "operation $" + safeName(name) + " is not supported on the type " + p.ResourceType()}
 	}
 	ri.interaction = "operation-" + op.Name
-	if err := s.allow(r, p.ResourceType(), auth.CreateOperation); err != nil {
-		return nil, err
-	}
-	if patientScope(r) != "" {
+	if a.scope != "" {
 		return nil, &fhirerr.Error{Category: fhirerr.Forbidden, Message: "a token limited to one patient cannot run $" + op.Name}
 	}
 	body, err := readParameters(r)
@@ -47,7 +38,7 @@ func (s *Server) typeOperation(r *http.Request, _ format, _ url.Values) (*reply,
 	if err != nil {
 		return nil, err
 	}
-	return s.written(r, res, http.StatusCreated)
+	return s.written(a, r, res, http.StatusCreated)
 }
 
 // readParameters reads a Parameters resource from the request body:

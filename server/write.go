@@ -31,24 +31,18 @@ var (
 	unmarshalErr  error
 )
 
-// create serves POST [base]/[type].
+// create serves POST [base]/[type]. The resource's patients are held to
+// the caller's context before anything is written; a conditional create's
+// match is answered only to a caller who may read it.
 // See: http://hl7.org/fhir/R4/http.html#create
-func (s *Server) create(r *http.Request, _ format, _ url.Values) (*reply, error) {
-	ri := infoFrom(r.Context())
-	ri.interaction = "create"
-	p, err := s.provider(r)
-	if err != nil {
-		return nil, err
-	}
-	c, ok := p.(resources.Creator)
-	if !ok {
-		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "create is not supported for %s", p.ResourceType())
-	}
-	if err := s.allow(r, p.ResourceType(), auth.Create); err != nil {
-		return nil, err
-	}
+func (s *Server) create(a *access, r *http.Request, _ format, _ url.Values) (*reply, error) {
+	p := a.provider
+	c := p.(resources.Creator)
 	msg, err := readResource(r, p.ResourceType())
 	if err != nil {
+		return nil, err
+	}
+	if err := a.touchBody(msg, ""); err != nil {
 		return nil, err
 	}
 	if cond, present := ifNoneExist(r); present {
@@ -65,17 +59,32 @@ func (s *Server) create(r *http.Request, _ format, _ url.Values) (*reply, error)
 		if err != nil {
 			return nil, err
 		}
-		if !created { // the search found the patient: 200 with it, nothing created
-			return s.written(r, res, http.StatusOK)
+		if created {
+			return s.written(a, r, res, http.StatusCreated)
 		}
-		return s.written(r, res, http.StatusCreated)
+		// The search found a record: 200 with it, nothing created — if the
+		// caller may read it. Otherwise the answer says only that one exists.
+		if err := s.allow(r, res.Type, auth.Read); err != nil {
+			a.ri.notePatients(compartmentOf(res, nil))
+			return nil, errMatchHidden
+		}
+		if err := a.touch(compartmentOf(res, nil)...); err != nil {
+			return nil, errMatchHidden
+		}
+		return s.written(a, r, res, http.StatusOK)
 	}
 	res, err := c.Create(r.Context(), msg)
 	if err != nil {
 		return nil, err
 	}
-	return s.written(r, res, http.StatusCreated)
+	return s.written(a, r, res, http.StatusCreated)
 }
+
+// errMatchHidden answers a conditional create whose search found a record
+// the caller may not read: it learns that the record exists (nothing was
+// created), never whose it is.
+var errMatchHidden = &fhirerr.Error{Category: fhirerr.Forbidden, Expression: "If-None-Exist",
+	Message: "the If-None-Exist search matched a record this caller may not read: nothing was created"}
 
 // ifNoneExist returns the If-None-Exist header of a conditional create: the
 // search, without the [type]? prefix some clients send.
@@ -92,22 +101,13 @@ func ifNoneExist(r *http.Request) (string, bool) {
 	return v, true
 }
 
-// update serves PUT [base]/[type]/[id].
+// update serves PUT [base]/[type]/[id]. Both the record stored under id
+// and the resource sent are held to the caller's patient context before
+// any backend is asked.
 // See: http://hl7.org/fhir/R4/http.html#update
-func (s *Server) update(r *http.Request, _ format, _ url.Values) (*reply, error) {
-	ri := infoFrom(r.Context())
-	ri.interaction = "update"
-	p, err := s.provider(r)
-	if err != nil {
-		return nil, err
-	}
-	u, ok := p.(resources.Updater)
-	if !ok {
-		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "update is not supported for %s", p.ResourceType())
-	}
-	if err := s.allow(r, p.ResourceType(), auth.Update); err != nil {
-		return nil, err
-	}
+func (s *Server) update(a *access, r *http.Request, _ format, _ url.Values) (*reply, error) {
+	p := a.provider
+	u := p.(resources.Updater)
 	id := mux.Vars(r)["id"]
 	if !idPattern.MatchString(id) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
@@ -123,29 +123,24 @@ func (s *Server) update(r *http.Request, _ format, _ url.Values) (*reply, error)
 	if bodyID != id {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: p.ResourceType() + ".id", Message: "the resource id does not match the id in the URL"}
 	}
+	if err := a.touchStored(r, id); err != nil {
+		return nil, err
+	}
+	if err := a.touchBody(msg, id); err != nil {
+		return nil, err
+	}
 	res, err := u.Update(r.Context(), id, msg, upstream.ETagVersion(r.Header.Get("If-Match")))
 	if err != nil {
 		return nil, err
 	}
-	return s.written(r, res, http.StatusOK)
+	return s.written(a, r, res, http.StatusOK)
 }
 
 // patch serves PATCH [base]/[type]/[id]; the provider parses the patch.
+// The record patched is held to the caller's patient context first.
 // See: http://hl7.org/fhir/R4/http.html#patch
-func (s *Server) patch(r *http.Request, _ format, _ url.Values) (*reply, error) {
-	ri := infoFrom(r.Context())
-	ri.interaction = "patch"
-	p, err := s.provider(r)
-	if err != nil {
-		return nil, err
-	}
-	pt, ok := p.(resources.Patcher)
-	if !ok {
-		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "patch is not supported for %s", p.ResourceType())
-	}
-	if err := s.allow(r, p.ResourceType(), auth.Patch); err != nil {
-		return nil, err
-	}
+func (s *Server) patch(a *access, r *http.Request, _ format, _ url.Values) (*reply, error) {
+	pt := a.provider.(resources.Patcher)
 	id := mux.Vars(r)["id"]
 	if !idPattern.MatchString(id) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
@@ -154,29 +149,32 @@ func (s *Server) patch(r *http.Request, _ format, _ url.Values) (*reply, error) 
 	if err != nil {
 		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send the patch with a Content-Type (application/json-patch+json)")
 	}
+	if err := a.touchStored(r, id); err != nil {
+		return nil, err
+	}
 	b, err := readBounded(r, maxResourceBody, "patch")
 	if err != nil {
 		return nil, err
-	}
-	if p.ResourceType() == "Patient" {
-		ri.notePatient(id)
-		if scope := patientScope(r); scope != "" && scope != id {
-			return nil, errOtherPatient
-		}
 	}
 	res, err := pt.Patch(r.Context(), id, b, mt, upstream.ETagVersion(r.Header.Get("If-Match")))
 	if err != nil {
 		return nil, err
 	}
-	return s.written(r, res, http.StatusOK)
+	return s.written(a, r, res, http.StatusOK)
 }
 
 // written renders the outcome of a create or update: Location, ETag,
-// Last-Modified, and the resource unless Prefer: return=minimal.
-func (s *Server) written(r *http.Request, res *resources.Resource, status int) (*reply, error) {
+// Last-Modified, and the resource unless Prefer: return=minimal. The
+// resource's patients are noted (and held to the caller's context) even
+// when the body is not sent.
+func (s *Server) written(a *access, r *http.Request, res *resources.Resource, status int) (*reply, error) {
 	rep := &reply{status: status, etag: res.VersionID, lastModified: res.LastUpdated, header: http.Header{}}
-	if res.Type == "Patient" {
-		infoFrom(r.Context()).notePatient(res.ID)
+	body, _, err := s.render.render(res)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.touch(compartmentOf(res, body)...); err != nil {
+		return nil, err
 	}
 	if status == http.StatusCreated {
 		loc := s.baseURL(r) + "/" + res.Type + "/" + res.ID
@@ -185,16 +183,9 @@ func (s *Server) written(r *http.Request, res *resources.Resource, status int) (
 		}
 		rep.header.Set("Location", loc)
 	}
-	if preferMinimal(r) {
-		rep.body = nil
-		return rep, nil
+	if !preferMinimal(r) {
+		rep.body = body
 	}
-	body, _, err := s.render.render(res)
-	if err != nil {
-		return nil, err
-	}
-	infoFrom(r.Context()).notePatientsIn(res, body)
-	rep.body = body
 	return rep, nil
 }
 

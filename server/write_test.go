@@ -54,7 +54,10 @@ type document struct{}
 func (document) ResourceType() string  { return "Binary" }
 func (document) Profile() string       { return "" }
 func (document) Documentation() string { return "documents" }
-func (document) ReadStream(_ context.Context, id string) (*resources.Stream, error) {
+func (document) ReadStream(_ context.Context, id string, admit func(string) error) (*resources.Stream, error) {
+	if err := admit("9000000009"); err != nil {
+		return nil, err
+	}
 	if id == "gone" {
 		return nil, fhirerr.New(fhirerr.NotFound, "the document is gone")
 	}
