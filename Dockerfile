@@ -4,11 +4,38 @@
 # distroless base that runs as a non-root user.
 #
 #   docker build --build-arg VERSION=$(git describe --always --dirty) -t fhir-facade .
-#   docker run --rm -p 8080:8080 fhir-facade        # FHIR base: http://localhost:8080/fhir
 #
-# With no backend configured the facade starts the embedded sandbox
-# simulators on loopback ports inside the container; point it at real
-# services with the PDS_BASE_URL, PDS_TOKEN_FILE... environment variables.
+# The facade listens on 0.0.0.0:8080, as a container must. Without
+# AUTH_ISSUER it would run its LOCAL TEST token issuer, whose client secret
+# is published in the README, so anyone reaching the port could mint a
+# clinician's token: the image therefore refuses to start until you choose.
+#
+# A demonstration on the embedded sandbox (synthetic data only), saying so
+# out loud:
+#
+#   docker run --rm -p 127.0.0.1:8080:8080 -e FACADE_INSECURE_DEMO_ISSUER=true \
+#     -e FACADE_BASE_URL=http://localhost:8080/fhir fhir-facade
+#   # FHIR base: http://localhost:8080/fhir; tokens: POST /oauth/token (README)
+#
+# For real: a real token issuer (AUTH_ISSUER, its JWKS at AUTH_JWKS_URL),
+# the public FHIR base clients use (FACADE_BASE_URL, also the default token
+# audience), and every backend's base URL and token; a backend left without
+# a base URL is served by the embedded sandbox. Tokens as files readable by
+# uid 65532 (never as -e values); the audit log's directory writable by it:
+#
+#   docker run --rm -p 8080:8080 \
+#     -e AUTH_ISSUER=https://login.example.nhs.uk \
+#     -e AUTH_JWKS_URL=https://login.example.nhs.uk/.well-known/jwks.json \
+#     -e FACADE_BASE_URL=https://fhir.example.nhs.uk/fhir \
+#     -e PDS_BASE_URL=https://int.api.service.nhs.uk/personal-demographics/FHIR/R4 \
+#     -e PDS_TOKEN_FILE=/run/secrets/pds-token \
+#     -e SCR_BASE_URL=... -e SCR_TOKEN_FILE=/run/secrets/scr-token \
+#     ... (NRL, RA, CPIS, FGM, OVM, IMMS and BNA alike) \
+#     -e AUDIT_LOG=/var/log/facade/audit.jsonl \
+#     -v /srv/facade/secrets:/run/secrets:ro -v /srv/facade/log:/var/log/facade \
+#     fhir-facade
+#
+# README.md, "Configuration" and "Docker", lists every variable.
 
 FROM golang:1.26 AS build
 WORKDIR /src
@@ -34,4 +61,7 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/facade /out/sandbox /usr/local/bin/
 USER nonroot:nonroot
 EXPOSE 8080
+# 0.0.0.0: the published port reaches the container's interface, not its
+# loopback. With the local test issuer the facade refuses this address
+# unless FACADE_INSECURE_DEMO_ISSUER=true (see above).
 ENTRYPOINT ["/usr/local/bin/facade", "-addr", "0.0.0.0:8080"]

@@ -36,9 +36,16 @@ func run() error {
 	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env FACADE_ADDR)")
 	flag.StringVar(&cfg.BaseURL, "base-url", cfg.BaseURL, "public FHIR base URL used in links (env FACADE_BASE_URL); empty derives it from each request")
 	flag.BoolVar(&cfg.QuietLogs, "quiet", false, "log only failed (5xx) requests")
+	flag.BoolVar(&cfg.Auth.InsecureDemoIssuer, "insecure-demo-issuer", cfg.Auth.InsecureDemoIssuer,
+		"INSECURE: let the local test token issuer, whose client secret is published, serve on a non-loopback -addr; demonstrations on synthetic data only (env FACADE_INSECURE_DEMO_ISSUER)")
 	tlsCert := flag.String("tls-cert", os.Getenv("FACADE_TLS_CERT"), "serve HTTPS with this PEM certificate (env FACADE_TLS_CERT)")
 	tlsKey := flag.String("tls-key", os.Getenv("FACADE_TLS_KEY"), "and this PEM key (env FACADE_TLS_KEY)")
 	flag.Parse()
+	if cfg.Addr == "" {
+		// net.Listen would take every interface, while app.New reads an
+		// empty Addr as an embedded facade on loopback.
+		return errors.New("-addr must not be empty, e.g. 127.0.0.1:8080")
+	}
 
 	log := logrus.New()
 	log.SetFormatter(&logrus.JSONFormatter{})

@@ -76,7 +76,8 @@ type Backend struct {
 
 // Config is the whole configuration of a facade.
 type Config struct {
-	// Addr is the listen address (cmd/facade), e.g. 127.0.0.1:8080.
+	// Addr is the listen address (cmd/facade), e.g. 127.0.0.1:8080; empty
+	// when the caller serves Handler itself, as tests do.
 	Addr string
 	// BaseURL is the public FHIR base for links; empty derives it from requests.
 	BaseURL string
@@ -161,8 +162,15 @@ type AuthConfig struct {
 	Disabled bool
 	// Issuer and JWKSURL name a trusted token issuer (env AUTH_ISSUER,
 	// AUTH_JWKS_URL), e.g. NHS CIS2 or the NHS API platform. Without them
-	// the facade runs its own local test issuer (dev only).
+	// the facade runs its own local test issuer (dev only), and New refuses
+	// to start unless Addr is loopback or InsecureDemoIssuer is set.
 	Issuer, JWKSURL string
+	// InsecureDemoIssuer lets the local test issuer serve on a non-loopback
+	// Addr (env FACADE_INSECURE_DEMO_ISSUER=true, flag
+	// -insecure-demo-issuer), e.g. a demonstration in a container. Its
+	// client secret is in the README, so anyone who can reach the facade
+	// can mint a clinician's token: synthetic data only, never real traffic.
+	InsecureDemoIssuer bool
 	// Audience is the aud tokens must carry (env AUTH_AUDIENCE); default the
 	// FHIR base URL.
 	Audience string
@@ -201,6 +209,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	cfg.Auth.Issuer, cfg.Auth.JWKSURL = getenv("AUTH_ISSUER"), getenv("AUTH_JWKS_URL")
 	if (cfg.Auth.Issuer == "") != (cfg.Auth.JWKSURL == "") {
 		return cfg, fmt.Errorf("AUTH_ISSUER and AUTH_JWKS_URL go together")
+	}
+	if s := getenv("FACADE_INSECURE_DEMO_ISSUER"); s != "" {
+		demo, err := strconv.ParseBool(s)
+		if err != nil {
+			return cfg, fmt.Errorf("FACADE_INSECURE_DEMO_ISSUER must be true or false")
+		}
+		cfg.Auth.InsecureDemoIssuer = demo
 	}
 	cfg.Auth.Audience, cfg.Auth.DevKeyFile = getenv("AUTH_AUDIENCE"), getenv("AUTH_DEV_KEY_FILE")
 	devApps, appsErr := issuer.ParseApps(getenv("AUTH_DEV_APPS"))
@@ -441,8 +456,13 @@ func isLoopback(base string) bool {
 	if err != nil {
 		return false
 	}
-	h := u.Hostname()
-	if h == "localhost" {
+	return loopbackHost(u.Hostname())
+}
+
+// loopbackHost reports whether h is "localhost" or a loopback IP
+// (127.0.0.0/8, ::1); "", 0.0.0.0 and :: are every interface, not loopback.
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(h)
@@ -486,6 +506,10 @@ func New(cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = logrus.New()
 		cfg.Logger.SetFormatter(&logrus.JSONFormatter{})
+	}
+	// Before the sandbox starts: a refused configuration starts nothing.
+	if err := checkDevIssuer(cfg); err != nil {
+		return nil, err
 	}
 	a := &App{Metrics: prometheus.NewRegistry(), Backends: map[string]string{}, cacheMaxBytes: cfg.BackendCacheMaxBytes}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -611,6 +635,29 @@ func publicBase(cfg Config) string {
 	return "http://" + orDefault(cfg.Addr, "127.0.0.1:8080") + "/fhir"
 }
 
+// devIssuerExposed reports whether the local test issuer would serve on an
+// address others can reach. An empty Addr is a facade whose caller serves
+// its handler (tests), taken as 127.0.0.1:8080 like publicBase does.
+func devIssuerExposed(cfg Config) bool {
+	if cfg.Auth.Disabled || cfg.Auth.Issuer != "" || cfg.Addr == "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(cfg.Addr)
+	return err != nil || !loopbackHost(host)
+}
+
+// checkDevIssuer refuses the local test issuer on a non-loopback address
+// unless the demo flag says so: its client secret is published, so the
+// image's 0.0.0.0 with no AUTH_ISSUER would let anyone mint tokens.
+func checkDevIssuer(cfg Config) error {
+	if !devIssuerExposed(cfg) || cfg.Auth.InsecureDemoIssuer {
+		return nil
+	}
+	return fmt.Errorf("refusing to start: no AUTH_ISSUER is configured, so the LOCAL TEST token issuer (whose client secret is published) would serve on %s, which is not a loopback address; "+
+		"configure a real issuer with AUTH_ISSUER and AUTH_JWKS_URL, or listen on loopback (-addr 127.0.0.1:8080), "+
+		"or, for a demonstration on synthetic data only, set FACADE_INSECURE_DEMO_ISSUER=true (-insecure-demo-issuer)", cfg.Addr)
+}
+
 // authentication sets up token verification: the configured issuer, or
 // the local test issuer (whose token endpoint and JWKS the facade then
 // serves), or nothing at all when auth is disabled.
@@ -680,6 +727,10 @@ func (a *App) authentication(cfg Config) (*server.Auth, *server.SMARTConfigurati
 		smart.Capabilities = append(smart.Capabilities, "launch-ehr", "authorize-post", "client-public",
 			"context-ehr-patient", "context-banner", "sso-openid-connect")
 		cfg.Logger.Warn("using the LOCAL TEST token issuer (no AUTH_ISSUER configured): tokens from POST " + e.Token + " (client " + issuer.DevClientID + "), or `go run ./cmd/token`; SMART EHR launches registered at POST " + e.Launch + ". Development only.")
+		if devIssuerExposed(cfg) {
+			cfg.Logger.Warn("INSECURE DEMO (FACADE_INSECURE_DEMO_ISSUER / -insecure-demo-issuer): the LOCAL TEST token issuer, whose client secret is published, serves on " + cfg.Addr +
+				", not a loopback address: ANYONE WHO CAN REACH THIS FACADE CAN MINT A TOKEN AND READ PATIENT DATA. Synthetic data only; never real traffic.")
+		}
 	}
 	v, err := auth.NewVerifier(auth.Config{Issuers: issuers, Audience: audience})
 	if err != nil {
