@@ -112,18 +112,7 @@ func auditEventResource(rec audit.Record) (*Resource, error) {
 	case rec.Status >= 400:
 		outcome = "4"
 	}
-	who := map[string]any{"display": "unauthenticated"}
-	if rec.User != "" {
-		who = map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": rec.User}}
-	}
-	agent := map[string]any{"who": who, "requestor": true}
-	if rec.Role != "" {
-		agent["role"] = []any{map[string]any{"coding": []any{map[string]any{"system": "https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode", "code": rec.Role}}}}
-	}
-	agents := []any{agent}
-	if rec.Organisation != "" {
-		agents = append(agents, map[string]any{"requestor": false, "who": map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": rec.Organisation}}})
-	}
+	agents := auditAgents(rec)
 	var entities []any
 	for _, p := range rec.Patients {
 		entities = append(entities, map[string]any{
@@ -145,6 +134,7 @@ func auditEventResource(rec audit.Record) (*Resource, error) {
 		"action":       action,
 		"recorded":     rec.Time.UTC().Format(time.RFC3339Nano),
 		"outcome":      outcome,
+		"outcomeDesc":  outcomeDesc(rec),
 		"agent":        agents,
 		"source":       map[string]any{"observer": map[string]any{"display": "carerecords-facade"}},
 		"entity":       entities,
@@ -165,6 +155,60 @@ func auditEventResource(rec audit.Record) (*Resource, error) {
 	}
 	msg := cr.ProtoReflect().Get(cr.ProtoReflect().Descriptor().Fields().ByName("audit_event")).Message().Interface()
 	return &Resource{Type: "AuditEvent", ID: id, Message: msg}, nil
+}
+
+// auditAgents are who made the request: the user (agent.who: their user
+// id; their role profile as altId; their role), the organisation they
+// acted for, and the client application they used. A request refused
+// before its token was verified has one agent, "unauthenticated".
+func auditAgents(rec audit.Record) []any {
+	if rec.User == "" {
+		return []any{map[string]any{"who": map[string]any{"display": "unauthenticated"}, "requestor": true}}
+	}
+	user := map[string]any{
+		"type":      coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user"),
+		"who":       map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": rec.User}},
+		"requestor": true,
+	}
+	if rec.RoleProfile != "" {
+		user["altId"] = rec.RoleProfile
+	}
+	if rec.Role != "" {
+		var codings []any
+		for _, r := range strings.Fields(rec.Role) {
+			codings = append(codings, map[string]any{"system": "https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode", "code": r})
+		}
+		user["role"] = []any{map[string]any{"coding": codings}}
+	}
+	agents := []any{user}
+	if rec.Organisation != "" {
+		agents = append(agents, map[string]any{
+			"type":      coding("http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV", "healthcare provider"),
+			"who":       map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": rec.Organisation}},
+			"requestor": false,
+		})
+	}
+	if rec.ClientID != "" {
+		agents = append(agents, map[string]any{
+			"type":      coding("http://dicom.nema.org/resources/ontology/DCM", "110150", "Application"),
+			"who":       map[string]any{"identifier": map[string]any{"system": "urn:ietf:params:oauth:client-id", "value": rec.ClientID}},
+			"requestor": false,
+		})
+	}
+	return agents
+}
+
+func coding(system, code, display string) map[string]any {
+	return map[string]any{"coding": []any{map[string]any{"system": system, "code": code, "display": display}}}
+}
+
+// outcomeDesc says what happened in words: the outcome and the HTTP status.
+func outcomeDesc(rec audit.Record) string {
+	o := rec.Outcome
+	if o == "" {
+		o = audit.OutcomeOf(rec.Status)
+	}
+	return o + " (HTTP " + strconv.Itoa(rec.Status) + ")"
 }
 
 // subtypeCode is the restful-interaction code for one of the facade's

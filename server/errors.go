@@ -55,6 +55,8 @@ func statusOf(c fhirerr.Category) (int, string) {
 		return http.StatusRequestEntityTooLarge, "too-costly"
 	case fhirerr.HeadersTooLarge:
 		return http.StatusRequestHeaderFieldsTooLarge, "too-costly"
+	case fhirerr.RequestTimeout:
+		return http.StatusRequestTimeout, "timeout"
 	default:
 		return http.StatusInternalServerError, "exception"
 	}

@@ -271,11 +271,12 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			}
 		}
 		a.scope = patientScope(r)
-		if ep.typed && (ep.byID || (ep.kind == auth.Search && r.Method != http.MethodPost)) {
-			if outside(a.scope, named) {
-				s.writeError(w, r, f, errOtherPatient)
-				return
-			}
+		// Held now, before any backend is asked; what the request does not
+		// name here (a record whose id does not say whose it is, a search's
+		// body) the handler holds through a before it is used.
+		if len(named) > 0 && outside(a.scope, named) {
+			s.writeError(w, r, f, errOtherPatient)
+			return
 		}
 		// A body is read only now, from an authorised caller, and must
 		// arrive well within the request's time.

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -245,6 +246,30 @@ func (s *Server) endpoints() []route {
 			http.MethodGet:  {name: "search-type", kind: auth.Search, typed: true, supports: is[resources.Searcher], run: s.searchType},
 			http.MethodPost: {name: "create", kind: auth.Create, typed: true, supports: is[resources.Creator], run: s.create}}},
 	}
+}
+
+// Endpoint names one FHIR interaction the server serves: for the tests
+// that walk every route, and for documentation.
+type Endpoint struct {
+	Method, Route, Interaction string
+}
+
+// Endpoints lists every FHIR route and method the server serves, batch
+// included, sorted by route and method.
+func (s *Server) Endpoints() []Endpoint {
+	out := []Endpoint{{Method: http.MethodPost, Route: "/fhir", Interaction: "batch"}}
+	for _, rt := range s.endpoints() {
+		for m, ep := range rt.methods {
+			out = append(out, Endpoint{Method: m, Route: rt.template, Interaction: ep.name})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Route != out[j].Route {
+			return out[i].Route < out[j].Route
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
 }
 
 // is reports whether a provider implements T.

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 
@@ -299,6 +300,9 @@ func readFHIRBody(r *http.Request, what string, check func([]byte) error) ([]byt
 // be read, 413 naming what ("the patch is larger than …") if it is longer.
 func readBounded(r *http.Request, limit int, what string) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, fhirerr.New(fhirerr.RequestTimeout, "the request body did not arrive in time")
+	}
 	if err != nil {
 		return nil, fhirerr.New(fhirerr.Invalid, "could not read the request body")
 	}

@@ -40,6 +40,7 @@ const (
 	Unavailable                   // 503 transient: the facade itself is overloaded
 	TooLarge                      // 413 too-costly
 	HeadersTooLarge               // 431 too-costly
+	RequestTimeout                // 408 timeout: the client did not send its request in time
 )
 
 // Coding names a backend's own error code, kept for traceability in
