@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,7 +102,9 @@ type Document struct {
 // naming neither the URL nor the holder: the holder unreachable (the proxy
 // says so, or cannot be reached itself) is BadGateway, no answer in time is
 // Timeout, a document the holder no longer has is NotFound, a document of
-// another type than declared or larger than MaxSize is BadGateway.
+// another type than declared or larger than MaxSize is BadGateway, and so is
+// a redirect (from the proxy or, through it, the holder), which is never
+// followed.
 func (f *Fetcher) Fetch(ctx context.Context, t Target) (*Document, error) {
 	path, query, err := f.proxyPath(t.URL)
 	if err != nil {
@@ -218,10 +221,16 @@ func documentError(err error) error {
 	case fhirerr.Timeout:
 		out.Message = "the organisation holding the document did not answer in time"
 	case fhirerr.BadGateway:
-		if !upstream.IsTooLarge(e) {
-			out.Message = "the organisation holding the document could not be reached"
-		} else {
+		var re *upstream.RedirectError
+		switch {
+		case errors.As(err, &re):
+			// The proxy passes on the holder's answer: either may have sent
+			// it. The redirect's target is never fetched nor named.
+			out.Message = "the organisation holding the document answered with a redirect (HTTP " + strconv.Itoa(re.Status) + "), which the facade does not follow"
+		case upstream.IsTooLarge(e):
 			out.Message = "the document is larger than the facade serves"
+		default:
+			out.Message = "the organisation holding the document could not be reached"
 		}
 	}
 	return &out

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -19,3 +20,6 @@ func FlightWaiters(c *Client) int {
 	_, w := c.flights.Waiting()
 	return w
 }
+
+// HTTPClient is the http.Client c sends its requests with.
+func HTTPClient(c *Client) *http.Client { return c.http }

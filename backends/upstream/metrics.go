@@ -74,7 +74,12 @@ func (m *Metrics) observe(backend, op string, status int, err error, d time.Dura
 		return
 	}
 	outcome, label := "ok", "error"
+	redirect := redirectStatus(err)
 	switch {
+	case redirect != 0:
+		// A misconfigured base URL or a hostile holder: told apart from a
+		// transport error, with the status the backend sent.
+		outcome, label = "redirect", fmt.Sprint(redirect)
 	case err != nil:
 		outcome = "transport_error"
 		if fhirerr.CategoryOf(err) == fhirerr.Timeout {

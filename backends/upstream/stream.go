@@ -50,11 +50,11 @@ type StreamResponse struct {
 
 // Stream performs req like Do — same headers (X-Request-ID, X-Correlation-ID,
 // bearer token, configured headers), same categorisation of transport
-// failures, same metrics, same resilience policy (retries of idempotent
-// reads, circuit breaker, rate limit, bulkhead) — but returns as soon as the
-// response headers arrive, leaving the body to be read by the caller: a large
-// document is passed on without ever being held whole in memory. It is never
-// cached. A retry happens only before the caller is handed any of the
+// failures, same refusal of redirects, same metrics, same resilience policy
+// (retries of idempotent reads, circuit breaker, rate limit, bulkhead) — but
+// returns as soon as the response headers arrive, leaving the body to be read
+// by the caller: a large document is passed on without ever being held whole
+// in memory. It is never cached. A retry happens only before the caller is handed any of the
 // answer; the call holds its bulkhead slot until the body is closed.
 //
 // Unlike Do, req.Path keeps its escaping as given (a %2F stays %2F), as
@@ -191,6 +191,11 @@ func (c *Client) stream(parent context.Context, req Request, opts StreamOptions)
 		release()
 		return nil, true, &fhirerr.Error{Category: fhirerr.Timeout, Backend: c.cfg.Name, Message: "the " + c.cfg.Name + " service did not answer in time"}
 	}
+	if isRedirect(res.StatusCode) {
+		discard(res.Body)
+		release()
+		return nil, false, redirected(c.cfg.Name, res.StatusCode)
+	}
 	if res.ContentLength > opts.MaxBody {
 		res.Body.Close()
 		release()
@@ -230,6 +235,10 @@ func (c *Client) setHeaders(ctx context.Context, h, extra http.Header) {
 	if c.cfg.Token != "" {
 		h.Set("Authorization", "Bearer "+c.cfg.Token)
 	}
+	// A Referer would name a facade or backend URL, which may hold an NHS
+	// number. net/http adds one only when following a redirect, which the
+	// client never does; one configured or passed in is dropped too.
+	h.Del("Referer")
 }
 
 // streamBody is a response body bounded to left bytes whose read errors are

@@ -1,10 +1,11 @@
 // Package upstream is the HTTP plumbing every backend client shares: one
 // pooled http.Client per backend, the NHS API platform headers (X-Request-ID
 // per call, X-Correlation-ID from the facade's request, bearer token), a
-// per-attempt timeout, a bounded body read, metrics, and the categorisation
-// of transport failures; and each backend's resilience policy (retries of
-// idempotent reads, circuit breaker, bulkhead, rate limit) and the cache in
-// front of its reads (package cache). It knows nothing of FHIR REST.
+// per-attempt timeout, a bounded body read, metrics, the refusal of redirects
+// (never followed: see newHTTPClient), and the categorisation of transport
+// failures; and each backend's resilience policy (retries of idempotent
+// reads, circuit breaker, bulkhead, rate limit) and the cache in front of its
+// reads (package cache). It knows nothing of FHIR REST.
 package upstream
 
 import (
@@ -168,7 +169,7 @@ func New(cfg Config, m *Metrics) (*Client, error) {
 		}
 		rt = c.owned
 	}
-	c.http = &http.Client{Transport: rt}
+	c.http = newHTTPClient(rt)
 	if cfg.BreakerThreshold > 0 {
 		c.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, c.created)
 	}
@@ -268,8 +269,9 @@ func CorrelationID(ctx context.Context) string {
 }
 
 // Do performs req. Transport failures and timeouts come back as
-// *fhirerr.Error (BadGateway, Timeout); any HTTP status is a Response for the
-// backend client to interpret.
+// *fhirerr.Error (BadGateway, Timeout), and so does a redirect (BadGateway,
+// see IsRedirect), which is never followed nor retried; any other HTTP
+// status is a Response for the backend client to interpret.
 //
 // Around the exchange, Do applies the client's policy (see Config): GETs may
 // be answered from the cache (unless WithNoCache), idempotent reads are
@@ -377,6 +379,10 @@ func (c *Client) do(ctx context.Context, req Request) (resp *Response, failed bo
 	res, err := c.http.Do(hr)
 	if err != nil {
 		return nil, true, c.transportError(ctx, err, &u)
+	}
+	if isRedirect(res.StatusCode) {
+		discard(res.Body)
+		return nil, false, redirected(c.cfg.Name, res.StatusCode)
 	}
 	defer res.Body.Close()
 	n := res.ContentLength
