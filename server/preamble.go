@@ -194,8 +194,17 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		ri := infoFrom(r.Context())
 		ri.route = route
 		plain := format{contentType: mediaFHIRJSON}
+		// A request with a body that is refused ends its connection: if
+		// the body was not read, the server would otherwise wait for it
+		// (however slowly it comes) before it could send the refusal.
+		refuse := func(f format, err error) {
+			if r.ContentLength != 0 {
+				w.Header().Set("Connection", "close")
+			}
+			s.writeError(w, r, f, err)
+		}
 		if err := s.guard.check(r); err != nil {
-			s.writeError(w, r, plain, err)
+			refuse(plain, err)
 			return
 		}
 		q, qerr := url.ParseQuery(r.URL.RawQuery)
@@ -203,15 +212,15 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		// raw content (Binary) is served in its own type whatever Accept says.
 		f, ferr := negotiate(r, q)
 		if qerr != nil {
-			s.writeError(w, r, f, fhirerr.New(fhirerr.Invalid, "the query string is malformed"))
+			refuse(f, fhirerr.New(fhirerr.Invalid, "the query string is malformed"))
 			return
 		}
 		if !validUTF8(q) {
-			s.writeError(w, r, f, fhirerr.New(fhirerr.Invalid, "the query string is not valid UTF-8 (FHIR strings are Unicode)"))
+			refuse(f, fhirerr.New(fhirerr.Invalid, "the query string is not valid UTF-8 (FHIR strings are Unicode)"))
 			return
 		}
 		if byMethod == nil {
-			s.writeError(w, r, f, fhirerr.New(fhirerr.NotFound, "no such FHIR endpoint"))
+			refuse(f, fhirerr.New(fhirerr.NotFound, "no such FHIR endpoint"))
 			return
 		}
 		ep, ok := byMethod[r.Method]
@@ -220,7 +229,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		}
 		if !ok {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
-			s.writeError(w, r, f, fhirerr.New(fhirerr.MethodNotAllowed, "%s is not supported on this endpoint", r.Method))
+			refuse(f, fhirerr.New(fhirerr.MethodNotAllowed, "%s is not supported on this endpoint", r.Method))
 			return
 		}
 		ri.interaction = ep.name
@@ -229,12 +238,12 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		if ep.typed {
 			p, err := s.provider(r)
 			if err != nil {
-				s.writeError(w, r, f, err)
+				refuse(f, err)
 				return
 			}
 			a.provider = p
 			if ep.supports != nil && !ep.supports(p) {
-				s.writeError(w, r, f, fhirerr.New(fhirerr.MethodNotAllowed, "%s is not supported for %s", ep.name, p.ResourceType()))
+				refuse(f, fhirerr.New(fhirerr.MethodNotAllowed, "%s is not supported for %s", ep.name, p.ResourceType()))
 				return
 			}
 			// The patients the request itself names are the audit record's
@@ -253,20 +262,20 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		if !public {
 			ar, err := s.authenticate(r)
 			if err != nil {
-				s.writeError(w, r, f, err)
+				refuse(f, err)
 				return
 			}
 			r = ar
 		}
 		release, err := s.guard.admit(r, callerKey(r))
 		if err != nil {
-			s.writeError(w, r, f, err)
+			refuse(f, err)
 			return
 		}
 		defer release()
 		if !public && a.provider != nil && ep.kind != 0 {
 			if err := s.allow(r, a.provider.ResourceType(), ep.kind); err != nil {
-				s.writeError(w, r, f, err)
+				refuse(f, err)
 				return
 			}
 		}
@@ -275,7 +284,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		// name here (a record whose id does not say whose it is, a search's
 		// body) the handler holds through a before it is used.
 		if len(named) > 0 && outside(a.scope, named) {
-			s.writeError(w, r, f, errOtherPatient)
+			refuse(f, errOtherPatient)
 			return
 		}
 		// A body is read only now, from an authorised caller, and must
@@ -288,7 +297,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			return
 		}
 		if ferr != nil {
-			s.writeError(w, r, f, ferr)
+			refuse(f, ferr)
 			return
 		}
 		// One deadline for the whole request, passed down to every
@@ -304,7 +313,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			err = errOtherPatient
 		}
 		if err != nil {
-			s.writeError(w, r, f, err)
+			refuse(f, err)
 			return
 		}
 		s.writeReply(w, r, f, rep)

@@ -246,3 +246,82 @@ func TestConditionalCreateHidesAMatch(t *testing.T) {
 		t.Fatalf("a caller who may read: %d %s, want 200 with the match", r.status, r.raw)
 	}
 }
+
+// TestAuditNamesWhoAndWhat: every access attempt on a patient's record is
+// in the trail under the caller's own name (user, role profile, role,
+// organisation, client) — refused (401, 403), rejected (428) and
+// successful alike — and names only the patients the interaction itself
+// is about.
+func TestAuditNamesWhoAndWhat(t *testing.T) {
+	type want struct {
+		user, altID, role, org, client string
+		outcome                         string
+		desc                            string
+	}
+	clinician := want{user: "910000000001", altID: "555254240100", role: "R8000", org: "Y05868", client: issuer.DevClientID}
+	auditor := want{user: "910000000005", altID: "555254240104", role: "facade-auditor", org: "Y05868", client: issuer.DevClientID}
+	with := func(w want, outcome, desc string) want { w.outcome, w.desc = outcome, desc; return w }
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		authz  string
+		hdr    map[string]string
+		body   string
+		status int
+		want   want
+	}{
+		{name: "a read", method: "GET", path: "/Patient/" + victim, authz: bearer("clinician"), status: 200, want: with(clinician, "0", "success (HTTP 200)")},
+		{name: "an empty search", method: "GET", path: "/AllergyIntolerance?patient=" + victim + "&clinical-status=inactive", authz: bearer("clinician"), status: 200, want: with(clinician, "0", "success (HTTP 200)")},
+		{name: "no valid token", method: "GET", path: "/Patient/" + victim, authz: "Bearer not-a-token", status: 401, want: want{user: "unauthenticated", outcome: "4", desc: "refused (HTTP 401)"}},
+		{name: "a flag the role may not read", method: "GET", path: "/Flag/" + victimRAFlag, authz: bearer("auditor"), status: 403, want: with(auditor, "4", "refused (HTTP 403)")},
+		{name: "an update without If-Match", method: "PUT", path: "/Flag/" + victimRAFlag, authz: bearer("clinician"), hdr: fhirJSON,
+			body: withID(raFlag(victim, ""), victimRAFlag), status: 428, want: with(clinician, "4", "rejected (HTTP 428)")},
+		{name: "a POST _search", method: "POST", path: "/Flag/_search", authz: bearer("clinician"), hdr: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+			body: "patient=" + victim, status: 200, want: with(clinician, "0", "success (HTTP 200)")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := uuid.NewString()
+			hdr := map[string]string{"Authorization": tt.authz, "X-Request-ID": id}
+			for k, v := range tt.hdr {
+				hdr[k] = v
+			}
+			r := call(t, tt.method, tt.path, hdr, tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.raw)
+			}
+			ev := auditEventFor(t, victim, id)
+			if ev == nil {
+				t.Fatal("not in the audit trail")
+			}
+			if got := agentUser(ev); got != tt.want.user {
+				t.Errorf("agent %q, want %q", got, tt.want.user)
+			}
+			if ev["outcome"] != tt.want.outcome || ev["outcomeDesc"] != tt.want.desc {
+				t.Errorf("outcome %v %q, want %s %q", ev["outcome"], ev["outcomeDesc"], tt.want.outcome, tt.want.desc)
+			}
+			if tt.want.altID == "" {
+				return
+			}
+			raw := string(mustJSON(ev["agent"]))
+			for _, s := range []string{`"altId":"` + tt.want.altID + `"`, `"code":"` + tt.want.role + `"`, `"value":"` + tt.want.org + `"`, `"value":"` + tt.want.client + `"`} {
+				if !strings.Contains(raw, s) {
+					t.Errorf("agents %s lack %s", raw, s)
+				}
+			}
+		})
+	}
+
+	// Parameters the interaction does not use name nobody.
+	id := uuid.NewString()
+	if r := call(t, "GET", "/Patient/"+victim+"?patient="+ownPatient+"&subject="+ownPatient, map[string]string{"X-Request-ID": id}, ""); r.status != 200 {
+		t.Fatalf("read: %d %s", r.status, r.raw)
+	}
+	if auditEventFor(t, ownPatient, id) != nil {
+		t.Error("a parameter the read does not use put another patient in its audit record")
+	}
+	if auditEventFor(t, victim, id) == nil {
+		t.Error("the read is not audited under its patient")
+	}
+}

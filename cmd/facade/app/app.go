@@ -140,6 +140,14 @@ type Config struct {
 	// FACADE_MAX_IN_FLIGHT; server.DefaultMaxInFlight() when 0): beyond it a
 	// request waits briefly, then is answered 503 with Retry-After.
 	MaxInFlight int
+	// MaxInFlightPerCaller bounds the requests one caller (token issuer,
+	// subject and client) has in flight at once (env
+	// FACADE_MAX_IN_FLIGHT_PER_CALLER; a quarter of MaxInFlight when 0):
+	// beyond it a request is answered 429, so one caller cannot take every slot.
+	MaxInFlightPerCaller int
+	// BodyTimeout bounds how long a request body may take to arrive (env
+	// FACADE_BODY_TIMEOUT; server.DefaultBodyTimeout when 0): 408 after it.
+	BodyTimeout time.Duration
 	// CORSOrigins are the browser origins allowed to call the API (env
 	// FACADE_CORS_ORIGINS, comma-separated; "*" for any).
 	CORSOrigins []string
@@ -238,6 +246,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("FACADE_MAX_IN_FLIGHT must be a positive number of requests")
 		}
 		cfg.MaxInFlight = n
+	}
+	if s := getenv("FACADE_MAX_IN_FLIGHT_PER_CALLER"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("FACADE_MAX_IN_FLIGHT_PER_CALLER must be a positive number of requests")
+		}
+		cfg.MaxInFlightPerCaller = n
+	}
+	if s := getenv("FACADE_BODY_TIMEOUT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("FACADE_BODY_TIMEOUT must be a positive duration such as 10s")
+		}
+		cfg.BodyTimeout = d
 	}
 	cfg.ViewerFrameAncestors = getenv("VIEWER_FRAME_ANCESTORS")
 	if cfg.ViewerFrameAncestors != "" {
@@ -589,19 +611,21 @@ func (a *App) build(cfg Config) error {
 		return err
 	}
 	srv, err := server.New(server.Config{
-		Auth:           authn,
-		SMART:          smart,
-		Handlers:       handlers,
-		BaseURL:        cfg.BaseURL,
-		Version:        Version,
-		Logger:         cfg.Logger,
-		QuietLogs:      cfg.QuietLogs,
-		Registry:       a.Metrics,
-		CORSOrigins:    cfg.CORSOrigins,
-		RequestTimeout: cfg.RequestTimeout,
-		MaxInFlight:    cfg.MaxInFlight,
-		Audit:          a.audit,
-		Ready:          a.ready,
+		Auth:                 authn,
+		SMART:                smart,
+		Handlers:             handlers,
+		BaseURL:              cfg.BaseURL,
+		Version:              Version,
+		Logger:               cfg.Logger,
+		QuietLogs:            cfg.QuietLogs,
+		Registry:             a.Metrics,
+		CORSOrigins:          cfg.CORSOrigins,
+		RequestTimeout:       cfg.RequestTimeout,
+		MaxInFlight:          cfg.MaxInFlight,
+		MaxInFlightPerCaller: cfg.MaxInFlightPerCaller,
+		BodyTimeout:          cfg.BodyTimeout,
+		Audit:                a.audit,
+		Ready:                a.ready,
 	}, reg)
 	if err != nil {
 		return err
@@ -639,7 +663,7 @@ func publicBase(cfg Config) string {
 // address others can reach. An empty Addr is a facade whose caller serves
 // its handler (tests), taken as 127.0.0.1:8080 like publicBase does.
 func devIssuerExposed(cfg Config) bool {
-	if cfg.Auth.Disabled || cfg.Auth.Issuer != "" || cfg.Addr == "" {
+	if cfg.Auth.Issuer != "" || cfg.Addr == "" {
 		return false
 	}
 	host, _, err := net.SplitHostPort(cfg.Addr)
@@ -652,6 +676,12 @@ func devIssuerExposed(cfg Config) bool {
 func checkDevIssuer(cfg Config) error {
 	if !devIssuerExposed(cfg) || cfg.Auth.InsecureDemoIssuer {
 		return nil
+	}
+	if cfg.Auth.Disabled {
+		// Worse than the test issuer: no token at all.
+		return fmt.Errorf("refusing to start: authentication is off (FACADE_AUTH=off) and the facade would serve on %s, which is not a loopback address; "+
+			"configure a real issuer with AUTH_ISSUER and AUTH_JWKS_URL, or listen on loopback (-addr 127.0.0.1:8080), "+
+			"or, for a demonstration on synthetic data only, set FACADE_INSECURE_DEMO_ISSUER=true (-insecure-demo-issuer)", cfg.Addr)
 	}
 	return fmt.Errorf("refusing to start: no AUTH_ISSUER is configured, so the LOCAL TEST token issuer (whose client secret is published) would serve on %s, which is not a loopback address; "+
 		"configure a real issuer with AUTH_ISSUER and AUTH_JWKS_URL, or listen on loopback (-addr 127.0.0.1:8080), "+

@@ -22,6 +22,7 @@ func TestDevIssuerListenAddress(t *testing.T) {
 		c.Auth.Issuer, c.Auth.JWKSURL = "https://login.test", "https://login.test/jwks"
 	}
 	demoFlag := func(c *app.Config) { c.Auth.InsecureDemoIssuer = true }
+	authOff := func(c *app.Config) { c.Auth.Disabled = true }
 	tests := []struct {
 		name      string
 		addr      string
@@ -46,6 +47,8 @@ func TestDevIssuerListenAddress(t *testing.T) {
 		{name: "demo flag on a LAN name", addr: "facade.lan:8080", configure: demoFlag, wantWarn: true, devIssuer: true},
 		{name: "demo flag on loopback needs no warning", addr: "127.0.0.1:8080", configure: demoFlag, devIssuer: true},
 		{name: "real issuer on every interface", addr: "0.0.0.0:8080", configure: realIssuer},
+		{name: "no authentication on every interface", addr: "0.0.0.0:8080", configure: authOff, wantErr: true},
+		{name: "no authentication on loopback", addr: "127.0.0.1:8080", configure: authOff},
 		{name: "real issuer and a stray demo flag", addr: "[::]:8080", configure: func(c *app.Config) { realIssuer(c); demoFlag(c) }},
 	}
 	for _, tt := range tests {
