@@ -255,8 +255,8 @@ func TestConditionalCreateHidesAMatch(t *testing.T) {
 func TestAuditNamesWhoAndWhat(t *testing.T) {
 	type want struct {
 		user, altID, role, org, client string
-		outcome                         string
-		desc                            string
+		outcome                        string
+		desc                           string
 	}
 	clinician := want{user: "910000000001", altID: "555254240100", role: "R8000", org: "Y05868", client: issuer.DevClientID}
 	auditor := want{user: "910000000005", altID: "555254240104", role: "facade-auditor", org: "Y05868", client: issuer.DevClientID}
