@@ -10,13 +10,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"math/big"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/carerecords/fhir-facade/model/jsondup"
 )
 
 // The signature algorithms the facade can verify (RFC 7518 §3.1). HMAC and
@@ -106,47 +107,24 @@ func acceptableTyp(v string) bool {
 	return false
 }
 
-var errDuplicate = errors.New("duplicate member name")
-
 // decodeObject decodes a JSON object into its members, refusing invalid
-// UTF-8, duplicate member names (which parsers resolve differently) and
-// trailing data.
+// UTF-8, duplicate member names at any depth (which parsers resolve
+// differently; jsondup is the check FHIR resource bodies get too, so the two
+// cannot disagree), nesting deeper than jsondup.MaxDepth and trailing data.
 func decodeObject(b []byte) (map[string]json.RawMessage, error) {
 	if !utf8.Valid(b) {
 		return nil, errors.New("invalid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	tok, err := dec.Token()
-	if err != nil {
+	if err := jsondup.Check(b); err != nil {
 		return nil, err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	// Check has seen one JSON value: its first byte says what it is.
+	if bytes.TrimLeft(b, " \t\r\n")[0] != '{' {
 		return nil, errors.New("not an object")
 	}
-	m := map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		k, ok := tok.(string)
-		if !ok {
-			return nil, errors.New("not an object")
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		if _, dup := m[k]; dup {
-			return nil, errDuplicate
-		}
-		m[k] = v
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("trailing data")
 	}
 	return m, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,7 +78,8 @@ var notifyBirthDefinition = OperationDefinition{
 	Description: "A maternity unit notifies a birth to the national birth notification service, which allocates the baby's " +
 		"NHS number and creates its PDS record (the mother's family name, no given name yet, a contact linking the mother). " +
 		"Answers 201 with the baby's Patient as PDS holds it, Location and ETag. The request's X-Request-ID is the " +
-		"idempotency key: resending the same request with the same X-Request-ID returns the same baby, never a second. " +
+		"idempotency key: resending the same request with the same X-Request-ID returns the same baby, never a second; " +
+		"a different notification (a correction) under an X-Request-ID already used is 409 and must be sent with a new one. " +
 		"The same mother, birth time and birth order under another X-Request-ID is 409 (duplicate); an unknown mother 404; " +
 		"an invalid parameter 400 naming it. The notifying professional is the caller (token subject and organisation). " +
 		"Clinical practitioners, nurses/midwives and health professionals only (user/Patient.c). Not PDS's POST /Patient, " +
@@ -364,10 +366,113 @@ func (p *Patient) notifyBirth(ctx context.Context, body []byte) (*Resource, erro
 		return nil, err
 	}
 	// The record was just made: read it from PDS itself, not a cache.
-	res, err := p.Read(upstream.WithNoCache(ctx), got.NHSNumber)
+	ctx = upstream.WithNoCache(ctx)
+	rec, err := p.pds.Read(ctx, got.NHSNumber)
 	if err != nil {
 		return nil, err
 	}
+	res, err := p.toResource(rec.Body, rec.Version, got.NHSNumber)
+	if err != nil {
+		return nil, err
+	}
+	// A service that answers a reused key with its first baby whatever was
+	// sent must not make a correction look accepted: the baby has to be the
+	// one notified, as far as PDS shows it.
+	differs, err := p.babyDiffers(ctx, rec.Body, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(differs) > 0 {
+		return nil, bna.RequestIDReused(strings.Join(differs, ", "))
+	}
 	res.LastUpdated = time.Now().UTC().Truncate(time.Second)
 	return res, nil
+}
+
+// birthTimeURL is the standard extension on Patient.birthDate that holds
+// the time of birth.
+const birthTimeURL = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
+
+// pdsBaby is what a baby's PDS record shows of its birth notification.
+type pdsBaby struct {
+	Gender           string `json:"gender"`
+	BirthDate        string `json:"birthDate"`
+	BirthDateElement struct {
+		Extension []struct {
+			URL           string `json:"url"`
+			ValueDateTime string `json:"valueDateTime"`
+		} `json:"extension"`
+	} `json:"_birthDate"`
+	MultipleBirthInteger *int `json:"multipleBirthInteger"`
+	Contact              []struct {
+		Extension []struct {
+			URL             string `json:"url"`
+			ValueIdentifier *struct {
+				Value string `json:"value"`
+			} `json:"valueIdentifier"`
+		} `json:"extension"`
+	} `json:"contact"`
+}
+
+// babyDiffers names the parameters of b that the baby's PDS record
+// contradicts: sex, time (or else date) of birth, birth order, mother.
+// What the record does not show (a restricted baby has no contact; weight
+// and place of birth are not in PDS) is not compared, so only the service
+// can refuse a correction of those. A mother's number that differs is
+// accepted when PDS reads the notified mother as that record (she was
+// superseded).
+func (p *Patient) babyDiffers(ctx context.Context, body []byte, b *Birth) ([]string, error) {
+	var rec pdsBaby
+	if err := json.Unmarshal(body, &rec); err != nil {
+		return nil, nil // toResource has read it; nothing here to compare
+	}
+	var differs []string
+	if rec.Gender != "" && rec.Gender != b.Sex {
+		differs = append(differs, ParamSex)
+	}
+	if !sameBirthTime(rec, b.BirthDateTime) {
+		differs = append(differs, ParamBirthDateTime)
+	}
+	if rec.MultipleBirthInteger != nil && *rec.MultipleBirthInteger != b.BirthOrder {
+		differs = append(differs, ParamBirthOrder)
+	}
+	var mothers []string
+	for _, c := range rec.Contact {
+		for _, e := range c.Extension {
+			if e.URL == bna.MotherNHSNumberURL && e.ValueIdentifier != nil {
+				mothers = append(mothers, e.ValueIdentifier.Value)
+			}
+		}
+	}
+	if len(mothers) > 0 && !slices.Contains(mothers, b.MotherNHSNumber) {
+		m, err := p.pds.Read(ctx, b.MotherNHSNumber)
+		if err != nil {
+			return nil, err
+		}
+		var mother struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(m.Body, &mother) != nil || !slices.Contains(mothers, mother.ID) {
+			differs = append(differs, ParamMother)
+		}
+	}
+	return differs, nil
+}
+
+// sameBirthTime reports whether the record's time of birth is born, to the
+// second; without a time, whether its birth date is born's day in England
+// or in born's own offset. A record with neither cannot contradict.
+func sameBirthTime(rec pdsBaby, born time.Time) bool {
+	for _, e := range rec.BirthDateElement.Extension {
+		if e.URL != birthTimeURL {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339Nano, e.ValueDateTime); err == nil {
+			return t.Truncate(time.Second).Equal(born.Truncate(time.Second))
+		}
+	}
+	if rec.BirthDate == "" {
+		return true
+	}
+	return rec.BirthDate == born.In(england).Format(time.DateOnly) || rec.BirthDate == born.Format(time.DateOnly)
 }

@@ -175,3 +175,119 @@ func TestNotifyBirthProvider(t *testing.T) {
 		t.Errorf("service field error: %v", err)
 	}
 }
+
+// babyPDS answers reads from a table of records (raw PDS JSON) by number,
+// or with err.
+type babyPDS struct {
+	resources.PDSClient
+	records map[string]string
+	err     error
+}
+
+func (f babyPDS) Read(_ context.Context, nhs string) (*pds.Patient, error) {
+	if b, ok := f.records[nhs]; ok {
+		return &pds.Patient{Body: []byte(b), Version: "1"}, nil
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	return nil, &fhirerr.Error{Category: fhirerr.NotFound, Backend: pds.Name, Message: "not found"}
+}
+
+// babyRecord is the baby 9000000017's PDS record as the service makes it
+// (the time of birth in England), with edits.
+func babyRecord(t *testing.T, born time.Time, edit func(m map[string]any)) string {
+	local := born.In(london(t))
+	m := map[string]any{
+		"resourceType": "Patient", "id": "9000000017", "meta": map[string]any{"versionId": "1"},
+		"identifier": []any{map[string]any{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9000000017"}},
+		"gender":     "male",
+		"birthDate":  local.Format(time.DateOnly),
+		"_birthDate": map[string]any{"extension": []any{map[string]any{
+			"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime", "valueDateTime": local.Format(time.RFC3339)}}},
+		"multipleBirthInteger": 2,
+		"contact": []any{map[string]any{
+			"extension": []any{map[string]any{"url": bna.MotherNHSNumberURL,
+				"valueIdentifier": map[string]any{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9000000009"}}},
+			"relationship": []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "MTH"}}}},
+			"name":         map[string]any{"family": "Smith"}}},
+	}
+	if edit != nil {
+		edit(m)
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// TestNotifyBirthChecksTheBaby: the baby the service answers with must be
+// the one notified as far as its PDS record shows (sex, time of birth,
+// birth order, mother), or the request id was reused for another
+// notification and the service replayed its first answer: 409, never that
+// baby. The service's own refusal of a reused id passes through.
+func TestNotifyBirthChecksTheBaby(t *testing.T) {
+	born := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	body := strings.Replace(params(nil), "2026-11-25T09:30:00+00:00", born.Format(time.RFC3339), 1)
+	set := func(k string, v any) func(m map[string]any) { return func(m map[string]any) { m[k] = v } }
+	tests := []struct {
+		name    string
+		baby    string
+		mother  string // the notified mother's record, read when the baby names another
+		pdsErr  error
+		bnaErr  error
+		differs string // the parameters named in a 409; "" for the baby
+		status  fhirerr.Category
+	}{
+		{name: "the baby notified", baby: babyRecord(t, born, nil)},
+		{name: "another sex", baby: babyRecord(t, born, set("gender", "female")), differs: resources.ParamSex},
+		{name: "another time of birth", baby: babyRecord(t, born.Add(-5*time.Minute), nil), differs: resources.ParamBirthDateTime},
+		{name: "only a birth date, the same day", baby: babyRecord(t, born, set("_birthDate", nil))},
+		{name: "only a birth date, another day", baby: babyRecord(t, born.AddDate(0, 0, -2), set("_birthDate", nil)), differs: resources.ParamBirthDateTime},
+		{name: "another birth order", baby: babyRecord(t, born, set("multipleBirthInteger", 1)), differs: resources.ParamBirthOrder},
+		{name: "several differences", baby: babyRecord(t, born.Add(time.Hour), set("gender", "female")), differs: resources.ParamSex + ", " + resources.ParamBirthDateTime},
+		{name: "another mother", baby: babyRecord(t, born, func(m map[string]any) {
+			m["contact"].([]any)[0].(map[string]any)["extension"].([]any)[0].(map[string]any)["valueIdentifier"].(map[string]any)["value"] = "9000000033"
+		}), mother: `{"resourceType":"Patient","id":"9000000009"}`, differs: resources.ParamMother},
+		{name: "the mother superseded", baby: babyRecord(t, born, func(m map[string]any) {
+			m["contact"].([]any)[0].(map[string]any)["extension"].([]any)[0].(map[string]any)["valueIdentifier"].(map[string]any)["value"] = "9000000033"
+		}), mother: `{"resourceType":"Patient","id":"9000000033"}`},
+		{name: "the mother unreadable", baby: babyRecord(t, born, func(m map[string]any) {
+			m["contact"].([]any)[0].(map[string]any)["extension"].([]any)[0].(map[string]any)["valueIdentifier"].(map[string]any)["value"] = "9000000033"
+		}), pdsErr: &fhirerr.Error{Category: fhirerr.Timeout, Backend: pds.Name, Message: "slow"}, status: fhirerr.Timeout},
+		{name: "restricted: no contact, no mother to compare", baby: babyRecord(t, born, set("contact", nil))},
+		{name: "the service refuses the reused id", bnaErr: bna.RequestIDReused(""), status: fhirerr.Conflict},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := babyPDS{records: map[string]string{"9000000017": tt.baby}, err: tt.pdsErr}
+			if tt.mother != "" {
+				f.records["9000000009"] = tt.mother
+			}
+			p := resources.NewPatient(f, nil)
+			p.UseBirthNotifications(&fakeBNA{err: tt.bnaErr})
+			res, err := p.TypeOperations()[0].Run(context.Background(), []byte(body))
+			want := tt.status
+			if tt.differs != "" {
+				want = fhirerr.Conflict
+			}
+			if want == 0 {
+				if err != nil || res.ID != "9000000017" {
+					t.Fatalf("got %+v %v, want the baby", res, err)
+				}
+				return
+			}
+			fe := fhirerr.As(err)
+			if fe == nil || fe.Category != want {
+				t.Fatalf("got %+v %v, want category %v", res, err, want)
+			}
+			if want == fhirerr.Conflict {
+				if !strings.Contains(fe.Message, "this request id was already used for a different birth notification") ||
+					!strings.Contains(fe.Message, "send the correction with a new X-Request-ID") || !strings.Contains(fe.Message, tt.differs) {
+					t.Errorf("message %q", fe.Message)
+				}
+				if strings.Contains(fe.Message, "9000000017") || strings.Contains(fe.Message, "9000000033") {
+					t.Errorf("message %q names a patient", fe.Message)
+				}
+			}
+		})
+	}
+}

@@ -107,6 +107,63 @@ func TestNotifyBirth(t *testing.T) {
 	}
 }
 
+// TestNotifyBirthCorrectionNeedsNewRequestID: a corrected notification
+// resent with the first one's X-Request-ID is 409 with an OperationOutcome
+// saying to use a new id, and creates nothing; the identical resend is
+// still the same baby; the correction under a new id is accepted.
+func TestNotifyBirthCorrectionNeedsNewRequestID(t *testing.T) {
+	id := newRequestID()
+	born := birthTime()
+	body := func(edits map[string]string) string {
+		p := map[string]string{"birth-date-time": `"valueDateTime":"` + born + `"`}
+		for k, v := range edits {
+			p[k] = v
+		}
+		return birthParams(p)
+	}
+	first := call(t, http.MethodPost, "/Patient/$notify-birth", birthHeaders(t, "clinician", id), body(nil))
+	if first.status != http.StatusCreated {
+		t.Fatalf("notify: %d %s", first.status, first.raw)
+	}
+	baby, _ := first.body["id"].(string)
+
+	corrections := []struct {
+		name  string
+		edits map[string]string
+	}{
+		{name: "birth time", edits: map[string]string{"birth-date-time": `"valueDateTime":"` + birthTime() + `"`}},
+		{name: "sex", edits: map[string]string{"baby-sex": `"valueCode":"male"`}},
+		{name: "weight", edits: map[string]string{"birth-weight": `"valueQuantity":{"value":3.45,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}`}},
+		{name: "twins", edits: map[string]string{"number-of-babies": `"valuePositiveInt":2`}},
+	}
+	for _, c := range corrections {
+		t.Run(c.name, func(t *testing.T) {
+			r := call(t, http.MethodPost, "/Patient/$notify-birth", birthHeaders(t, "clinician", id), body(c.edits))
+			if r.status != http.StatusConflict {
+				t.Fatalf("same X-Request-ID, corrected %s: %d %s", c.name, r.status, r.raw)
+			}
+			is := outcomeIssue(t, r)
+			diag := fmt.Sprint(is["diagnostics"], is["details"])
+			if is["code"] != "conflict" || !strings.Contains(diag, "already used for a different birth notification") || !strings.Contains(diag, "new X-Request-ID") {
+				t.Errorf("issue %v", is)
+			}
+			if strings.Contains(string(r.raw), baby) {
+				t.Errorf("the refusal names the first baby: %s", r.raw)
+			}
+		})
+	}
+
+	again := call(t, http.MethodPost, "/Patient/$notify-birth", birthHeaders(t, "clinician", id), body(nil))
+	if again.status != http.StatusCreated || again.body["id"] != baby {
+		t.Fatalf("identical resend: %d %v, want the same baby %s", again.status, again.body["id"], baby)
+	}
+	fixed := call(t, http.MethodPost, "/Patient/$notify-birth", birthHeaders(t, "clinician", newRequestID()),
+		body(map[string]string{"birth-date-time": `"valueDateTime":"` + birthTime() + `"`}))
+	if fixed.status != http.StatusCreated || fixed.body["id"] == baby {
+		t.Fatalf("correction under a new X-Request-ID: %d %s", fixed.status, fixed.raw)
+	}
+}
+
 func TestNotifyBirthRefusals(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -27,6 +27,29 @@ const ErrorSystem = "https://carerecords-facade.invalid/fhir/CodeSystem/bna-erro
 // NotificationsPath is the endpoint under the base URL.
 const NotificationsPath = "/notifications"
 
+// CodeRequestIDReused is the service's answer (422, or 409) to a request id
+// already used for another notification (project contract, after the IETF
+// Idempotency-Key draft).
+const CodeRequestIDReused = "REQUEST_ID_REUSED"
+
+// MotherNHSNumberURL is the extension on the baby's PDS contact that the
+// service fills with the mother's NHS number (project contract).
+const MotherNHSNumberURL = "https://carerecords-facade.invalid/fhir/StructureDefinition/contact-nhs-number"
+
+// RequestIDReused is the facade's refusal of a notification whose request
+// id was used before for a different one: the service refused it, or
+// answered with a baby that is not the one notified (differs names the
+// parameters that disagree, if known). Retrying cannot help; a correction
+// needs a new id.
+func RequestIDReused(differs string) *fhirerr.Error {
+	msg := "this request id was already used for a different birth notification"
+	if differs != "" {
+		msg += " (the baby the service answered with differs in " + differs + ")"
+	}
+	return &fhirerr.Error{Category: fhirerr.Conflict, Backend: Name,
+		Message: msg + "; send the correction with a new X-Request-ID"}
+}
+
 // Client calls the birth notification service.
 type Client struct {
 	up *upstream.Client
@@ -97,13 +120,16 @@ func IdempotencyKey(ctx context.Context, by NotifiedBy) string {
 
 // Notify sends one birth notification. It is never retried (upstream
 // retries only idempotent reads); its X-Request-ID is IdempotencyKey,
-// so the service answers a repeated notification with its first answer.
+// so the service answers a repeated notification with its first answer,
+// and refuses another notification under the same key.
 //
 // Errors: the service's 400 INVALID_NHS_NUMBER / INVALID_VALUE are Invalid
-// with the service's field in Expression; 404 MOTHER_NOT_FOUND NotFound; 409
+// with the service's field in Expression; 404 MOTHER_NOT_FOUND NotFound;
+// REQUEST_ID_REUSED (422 or 409) Conflict, RequestIDReused; 409
 // DUPLICATE_NOTIFICATION Conflict (issue code duplicate); the rest as every
 // backend's (upstream.StatusError: 401 → 502, 403, 408/503/504 timeout, 429,
-// 5xx).
+// 5xx). The Result names the baby the service holds under the key: whether
+// it is the one notified is for the caller to check against PDS.
 func (c *Client) Notify(ctx context.Context, n Notification) (*Result, error) {
 	if !nhsnumber.Valid(n.MotherNHSNumber) {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "motherNhsNumber", Message: "the mother's NHS number is not valid"}
@@ -133,6 +159,10 @@ func (c *Client) Notify(ctx context.Context, n Notification) (*Result, error) {
 		e.Details = &fhirerr.Coding{System: ErrorSystem, Code: se.Error, Display: se.Error}
 	}
 	switch {
+	case se.Error == CodeRequestIDReused && (res.Status == http.StatusUnprocessableEntity || res.Status == http.StatusConflict):
+		re := RequestIDReused("")
+		re.Details = e.Details
+		return nil, re
 	case res.Status == http.StatusBadRequest:
 		e.Category, e.Expression = fhirerr.Invalid, se.Field
 		e.Message = "the birth notification service rejected the notification as invalid"

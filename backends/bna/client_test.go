@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,10 +15,20 @@ import (
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 )
 
+// bornAt is one birth time for the whole run: a retry must be the same
+// notification to the second.
+var bornAt = time.Now().Add(-time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+
+// earlier is the instant ts (RFC 3339) less five minutes.
+func earlier(ts string) string {
+	at, _ := time.Parse(time.RFC3339, ts)
+	return at.Add(-5 * time.Minute).Format(time.RFC3339)
+}
+
 func notification(order int) bna.Notification {
 	return bna.Notification{
 		MotherNHSNumber: "9000000009",
-		Baby: bna.Baby{Sex: "male", BirthDateTime: time.Now().Add(-time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339),
+		Baby: bna.Baby{Sex: "male", BirthDateTime: bornAt,
 			BirthOrder: order, NumberOfBabies: 2, BirthWeightGrams: 2900},
 		PlaceOfBirthODS: "RGT01",
 		NotifiedBy:      bna.NotifiedBy{SDSUserID: "910000000001", ODS: "Y05868"},
@@ -98,6 +109,77 @@ func TestNotify(t *testing.T) {
 				t.Errorf("details %+v, want %s", fe.Details, tt.code)
 			}
 		})
+	}
+}
+
+// TestNotifyRequestIDReused: under the request id of an earlier
+// notification, the same notification is its baby again, and any other is
+// a Conflict telling the caller to send the correction with a new id,
+// whichever status the service refuses it with.
+func TestNotifyRequestIDReused(t *testing.T) {
+	c, sim := setup(t)
+	ctx := upstream.WithCorrelationID(context.Background(), "6f1d3c2a-4b5e-4c7d-8e9f-0a1b2c3d4e5f")
+	first, err := c.Notify(ctx, notification(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(f func(n *bna.Notification)) bna.Notification {
+		n := notification(1)
+		f(&n)
+		return n
+	}
+	tests := []struct {
+		name    string
+		n       bna.Notification
+		same    bool // the first baby again
+		differs bool // refused as a reuse of the id
+	}{
+		{name: "identical", n: notification(1), same: true},
+		{name: "corrected weight", n: edit(func(n *bna.Notification) { n.Baby.BirthWeightGrams = 3010 }), differs: true},
+		{name: "corrected birth time", n: edit(func(n *bna.Notification) { n.Baby.BirthDateTime = earlier(bornAt) }), differs: true},
+		{name: "corrected sex", n: edit(func(n *bna.Notification) { n.Baby.Sex = "female" }), differs: true},
+		{name: "corrected birth order", n: notification(2), differs: true},
+		{name: "corrected place of birth", n: edit(func(n *bna.Notification) { n.PlaceOfBirthODS = "RGT02" }), differs: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Notify(ctx, tt.n)
+			if tt.same {
+				if err != nil || got.NHSNumber != first.NHSNumber {
+					t.Fatalf("got %+v %v, want the first baby %s", got, err, first.NHSNumber)
+				}
+				return
+			}
+			fe := fhirerr.As(err)
+			if fe == nil || fe.Category != fhirerr.Conflict || fe.IssueCode == "duplicate" || fe.Backend != bna.Name {
+				t.Fatalf("got %+v %v, want a Conflict for a reused request id", got, err)
+			}
+			if !strings.Contains(fe.Message, "already used for a different birth notification") || !strings.Contains(fe.Message, "new X-Request-ID") {
+				t.Errorf("message %q", fe.Message)
+			}
+			if fe.Details == nil || fe.Details.Code != bna.CodeRequestIDReused {
+				t.Errorf("details %+v", fe.Details)
+			}
+		})
+	}
+	if n := sim.Notified(); n != 1 {
+		t.Errorf("%d babies, want 1", n)
+	}
+
+	// A service that refuses with 409 rather than 422 means the same.
+	for _, status := range []int{http.StatusConflict, http.StatusUnprocessableEntity} {
+		sim.SetFault(&sandboxbna.Fault{Status: status, Body: `{"error":"REQUEST_ID_REUSED"}`, Count: 1})
+		_, err := c.Notify(ctx, notification(1))
+		if fe := fhirerr.As(err); fe == nil || fe.Category != fhirerr.Conflict || fe.IssueCode == "duplicate" || !strings.Contains(fe.Message, "new X-Request-ID") {
+			t.Errorf("%d REQUEST_ID_REUSED: %v", status, err)
+		}
+	}
+}
+
+// TestContractConstants: the client reads what the simulators write.
+func TestContractConstants(t *testing.T) {
+	if bna.MotherNHSNumberURL != pds.MotherNHSNumberURL || bna.CodeRequestIDReused != sandboxbna.CodeRequestIDReused {
+		t.Fatal("the client and the simulators disagree on the contract")
 	}
 }
 

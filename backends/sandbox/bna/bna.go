@@ -10,14 +10,19 @@
 //	   "notifiedBy": {"sdsUserId": "…", "ods": "…"}}
 //	  → 201 {"nhsNumber": "<new>", "pdsVersion": "1"}
 //
-// X-Request-ID (a UUID, required) is the idempotency key: the same id again
-// gets the first answer, never a second baby. The same mother, birth time
-// and birth order under another id is 409 DUPLICATE_NOTIFICATION. An
-// unknown (or invalidated) mother is 404 MOTHER_NOT_FOUND; an invalid
-// mother's NHS number 400 INVALID_NHS_NUMBER; any other bad value 400
-// INVALID_VALUE with the field (JSON path, e.g. "baby.birthOrder"). Errors
-// are {"error": CODE, "field": …}. A missing bearer token is 401
-// ACCESS_DENIED unless Options.Open.
+// X-Request-ID (a UUID, required) is the idempotency key: the same id with
+// the same notification again gets the first answer, never a second baby;
+// the same id with a different notification (a correction sent as a retry)
+// is 422 REQUEST_ID_REUSED, as the IETF Idempotency-Key draft answers a
+// reused key, and changes nothing. "The same" is by value: member order,
+// white space and the spelling of the birth instant's offset do not count.
+// The same mother, birth time and birth order under another id is 409
+// DUPLICATE_NOTIFICATION. An unknown (or invalidated) mother is 404
+// MOTHER_NOT_FOUND; an invalid mother's NHS number 400 INVALID_NHS_NUMBER
+// (a request refused as invalid binds nothing to its id); any other bad
+// value 400 INVALID_VALUE with the field (JSON path, e.g.
+// "baby.birthOrder"). Errors are {"error": CODE, "field": …}. A missing
+// bearer token is 401 ACCESS_DENIED unless Options.Open.
 //
 // The baby is created in the PDS simulator given in Options
 // (pds.Simulator.RegisterBirth), so it is then read and searched through
@@ -55,6 +60,7 @@ const (
 	CodeInvalidValue     = "INVALID_VALUE"
 	CodeMotherNotFound   = "MOTHER_NOT_FOUND"
 	CodeDuplicate        = "DUPLICATE_NOTIFICATION"
+	CodeRequestIDReused  = "REQUEST_ID_REUSED"
 	CodeAccessDenied     = "ACCESS_DENIED"
 	CodeNotFound         = "NOT_FOUND"
 	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
@@ -85,6 +91,8 @@ type Simulator struct {
 type answer struct {
 	status int
 	body   []byte
+	// request is the notification answered, as compared with a replay's.
+	request Notification
 }
 
 // New builds a simulator over a PDS simulator.
@@ -198,19 +206,25 @@ const maxBody = 64 << 10
 func (s *Simulator) notify(r *http.Request, id string) answer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a, ok := s.byID[id]; ok {
-		return a
-	}
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, maxBody)); err != nil {
-		return answer{http.StatusBadRequest, errorBody(CodeInvalidValue, "body")}
+		return answer{status: http.StatusBadRequest, body: errorBody(CodeInvalidValue, "body")}
 	}
 	n, born, field, code := parse(buf.Bytes(), s.opts.Now())
 	if code != "" {
 		// Nothing happened: a corrected request may reuse the id.
-		return answer{http.StatusBadRequest, errorBody(code, field)}
+		return answer{status: http.StatusBadRequest, body: errorBody(code, field)}
+	}
+	// Compared by value: the instant in UTC stands for its spellings.
+	n.Baby.BirthDateTime = born.UTC().Format(time.RFC3339Nano)
+	if a, ok := s.byID[id]; ok {
+		if a.request != *n {
+			return answer{status: http.StatusUnprocessableEntity, body: errorBody(CodeRequestIDReused, "X-Request-ID")}
+		}
+		return a
 	}
 	a := s.register(n, born)
+	a.request = *n
 	s.byID[id] = a
 	return a
 }
@@ -218,21 +232,21 @@ func (s *Simulator) notify(r *http.Request, id string) answer {
 func (s *Simulator) register(n *Notification, born time.Time) answer {
 	key := n.MotherNHSNumber + "|" + born.UTC().Format(time.RFC3339Nano) + "|" + strconv.Itoa(n.Baby.BirthOrder)
 	if _, dup := s.byBirth[key]; dup {
-		return answer{http.StatusConflict, errorBody(CodeDuplicate, "")}
+		return answer{status: http.StatusConflict, body: errorBody(CodeDuplicate, "")}
 	}
 	nhs, version, err := s.opts.PDS.RegisterBirth(pds.Birth{
 		MotherNHSNumber: n.MotherNHSNumber, Gender: n.Baby.Sex, BirthDateTime: born, BirthOrder: n.Baby.BirthOrder,
 	})
 	switch {
 	case errors.Is(err, pds.ErrMotherNotFound):
-		return answer{http.StatusNotFound, errorBody(CodeMotherNotFound, "")}
+		return answer{status: http.StatusNotFound, body: errorBody(CodeMotherNotFound, "")}
 	case err != nil:
-		return answer{http.StatusBadRequest, errorBody(CodeInvalidValue, "baby")}
+		return answer{status: http.StatusBadRequest, body: errorBody(CodeInvalidValue, "baby")}
 	}
 	s.byBirth[key] = nhs
 	s.notified++
 	b, _ := json.Marshal(map[string]string{"nhsNumber": nhs, "pdsVersion": version})
-	return answer{http.StatusCreated, b}
+	return answer{status: http.StatusCreated, body: b}
 }
 
 // parse checks a notification; code and field name the first problem.

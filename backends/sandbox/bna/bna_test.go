@@ -129,6 +129,66 @@ func TestIdempotencyAndDuplicates(t *testing.T) {
 	}
 }
 
+// TestRequestIDReusedForAnotherNotification: under a used request id, the
+// same notification (however spelled) is the first answer, and any other
+// is 422 REQUEST_ID_REUSED that creates no baby and leaves the first
+// answer in place.
+func TestRequestIDReusedForAnotherNotification(t *testing.T) {
+	_, sim := newSims()
+	first := post(t, sim, id1, body(nil), nil)
+	if first.status != 201 {
+		t.Fatalf("first: %v", first)
+	}
+	baby := func(k string, v any) func(m map[string]any) {
+		return func(m map[string]any) { m["baby"].(map[string]any)[k] = v }
+	}
+	tests := []struct {
+		name   string
+		body   string
+		status int
+		code   string
+	}{
+		{name: "identical", body: body(nil), status: 201},
+		{name: "same instant, another offset", body: body(baby("birthDateTime", "2026-11-25T10:30:00+01:00")), status: 201},
+		{name: "same values, other order and spacing",
+			body:   `{ "notifiedBy": {"ods":"Y05868","sdsUserId":"910000000001"}, "placeOfBirthOds":"RGT01", "baby": {"birthWeightGrams":3400,"numberOfBabies":1,"birthOrder":1,"birthDateTime":"2026-11-25T09:30:00.000Z","sex":"female"}, "motherNhsNumber":"9000000009" }`,
+			status: 201},
+		{name: "corrected birth time", body: body(baby("birthDateTime", "2026-11-25T09:35:00Z")), status: 422, code: bna.CodeRequestIDReused},
+		{name: "corrected sex", body: body(baby("sex", "male")), status: 422, code: bna.CodeRequestIDReused},
+		{name: "corrected weight", body: body(baby("birthWeightGrams", 3450)), status: 422, code: bna.CodeRequestIDReused},
+		{name: "twins after all", body: body(baby("numberOfBabies", 2)), status: 422, code: bna.CodeRequestIDReused},
+		{name: "another mother", body: body(func(m map[string]any) { m["motherNhsNumber"] = "9000000017" }), status: 422, code: bna.CodeRequestIDReused},
+		{name: "another place of birth", body: body(func(m map[string]any) { m["placeOfBirthOds"] = "RGT02" }), status: 422, code: bna.CodeRequestIDReused},
+		{name: "another notifier", body: body(func(m map[string]any) { m["notifiedBy"] = map[string]any{"sdsUserId": "910000000002", "ods": "Y05868"} }),
+			status: 422, code: bna.CodeRequestIDReused},
+		{name: "invalid is still invalid", body: body(baby("sex", "other")), status: 400, code: bna.CodeInvalidValue},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := post(t, sim, id1, tt.body, nil)
+			if r.status != tt.status {
+				t.Fatalf("status %d %v, want %d", r.status, r.body, tt.status)
+			}
+			if tt.code != "" && r.body["error"] != tt.code {
+				t.Errorf("error %v, want %s", r.body["error"], tt.code)
+			}
+			if tt.status == 201 && r.body["nhsNumber"] != first.body["nhsNumber"] {
+				t.Errorf("baby %v, want the first %v", r.body["nhsNumber"], first.body["nhsNumber"])
+			}
+			if tt.status == 422 && r.body["field"] != "X-Request-ID" {
+				t.Errorf("field %v", r.body["field"])
+			}
+		})
+	}
+	if n := sim.Notified(); n != 1 {
+		t.Errorf("%d babies, want 1", n)
+	}
+	// A correction under a new id is a new notification.
+	if r := post(t, sim, id2, body(baby("birthDateTime", "2026-11-25T09:35:00Z")), nil); r.status != 201 || r.body["nhsNumber"] == first.body["nhsNumber"] {
+		t.Errorf("correction under a new id: %v", r)
+	}
+}
+
 func TestNotifyErrors(t *testing.T) {
 	_, sim := newSims()
 	baby := func(k string, v any) func(m map[string]any) {
