@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/profiles"
 )
 
@@ -61,6 +62,9 @@ func (s *Server) batch(a *access, r *http.Request, _ format, _ url.Values) (*rep
 	}
 	body, err := readBounded(r, maxBatchRequestBody, "batch")
 	if err != nil {
+		return nil, err
+	}
+	if err := fhirjson.CheckDuplicateMembers(body); err != nil {
 		return nil, err
 	}
 	if err := profiles.Validate(body); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/profiles"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -157,6 +158,9 @@ func (s *Server) patch(a *access, r *http.Request, _ format, _ url.Values) (*rep
 	if err != nil {
 		return nil, err
 	}
+	if err := fhirjson.CheckDuplicateMembers(b); err != nil {
+		return nil, err
+	}
 	res, err := pt.Patch(r.Context(), id, b, mt, upstream.ETagVersion(r.Header.Get("If-Match")))
 	if err != nil {
 		return nil, err
@@ -275,6 +279,11 @@ func readFHIRBody(r *http.Request, what string, check func([]byte) error) ([]byt
 	}
 	b, err := readBounded(r, maxResourceBody, what)
 	if err != nil {
+		return nil, err
+	}
+	// Two members of one name (two subjects, two resourceTypes) would be
+	// read one way here and another by whoever reads the body next.
+	if err := fhirjson.CheckDuplicateMembers(b); err != nil {
 		return nil, err
 	}
 	if check != nil {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -91,6 +92,7 @@ func TestCreate(t *testing.T) {
 		body   string
 		status int
 		code   string
+		expr   string
 	}{
 		{name: "created", path: "/fhir/Flag", hdr: json, body: flagJSON, status: 201},
 		{name: "wrong media type", path: "/fhir/Flag", hdr: map[string]string{"Content-Type": "application/xml"}, body: flagJSON, status: 415, code: "not-supported"},
@@ -99,6 +101,15 @@ func TestCreate(t *testing.T) {
 		{name: "wrong type", path: "/fhir/Flag", hdr: json, body: `{"resourceType":"Patient"}`, status: 400, code: "invalid"},
 		{name: "too large", path: "/fhir/Flag", hdr: json, body: `{"resourceType":"Flag","x":"` + strings.Repeat("a", 1<<20) + `"}`, status: 413, code: "too-costly"},
 		{name: "create on a read-only type", path: "/fhir/Binary", hdr: json, body: flagJSON, status: 405, code: "not-supported"},
+		// Duplicate members: read one way here, another by the next reader.
+		{name: "two subjects", path: "/fhir/Flag", hdr: json, status: 400, code: "invalid", expr: "Flag.subject",
+			body: `{"resourceType":"Flag","status":"active","code":{"text":"x"},"subject":{"reference":"Patient/9000000009"},"subject":{"reference":"Patient/9000000017"}}`},
+		{name: "two resourceTypes", path: "/fhir/Flag", hdr: json, status: 400, code: "invalid",
+			body: `{"resourceType":"Patient","resourceType":"Flag","status":"active","code":{"text":"x"},"subject":{"reference":"Patient/9000000009"}}`},
+		{name: "a duplicate deep inside", path: "/fhir/Flag", hdr: json, status: 400, code: "invalid", expr: "Flag.code.coding[0].code",
+			body: `{"resourceType":"Flag","status":"active","code":{"coding":[{"code":"a","code":"b"}]},"subject":{"reference":"Patient/9000000009"}}`},
+		{name: "a batch with two urls", path: "/fhir", hdr: json, status: 400, code: "invalid",
+			body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/9000000009","url":"Patient/9000000017"}}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,8 +118,12 @@ func TestCreate(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.raw)
 			}
 			if tt.code != "" {
-				if is := issue0(t, r); is["code"] != tt.code {
+				is := issue0(t, r)
+				if is["code"] != tt.code {
 					t.Errorf("issue.code %v, want %s", is["code"], tt.code)
+				}
+				if tt.expr != "" && fmt.Sprint(is["expression"]) != "["+tt.expr+"]" {
+					t.Errorf("issue.expression %v, want [%s]", is["expression"], tt.expr)
 				}
 				return
 			}
