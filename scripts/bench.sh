@@ -102,7 +102,9 @@ set -a; . "$tmp/sims.env"; set +a
 start_facade() {
   local name="$1"; shift
   local port; port="$(free_port)"
-  env "$@" "$tmp/facade" -addr "127.0.0.1:$port" -quiet >"$tmp/$name.log" 2>&1 &
+  # The load comes from one token: its share of the slots is the whole
+  # bound here, as many users' would be (the per-caller share is a quarter).
+  env FACADE_MAX_IN_FLIGHT_PER_CALLER=1024 "$@" "$tmp/facade" -addr "127.0.0.1:$port" -quiet >"$tmp/$name.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   wait_ready "http://127.0.0.1:$port/healthz" "$tmp/$name.log"
