@@ -1,6 +1,8 @@
 package resources
 
 import (
+	"context"
+
 	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
 	patientpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
 	"google.golang.org/protobuf/proto"
@@ -34,6 +36,16 @@ func (*Patient) PatientsOf(msg proto.Message) []string {
 		return nil
 	}
 	return []string{p.GetId().GetValue()}
+}
+
+// CurrentNHSNumber returns the NHS number of the record PDS answers nhs
+// with: another one when nhs was superseded (merged into it).
+func (p *Patient) CurrentNHSNumber(ctx context.Context, nhs string) (string, error) {
+	res, err := p.Read(ctx, nhs)
+	if err != nil {
+		return "", err
+	}
+	return res.ID, nil
 }
 
 // flagIDParsers read the NHS number every kind of facade Flag id carries.

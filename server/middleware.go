@@ -32,6 +32,25 @@ type reqInfo struct {
 	// principal is the authenticated caller, nil before (or without)
 	// authentication: the audit record's who.
 	principal *auth.Principal
+	// aliases maps a current NHS number to the superseded one the request
+	// named, when PDS said so.
+	aliases map[string]string
+}
+
+// unalias returns patients with each current number PDS gave for a
+// superseded one replaced by the number the request named.
+func (ri *reqInfo) unalias(patients []string) []string {
+	if len(ri.aliases) == 0 {
+		return patients
+	}
+	out := make([]string, len(patients))
+	for i, p := range patients {
+		if old, ok := ri.aliases[p]; ok {
+			p = old
+		}
+		out[i] = p
+	}
+	return out
 }
 
 // patientList returns the patients noted so far, sorted.

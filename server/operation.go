@@ -9,6 +9,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -49,6 +50,20 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 	if err != nil {
 		return nil, err
 	}
+	if current := supersededIn(p, id, res); current != "" {
+		// PDS answered with the record that superseded id: the other
+		// sources were asked with a number they no longer hold data under.
+		// Asked again with the current one; the answer names both.
+		_, issue := a.afterResolving(id, resolved{current: current})
+		first := res
+		if res, err = op.Run(ctx, current, q); err != nil {
+			return nil, err
+		}
+		keepPatientLink(res, first, current)
+		if issue != nil {
+			res.Issues = append(res.Issues, *issue)
+		}
+	}
 	self := s.baseURL(r) + "/" + p.ResourceType() + "/" + id + "/$" + op.Name
 	if r.URL.RawQuery != "" {
 		self += "?" + r.URL.RawQuery
@@ -68,4 +83,35 @@ func findOp[T any](ops []T, name string, nameOf func(T) string) *T {
 		}
 	}
 	return nil
+}
+
+// supersededIn returns the current NHS number when an operation on Patient
+// id answered with another Patient (the record that superseded id), else "".
+func supersededIn(p resources.Provider, id string, res *resources.SearchResult) string {
+	if p.ResourceType() != "Patient" {
+		return ""
+	}
+	for _, e := range res.Entries {
+		if r := e.Resource; r != nil && r.Type == "Patient" && r.ID != id && nhsnumber.Valid(r.ID) {
+			return r.ID
+		}
+	}
+	return ""
+}
+
+// keepPatientLink puts back the Patient of the first answer, which links
+// the superseded number it was asked for ("replaces"), in place of the
+// current record read again without it.
+func keepPatientLink(res, first *resources.SearchResult, current string) {
+	var linked *resources.Resource
+	for _, e := range first.Entries {
+		if e.Resource != nil && e.Resource.Type == "Patient" && e.Resource.ID == current {
+			linked = e.Resource
+		}
+	}
+	for i, e := range res.Entries {
+		if linked != nil && e.Resource != nil && e.Resource.Type == "Patient" && e.Resource.ID == current {
+			res.Entries[i].Resource = linked
+		}
+	}
 }

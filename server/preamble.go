@@ -76,10 +76,19 @@ func outside(scope string, patients []string) bool {
 // the caller's patient context.
 func (a *access) touch(patients ...string) error {
 	a.ri.notePatients(patients)
-	if outside(a.scope, patients) {
+	if outside(a.scope, a.ri.unalias(patients)) {
 		return errOtherPatient
 	}
 	return nil
+}
+
+// alias records that PDS answered old with current: the same person, so a
+// token bound to old may see current's records.
+func (a *access) alias(old, current string) {
+	if a.ri.aliases == nil {
+		a.ri.aliases = map[string]string{}
+	}
+	a.ri.aliases[current] = old
 }
 
 // touchSearch holds a search to the caller's patient context: the patients
@@ -306,7 +315,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		defer cancel()
 		r = r.WithContext(ctx)
 		rep, err := ep.run(a, r, f, q)
-		if err == nil && outside(a.scope, ri.patientList()) && len(ri.patients) > 0 {
+		if err == nil && outside(a.scope, ri.unalias(ri.patientList())) && len(ri.patients) > 0 {
 			// A handler let another patient's data reach the answer: it is
 			// held back, and the defect logged (without the patients).
 			s.log.WithFields(logrus.Fields{"request_id": ri.id, "route": route}).Error("an answer outside the token's patient context was held back")

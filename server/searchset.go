@@ -119,7 +119,19 @@ func (s *Server) searchType(a *access, r *http.Request, f format, q url.Values) 
 			return nil, err
 		}
 	}
+	named := searchPatients(p, req.query.Params)
+	wait := s.resolving(r.Context(), p, named)
 	res, err := sr.Search(r.Context(), req.query)
+	if wait != nil {
+		current, issue := a.afterResolving(named[0], wait())
+		if current != "" {
+			req.query.Params = withPatient(req.query.Params, named[0], current)
+			res, err = sr.Search(r.Context(), req.query)
+		}
+		if err == nil && issue != nil {
+			res.Issues = append(res.Issues, *issue)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +386,7 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 	scope := patientScope(r)
 	for i, m := range page {
 		compartments[i] = compartmentOf(m.entry.Resource, m.body)
-		if outside(scope, compartments[i]) {
+		if outside(scope, ri.unalias(compartments[i])) {
 			return nil, errOtherPatient
 		}
 	}

@@ -7,6 +7,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -73,6 +74,10 @@ type Config struct {
 	// Audit receives one record per request that touched patient data; nil
 	// disables auditing.
 	Audit *audit.Log
+	// CurrentNHSNumber resolves an NHS number through PDS: the number of the
+	// record PDS answers it with (another one when it was superseded). Nil:
+	// clinical searches use numbers as given.
+	CurrentNHSNumber func(ctx context.Context, nhs string) (string, error)
 	// CORSOrigins are the browser origins allowed to call the API ("*" for
 	// any); empty means no cross-origin access.
 	CORSOrigins []string
