@@ -45,7 +45,7 @@ func TestTouchSearch(t *testing.T) {
 		{"category=safety", false},
 		{"", false},
 		{"patient=" + own + "&patient:identifier=" + other, false}, // given twice: the provider refuses it, so must we
-		{"_id=" + own, false}, // not a Flag patient parameter
+		{"_id=" + own, false},                                      // not a Flag patient parameter
 	}
 	for _, tt := range tests {
 		q, err := url.ParseQuery(tt.query)
