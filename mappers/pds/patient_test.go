@@ -20,8 +20,9 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// schemaPath is the official FHIR R4 JSON schema (draft-06) in ../shared.
-const schemaPath = "../../../shared/fhir-r4/fhir.schema.json"
+// schemaPath is the official FHIR R4 JSON schema (draft-06), the copy the
+// profiles package embeds.
+const schemaPath = "../../profiles/fhir.schema.json"
 
 func marshaller(t testing.TB) *jsonformat.Marshaller {
 	t.Helper()
@@ -49,8 +50,8 @@ func mapFile(t testing.TB, path string) *patpb.Patient {
 	return out
 }
 
-// TestGolden maps every testdata/<case>.in.json (PDS payloads copied from
-// ../shared/fixtures/pds, see testdata/README.md) and compares the result,
+// TestGolden maps every testdata/<case>.in.json (PDS payloads, see
+// testdata/README.md) and compares the result,
 // printed by jsonformat, with testdata/<case>.golden.json. Each golden is also
 // (a) parsed back by jsonformat with validation and printed to the same bytes,
 // (b) equal to the input as generic JSON up to the documented normalisations,

@@ -47,8 +47,8 @@ func readFlag(t *testing.T, path string) (*fhirjson.STU3Flag, *fhirjson.STU3Cons
 	return f, c
 }
 
-// TestGolden maps every testdata/<case>.in.json (RA flags copied from
-// ../shared/fixtures/ra, see testdata/README.md), with the patient's consent
+// TestGolden maps every testdata/<case>.in.json (RA flags, see
+// testdata/README.md), with the patient's consent
 // from <case>.consent.json when there is one, and compares the result,
 // printed by jsonformat, with testdata/<case>.golden.json. Each golden is
 // also parsed back by jsonformat and printed to the same bytes, and
