@@ -52,7 +52,7 @@ const nrlPointerFull = `{"resourceType":"DocumentReference","id":"Y05868-1634567
 // same JSON back; encoding/json prints the struct back unchanged too.
 func TestDocumentReferenceRoundTrip(t *testing.T) {
 	cases := map[string][]byte{"full": []byte(nrlPointerFull)}
-	files, _ := filepath.Glob("../../../shared/fixtures/nrl/examples/*.json")
+	files, _ := filepath.Glob(refdata + "/nrl-examples/*.json")
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
@@ -61,7 +61,7 @@ func TestDocumentReferenceRoundTrip(t *testing.T) {
 		cases[filepath.Base(f)] = raw
 	}
 	if len(cases) < 7 {
-		t.Fatalf("only %d cases: are the NRL fixtures in ../shared?", len(cases))
+		t.Fatalf("only %d cases under %s", len(cases), refdata)
 	}
 	m, err := jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
 	if err != nil {

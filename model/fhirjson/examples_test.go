@@ -18,8 +18,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// shared is the repository's reference material (../shared from the module root).
-const shared = "../../../shared"
+// refdata holds the HL7 examples and PDS fixtures these tests read: pinned
+// copies, see testdata/SOURCES.md.
+const refdata = "testdata"
 
 // examplePatients returns every Patient in the HL7 R4 examples and in the PDS
 // fixtures (also those inside searchset Bundles), keyed by a readable name.
@@ -28,10 +29,10 @@ func examplePatients(t *testing.T) map[string][]byte {
 	out := map[string][]byte{}
 	var files []string
 	for _, g := range []string{
-		shared + "/fhir-r4/examples/Patient-*.json",
-		shared + "/fixtures/pds/spec-examples/*.json",
-		shared + "/fixtures/pds/stubs/patientResponses/*.json",
-		shared + "/fixtures/pds/stubs/searchResponses/*.json",
+		refdata + "/hl7-r4-examples/Patient-*.json",
+		refdata + "/pds/spec-examples/*.json",
+		refdata + "/pds/stubs/patientResponses/*.json",
+		refdata + "/pds/stubs/searchResponses/*.json",
 	} {
 		m, err := filepath.Glob(g)
 		if err != nil {
@@ -40,14 +41,14 @@ func examplePatients(t *testing.T) map[string][]byte {
 		files = append(files, m...)
 	}
 	if len(files) == 0 {
-		t.Skipf("no fixtures under %s", shared)
+		t.Fatalf("no fixtures under %s", refdata)
 	}
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := strings.TrimPrefix(f, shared+"/")
+		name := strings.TrimPrefix(f, refdata+"/")
 		switch rt, _ := fhirjson.ResourceType(raw); rt {
 		case "Patient":
 			out[name] = raw
@@ -176,11 +177,11 @@ func isUTC(tz string) bool { return tz == "UTC" || tz == "+00:00" || tz == "-00:
 // OperationOutcome fixture and encodes it again: nothing may be lost. Every
 // OperationOutcome must also build.
 func TestBundleAndOperationOutcomeStructs(t *testing.T) {
-	files, err := filepath.Glob(shared + "/fixtures/pds/*/*/*.json")
+	files, err := filepath.Glob(refdata + "/pds/stubs/*/*.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	more, _ := filepath.Glob(shared + "/fixtures/pds/spec-examples/*.json")
+	more, _ := filepath.Glob(refdata + "/pds/spec-examples/*.json")
 	files = append(files, more...)
 	var bundles, outcomes int
 	for _, f := range files {
@@ -200,7 +201,7 @@ func TestBundleAndOperationOutcomeStructs(t *testing.T) {
 		default:
 			continue
 		}
-		t.Run(strings.TrimPrefix(f, shared+"/"), func(t *testing.T) {
+		t.Run(strings.TrimPrefix(f, refdata+"/"), func(t *testing.T) {
 			if err := json.Unmarshal(raw, v); err != nil {
 				t.Fatal(err)
 			}
@@ -231,9 +232,9 @@ func TestBundleAndOperationOutcomeStructs(t *testing.T) {
 }
 
 func TestBundleSearchFields(t *testing.T) {
-	raw, err := os.ReadFile(shared + "/fixtures/pds/spec-examples/PatientSearch.json")
+	raw, err := os.ReadFile(refdata + "/pds/spec-examples/PatientSearch.json")
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	var b fhirjson.Bundle
 	if err := json.Unmarshal(raw, &b); err != nil {

@@ -22,7 +22,7 @@ import (
 func immunizationCases(t *testing.T) map[string][]byte {
 	t.Helper()
 	cases := map[string][]byte{}
-	files, _ := filepath.Glob(shared + "/fhir-r4/examples/Immunization-*.json")
+	files, _ := filepath.Glob(refdata + "/hl7-r4-examples/Immunization-*.json")
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
@@ -30,9 +30,9 @@ func immunizationCases(t *testing.T) map[string][]byte {
 		}
 		cases[filepath.Base(f)] = raw
 	}
-	raw, err := os.ReadFile(shared + "/fixtures/imms/openapi/components/examples/Immunization.json")
+	raw, err := os.ReadFile(refdata + "/imms/Immunization.json")
 	if err != nil {
-		t.Skipf("no Immunisation History fixtures under %s: %v", shared, err)
+		t.Fatal(err)
 	}
 	var b fhirjson.Bundle
 	if err := json.Unmarshal(raw, &b); err != nil {
@@ -44,7 +44,7 @@ func immunizationCases(t *testing.T) map[string][]byte {
 		}
 	}
 	if len(cases) < 7 {
-		t.Fatalf("only %d cases: are the HL7 examples and imms fixtures in ../shared?", len(cases))
+		t.Fatalf("only %d cases under %s", len(cases), refdata)
 	}
 	return cases
 }

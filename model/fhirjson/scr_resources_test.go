@@ -154,7 +154,7 @@ func asError(err error, target **fhirjson.Error) bool {
 // TestDecodeSCRBundle decodes the SCR API's GET /Bundle example into the
 // decode-only structs and checks what the SCR mapper relies on.
 func TestDecodeSCRBundle(t *testing.T) {
-	raw := readShared(t, "/fixtures/scr/fhir-api/components/examples/GetScrBundle.json")
+	raw := readRefdata(t, "/scr/GetScrBundle.json")
 	var b fhirjson.Bundle
 	if err := json.Unmarshal(raw, &b); err != nil {
 		t.Fatal(err)
@@ -188,11 +188,11 @@ func TestDecodeSCRBundle(t *testing.T) {
 	}
 }
 
-func readShared(t *testing.T, rel string) []byte {
+func readRefdata(t *testing.T, rel string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(shared + rel)
+	raw, err := os.ReadFile(refdata + rel)
 	if err != nil {
-		t.Skipf("fixture not available: %v", err)
+		t.Fatal(err)
 	}
 	return raw
 }
