@@ -16,7 +16,9 @@ import (
 	"github.com/carerecords/fhir-facade/profiles"
 )
 
-const examplesDir = "../../shared/fhir-r4/examples"
+// examplesDir holds the FHIR R4 specification's examples (pinned copies, see
+// testdata/SOURCES.md).
+const examplesDir = "testdata/hl7-r4-examples"
 
 // skipExamples lists spec examples that fail the official R4 JSON schema,
 // each with the reason. It is empty: every example we carry conforms.
@@ -348,7 +350,7 @@ func TestDraft06(t *testing.T) {
 
 func patientFixture(tb testing.TB) []byte {
 	tb.Helper()
-	b, err := os.ReadFile("../../shared/fixtures/pds/stubs/patientResponses/patient_9000000009.json")
+	b, err := os.ReadFile("testdata/pds/patient_9000000009.json")
 	if err != nil {
 		tb.Fatal(err)
 	}
