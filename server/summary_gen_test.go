@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"os"
@@ -12,18 +13,33 @@ import (
 	"testing"
 )
 
-var updateSummary = flag.Bool("update-summary", false, "rewrite summary_elements.json from ../../shared/fhir-r4/core")
+// coreElements is the part of the R4 core StructureDefinitions the summary
+// table is derived from (see testdata/SOURCES.md).
+const coreElements = "testdata/r4-core-resource-elements.json"
 
-// TestSummaryElementsTable derives, from the R4 core StructureDefinitions,
-// which top-level elements of each resource type are in the summary
-// (isSummary), mandatory (min ≥ 1) or modifiers, and checks the embedded
-// table the binary uses is exactly that. Run with -update-summary to rewrite it.
-func TestSummaryElementsTable(t *testing.T) {
-	files, err := filepath.Glob("../../shared/fhir-r4/core/StructureDefinition-*.json")
+var (
+	updateSummary = flag.Bool("update-summary", false, "rewrite summary_elements.json from "+coreElements)
+	r4Core        = flag.String("r4-core", "", "rewrite "+coreElements+" from this folder of hl7.fhir.r4.core 4.0.1 StructureDefinition-*.json files")
+)
+
+// coreElement is one top-level element of a resource's snapshot.
+type coreElement struct {
+	Path       string `json:"path"`
+	Min        int    `json:"min"`
+	IsSummary  bool   `json:"isSummary,omitempty"`
+	IsModifier bool   `json:"isModifier,omitempty"`
+}
+
+// extractCoreElements reads the StructureDefinitions in dir and keeps, for
+// each concrete resource type (kind resource, derivation specialization, not
+// abstract), the top-level elements of its snapshot.
+func extractCoreElements(t *testing.T, dir string) map[string][]coreElement {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "StructureDefinition-*.json"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no StructureDefinitions: %v", err)
+		t.Fatalf("no StructureDefinitions in %s: %v", dir, err)
 	}
-	want := map[string]elementSets{}
+	out := map[string][]coreElement{}
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
@@ -35,12 +51,7 @@ func TestSummaryElementsTable(t *testing.T) {
 			Abstract   bool   `json:"abstract"`
 			Type       string `json:"type"`
 			Snapshot   struct {
-				Element []struct {
-					Path       string `json:"path"`
-					IsSummary  bool   `json:"isSummary"`
-					IsModifier bool   `json:"isModifier"`
-					Min        int    `json:"min"`
-				} `json:"element"`
+				Element []coreElement `json:"element"`
 			} `json:"snapshot"`
 		}
 		if err := json.Unmarshal(raw, &sd); err != nil {
@@ -49,13 +60,76 @@ func TestSummaryElementsTable(t *testing.T) {
 		if sd.Kind != "resource" || sd.Derivation != "specialization" || sd.Abstract {
 			continue
 		}
-		var s elementSets
+		els := []coreElement{}
 		for _, e := range sd.Snapshot.Element {
-			parts := strings.Split(e.Path, ".")
-			if len(parts) != 2 || parts[0] != sd.Type {
-				continue
+			if parts := strings.Split(e.Path, "."); len(parts) == 2 && parts[0] == sd.Type {
+				els = append(els, e)
 			}
-			name := parts[1]
+		}
+		out[sd.Type] = els
+	}
+	return out
+}
+
+// writeCoreElements writes the extract one element a line, types sorted.
+func writeCoreElements(t *testing.T, m map[string][]coreElement) {
+	t.Helper()
+	types := make([]string, 0, len(m))
+	for k := range m {
+		types = append(types, k)
+	}
+	sort.Strings(types)
+	var b bytes.Buffer
+	b.WriteString("{\n")
+	for i, typ := range types {
+		name, _ := json.Marshal(typ)
+		b.WriteString(string(name) + ": [\n")
+		for j, e := range m[typ] {
+			line, _ := json.Marshal(e)
+			b.WriteString("  " + string(line))
+			if j < len(m[typ])-1 {
+				b.WriteString(",")
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("]")
+		if i < len(types)-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("}\n")
+	if err := os.WriteFile(coreElements, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSummaryElementsTable derives, from the R4 core StructureDefinitions
+// (their extract in testdata), which top-level elements of each resource type
+// are in the summary (isSummary), mandatory (min ≥ 1) or modifiers, and
+// checks the embedded table the binary uses is exactly that. Run with
+// -update-summary to rewrite the table, and with -r4-core DIR to rewrite the
+// extract from the package first.
+func TestSummaryElementsTable(t *testing.T) {
+	if *r4Core != "" {
+		writeCoreElements(t, extractCoreElements(t, *r4Core))
+	}
+	raw, err := os.ReadFile(coreElements)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var core map[string][]coreElement
+	if err := json.Unmarshal(raw, &core); err != nil {
+		t.Fatalf("%s: %v", coreElements, err)
+	}
+	if len(core) == 0 {
+		t.Fatalf("%s holds no resource types", coreElements)
+	}
+	want := map[string]elementSets{}
+	for typ, els := range core {
+		var s elementSets
+		for _, e := range els {
+			name := strings.TrimPrefix(e.Path, typ+".")
 			if e.IsSummary {
 				s.Summary = append(s.Summary, name)
 			}
@@ -69,7 +143,7 @@ func TestSummaryElementsTable(t *testing.T) {
 		sort.Strings(s.Summary)
 		sort.Strings(s.Mandatory)
 		sort.Strings(s.Modifier)
-		want[sd.Type] = s
+		want[typ] = s
 	}
 	if *updateSummary {
 		b, _ := json.MarshalIndent(want, "", " ")
