@@ -72,7 +72,7 @@ func TestFixturePatients(t *testing.T) {
 		"9000000017": "Bundle-careteam-found-lac-and-ucpp.json",
 	} {
 		t.Run(nhs, func(t *testing.T) {
-			raw, err := os.ReadFile("../../../../shared/fixtures/cpis/project-contract/" + file)
+			raw, err := os.ReadFile("testdata/" + file)
 			if err != nil {
 				t.Fatal(err)
 			}

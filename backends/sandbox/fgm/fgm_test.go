@@ -61,7 +61,7 @@ func TestFixturePatients(t *testing.T) {
 	if r.status != 200 || r.body["total"] != 1.0 {
 		t.Fatalf("9000000009: %d %v", r.status, r.body)
 	}
-	raw, err := os.ReadFile("../../../../shared/fixtures/fgm/project-contract/Bundle-flag-found-9000000009.json")
+	raw, err := os.ReadFile("testdata/Bundle-flag-found-9000000009.json")
 	if err != nil {
 		t.Fatal(err)
 	}

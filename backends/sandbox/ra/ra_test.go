@@ -89,7 +89,7 @@ func entries(r result) []any {
 func TestSandboxPatient(t *testing.T) {
 	_, base := start(t, ra.Options{})
 	for path, file := range map[string]string{"/Flag": "flagGET.json", "/Consent": "consentGET.json"} {
-		raw, err := os.ReadFile("../../../../shared/fixtures/ra/sandbox-mocks/" + file)
+		raw, err := os.ReadFile("testdata/" + file)
 		if err != nil {
 			t.Fatal(err)
 		}
