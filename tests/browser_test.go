@@ -27,8 +27,11 @@ const chromiumPath = "/usr/bin/chromium"
 // clinical system would (POST /oauth/launch, then the launch URL) and
 // checks what a clinician sees: the banner, alerts first and above the
 // fold on a phone, the lists, a document opening, the keyboard path, a
-// restricted patient, a failed source's banner, and that the session sees
-// no other patient. Screenshots go to tests/browser/artifacts/.
+// restricted patient, a failed source's banner, that the session sees no
+// other patient, the deceased banner of a deceased patient (9000000009,
+// 9000000025: first, an alert, high contrast, in the first screen) and its
+// absence, with the age, on a living one's (9693632109). Screenshots go to
+// tests/browser/artifacts/; no assertion depends on one.
 //
 // It needs node, /usr/bin/chromium and node_modules/playwright-core; without
 // them it is skipped, unless CI is set, when it fails.

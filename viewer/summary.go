@@ -37,12 +37,22 @@ type Section[T any] struct {
 type Banner struct {
 	NHSNumber string // formatted 3-3-4
 	Name      string // "SMITH, Jane (Mrs)"
-	BirthDate string // "22-Oct-2010"
-	Age       string // "15 years"; empty when deceased
-	Deceased  string // date of death, "22-Oct-2010"
-	Gender    string
-	GP        string
-	Address   string
+	BirthDate string // "22-Oct-2010", or as PDS has it when partial ("1980")
+	// Age today of a living patient ("42 years", "11 months", "9 days");
+	// AgeUnknown when the date of birth is partial or unreadable, so no age
+	// can be given (and the page says so).
+	Age        string
+	AgeUnknown bool
+	// Deceased: PDS records the patient's death (deceasedDateTime, or
+	// deceasedBoolean true). The page then leads with a deceased banner
+	// saying Died ("Died 3 March 2024", England's date; "Date of death not
+	// recorded") and AgeAtDeath ("42 years", when both dates are full).
+	Deceased   bool
+	Died       string
+	AgeAtDeath string
+	Gender     string
+	GP         string
+	Address    string
 	// Restricted: the record is flagged R or V (restricted / very
 	// restricted). Address, contacts and GP are never shown.
 	Restricted bool
@@ -257,6 +267,11 @@ func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binar
 		return nil, fmt.Errorf("viewer: the summary is a %q, not a Bundle", b.ResourceType)
 	}
 	s := &Summary{Patient: Banner{NHSNumber: FormatNHSNumber(nhs), Missing: true}}
+	// The banner is the Patient asked for. $summary holds one Patient, the
+	// asked one, or the current record when the number was superseded; if
+	// a Bundle ever held more, another person's name or death must not
+	// become this page's, so the asked number wins, else the first.
+	patientFound, patientExact := false, false
 	seenNote := map[string]bool{}
 	for _, e := range b.Entry {
 		var r resource
@@ -265,7 +280,11 @@ func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binar
 		}
 		switch r.ResourceType {
 		case "Patient":
-			s.Patient = banner(&r, now)
+			exact := isPatient(&r, nhs)
+			if !patientFound || exact && !patientExact {
+				s.Patient = banner(&r, now)
+				patientFound, patientExact = true, exact
+			}
 		case "Flag":
 			s.Flags.Items = append(s.Flags.Items, flag(&r))
 		case "AllergyIntolerance":
@@ -359,6 +378,19 @@ func (s *Summary) markMissing(source string) {
 	}
 }
 
+// isPatient reports whether the Patient is NHS number nhs.
+func isPatient(r *resource, nhs string) bool {
+	if r.ID == nhs {
+		return true
+	}
+	for _, id := range r.Identifier {
+		if id.System == nhsnumber.System && id.Value == nhs {
+			return true
+		}
+	}
+	return false
+}
+
 // banner reads the Patient.
 func banner(r *resource, now time.Time) Banner {
 	b := Banner{NHSNumber: FormatNHSNumber(r.ID), Gender: titleCase(r.Gender), BirthDate: formatDate(r.BirthDate)}
@@ -373,21 +405,14 @@ func banner(r *resource, now time.Time) Banner {
 			b.Restricted = true
 		}
 	}
-	switch {
-	case r.DeceasedDateTime != "":
-		b.Deceased = formatDate(r.DeceasedDateTime)
-	case r.DeceasedBoolean:
-		b.Deceased = "date not recorded"
-	default:
-		b.Age = age(r.BirthDate, now)
-	}
+	b.setAge(r.BirthDate, r.DeceasedDateTime, r.DeceasedBoolean, now)
 	if b.Restricted {
 		return b // never the address, contacts or GP
 	}
 	if len(r.GeneralPractitioner) > 0 {
 		b.GP = referenceText(&r.GeneralPractitioner[0])
 	}
-	b.Address = homeAddress(r.Address, now)
+	b.Address = homeAddress(r.Address, now.In(london))
 	return b
 }
 
@@ -562,42 +587,6 @@ func sortKey(d string) string {
 		return d
 	}
 	return t.Format("2006-01-02")
-}
-
-// age in the units the NHS patient banner uses: years from 2, months under
-// 2, weeks under a month … days under a week.
-func age(birth string, now time.Time) string {
-	if len(birth) < 10 {
-		return ""
-	}
-	b, err := time.Parse("2006-01-02", birth[:10])
-	if err != nil || now.Before(b) {
-		return ""
-	}
-	years := now.Year() - b.Year()
-	months := int(now.Month()) - int(b.Month())
-	if now.Day() < b.Day() {
-		months--
-	}
-	months += 12 * years
-	years = months / 12
-	days := int(now.Sub(b).Hours() / 24)
-	plural := func(n int, unit string) string {
-		if n == 1 {
-			return "1 " + unit
-		}
-		return fmt.Sprintf("%d %ss", n, unit)
-	}
-	switch {
-	case years >= 2:
-		return plural(years, "year")
-	case months >= 1:
-		return plural(months, "month")
-	case days >= 7:
-		return plural(days/7, "week")
-	default:
-		return plural(days, "day")
-	}
 }
 
 func conceptText(c *concept) string {

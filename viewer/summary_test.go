@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestParseSummaryFull(t *testing.T) {
 	s := parse(t, "summary-full.json", "9000000009")
 	p := s.Patient
 	if p.NHSNumber != "900 000 0009" || p.Name != "SMITH, Jane (Mrs)" || p.BirthDate != "22-Oct-2010" || p.Gender != "Female" ||
-		p.GP != "ODS Y12345" || p.Restricted || p.Missing || p.Deceased != "22-Oct-2010" || p.Age != "" {
+		p.GP != "ODS Y12345" || p.Restricted || p.Missing || !p.Deceased || p.Died != "Died 22 October 2010" || p.AgeAtDeath != "under 1 day" || p.Age != "" {
 		t.Errorf("banner %+v", p)
 	}
 	if !strings.Contains(p.Address, "LS1 6AE") {
@@ -127,20 +128,26 @@ func TestPages(t *testing.T) {
 	v := newViewer(t, f, nil)
 	tests := []struct {
 		name, nhs, file string
-		has, not        []string
+		// deceased: the page leads with the deceased banner.
+		deceased bool
+		has, not []string
 	}{
-		{"full", "9000000009", "summary-full.json",
-			[]string{`900 000 0009`, `SMITH, Jane (Mrs)`, `Child Protection Plan`, `Toxic reaction to wasp sting`, `Co-codamol`, `COVID-19 Vaccine`, `End of life care coordination summary`, `LS1 6AE`, `ODS Y12345`},
-			[]string{`Incomplete record`, `Restricted record`, `may be incomplete`}},
-		{"restricted", "9000000025", "summary-restricted.json",
-			[]string{`900 000 0025`, `Restricted record`, `SMYTHE, Janet (Mrs)`},
+		{"full", "9000000009", "summary-full.json", true,
+			[]string{`900 000 0009`, `SMITH, Jane (Mrs)`, `Child Protection Plan`, `Toxic reaction to wasp sting`, `Co-codamol`, `COVID-19 Vaccine`, `End of life care coordination summary`, `LS1 6AE`, `ODS Y12345`,
+				`<title>Deceased: SMITH, Jane (Mrs) – Care record summary</title>`, `Died 22 October 2010, aged under 1 day`},
+			[]string{`Incomplete record`, `Restricted record`, `may be incomplete`, `class="age"`}},
+		{"living", "9000000092", "summary-living.json", false,
+			[]string{`900 000 0092`, `SMITH, Jane (Mrs)`, `<dd data-testid="born">25-Nov-1984 <span class="age" data-testid="age">(42 years)</span></dd>`, `Child Protection Plan`},
+			[]string{`Deceased`, `deceased`, `Died`}},
+		{"restricted", "9000000025", "summary-restricted.json", true,
+			[]string{`900 000 0025`, `Restricted record`, `SMYTHE, Janet (Mrs)`, `Died 22 October 2010`},
 			[]string{`data-testid="gp"`, `data-testid="address"`, `ODS `, `LS1`}},
-		{"partial", "9000000009", "summary-partial.json",
+		{"partial", "9000000009", "summary-partial.json", true,
 			[]string{`Incomplete record: 3 sources did not answer`, `(the cpis service could not be reached)`, `<strong>Child Protection - Information Sharing (CP-IS)</strong>`, `<strong>AllergyIntolerance</strong>`, `May be incomplete:`},
 			[]string{`None recorded in the Summary Care Record`}},
-		{"minimal", "9000000033", "summary-minimal.json",
+		{"minimal", "9000000033", "summary-minimal.json", false,
 			[]string{`900 000 0033`, `no Summary Care Record`, `No alerts`},
-			[]string{`Incomplete record`}},
+			[]string{`Incomplete record`, `deceased`, `Born`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,6 +176,11 @@ func TestPages(t *testing.T) {
 				}
 			}
 			order := []string{`<html lang="en-GB">`, `class="skip-link" href="#main"`, `<header`, `<main id="main"`, `<h1 id="patient-name">`, `id="flags-h"`, `id="allergies-h"`, `id="medications-h"`, `id="vaccinations-h"`, `id="documents-h"`, `<footer`}
+			if tt.deceased {
+				// First in main: before the name, and so before any failure
+				// banner, alert or list.
+				order = slices.Insert(order, 4, `<div class="deceased" role="alert" data-testid="deceased">`)
+			}
 			last := -1
 			for _, o := range order {
 				i := strings.Index(page, o)
@@ -233,5 +245,114 @@ func checkWellFormed(t *testing.T, page string) {
 		if !ids[m[1]] {
 			t.Errorf("aria-labelledby %q names no element", m[1])
 		}
+	}
+}
+
+// TestDeceasedBanner renders summaries through one viewer, one after the
+// other as different clinicians' sessions would, and checks that a
+// deceased patient's page leads with the deceased banner, before the name
+// and any clinical content, and that no other page has it: not a living
+// patient's after a deceased one's, not from another Patient a Bundle
+// might hold, not when PDS did not answer (the page then says the death
+// status is unknown).
+func TestDeceasedBanner(t *testing.T) {
+	const asked, other = "9000000106", "9000000114"
+	patient := func(nhs, family, fields string) string {
+		return `{"resourceType":"Patient","id":"` + nhs + `","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"` + nhs +
+			`"}],"name":[{"use":"usual","family":"` + family + `","given":["Alex"]}],"gender":"female"` + fields + `}`
+	}
+	// Clinical content the banner must precede.
+	clinical := []string{
+		`{"resourceType":"Flag","status":"active","category":[{"coding":[{"code":"safety"}],"text":"Safety"}],"code":{"text":"Child Protection Plan"}}`,
+		`{"resourceType":"AllergyIntolerance","code":{"text":"Penicillin allergy"},"clinicalStatus":{"text":"active"}}`,
+	}
+	pdsDown := `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"incomplete","diagnostics":"Patient (PDS) could not be reached, so its records are missing from this answer: the pds service failed"}]}`
+	bundle := func(resources ...string) []byte {
+		var entries []string
+		for _, r := range append(resources, clinical...) {
+			entries = append(entries, `{"resource":`+r+`}`)
+		}
+		return []byte(`{"resourceType":"Bundle","type":"searchset","entry":[` + strings.Join(entries, ",") + `]}`)
+	}
+	tests := []struct {
+		name   string
+		bundle []byte
+		// banner is the deceased banner's text; "" for none.
+		banner   string
+		has, not []string
+	}{
+		{"date of death", bundle(patient(asked, "DEAD", `,"birthDate":"1981-12-05","deceasedDateTime":"2024-03-03T10:15:00+00:00"`)),
+			"Deceased Died 3 March 2024, aged 42 years", []string{`DEAD, Alex`, `<dd data-testid="born">05-Dec-1981</dd>`}, []string{`class="age"`}},
+		{"death late on a summer evening: England's date", bundle(patient(asked, "DEAD", `,"birthDate":"1950-07-01","deceasedDateTime":"2024-06-30T23:30:00Z"`)),
+			"Deceased Died 1 July 2024, aged 74 years", nil, nil},
+		{"deceasedBoolean", bundle(patient(asked, "DEAD", `,"birthDate":"1981-12-05","deceasedBoolean":true`)),
+			"Deceased Date of death not recorded", nil, []string{`class="age"`}},
+		{"living", bundle(patient(asked, "LIVING", `,"birthDate":"1984-11-25"`)),
+			"", []string{`LIVING, Alex`, `(42 years)`}, nil},
+		{"deceasedBoolean false", bundle(patient(asked, "LIVING", `,"birthDate":"2026-11-20","deceasedBoolean":false`)),
+			"", []string{`(5 days)`}, nil},
+		{"living, year of birth only", bundle(patient(asked, "LIVING", `,"birthDate":"1984"`)),
+			"", []string{`<dd data-testid="born">1984 <span class="age">(age not known)</span></dd>`}, []string{`data-testid="age"`}},
+		{"another, deceased Patient after the asked one", bundle(patient(asked, "LIVING", `,"birthDate":"1984-11-25"`), patient(other, "OTHER", `,"deceasedDateTime":"2024-03-03"`)),
+			"", []string{`LIVING, Alex`, `(42 years)`}, []string{`OTHER`, `900 000 0114`}},
+		{"another, deceased Patient before the asked one", bundle(patient(other, "OTHER", `,"deceasedDateTime":"2024-03-03"`), patient(asked, "LIVING", `,"birthDate":"1984-11-25"`)),
+			"", []string{`LIVING, Alex`}, []string{`OTHER`, `900 000 0114`}},
+		{"the asked one deceased, another living", bundle(patient(other, "OTHER", `,"birthDate":"1984-11-25"`), patient(asked, "DEAD", `,"deceasedDateTime":"2024-03-03"`)),
+			"Deceased Died 3 March 2024", []string{`DEAD, Alex`}, []string{`OTHER`, `900 000 0114`}},
+		{"superseded: PDS answered with the current record, deceased", bundle(patient(other, "MERGED", `,"birthDate":"1981-12-05","deceasedDateTime":"2024-03-03"`)),
+			"Deceased Died 3 March 2024, aged 42 years", []string{`MERGED, Alex`}, nil},
+		{"PDS did not answer: death status unknown, said so", bundle(pdsDown),
+			"", []string{`whether the patient has died are not shown`}, nil},
+	}
+	f := newFakeFacade(t)
+	v := newViewer(t, f, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.summaries[asked] = tt.bundle
+			b := newBrowser(t, v)
+			signIn(t, b, f, asked)
+			w := b.get("/view/Patient/" + asked)
+			if w.Code != 200 {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			page := w.Body.String()
+			checkWellFormed(t, page)
+			m := regexp.MustCompile(`(?s)<div class="deceased" role="alert" data-testid="deceased">(.*?)</div>`).FindStringSubmatchIndex(page)
+			switch {
+			case tt.banner == "" && m != nil:
+				t.Fatalf("a living patient's page has the deceased banner: %s", page[m[0]:m[1]])
+			case tt.banner == "" && (strings.Contains(page, "Deceased") || strings.Contains(page, "banner--deceased")):
+				t.Fatal("a living patient's page says Deceased")
+			case tt.banner != "" && m == nil:
+				t.Fatalf("no deceased banner:\n%s", page)
+			case tt.banner != "":
+				if got := strings.Join(strings.Fields(regexp.MustCompile(`<[^>]+>`).ReplaceAllString(page[m[2]:m[3]], " ")), " "); got != tt.banner {
+					t.Errorf("banner %q, want %q", got, tt.banner)
+				}
+				// First in main: before the name, the failures and every list.
+				main := strings.Index(page, `<main id="main"`)
+				if between := page[main:m[0]]; main < 0 || strings.Contains(between, "<section") || strings.Contains(between, "<h") {
+					t.Errorf("the deceased banner is not first in main: %q precedes it", between)
+				}
+				for _, after := range []string{`<h1 id="patient-name">`, `id="flags-h"`, `Child Protection Plan`, `id="allergies-h"`, `Penicillin allergy`, `id="medications-h"`, `id="documents-h"`} {
+					if i := strings.Index(page, after); i < m[1] {
+						t.Errorf("%s is at %d, before the deceased banner's end at %d", after, i, m[1])
+					}
+				}
+				if !strings.Contains(page, `<title>Deceased: `) {
+					t.Error("the title does not say Deceased")
+				}
+			}
+			for _, s := range tt.has {
+				if !strings.Contains(page, s) {
+					t.Errorf("page lacks %q", s)
+				}
+			}
+			for _, s := range tt.not {
+				if strings.Contains(page, s) {
+					t.Errorf("page has %q", s)
+				}
+			}
+		})
 	}
 }

@@ -464,7 +464,7 @@ type pageData struct {
 
 func (v *Viewer) render(w http.ResponseWriter, status int, page string, d pageData) {
 	d.Static = "/view/static"
-	d.Generated = v.cfg.Now().Local().Format("15:04 on 02-Jan-2006")
+	d.Generated = v.cfg.Now().In(london).Format("15:04 on 02-Jan-2006") // England's time, whatever the host's zone
 	var buf bytes.Buffer
 	if err := v.pages[page].ExecuteTemplate(&buf, "layout", d); err != nil {
 		v.cfg.Logger.WithFields(logrus.Fields{"request_id": requestID(w), "page": page}).Error("viewer: a page could not be rendered")

@@ -43,7 +43,8 @@ type fakeFacade struct {
 	tokenStatus int
 	// noPatient: the token response names no patient.
 	noPatient bool
-	// summaries by NHS number: a file in testdata, or a status.
+	// summaries by NHS number: a file in testdata, a Bundle ([]byte), or a
+	// status.
 	summaries map[string]any
 	// seen records every API request's Authorization header.
 	seen []string
@@ -58,6 +59,7 @@ func newFakeFacade(t *testing.T) *fakeFacade {
 		"9000000025": "summary-restricted.json",
 		"9000000033": "summary-minimal.json",
 		"9000000017": "summary-partial.json",
+		"9000000092": "summary-living.json",
 		"9111231130": http.StatusNotFound,
 		"9000000041": http.StatusGone,
 		"9000000068": http.StatusForbidden,
@@ -162,6 +164,8 @@ func (f *fakeFacade) summary(w http.ResponseWriter, r *http.Request) {
 			f.t.Error(err)
 		}
 		_, _ = w.Write(raw)
+	case []byte:
+		_, _ = w.Write(s)
 	case int:
 		if s == http.StatusNotFound {
 			raw, _ := os.ReadFile("testdata/outcome-not-found.json")

@@ -94,6 +94,8 @@ try {
   await scenario('a: launch for 9000000009, summary, document, keyboard', async () => {
     const { context, page, cspErrors } = await launch(browser, '9000000009', PHONE);
     await expectText(page, '[data-testid="nhs-number"]', '900 000 0009');
+    // 9000000009 died on 22 October 2010 (PDS): that comes first.
+    await expectDeceased(page, 'Died 22 October 2010', PHONE);
     // Alerts before allergies, and in the first screen of a phone.
     const flags = page.locator('#flags-h');
     assert.ok(await top(flags) < await top(page.locator('#allergies-h')), 'alerts are not before allergies');
@@ -144,6 +146,7 @@ try {
     const { context, page } = await launch(browser, '9000000025', DESKTOP);
     await expectText(page, '[data-testid="nhs-number"]', '900 000 0025');
     await expectText(page, '[data-testid="restricted"]', 'Restricted record');
+    await expectDeceased(page, 'Died 22 October 2010', DESKTOP);
     assert.equal(await page.locator('[data-testid="gp"]').count(), 0, 'a GP is shown');
     assert.equal(await page.locator('[data-testid="address"]').count(), 0, 'an address is shown');
     await shot(page, 'restricted-desktop.png');
@@ -184,10 +187,63 @@ try {
     assert.equal(new URL(page.url()).host, new URL(ROOT).host);
     await context.close();
   });
+
+  await scenario('e: a living patient 9693632109: age, and no deceased banner', async () => {
+    const { context, page } = await launch(browser, '9693632109', DESKTOP);
+    await expectText(page, '[data-testid="nhs-number"]', '969 363 2109');
+    assert.equal(await page.locator('[data-testid="deceased"]').count(), 0, 'a living patient has the deceased banner');
+    assert.equal(await page.getByRole('alert').count(), 0, 'a living patient\'s page has an alert role');
+    assert.ok(!/deceased/i.test(await page.locator('body').textContent()), 'a living patient\'s page says deceased');
+    assert.ok(!/^Deceased/.test(await page.title()), 'the title says Deceased');
+    // Born 23 June 1946: the age on today's date in England.
+    const [y, m, d] = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/London' }).format(new Date()).split('-').map(Number);
+    const age = y - 1946 - (m < 6 || (m === 6 && d < 23) ? 1 : 0);
+    await expectText(page, '[data-testid="born"]', `23-Jun-1946 (${age} years)`);
+    await shot(page, 'living-desktop.png', false);
+    await context.close();
+  });
 } finally {
   await browser.close();
 }
 console.log(results.join('\n'));
+
+// expectDeceased checks a deceased patient's page leads with the deceased
+// banner: an alert, worded (never colour alone), high contrast, before the
+// name and every clinical list, and in the first screen.
+async function expectDeceased(page, died, viewport) {
+  const banner = page.locator('[data-testid="deceased"]');
+  assert.equal(await banner.count(), 1, 'no deceased banner');
+  assert.ok(await banner.isVisible(), 'the deceased banner is not visible');
+  await expectText(page, '[data-testid="deceased"]', 'Deceased');
+  await expectText(page, '[data-testid="deceased"]', died);
+  assert.equal(await page.getByRole('alert').filter({ hasText: 'Deceased' }).count(), 1, 'the deceased banner is not an alert');
+  assert.match(await page.title(), /^Deceased: /, 'the title does not say Deceased');
+  const box = await banner.boundingBox();
+  assert.ok(box.y + box.height <= viewport.height, `the deceased banner ends at ${box.y + box.height}px: below the first screen`);
+  for (const after of ['#patient-name', '#flags-h', '#allergies-h', '#medications-h', '#vaccinations-h', '#documents-h']) {
+    assert.ok(box.y + box.height <= await top(page.locator(after)), `${after} is above the deceased banner's end`);
+  }
+  const failures = page.locator('[data-testid="failures"]');
+  if (await failures.count()) {
+    assert.ok(box.y + box.height <= await top(failures), 'the failures banner is above the deceased banner');
+  }
+  // Text against background at least 7:1 (WCAG AAA), bold label, and no
+  // more than the page's own width.
+  const style = await banner.evaluate((el) => {
+    const lum = (c) => {
+      const [r, g, b] = c.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number).map((v) => {
+        v /= 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const s = getComputedStyle(el);
+    const [a, b] = [lum(s.color), lum(s.backgroundColor)].sort((x, y) => y - x);
+    return { contrast: (a + 0.05) / (b + 0.05), bold: Number(getComputedStyle(el.querySelector('strong')).fontWeight) >= 700 };
+  });
+  assert.ok(style.contrast >= 7, `the deceased banner's contrast is ${style.contrast.toFixed(1)}:1`);
+  assert.ok(style.bold, 'the word Deceased is not bold');
+}
 
 async function expectText(page, selector, text) {
   const got = await page.locator(selector).first().textContent();
