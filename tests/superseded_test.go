@@ -3,17 +3,20 @@ package tests
 import (
 	"strings"
 	"testing"
+
+	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
 )
 
 // A superseded NHS number: PDS answers it with the record that replaced it
-// (the sandbox's 9000000041, merged into 9732019395). The other services
-// hold the person's records under the current number only, so clinical
-// searches and $summary made with the old number are made again with the
-// current one, and the answer names both numbers: never an empty record
-// for the right person.
+// (the PDS simulator's synthetic pair: the public sandbox shows no superseded
+// read, and answers its own 9000000041 and 9732019395 with 404). The other
+// services hold the person's records under the current number only, so
+// clinical searches and $summary made with the old number are made again
+// with the current one, and the answer names both numbers: never an empty
+// record for the right person.
 const (
-	supersededNHS  = "9000000041"
-	supersedingNHS = "9732019395"
+	supersededNHS  = sandboxpds.SupersededNHSNumber
+	supersedingNHS = sandboxpds.SupersedingNHSNumber
 )
 
 func TestSupersededNumberFindsTheCurrentRecords(t *testing.T) {

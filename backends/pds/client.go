@@ -1,7 +1,7 @@
 // Package pds is the client of the Personal Demographics Service (FHIR) API:
 // read, search, update and create Patients. It returns PDS's payloads as bytes for
 // mappers/pds to decode, and turns PDS's error codes into categorised
-// fhirerr errors (BACKENDS.md §1 and §8).
+// fhirerr errors (docs/backends.md, "PDS").
 package pds
 
 import (
@@ -184,8 +184,15 @@ func (c *Client) Search(ctx context.Context, params url.Values) (*SearchResult, 
 	}
 	switch b.ResourceType {
 	case "OperationOutcome":
-		if o, ok := upstream.ParseOutcome(res.Body); ok && (o.Code == "TOO_MANY_MATCHES" || o.IssueCode == "multiple-matches") {
+		o, ok := upstream.ParseOutcome(res.Body)
+		switch {
+		case ok && (o.Code == "TOO_MANY_MATCHES" || o.IssueCode == "multiple-matches"):
 			return &SearchResult{TooManyMatches: true}, nil
+		case ok && o.IssueCode == "not-supported" && o.Severity == "warning":
+			// The public sandbox's answer to a search it has no canned
+			// answer for: 200 with a warning, not a result.
+			return nil, &fhirerr.Error{Category: fhirerr.NotSupported, IssueCode: "not-supported", Backend: Name,
+				Message: "PDS cannot run this search: it answered that it has no result for this combination of parameters"}
 		}
 		return nil, badPayload("search", nil)
 	case "Bundle":
@@ -214,7 +221,7 @@ func (c *Client) errorFrom(res *upstream.Response) error {
 	o, ok := upstream.ParseOutcome(res.Body)
 	e := &fhirerr.Error{Backend: Name}
 	if ok && o.Code != "" {
-		// Keep the system of origin (BACKENDS.md §8); ErrorSystem only when
+		// Keep the system of origin; ErrorSystem only when
 		// PDS named none.
 		system := o.System
 		if system == "" {

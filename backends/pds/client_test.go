@@ -201,6 +201,11 @@ func TestSearch(t *testing.T) {
 			wantFail: true, wantErr: fhirerr.BadGateway,
 		},
 		{
+			name:     "200 not-supported warning (the public sandbox's answer to a search it has no example for)",
+			answer:   answer{status: http.StatusOK, body: readTestdata(t, "search.200.no-example-not-supported.derived.json")},
+			wantFail: true, wantErr: fhirerr.NotSupported,
+		},
+		{
 			name:     "200 Patient instead of a Bundle",
 			answer:   answer{status: http.StatusOK, body: readTestdata(t, "patient_9000000009.json")},
 			wantFail: true, wantErr: fhirerr.BadGateway,

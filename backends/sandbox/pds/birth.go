@@ -72,9 +72,7 @@ func (s *Simulator) RegisterBirth(b Birth) (nhs, version string, err error) {
 	if s.db.invalidated[id] {
 		return "", "", ErrMotherNotFound
 	}
-	if to, ok := s.db.superseded[id]; ok {
-		id = to
-	}
+	id = s.db.current(id)
 	mother := s.lookup(id)
 	if mother == nil {
 		return "", "", ErrMotherNotFound

@@ -1,9 +1,9 @@
 package pds
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/pds/fixtures"
 )
@@ -19,32 +19,10 @@ type apiError struct {
 	diagnostics string // replaces the template's #(diagnostics); "" drops it
 	display     string // replaces the template's #(display) or display
 	issueCode   string // replaces the template's issue.code
+	timestamp   bool   // append a "timestamp", as the sandbox does on some 404s
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.diagnostics) }
-
-type outcome struct {
-	ResourceType string         `json:"resourceType"`
-	Issue        []outcomeIssue `json:"issue"`
-}
-
-type outcomeIssue struct {
-	Severity    string          `json:"severity"`
-	Code        string          `json:"code"`
-	Details     *outcomeDetails `json:"details,omitempty"`
-	Diagnostics string          `json:"diagnostics,omitempty"`
-}
-
-type outcomeDetails struct {
-	Coding []outcomeCoding `json:"coding"`
-}
-
-type outcomeCoding struct {
-	System  string `json:"system"`
-	Version string `json:"version,omitempty"`
-	Code    string `json:"code"`
-	Display string `json:"display"`
-}
 
 const (
 	placeholderDiagnostics = "#(diagnostics)"
@@ -57,9 +35,11 @@ var templateDisplays = map[string]string{
 	"INVALID_METHOD": "Invalid method",
 }
 
-// outcomes holds the parsed sandbox templates (fixtures/errorResponses and
-// the TOO_MANY_MATCHES search response), keyed by code.
-type outcomes map[string]outcome
+// outcomes holds the sandbox templates (fixtures/errorResponses and the
+// TOO_MANY_MATCHES search response), keyed by code, with their members in
+// file order: the sandbox fills a template by assigning to the parsed object,
+// so its answers keep the template's member order and so do ours.
+type outcomes map[string]*object
 
 func loadOutcomes() (outcomes, error) {
 	codes := []string{
@@ -69,6 +49,7 @@ func loadOutcomes() (outcomes, error) {
 		"MISSING_VALUE", "PRECONDITION_FAILED", "RESOURCE_NOT_FOUND",
 		"RESOURCE_VERSION_MISMATCH", "TOO_FEW_VALUES_SUBMITTED",
 		"TOO_MANY_VALUES_SUBMITTED", "UNSUPPORTED_SERVICE", "TOO_MANY_MATCHES",
+		"SINGLE_MATCH", "MULTIPLE_MATCHES",
 	}
 	out := outcomes{}
 	for _, c := range codes {
@@ -76,11 +57,12 @@ func loadOutcomes() (outcomes, error) {
 		if err != nil {
 			return nil, err
 		}
-		var o outcome
-		if err := json.Unmarshal(b, &o); err != nil {
+		v, err := decodeJSON(b)
+		if err != nil {
 			return nil, fmt.Errorf("pds: template %s: %w", c, err)
 		}
-		if len(o.Issue) != 1 || o.Issue[0].Details == nil || len(o.Issue[0].Details.Coding) != 1 {
+		o, ok := v.(*object)
+		if !ok || templateCoding(o) == nil {
 			return nil, fmt.Errorf("pds: template %s: want one issue with one coding", c)
 		}
 		out[c] = o
@@ -88,57 +70,83 @@ func loadOutcomes() (outcomes, error) {
 	return out, nil
 }
 
-// untemplated are the codes the sandbox has no template for (BACKENDS.md
-// §1: they come from the specification): each borrows the shape of a
-// template, with its own code and display.
+// templateIssue and templateCoding return issue[0] and its
+// details.coding[0], or nil when the template has another shape.
+func templateIssue(o *object) *object {
+	issues, _ := o.m["issue"].([]any)
+	if len(issues) != 1 {
+		return nil
+	}
+	is, _ := issues[0].(*object)
+	return is
+}
+
+func templateCoding(o *object) *object {
+	is := templateIssue(o)
+	if is == nil {
+		return nil
+	}
+	details, _ := is.m["details"].(*object)
+	if details == nil {
+		return nil
+	}
+	codings, _ := details.m["coding"].([]any)
+	if len(codings) != 1 {
+		return nil
+	}
+	c, _ := codings[0].(*object)
+	return c
+}
+
+// untemplated are the codes the sandbox has no template for (they come from
+// the specification): each borrows the shape of a template, with its own
+// code and display.
 var untemplated = map[string]struct{ template, display string }{
 	"VALIDATION_ERROR":                {"INVALID_UPDATE", "Validation error"},
 	"UNSUPPORTED_VALUE":               {"INVALID_UPDATE", "Unsupported value"},
 	"UNSUPPORTED_CHARACTERS_IN_FIELD": {"INVALID_UPDATE", "Unsupported characters in field"},
-	// POST /Patient's refusals of a duplicate (stubs/postPatientResponses:
-	// issue code value, like INVALID_VALUE's).
-	"SINGLE_MATCH":     {"INVALID_VALUE", "Single match found"},
-	"MULTIPLE_MATCHES": {"INVALID_VALUE", "Multiple matches found"},
 }
 
-// render builds the body for e from its template. Codes without a template
-// borrow one (untemplated); unknown codes get the INVALID_VALUE shape with
-// their own code.
+// render builds the body for e from its template, as the sandbox does:
+// the code, display, diagnostics and issue code are assigned in place (a
+// member the template lacks is appended), an unused #(diagnostics)
+// placeholder is dropped. Codes without a template borrow one
+// (untemplated); unknown codes get the INVALID_VALUE shape with their own
+// code.
 func (os outcomes) render(e *apiError) []byte {
 	t, ok := os[e.code]
+	display := e.display
 	if !ok {
 		t = os["INVALID_VALUE"]
 		if u, found := untemplated[e.code]; found {
 			t = os[u.template]
-			if e.display == "" {
-				e = &apiError{status: e.status, code: e.code, diagnostics: e.diagnostics, display: u.display, issueCode: e.issueCode}
+			if display == "" {
+				display = u.display
 			}
 		}
 	}
-	is := t.Issue[0]
-	c := is.Details.Coding[0]
-	c.Code = e.code
+	doc := cloneJSON(t).(*object)
+	is, c := templateIssue(doc), templateCoding(doc)
+	c.set("code", e.code)
 	switch {
-	case e.display != "":
-		c.Display = e.display
-	case c.Display == placeholderDisplay:
-		c.Display = templateDisplays[e.code]
+	case display != "":
+		c.set("display", display)
+	case c.m["display"] == placeholderDisplay:
+		c.set("display", templateDisplays[e.code])
 	}
 	switch {
 	case e.diagnostics != "":
-		is.Diagnostics = e.diagnostics
-	case is.Diagnostics == placeholderDiagnostics:
-		is.Diagnostics = ""
+		is.set("diagnostics", e.diagnostics)
+	case is.m["diagnostics"] == placeholderDiagnostics:
+		is.del("diagnostics")
 	}
 	if e.issueCode != "" {
-		is.Code = e.issueCode
+		is.set("code", e.issueCode)
 	}
-	is.Details = &outcomeDetails{Coding: []outcomeCoding{c}}
-	b, err := json.Marshal(outcome{ResourceType: "OperationOutcome", Issue: []outcomeIssue{is}})
-	if err != nil {
-		panic(err) // plain structs of strings always marshal
+	if e.timestamp {
+		doc.set("timestamp", nowStamp())
 	}
-	return b
+	return encodeJSON(doc)
 }
 
 // Constructors for the errors the simulator answers, with the sandbox's
@@ -276,3 +284,8 @@ func errNotImplemented(what string) *apiError {
 	return &apiError{status: http.StatusNotImplemented, code: "UNSUPPORTED_SERVICE", issueCode: "not-supported",
 		diagnostics: fmt.Sprintf("%s is not implemented by this PDS simulator", what)}
 }
+
+// nowStamp is a Bundle or OperationOutcome "timestamp": the current time
+// in the format of the specification's examples (the sandbox writes
+// JavaScript's toISOString, 2025-01-01T00:00:00.000Z; both are FHIR instants).
+func nowStamp() string { return time.Now().UTC().Format("2006-01-02T15:04:05+00:00") }

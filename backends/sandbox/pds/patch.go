@@ -3,10 +3,10 @@ package pds
 import (
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
@@ -14,10 +14,10 @@ import (
 // PATCH /Patient/{nhsNumber} (BACKENDS.md §1 "Patch"; OpenAPI
 // components/paths/patient-patch.yaml).
 //
-// Checks, in order, after the X-Request-ID and token: the NHS number (400
-// INVALID_RESOURCE_ID), If-Match present and W/"<n>" (412
-// PRECONDITION_FAILED), Content-Type application/json-patch+json (400
-// UNSUPPORTED_SERVICE, as the sandbox answers), the patient (404), the body
+// Checks, in the sandbox's order: the NHS number (400 INVALID_RESOURCE_ID),
+// If-Match present and W/"<n>" (412 PRECONDITION_FAILED), a Content-Type
+// starting application/json (400 UNSUPPORTED_SERVICE), then the X-Request-ID
+// and token, the patient (404), the body
 // ({"patches":[…]} with an optional boolean "correction"), the version (409
 // RESOURCE_VERSION_MISMATCH), then the operations, applied in order to a
 // copy of the record. Unless Options.StatelessPatches is set, PDS's patch
@@ -66,16 +66,19 @@ func (s *Simulator) patch(w http.ResponseWriter, r *http.Request, id string) *ap
 	if err != nil {
 		return errPreconditionFailed(fmt.Sprintf("Invalid value - '%s' in header 'If-Match'", ifMatch))
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json-patch+json" {
+	// The specification names application/json-patch+json; the sandbox takes
+	// any media type starting application/json, and so do we.
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		return errWrongContentType()
+	}
+	if err := s.checkHeaders(r); err != nil {
+		return err
 	}
 	if s.db.invalidated[id] {
 		return errInvalidated()
 	}
-	if to, ok := s.db.superseded[id]; ok {
-		id = to
-	}
-	base := s.lookup(id)
+	id = s.db.current(id)
+	base := s.readable(id)
 	if base == nil {
 		return errNotFound()
 	}
@@ -155,7 +158,7 @@ func parsePatchBody(raw []byte) (*patchRequest, *apiError) {
 	}
 	body, ok := v.(*object)
 	if !ok {
-		return nil, errInvalidUpdate("the request body must be a JSON object holding 'patches'")
+		return nil, errInvalidUpdate("No patches found") // e.g. a bare JSON Patch list, as the sandbox answers
 	}
 	var extra []string
 	for _, k := range body.keys {

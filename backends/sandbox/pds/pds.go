@@ -1,7 +1,7 @@
 // Package pds simulates the Personal Demographics Service (FHIR) API: the
 // same paths, headers, payloads and errors as the real service and its public
-// sandbox (BACKENDS.md §1), over the reserved sandbox patients of the
-// fixtures plus a synthetic population.
+// sandbox (docs/backends.md, "PDS"), over the reserved sandbox patients of
+// the fixtures plus a synthetic population.
 //
 // A Simulator is an http.Handler serving everything under BasePath:
 //
@@ -16,8 +16,8 @@
 //	                             (create.go); RegisterBirth adds a notified
 //	                             baby in-process, from the same allocator
 //	                             (birth.go, for backends/sandbox/bna)
-//
-// Coverage answers 501 for now.
+//	POST  /Patient/$process-birth-details   a birth, over HTTP (birth.go)
+//	GET   /Coverage?subscriber:identifier=…  EHIC coverage (coverage.go)
 //
 // Updates are kept per Simulator, over a database of records that is
 // immutable and shared between simulators of the same population: a fresh
@@ -27,22 +27,24 @@
 // fixtures: read stubs, canned search answers, specification examples; a
 // full record wins over a reduced search copy for read, and search returns
 // and matches the sandbox's own search copy where there is one) plus the
-// synthetic people of package population, rendered as PDS records. Beyond
-// the fixtures the simulator models a superseded number
-// (SupersededNHSNumber), an invalidated one (InvalidatedNHSNumber) and the
+// synthetic people of package population, rendered as PDS records. As in
+// the sandbox, the patients of its canned searches that have no read stub
+// are found by search only (read is 404), but for 9000000017 (keptNHSNumber).
+// Beyond the fixtures the simulator models superseded numbers
+// (superseded.go), an invalidated one (InvalidatedNHSNumber) and the
 // previous names and e-mail addresses some fixture patients need
 // (fixtureHistory). A short table of canned answers (scenarios) covers the
-// few sandbox answers no data can explain; TestScenariosAreNeeded keeps it
+// sandbox answers no data can explain; TestScenariosAreNeeded keeps it
 // minimal.
 //
-// Where the public sandbox and BACKENDS.md differ, the sandbox wins: a
-// search without a birth date is 400 MISSING_VALUE ("Missing value -
-// 'birth_date/birth_date_range_start/birth_date_range_end'"), and
-// "history=true" is accepted as "_history=true".
+// The public sandbox's answers are the contract (contract_test.go, one row
+// per answer it gives); where the simulator departs from one, the departure
+// and its reason are in docs/backends.md.
 package pds
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -55,18 +57,12 @@ import (
 // BasePath is the path prefix PDS serves, as on api.service.nhs.uk.
 const BasePath = "/personal-demographics/FHIR/R4"
 
-// Special NHS numbers modelled beyond the fixtures (BACKENDS.md §9).
-const (
-	// SupersededNHSNumber was merged into SupersedingNHSNumber: reading it
-	// returns the superseding patient, whose id differs from the one asked.
-	SupersededNHSNumber = "9000000041"
-	// SupersedingNHSNumber is the record that replaced SupersededNHSNumber
-	// (Jane CUFF, the sandbox's "cuff_superseded" search patient).
-	SupersedingNHSNumber = "9732019395"
-	// InvalidatedNHSNumber is invalidated and not superseded: reading it gives
-	// 404 INVALIDATED_RESOURCE and no search returns it.
-	InvalidatedNHSNumber = "9000000068"
-)
+// keptNHSNumber is Jayne Smyth, whom the sandbox returns in searches and
+// related people but, since its October 2024 rewrite, answers 404 on read:
+// the simulator keeps reading her (the specification's Patient-Jayne-Smyth
+// example, which the earlier sandbox served), so that every patient a search
+// returns can be read (docs/backends.md, PDS departures).
+const keptNHSNumber = "9000000017"
 
 const contentTypeFHIR = "application/fhir+json"
 
@@ -147,9 +143,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("X-Correlation-Id", v)
 	}
 
-	if err := s.checkHeaders(r); err != nil {
-		s.writeError(w, err)
-		return
+	// PATCH checks its own headers first (patch.go), as the sandbox does.
+	if r.Method != http.MethodPatch {
+		if err := s.checkHeaders(r); err != nil {
+			s.writeError(w, err)
+			return
+		}
 	}
 	if err := s.route(w, r); err != nil {
 		s.writeError(w, err)
@@ -157,7 +156,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkHeaders applies the platform's header rules in the sandbox's order:
-// X-Request-ID first, then the access token.
+// X-Request-ID first, then the access token. An Authorization header, when
+// sent, must be "Bearer <token>" with a token of letters and digits (an
+// APIM access token's alphabet), as the sandbox checks: "Bearer" alone is
+// 401 "Missing access token", any other token 401 "Invalid Access Token".
+// Without the header, an Open simulator (the public sandbox) serves the
+// request and a closed one (the platform) answers 401.
 func (s *Simulator) checkHeaders(r *http.Request) *apiError {
 	id := r.Header.Get("X-Request-ID")
 	switch {
@@ -166,18 +170,34 @@ func (s *Simulator) checkHeaders(r *http.Request) *apiError {
 	case !wire.UUID.MatchString(id):
 		return errInvalidHeader("X-Request-ID", id)
 	}
-	if s.opts.Open {
-		return nil
-	}
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
+		if s.opts.Open {
+			return nil
+		}
 		return errAccessDenied("Missing Authorization header")
 	}
-	scheme, token, ok := strings.Cut(auth, " ")
-	if !ok || scheme != "Bearer" || strings.TrimSpace(token) == "" {
+	parts := strings.Split(auth, " ")
+	if len(parts) != 2 || parts[0] != "Bearer" || (!s.opts.Open && parts[1] == "") {
 		return errAccessDenied("Missing access token")
 	}
+	// Only the open (public sandbox) mode checks the token's alphabet: the
+	// embedded sandbox, closed, accepts the facade's configured token as is.
+	if s.opts.Open && !validSandboxToken(parts[1]) {
+		return errAccessDenied("Invalid Access Token")
+	}
 	return nil
+}
+
+// sandboxToken is the sandbox's access token rule,
+// ^(?=.*[a-zA-Z])(?=.*\d)[a-zA-Z0-9]+(_[a-zA-Z0-9]+)?$: letters and digits,
+// at least one of each, with at most one inner underscore.
+var sandboxTokenAlphabet = regexp.MustCompile(`^[a-zA-Z0-9]+(_[a-zA-Z0-9]+)?$`)
+
+func validSandboxToken(t string) bool {
+	return sandboxTokenAlphabet.MatchString(t) &&
+		strings.ContainsAny(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
+		strings.ContainsAny(t, "0123456789")
 }
 
 func (s *Simulator) route(w http.ResponseWriter, r *http.Request) *apiError {
@@ -195,6 +215,11 @@ func (s *Simulator) route(w http.ResponseWriter, r *http.Request) *apiError {
 			return s.create(w, r)
 		}
 		return errMethodNotAllowed(r.Method, rel)
+	case rel == "/Patient/$process-birth-details":
+		if r.Method == http.MethodPost {
+			return s.processBirthDetails(w, r)
+		}
+		return errMethodNotAllowed(r.Method, rel)
 	case len(parts) == 2 && parts[0] == "Patient":
 		switch r.Method {
 		case http.MethodGet:
@@ -209,7 +234,10 @@ func (s *Simulator) route(w http.ResponseWriter, r *http.Request) *apiError {
 		}
 		return errMethodNotAllowed(r.Method, rel)
 	case rel == "/Coverage":
-		return errNotImplemented("Coverage")
+		if r.Method == http.MethodGet {
+			return s.coverage(w, r)
+		}
+		return errMethodNotAllowed(r.Method, rel)
 	}
 	return errUnknownPath(r.URL.Path)
 }
@@ -231,10 +259,8 @@ func (s *Simulator) read(w http.ResponseWriter, id string) *apiError {
 	if s.db.invalidated[id] {
 		return errInvalidated()
 	}
-	if to, ok := s.db.superseded[id]; ok {
-		id = to
-	}
-	rec := s.lookup(id)
+	id = s.db.current(id)
+	rec := s.readable(id)
 	if rec == nil {
 		return errNotFound()
 	}

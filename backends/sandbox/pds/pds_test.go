@@ -30,6 +30,11 @@ func TestHeaders(t *testing.T) {
 		{name: "missing token", h: closed, status: 401, code: "ACCESS_DENIED", diagnostics: "Missing Authorization header"},
 		{name: "not a bearer token", h: closed, headers: map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, status: 401, code: "ACCESS_DENIED", diagnostics: "Missing access token"},
 		{name: "empty bearer token", h: closed, headers: map[string]string{"Authorization": "Bearer "}, status: 401, code: "ACCESS_DENIED"},
+		{name: "open: the sandbox's token alphabet", h: openSimulator(t), headers: map[string]string{"Authorization": "Bearer anything"}, status: 401, code: "ACCESS_DENIED",
+			diagnostics: "Invalid Access Token"},
+		{name: "open: letters and digits", h: openSimulator(t), headers: map[string]string{"Authorization": "Bearer abc123_X9"}, status: 200},
+		{name: "open: Bearer alone", h: openSimulator(t), headers: map[string]string{"Authorization": "Bearer"}, status: 401, code: "ACCESS_DENIED",
+			diagnostics: "Missing access token"},
 		{name: "missing X-Request-ID", h: closed, headers: map[string]string{"X-Request-ID": "", "Authorization": "Bearer x"}, status: 400, code: "MISSING_VALUE",
 			diagnostics: "Invalid request with error - X-Request-ID header must be supplied to access this resource"},
 		{name: "X-Request-ID is checked before the token", h: closed, headers: map[string]string{"X-Request-ID": ""}, status: 400, code: "MISSING_VALUE"},
@@ -156,7 +161,7 @@ func TestUnsupportedRoutes(t *testing.T) {
 		{name: "PATCH a search", method: "PATCH", path: pds.BasePath + "/Patient", status: 405, issueCode: "not-supported"},
 		{name: "create without a body", method: "POST", path: pds.BasePath + "/Patient", status: 400, issueCode: "required"},
 		{name: "POST a RelatedPerson", method: "POST", path: pds.BasePath + "/Patient/9000000017/RelatedPerson", status: 405, issueCode: "not-supported"},
-		{name: "Coverage not yet simulated", method: "GET", path: pds.BasePath + "/Coverage?subscriber:identifier=9000000009", status: 501, issueCode: "not-supported"},
+		{name: "POST a Coverage", method: "POST", path: pds.BasePath + "/Coverage", status: 405, issueCode: "not-supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

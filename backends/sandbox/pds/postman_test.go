@@ -18,7 +18,7 @@ import (
 
 // collection is NHS England's Postman collection for the PDS sandbox,
 // relative to this package's directory.
-const collection = "../../../../shared/fixtures/pds/postman/patient-demographics-sandbox.postman_collection.json"
+const collection = "testdata/postman/patient-demographics-sandbox.postman_collection.json"
 
 // The collection's folders the simulator serves; its coverage folders
 // wait for Coverage.

@@ -11,6 +11,12 @@ import (
 
 func TestRead(t *testing.T) {
 	sim := openSimulator(t)
+	supersedingETag := ""
+	for _, p := range population.Default() {
+		if p.NHSNumber == pds.SupersedingNHSNumber {
+			supersedingETag = `W/"` + strconv.Itoa(p.VersionID) + `"`
+		}
+	}
 	tests := []struct {
 		name     string
 		id       string
@@ -23,7 +29,11 @@ func TestRead(t *testing.T) {
 		{name: "full record", id: "9000000009", status: 200, wantID: "9000000009", etag: `W/"2"`, security: "U"},
 		{name: "restricted", id: "9000000025", status: 200, wantID: "9000000025", etag: `W/"2"`, security: "R"},
 		{name: "minimal record", id: "9000000033", status: 200, wantID: "9000000033", etag: `W/"2"`, security: "U"},
-		{name: "superseded returns the superseding patient", id: pds.SupersededNHSNumber, status: 200, wantID: pds.SupersedingNHSNumber, etag: `W/"2"`, security: "U"},
+		{name: "superseded returns the superseding patient", id: pds.SupersededNHSNumber, status: 200, wantID: pds.SupersedingNHSNumber, etag: supersedingETag, security: "U"},
+		{name: "superseded twice returns the current patient", id: pds.TwiceSupersededNHSNumber, status: 200, wantID: pds.SupersedingNHSNumber, etag: supersedingETag, security: "U"},
+		{name: "the sandbox's superseded number is unknown", id: "9000000041", status: 404, code: "RESOURCE_NOT_FOUND"},
+		{name: "search-only fixture patient", id: "9732019395", status: 404, code: "RESOURCE_NOT_FOUND"},
+		{name: "Jayne Smyth is kept", id: "9000000017", status: 200, wantID: "9000000017", etag: `W/"2"`, security: "U"},
 		{name: "invalidated", id: pds.InvalidatedNHSNumber, status: 404, code: "INVALIDATED_RESOURCE"},
 		{name: "unknown", id: "9111231130", status: 404, code: "RESOURCE_NOT_FOUND"},
 		{name: "bad check digit", id: "9000000000", status: 400, code: "INVALID_RESOURCE_ID"},

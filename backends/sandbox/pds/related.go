@@ -23,14 +23,16 @@ import (
 //     sandbox adds and fullUrls under this simulator's base, as search does;
 //   - a restricted patient (9000000025) has none: "Related people are not
 //     returned for a restricted patient and an empty bundle is returned";
-//   - other fixture patients have none, as in the sandbox;
+//   - other fixture patients have none, as in the sandbox (a search-only
+//     one is unknown, as on read);
 //   - a synthetic person mostly has none; some, chosen by their NHS number,
 //     have one: an adult of the same family name in the population, as
 //     guardian of a child or next of kin of an adult, referenced by NHS
 //     number (the specification's Referenced_RelatedPersonBundle form).
 //
-// Errors as for read: 400 INVALID_RESOURCE_ID, 404 RESOURCE_NOT_FOUND
-// (unknown patient; the sandbox answers 9111231130 so), 404
+// Errors as for read: 400 INVALID_RESOURCE_ID, 404 RESOURCE_NOT_FOUND with
+// a timestamp (unknown patient; the sandbox answers 9111231130 so, and any
+// other number it does not hold with an empty searchset), 404
 // INVALIDATED_RESOURCE; a superseded number answers for the superseding
 // patient.
 
@@ -50,12 +52,12 @@ func (s *Simulator) relatedPeople(w http.ResponseWriter, r *http.Request, id str
 	if s.db.invalidated[id] {
 		return errInvalidated()
 	}
-	if to, ok := s.db.superseded[id]; ok {
-		id = to
-	}
-	rec := s.lookup(id)
+	id = s.db.current(id)
+	rec := s.readable(id)
 	if rec == nil {
-		return errNotFound()
+		e := errNotFound()
+		e.timestamp = true // the sandbox stamps this 404 (only this one)
+		return e
 	}
 	var entries []relatedEntry
 	if !rec.restricted {

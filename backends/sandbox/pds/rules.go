@@ -506,7 +506,7 @@ func (v *validator) names(a, b any, ha, hb bool) *apiError {
 		return errInvalidUpdate("multiple nicknames cannot be added")
 	}
 	if countUse(before, "usual") > 0 && countUse(now, "usual") == 0 {
-		return errInvalidUpdate("the usual name cannot be removed")
+		return errForbiddenUpdate("not permitted to remove usual name") // the sandbox's answer
 	}
 	if hb && len(now) == 0 {
 		return errTooFewValues("name")
@@ -516,7 +516,7 @@ func (v *validator) names(a, b any, ha, hb bool) *apiError {
 
 func (v *validator) gender(a, b any, ha, hb bool) *apiError {
 	if !hb {
-		return errInvalidUpdate("the gender cannot be removed")
+		return errForbiddenUpdate("source not permitted to remove 'gender'") // the sandbox's answer
 	}
 	g, ok := b.(string)
 	if !ok {
@@ -533,7 +533,7 @@ func (v *validator) gender(a, b any, ha, hb bool) *apiError {
 
 func (v *validator) birthDate(a, b any, ha, hb bool) *apiError {
 	if !hb {
-		return errInvalidUpdate("the date of birth cannot be removed")
+		return errForbiddenUpdate("source not permitted to remove 'birthDate'") // the sandbox's answer
 	}
 	d, ok := b.(string)
 	if !ok {

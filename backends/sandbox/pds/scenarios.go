@@ -38,6 +38,31 @@ var scenarios = map[string]struct {
 			"number; the sandbox answers with 9000000009 alone",
 		ids: []string{"9000000009"}, scores: []float64{1},
 	},
+	// OAS "Wildcard search": the sandbox's canned score for both Smiths.
+	"birthdate=2010-10-22&family=sm*&gender=female": {
+		why: "the sandbox scores both wildcard matches 0.8343, whatever their names",
+		ids: []string{"9000000009", "9000000017"}, scores: []float64{0.8343, 0.8343},
+	},
+	// "Wildcard search including email" and "... phone and email".
+	"birthdate=2010-10-22&email=jane.smith@example.com&family=sm*&gender=female": {
+		why: "the sandbox scores a wildcard match on the e-mail address 1",
+		ids: []string{"9000000009"}, scores: []float64{1},
+	},
+	"birthdate=2010-10-22&email=jane.smith@example.com&family=sm*&gender=female&phone=01632960587": {
+		why: "the sandbox scores a wildcard match on phone and e-mail 1",
+		ids: []string{"9000000009"}, scores: []float64{1},
+	},
+	// OAS "Fuzzy search including phone and email".
+	"_fuzzy-match=true&birthdate=2010-10-22&email=jane.smith@example.com&family=smith&gender=female&given=jane&phone=01632960587": {
+		why: "the sandbox scores this exact fuzzy match 0.9542",
+		ids: []string{"9000000009"}, scores: []float64{0.9542},
+	},
+	// "Compound name search" (the sandbox ignores the birth date; 2010-10-22
+	// is the patient's).
+	"birthdate=2010-10-22&family=smith&gender=male&given=john paul&given=james": {
+		why: "the sandbox scores this exact match 0.75 (john_paul_smith_searchset.json)",
+		ids: []string{"9000000015"}, scores: []float64{0.75},
+	},
 	// Postman "Search with limited results inc email".
 	"birthdate=2010-10-22&email=janet.smythe@example.com&family=sm*&gender=female": {
 		why: "no fixture patient has this e-mail address (Janet Smythe's record " +

@@ -27,6 +27,15 @@ func (s *Simulator) lookup(id string) *record {
 	return s.db.byID[id]
 }
 
+// readable is lookup for read, patch and related people: nil for a
+// search-only fixture patient, as the sandbox answers 404 for them.
+func (s *Simulator) readable(id string) *record {
+	if r := s.lookup(id); r != nil && !r.searchOnly {
+		return r
+	}
+	return nil
+}
+
 // patchedRecords returns the records updated so far.
 func (s *Simulator) patchedRecords() map[string]*record {
 	s.store.mu.RLock()
