@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,45 +13,80 @@ import (
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 )
 
+// 9000000009's records in the public sandbox's answers, which have no ids:
+// the facade names each by a digest of its content (pinned here, as in the
+// mapper's goldens, so a change of the scheme is seen).
 const (
-	imms1 = "9000000009-90640007.747583-127" // 2020-12-10, AstraZeneca
-	imms2 = "9000000009-90640007.747583-128" // 2020-12-31
+	imms1   = "9000000009-x82adfd284b783728846afa78fc490f5e" // COVID-19, 2020-12-10, AstraZeneca, given
+	imms2   = "9000000009-xcd06429774cedb48a6c497690506dcd9" // COVID-19, 2020-12-31, not given (consent not given)
+	immsFlu = "9000000009-xa6631f920601d2788ba4c114e8372c4e" // flu, 2021-08-02
 )
 
+// hpvUnread is how the facade names 9000000009's HPV history, whose
+// records in the public sandbox are another patient's.
+const hpvUnread = "the immunisation record's HPV history could not be read completely"
+
+// outcomeTexts returns the severity, code and diagnostics of every issue of
+// the searchset's OperationOutcome entries.
+func outcomeTexts(t *testing.T, r response) []string {
+	t.Helper()
+	_, outcomes := entries(t, r)
+	var out []string
+	for _, o := range outcomes {
+		for _, is := range resourceOf(o)["issue"].([]any) {
+			m := is.(map[string]any)
+			out = append(out, m["severity"].(string)+" "+m["code"].(string)+" "+m["diagnostics"].(string))
+		}
+	}
+	return out
+}
+
 // TestImmunization9000000009 lists and reads the public sandbox patient's
-// two COVID-19 vaccinations, as a FHIR client would.
+// vaccinations, as a FHIR client would: the COVID-19 dose given and the one
+// not given (with its reason), the flu vaccination, and the HPV history
+// named as not read (its records in the sandbox are another patient's).
 func TestImmunization9000000009(t *testing.T) {
 	for _, patient := range []string{"patient=9000000009", "patient=Patient/9000000009", "patient:identifier=" + url.QueryEscape("https://fhir.nhs.uk/Id/nhs-number|9000000009")} {
 		r := get(t, "/Immunization?"+patient)
-		if r.status != 200 || r.body["total"] != 2.0 {
+		if r.status != 200 || r.body["total"] != 3.0 {
 			t.Fatalf("%s: %d %s", patient, r.status, r.raw)
 		}
-		matches, outcomes := entries(t, r)
-		if got := strings.Join(matchIDs(t, r), ","); got != imms1+","+imms2 || len(outcomes) != 0 {
-			t.Errorf("%s: %s", patient, r.raw)
+		matches, _ := entries(t, r)
+		if got := strings.Join(matchIDs(t, r), ","); got != imms1+","+imms2+","+immsFlu {
+			t.Errorf("%s: %s", patient, got)
+		}
+		if got := outcomeTexts(t, r); len(got) != 1 || !strings.HasPrefix(got[0], "error incomplete "+hpvUnread+": ") {
+			t.Errorf("%s: outcomes %q", patient, got)
 		}
 		im := resourceOf(matches[0])
 		if im["patient"].(map[string]any)["reference"] != "Patient/9000000009" || im["occurrenceDateTime"] != "2020-12-10T13:00:08.476Z" ||
-			im["lotNumber"] != "R04X" || im["vaccineCode"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"] != "39114911000001105" ||
+			im["status"] != "completed" || im["lotNumber"] != "R04X" || im["vaccineCode"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"] != "39114911000001105" ||
 			im["protocolApplied"].([]any)[0].(map[string]any)["doseNumberPositiveInt"] != 1.0 {
 			t.Errorf("%s: first vaccination %v", patient, im)
+		}
+		// The dose not given reads as not given, with its reason.
+		nd := resourceOf(matches[1])
+		if nd["status"] != "not-done" || nd["statusReason"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"] != "310376006" {
+			t.Errorf("%s: second vaccination %v", patient, nd)
 		}
 		if matches[0]["fullUrl"] != env.url+"/Immunization/"+imms1 {
 			t.Errorf("fullUrl %v", matches[0]["fullUrl"])
 		}
 		// The API's included Patient (birth date as recorded at vaccination,
-		// 1965-02-28) is never served.
-		if strings.Contains(string(r.raw), "1965-02-28") || strings.Contains(string(r.raw), "urn:uuid:124fcb63") {
-			t.Errorf("%s: the API's included Patient leaked: %s", patient, r.raw)
+		// 1965-02-28) is never served, nor the other patient's number.
+		for _, leak := range []string{"1965-02-28", "urn:uuid:124fcb63", "9912003993"} {
+			if strings.Contains(string(r.raw), leak) {
+				t.Errorf("%s: %s leaked: %s", patient, leak, r.raw)
+			}
 		}
 	}
-	for _, id := range []string{imms1, imms2} {
+	for id, status := range map[string]string{imms1: "completed", imms2: "not-done", immsFlu: "completed"} {
 		r := get(t, "/Immunization/"+id)
-		if r.status != 200 || r.body["id"] != id || r.body["status"] != "completed" {
+		if r.status != 200 || r.body["id"] != id || r.body["status"] != status {
 			t.Errorf("read %s: %d %s", id, r.status, r.raw)
 		}
 	}
-	if r := get(t, "/Immunization?patient=9000000033"); r.status != 200 || r.body["total"] != 0.0 || len(matchIDs(t, r)) != 0 {
+	if r := get(t, "/Immunization?patient=9000000033"); r.status != 200 || r.body["total"] != 0.0 || len(matchIDs(t, r)) != 0 || len(outcomeTexts(t, r)) != 0 {
 		t.Errorf("9000000033: %d %s", r.status, r.raw)
 	}
 }
@@ -70,7 +106,7 @@ func TestImmunizationIncludesThePDSPatient(t *testing.T) {
 				t.Errorf("%s: included Patient born %v, PDS says %v", path, res["birthDate"], pds.body["birthDate"])
 			}
 		}
-		if r.status != 200 || types["Immunization"] != 2 || types["Patient"] != 1 {
+		if r.status != 200 || types["Immunization"] != 3 || types["Patient"] != 1 {
 			t.Errorf("%s: %d %v", path, r.status, types)
 		}
 		if strings.Contains(string(r.raw), "1965-02-28") {
@@ -83,17 +119,21 @@ func TestImmunizationSearchParameters(t *testing.T) {
 	tests := []struct {
 		query string
 		want  []string
+		hpv   bool // the HPV store is asked, so named as not read
 	}{
-		{"date=2020-12-10", []string{imms1}},
-		{"date=ge2020-12-11", []string{imms2}},
-		{"date=eq2020-12", []string{imms1, imms2}},
-		{"date=lt2020-12-10", nil},
-		{"date=ge2020-12-01&date=le2020-12-30", []string{imms1}},
-		{"target-disease=COVID19", []string{imms1, imms2}},
-		{"target-disease=" + url.QueryEscape("http://snomed.info/sct|840539006"), []string{imms1, imms2}},
-		{"target-disease=FLU,HPV", nil},
-		{"target-disease=COVID19,FLU&date=ge2020-12-31", []string{imms2}},
-		{"_sort=-date", []string{imms2, imms1}},
+		// The HPV store's (another patient's) records are of 2020-12-23 to
+		// 25: a range without them reads that store as empty, rightly.
+		{"date=2020-12-10", []string{imms1}, false},
+		{"date=ge2020-12-11", []string{imms2, immsFlu}, true},
+		{"date=eq2020-12", []string{imms1, imms2}, true},
+		{"date=lt2020-12-10", nil, false},
+		{"date=ge2020-12-01&date=le2020-12-30", []string{imms1}, true},
+		{"target-disease=COVID19", []string{imms1, imms2}, false},
+		{"target-disease=" + url.QueryEscape("http://snomed.info/sct|840539006"), []string{imms1, imms2}, false},
+		{"target-disease=FLU", []string{immsFlu}, false},
+		{"target-disease=FLU,HPV", []string{immsFlu}, true},
+		{"target-disease=COVID19,FLU&date=ge2020-12-31", []string{imms2, immsFlu}, false},
+		{"_sort=-date", []string{immsFlu, imms2, imms1}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -101,15 +141,23 @@ func TestImmunizationSearchParameters(t *testing.T) {
 			if got := strings.Join(matchIDs(t, r), ","); r.status != 200 || got != strings.Join(tt.want, ",") || r.body["total"] != float64(len(tt.want)) {
 				t.Errorf("%d: %v, want %v", r.status, got, tt.want)
 			}
+			if got := outcomeTexts(t, r); (len(got) == 1 && strings.Contains(got[0], hpvUnread)) != tt.hpv || len(got) > 1 {
+				t.Errorf("outcomes %q", got)
+			}
 		})
 	}
-	// _count pages over the two.
-	r := get(t, "/Immunization?patient=9000000009&_count=1")
+	// HPV alone: nothing of it can be read, so the search fails (502),
+	// never an empty list.
+	if r := get(t, "/Immunization?patient=9000000009&target-disease=HPV"); r.status != 502 || !strings.Contains(outcomeIssue(t, r)["diagnostics"].(string), "another patient's") {
+		t.Errorf("HPV alone: %d %s", r.status, r.raw)
+	}
+	// _count pages over the three.
+	r := get(t, "/Immunization?patient=9000000009&_count=2")
 	next := linkURL(r, "next")
-	if got := matchIDs(t, r); len(got) != 1 || got[0] != imms1 || next == "" {
+	if got := matchIDs(t, r); len(got) != 2 || got[0] != imms1 || next == "" {
 		t.Fatalf("page 1: %v, next %q", got, next)
 	}
-	if got := matchIDs(t, get(t, next)); len(got) != 1 || got[0] != imms2 {
+	if got := matchIDs(t, get(t, next)); len(got) != 1 || got[0] != immsFlu {
 		t.Errorf("page 2: %v", got)
 	}
 }
@@ -188,24 +236,101 @@ func TestImmunizationErrors(t *testing.T) {
 	if got := sim.Requests() - before; got != 0 {
 		t.Errorf("invalid requests reached the API: %d calls", got)
 	}
-	// The API refuses an NHS number it does not know (as the public
-	// sandbox does); a read of an id naming it is not found.
+	// The public sandbox answers every number it does not know with the
+	// empty Bundle (the specification says 400; the sandbox never does), and
+	// so does the simulator: no vaccinations, no issue.
+	if r := get(t, "/Immunization?patient=9111231130"); r.status != 200 || r.body["total"] != 0.0 || len(outcomeTexts(t, r)) != 0 {
+		t.Errorf("9111231130: %d %s", r.status, r.raw)
+	}
 	for _, tt := range []struct {
 		path   string
 		status int
 		code   string
 	}{
-		{"/Immunization?patient=9111231130", 400, "invalid"},
 		{"/Immunization/9111231130-90640007.747583-127", 404, "not-found"},
-		{"/Immunization/9000000009-90640007.747583-129", 404, "not-found"},
+		{"/Immunization/9000000033-x00000000000000000000000000000000", 404, "not-found"},
+		// 9000000009's HPV history cannot be read: a record not found in
+		// the rest may be there, so the read fails rather than say "not found".
+		{"/Immunization/9000000009-90640007.747583-129", 502, "exception"},
 	} {
 		r := get(t, tt.path)
 		if r.status != tt.status || outcomeIssue(t, r)["code"] != tt.code {
 			t.Errorf("%s: %d %s, want %d %s", tt.path, r.status, r.raw, tt.status, tt.code)
 		}
-		if strings.Contains(string(r.raw), "Missing or invalid NHS number") {
-			t.Errorf("%s: the API's diagnostics were passed on: %s", tt.path, r.raw)
+		if strings.Contains(string(r.raw), "Missing or invalid") || strings.Contains(string(r.raw), "9912003993") {
+			t.Errorf("%s: the API's diagnostics or data were passed on: %s", tt.path, r.raw)
 		}
+	}
+}
+
+// TestImmunizationOneStoreFails: one data store that fails, answers
+// nothing, answers short or answers what cannot be read is named in the
+// searchset (severity error, code incomplete, no patient data) beside the
+// other stores' records; one bad entry hides nothing else. The hazards
+// "wrong/missing vaccination data shown as none" and "one bad entry hides
+// the history".
+func TestImmunizationOneStoreFails(t *testing.T) {
+	sim := env.app.Sandbox.Imms
+	flu, err := os.ReadFile("../mappers/immunisation/testdata/real_sandbox_9000000009_flu.in.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	badEntry := `{"fullUrl":"urn:uuid:0","resource":{"resourceType":"Immunization","status":"given","vaccineCode":{"text":"x"},` +
+		`"patient":{"identifier":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9000000009"}},"occurrenceDateTime":"2021-09-01"},"search":{"mode":"match"}},`
+	withBadEntry := strings.Replace(strings.Replace(string(flu), `"total": 1,`, `"total": 2,`, 1), `"entry": [`, `"entry": [`+badEntry, 1)
+	short := strings.Replace(string(flu), `"total": 1,`, `"total": 3,`, 1)
+	tests := []struct {
+		name  string
+		fault sandboximms.Fault
+		why   string
+		flu   bool // the flu record is still shown
+	}{
+		{name: "empty body", fault: sandboximms.Fault{Status: 200, ContentType: "application/json"}, why: "the answer is empty"},
+		{name: "malformed JSON", fault: sandboximms.Fault{Status: 200, Body: `{"resourceType":"Bundle","entry":[`}, why: "cannot read the Bundle"},
+		{name: "wrong type", fault: sandboximms.Fault{Status: 200, Body: `{"resourceType":"OperationOutcome","issue":[]}`}, why: "it is not a Bundle"},
+		{name: "total but no entries", fault: sandboximms.Fault{Status: 200, Body: `{"resourceType":"Bundle","type":"searchset","total":1,"entry":[]}`},
+			why: "the answer counts 1 more record(s) than it holds"},
+		{name: "total more than the entries", fault: sandboximms.Fault{Status: 200, Body: short}, why: "the answer counts 2 more record(s) than it holds", flu: true},
+		{name: "one unreadable entry", fault: sandboximms.Fault{Status: 200, Body: withBadEntry}, why: "entry[0] Immunization.status could not be read", flu: true},
+		{name: "refused", fault: sandboximms.Fault{Status: 400, Body: `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing",` +
+			`"diagnostics":"Missing or invalid required request parameters: [procedure-code:below] OR [immunization.target]"}]}`}, why: "rejected the request"},
+		{name: "not authorised", fault: sandboximms.Fault{Status: 401, Body: `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing",` +
+			`"diagnostics":"You do not have permission to access this resource"}]}`}, why: "could not authenticate"},
+		{name: "server error", fault: sandboximms.Fault{Status: 500, Body: `{"error":"something went wrong"}`}, why: "failed"},
+		{name: "slow", fault: sandboximms.Fault{Delay: backendTimeout + 500*time.Millisecond}, why: "did not answer in time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.fault
+			sim.SetStoreFault(sandboximms.FLU, &f)
+			defer sim.SetStoreFault(sandboximms.FLU, nil)
+			r := get(t, "/Immunization?patient=9000000009")
+			want := []string{imms1, imms2}
+			if tt.flu {
+				want = append(want, immsFlu)
+			}
+			if got := matchIDs(t, r); r.status != 200 || strings.Join(got, ",") != strings.Join(want, ",") || r.body["total"] != float64(len(want)) {
+				t.Fatalf("%d %v, want %v: %s", r.status, got, want, r.raw)
+			}
+			var fluIssue string
+			for _, o := range outcomeTexts(t, r) {
+				if strings.Contains(o, "FLU history") {
+					fluIssue = o
+				}
+			}
+			if !strings.HasPrefix(fluIssue, "error incomplete the immunisation record's FLU history could not be read completely: ") || !strings.Contains(fluIssue, tt.why) {
+				t.Errorf("FLU issue %q, want one with %q", fluIssue, tt.why)
+			}
+			for _, leak := range []string{"9912003993", "1965-02-28", "XDKOPHGTENHOIOVCTBFI", "given", "Missing or invalid", "permission", "something went wrong"} {
+				if strings.Contains(strings.Join(outcomeTexts(t, r), "\n"), leak) {
+					t.Errorf("the issues quote %q: %q", leak, outcomeTexts(t, r))
+				}
+			}
+			// A record of the other stores is still read.
+			if rr := get(t, "/Immunization/"+imms2); rr.status != 200 {
+				t.Errorf("read of a COVID-19 record: %d %s", rr.status, rr.raw)
+			}
+		})
 	}
 }
 
@@ -284,8 +409,8 @@ func TestImmunizationInPatientSummary(t *testing.T) {
 		}
 		return n
 	}
-	if r := get(t, "/Patient/9000000009/$summary"); count(r) != 2 {
-		t.Errorf("%d Immunizations in 9000000009's summary, want 2", count(r))
+	if r := get(t, "/Patient/9000000009/$summary"); count(r) != 3 || !strings.Contains(strings.Join(outcomeTexts(t, r), "\n"), "error incomplete "+hpvUnread) {
+		t.Errorf("%d Immunizations in 9000000009's summary, want 3, and the HPV history named: %q", count(r), outcomeTexts(t, r))
 	}
 	env.app.Sandbox.Imms.SetFault(&sandboximms.Fault{Status: 500, Body: "down", ContentType: "text/plain"})
 	defer env.app.Sandbox.Imms.SetFault(nil)

@@ -2,15 +2,27 @@
 // (BACKENDS.md §7): a patient's vaccinations from the national immunisation
 // history, as FHIR R4 Immunization resources.
 //
-// The API has one endpoint:
+// The API has one endpoint, asked one data store at a time:
 //
 //	GET /Immunization?patient.identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}
-//	    &_include=Immunization:patient[&immunization.target=COVID19|FLU|HPV]
+//	    &_include=Immunization:patient&immunization.target=COVID19|FLU|HPV
 //	    [&date.from=YYYY-MM-DD][&date.to=YYYY-MM-DD]
 //
 // answering a searchset Bundle of the patient's Immunizations plus one
 // Patient (search.mode include) holding the demographics recorded at
 // vaccination, for mappers/immunisation to read. There is no read by id.
+//
+// The data store is required. The specification (Immunisation History -
+// FHIR API, https://digital.nhs.uk/developer/api-catalogue/immunisation-history-fhir,
+// OAS GET /Immunization) lists immunization.target's values as COVID19, HPV
+// and FLU, and its errors as "400 processing: Missing, invalid or
+// conflicting parent SNOMED code / Target"; the public sandbox's handler
+// (NHSDigital/immunisation-history-api sandbox/immunization-handler/v1/
+// handler.js) answers 400 to a search with neither immunization.target nor
+// procedure-code:below, with both, or with any other target (MMR, RSV). So a
+// search of the whole history is one call per store (resources.Immunization
+// makes them). MMR, RSV and the other vaccination types belong to another
+// API (the Immunisation FHIR API), not this one.
 //
 // The client sends the platform headers through backends/upstream (bearer
 // token, X-Request-ID, X-Correlation-ID), bounds every call with the upstream
@@ -40,16 +52,17 @@ const Include = "Immunization:patient"
 // names it.
 type Target string
 
-// The data stores (BACKENDS.md §7). COVID19 holds the vaccinations of the
-// last four years in England, Wales and the Isle of Man; FLU and HPV are
-// planned or partly populated.
+// The data stores (BACKENDS.md §7), the specification's enum of
+// immunization.target. COVID19 holds the vaccinations of the last four years
+// in England, Wales and the Isle of Man; FLU and HPV are planned or partly
+// populated.
 const (
 	COVID19 Target = "COVID19"
 	FLU     Target = "FLU"
 	HPV     Target = "HPV"
 )
 
-// Targets lists every data store, in the order the API documents them.
+// Targets lists every data store: a search of the whole history asks each.
 var Targets = []Target{COVID19, FLU, HPV}
 
 // Valid reports whether t is a data store the API knows.
@@ -59,7 +72,8 @@ func (t Target) Valid() bool { return t == COVID19 || t == FLU || t == HPV }
 type Query struct {
 	// NHSNumber is the patient (a valid NHS number).
 	NHSNumber string
-	// Target restricts the search to one data store; "" asks every store.
+	// Target is the data store searched (required: the API refuses a
+	// search without one).
 	Target Target
 	// From and To bound the date of vaccination, inclusive, by calendar day
 	// (only the date is sent); a zero time leaves that end open (the API's
@@ -78,22 +92,20 @@ func New(up *upstream.Client) *Client { return &Client{up: up} }
 // apiFloor is the earliest date.from the API documents (its default).
 var apiFloor = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// Search runs q and returns the searchset Bundle as the API sent it, for
-// mappers/immunisation.Map. A patient without immunisations is an empty
-// Bundle, not an error.
+// Search runs q and returns the body of the API's 200 answer as it sent
+// it, for mappers/immunisation.Map (which also judges an empty or short
+// one). A patient without immunisations is an empty Bundle, not an error.
 func (c *Client) Search(ctx context.Context, q Query) ([]byte, error) {
 	if !nhsnumber.Valid(q.NHSNumber) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the patient must be a valid NHS number")
 	}
-	if q.Target != "" && !q.Target.Valid() {
+	if !q.Target.Valid() {
 		return nil, fhirerr.New(fhirerr.Invalid, "the immunisation target must be COVID19, FLU or HPV")
 	}
 	v := url.Values{
-		"patient.identifier": {nhsnumber.System + "|" + q.NHSNumber},
-		"_include":           {Include},
-	}
-	if q.Target != "" {
-		v.Set("immunization.target", string(q.Target))
+		"patient.identifier":  {nhsnumber.System + "|" + q.NHSNumber},
+		"_include":            {Include},
+		"immunization.target": {string(q.Target)},
 	}
 	if !q.From.IsZero() && q.From.After(apiFloor) {
 		v.Set("date.from", q.From.Format(time.DateOnly))
@@ -124,7 +136,9 @@ func errorFrom(res *upstream.Response) error {
 	case s == http.StatusBadRequest:
 		// The facade checks the NHS number and the target before calling, so
 		// this is the API refusing a well-formed NHS number (one it cannot
-		// verify) or a parameter.
+		// verify), the data store or a parameter. (A store the calling
+		// application is not authorised for is 401 "You do not have
+		// permission to access this resource": a failure, below.)
 		e.Category, e.Message = fhirerr.Invalid, "the Immunisation History API rejected the request (it did not accept the NHS number or a search parameter)"
 	case s == http.StatusForbidden:
 		e.Category, e.Message = fhirerr.Forbidden, "the Immunisation History API refused access"

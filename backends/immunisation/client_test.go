@@ -86,13 +86,13 @@ func TestSearchQuery(t *testing.T) {
 		q    immunisation.Query
 		want url.Values
 	}{
-		{name: "patient only", q: immunisation.Query{NHSNumber: "9000000009"},
-			want: url.Values{"patient.identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}, "_include": {"Immunization:patient"}}},
-		{name: "target and dates", q: immunisation.Query{NHSNumber: "9000000009", Target: immunisation.FLU, From: day("2024-09-01"), To: day("2025-03-31")},
+		{name: "patient and store", q: immunisation.Query{NHSNumber: "9000000009", Target: immunisation.COVID19},
+			want: url.Values{"patient.identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}, "_include": {"Immunization:patient"}, "immunization.target": {"COVID19"}}},
+		{name: "dates", q: immunisation.Query{NHSNumber: "9000000009", Target: immunisation.FLU, From: day("2024-09-01"), To: day("2025-03-31")},
 			want: url.Values{"patient.identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}, "_include": {"Immunization:patient"},
 				"immunization.target": {"FLU"}, "date.from": {"2024-09-01"}, "date.to": {"2025-03-31"}}},
-		{name: "a from before the API's floor is left open", q: immunisation.Query{NHSNumber: "9000000009", From: day("1800-01-01"), To: day("2020-12-31")},
-			want: url.Values{"patient.identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}, "_include": {"Immunization:patient"}, "date.to": {"2020-12-31"}}},
+		{name: "a from before the API's floor is left open", q: immunisation.Query{NHSNumber: "9000000009", Target: immunisation.HPV, From: day("1800-01-01"), To: day("2020-12-31")},
+			want: url.Values{"patient.identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}, "_include": {"Immunization:patient"}, "immunization.target": {"HPV"}, "date.to": {"2020-12-31"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,15 +124,40 @@ func TestSearchQuery(t *testing.T) {
 	}
 }
 
+// TestSearchPassesTheAnswerOn: a 200 answer reaches the mapper as sent,
+// whatever JSON media type it is labelled with (the public sandbox sends
+// application/json; charset=utf-8) and even when it is empty (its version 2
+// FLU answer is): the mapper judges what it holds.
+func TestSearchPassesTheAnswerOn(t *testing.T) {
+	for _, tt := range []struct{ name, contentType, body string }{
+		{name: "the sandbox's media type", contentType: "application/json; charset=utf-8", body: emptyBundle},
+		{name: "FHIR's", contentType: "application/fhir+json", body: emptyBundle},
+		{name: "empty", contentType: "application/json", body: ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, answer{status: 200, contentType: tt.contentType, body: tt.body})
+			body, err := newClient(t, f).Search(context.Background(), immunisation.Query{NHSNumber: "9000000009", Target: immunisation.FLU})
+			if err != nil || string(body) != tt.body {
+				t.Errorf("%q, %v", body, err)
+			}
+		})
+	}
+}
+
 // TestSearchRefusesBeforeCalling: nothing invalid reaches the API.
 func TestSearchRefusesBeforeCalling(t *testing.T) {
 	tests := []struct {
 		name string
 		q    immunisation.Query
 	}{
-		{name: "bad check digit", q: immunisation.Query{NHSNumber: "9000000000"}},
-		{name: "no patient", q: immunisation.Query{}},
-		{name: "unknown target", q: immunisation.Query{NHSNumber: "9000000009", Target: "MMR"}},
+		{name: "bad check digit", q: immunisation.Query{NHSNumber: "9000000000", Target: immunisation.COVID19}},
+		{name: "no patient", q: immunisation.Query{Target: immunisation.COVID19}},
+		// The API refuses a search without a store (400 "Missing or invalid
+		// required request parameters: [procedure-code:below] OR
+		// [immunization.target]"), and MMR and RSV are not its stores.
+		{name: "no target", q: immunisation.Query{NHSNumber: "9000000009"}},
+		{name: "MMR", q: immunisation.Query{NHSNumber: "9000000009", Target: "MMR"}},
+		{name: "RSV", q: immunisation.Query{NHSNumber: "9000000009", Target: "RSV"}},
 		{name: "lower-case target", q: immunisation.Query{NHSNumber: "9000000009", Target: "covid19"}},
 	}
 	f := newFake(t, answer{status: 200, body: emptyBundle})
@@ -171,12 +196,14 @@ func TestSearchErrors(t *testing.T) {
 		{name: "unavailable html", a: answer{status: 503, contentType: "text/html", body: "<html>503 Service Temporarily Unavailable</html>"}, want: fhirerr.Timeout},
 		{name: "gateway timeout", a: answer{status: 504}, want: fhirerr.Timeout},
 		{name: "200 html", a: answer{status: 200, contentType: "text/html", body: "<html>hello</html>"}, want: fhirerr.BadGateway},
+		{name: "refused store", a: answer{status: 400, body: outcome("Missing or invalid required request parameters: [procedure-code:below] OR [immunization.target]")}, want: fhirerr.Invalid},
+		{name: "store not authorised", a: answer{status: 401, body: outcome("You do not have permission to access this resource")}, want: fhirerr.BadGateway},
 		{name: "too slow", a: answer{status: 200, body: emptyBundle, delay: time.Second}, want: fhirerr.Timeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t, tt.a)
-			_, err := newClient(t, f).Search(context.Background(), immunisation.Query{NHSNumber: "9000000009"})
+			_, err := newClient(t, f).Search(context.Background(), immunisation.Query{NHSNumber: "9000000009", Target: immunisation.COVID19})
 			e := fhirerr.As(err)
 			if e == nil || e.Category != tt.want {
 				t.Fatalf("err %v, want category %v", err, tt.want)

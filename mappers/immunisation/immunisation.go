@@ -1,17 +1,29 @@
 // Package immunisation maps what the Immunisation History API returns (a
 // searchset Bundle of FHIR R4 Immunizations plus the Patient they refer to,
-// BACKENDS.md §7) onto the facade's Immunization. The API speaks R4, so the
-// mapping is a near pass-through; it is pure: bytes in, protos out.
+// BACKENDS.md §7; one answer per data store, see backends/immunisation)
+// onto the facade's Immunization. The API speaks R4, so the mapping is a
+// near pass-through; it is pure: bytes in, protos out.
 //
 // Kept as the API sent them: every element of each Immunization (the
-// VaccinationProcedure extension, identifier, status, vaccineCode,
-// occurrenceDateTime, recorded, primarySource, reportOrigin, location,
-// manufacturer, lotNumber, expirationDate, site, route, doseQuantity,
-// performer, reasonCode, protocolApplied …), validated by model/fhirjson's
-// builder. Changed:
+// VaccinationProcedure extension, identifier, status, statusReason,
+// vaccineCode, occurrenceDateTime, recorded, primarySource, reportOrigin,
+// location, manufacturer, lotNumber, expirationDate, site, route,
+// doseQuantity, performer, reasonCode, protocolApplied …), validated by
+// model/fhirjson's builder. A not-done record stays status not-done with its
+// reason: a vaccination that was not given must never read as one that was.
+// Changed:
 //
 //   - id becomes <NHS number>-<the API's id> (see ID), so that the facade can
-//     serve a read, which the API does not have;
+//     serve a read, which the API does not have. A record without an id (the
+//     public sandbox sends none) is named by a digest of its content (see
+//     contentKey);
+//   - statusReason, which the API sends as an array (the public sandbox's
+//     not-done records), becomes its first element: R4 Immunization.
+//     statusReason is 0..1 (one CodeableConcept), and the API's records carry
+//     one reason; any further one is dropped;
+//   - empty objects the API sends for optional CodeableConcepts (the public
+//     sandbox's "reportOrigin": {}) are left out: a FHIR element must have a
+//     value or children (ele-1);
 //   - patient becomes Patient/<NHS number> (with the NHS number identifier and
 //     type Patient): the API's urn:uuid reference points into its own Bundle;
 //   - performer[].actor.type "Organisation" (the British spelling of the
@@ -26,21 +38,34 @@
 // nor serves it as, the PDS Patient. Its NHS number is only checked. Entries
 // of other types are ignored.
 //
-// Every record must be the patient's: an Immunization whose patient is not
-// the NHS number asked for (by identifier, or through the included Patient it
-// references) fails the whole answer, as does an included Patient of another
-// NHS number. Errors name the entry and element at fault, never a value.
+// One entry the facade cannot read does not hide the others: it is left out
+// and named in History.Unreadable (by position and element, never a value),
+// and so is a short answer (Bundle.total counting more Immunizations than it
+// holds, History.Missing); the caller must tell its client (an
+// OperationOutcome issue), never show the rest as the whole history.
+//
+// The whole answer is refused (an error) when it cannot be read as a
+// searchset at all (empty, not JSON, not a Bundle, not a searchset), when an
+// included Patient cannot be read or is another patient, and when an
+// Immunization is another patient's (by patient.identifier, or through the
+// included Patient its reference points to): an answer that mixes patients
+// cannot be trusted for any of its records. (The public sandbox's HPV answer
+// for 9000000009 is such an answer: its records name 9912003993.) Errors name
+// the entry and element at fault, never a value.
 package immunisation
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	impb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/immunization_go_proto"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
@@ -56,13 +81,49 @@ const (
 	VaccinationProcedureURL = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-VaccinationProcedure"
 )
 
+// History is what Map read of one answer of the API.
+type History struct {
+	// Immunizations are the records mapped, in the API's order.
+	Immunizations []*impb.Immunization
+	// Unreadable names every Immunization entry left out because it could
+	// not be read, in the Bundle's order.
+	Unreadable []*EntryError
+	// Missing is how many Immunizations Bundle.total counts beyond the
+	// entries the answer holds (0 when total is absent or not more).
+	Missing int
+}
+
+// Complete reports whether every record the answer holds or counts was
+// mapped.
+func (h *History) Complete() bool { return len(h.Unreadable) == 0 && h.Missing == 0 }
+
+// Problems says, for a client, what of the answer is not in Immunizations
+// ("" when Complete): each unreadable entry by position and element, and a
+// short count. It quotes nothing of the payload.
+func (h *History) Problems() string {
+	var out []string
+	for _, e := range h.Unreadable {
+		out = append(out, e.Describe())
+	}
+	if h.Missing > 0 {
+		out = append(out, "the answer counts "+strconv.Itoa(h.Missing)+" more record(s) than it holds")
+	}
+	return strings.Join(out, "; ")
+}
+
 // Map decodes a GET /Immunization payload for the patient nhs (a valid NHS
 // number) and maps its Immunizations, in the API's order. An empty Bundle
-// maps to none. Errors are *fhirerr.Error of category BadGateway wrapping an
-// *EntryError (or the decoding error) that names the entry and element.
-func Map(raw []byte, nhs string) ([]*impb.Immunization, error) {
+// maps to none. An entry that cannot be read is left out and named in
+// History.Unreadable; an answer that cannot be read, or holds another
+// patient's records, is an error: a *fhirerr.Error of category BadGateway
+// wrapping an *EntryError (or the decoding error) that names the entry and
+// element.
+func Map(raw []byte, nhs string) (*History, error) {
 	if !nhsnumber.Valid(nhs) {
 		return nil, badPayload(errors.New("the NHS number asked for is not valid"))
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, badPayload(errors.New("the answer is empty"))
 	}
 	var b fhirjson.Bundle
 	if err := json.Unmarshal(raw, &b); err != nil {
@@ -73,6 +134,9 @@ func Map(raw []byte, nhs string) ([]*impb.Immunization, error) {
 	}
 	if b.Type != "" && b.Type != "searchset" {
 		return nil, badPayload(errors.New("cannot read the answer: the Bundle is not a searchset"))
+	}
+	if b.Total != nil && *b.Total < 0 {
+		return nil, badPayload(errors.New("cannot read the answer: Bundle.total is negative"))
 	}
 	// The included Patients, by the URLs an Immunization may reference them with.
 	patients := map[string]string{} // fullUrl or Patient/<id> → NHS number ("" when none)
@@ -94,31 +158,144 @@ func Map(raw []byte, nhs string) ([]*impb.Immunization, error) {
 			patients["Patient/"+p.id] = p.nhs
 		}
 	}
-	var out []*impb.Immunization
+	h := &History{}
+	held := 0 // Immunization entries, read or not
 	seen := map[string]int{}
 	for i, e := range b.Entry {
-		if rt, _ := fhirjson.ResourceType(e.Resource); rt != "Immunization" {
+		rt, err := fhirjson.ResourceType(e.Resource)
+		switch {
+		case err != nil:
+			// No resource, or one without a type: it may have been a
+			// vaccination.
+			held++
+			h.Unreadable = append(h.Unreadable, &EntryError{Entry: i, Reason: "the entry holds no resource the facade can read"})
+			continue
+		case rt != "Immunization":
 			continue
 		}
-		var m fhirjson.Immunization
-		if err := json.Unmarshal(e.Resource, &m); err != nil {
-			return nil, badPayload(&EntryError{Entry: i, Reason: "cannot read the Immunization", Err: jsonError(err)})
+		held++
+		im, err := entry(e.Resource, nhs, patients, i)
+		var other *anotherPatient
+		switch {
+		case errors.As(err, &other):
+			return nil, badPayload(&EntryError{Entry: i, Reason: other.reason})
+		case err != nil:
+			h.Unreadable = append(h.Unreadable, err.(*EntryError))
+			continue
 		}
-		if err := checkPatient(&m, nhs, patients); err != nil {
-			return nil, badPayload(&EntryError{Entry: i, Reason: err.Error()})
-		}
-		id := ID(nhs, recordKey(&m, e.Resource))
+		id := im.GetId().GetValue()
 		if j, dup := seen[id]; dup {
-			return nil, badPayload(&EntryError{Entry: i, Reason: "the record repeats entry[" + strconv.Itoa(j) + "] (same id)"})
+			// The same record sent twice loses nothing; two records under
+			// one id would hide one.
+			if !proto.Equal(h.Immunizations[j], im) {
+				h.Unreadable = append(h.Unreadable, &EntryError{Entry: i, Reason: "the record has the id of another record in this answer"})
+			}
+			continue
 		}
-		seen[id] = i
-		im, err := immunization(&m, nhs, id)
-		if err != nil {
-			return nil, badPayload(&EntryError{Entry: i, Err: err})
-		}
-		out = append(out, im)
+		seen[id] = len(h.Immunizations)
+		h.Immunizations = append(h.Immunizations, im)
 	}
-	return out, nil
+	if b.Total != nil && int(*b.Total) > held {
+		h.Missing = int(*b.Total) - held
+	}
+	return h, nil
+}
+
+// anotherPatient is why entry refuses a record of another patient: the
+// whole answer is refused (see the package documentation).
+type anotherPatient struct{ reason string }
+
+func (e *anotherPatient) Error() string { return e.reason }
+
+// record is an Immunization as the API sends it: StatusReason shadows the
+// embedded field (encoding/json fills the shallower one) so that the
+// API's array can be read.
+type record struct {
+	fhirjson.Immunization
+	StatusReason json.RawMessage `json:"statusReason,omitempty"`
+}
+
+// entry maps the Immunization of entry i. Its errors are an
+// *anotherPatient, or an *EntryError naming the entry.
+func entry(raw []byte, nhs string, patients map[string]string, i int) (*impb.Immunization, error) {
+	var r record
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, &EntryError{Entry: i, Reason: "cannot read the Immunization", Err: jsonError(err)}
+	}
+	m := &r.Immunization
+	var err error
+	if m.StatusReason, err = statusReason(r.StatusReason); err != nil {
+		return nil, &EntryError{Entry: i, Reason: "cannot read the Immunization", Err: err}
+	}
+	for _, c := range []**fhirjson.CodeableConcept{&m.StatusReason, &m.ReportOrigin, &m.Site, &m.Route, &m.FundingSource} {
+		if cc := *c; cc != nil && cc.ID == "" && cc.Text == "" && len(cc.Extension) == 0 && len(cc.Coding) == 0 {
+			*c = nil
+		}
+	}
+	if err := checkPatient(m, nhs, patients); err != nil {
+		if ee, ok := err.(*EntryError); ok {
+			ee.Entry = i
+		}
+		return nil, err
+	}
+	q := rewrite(m, nhs)
+	key := m.ID
+	if key == "" {
+		if key, err = contentKey(q); err != nil {
+			return nil, &EntryError{Entry: i, Reason: "cannot read the Immunization", Err: err}
+		}
+	}
+	q.ID = ID(nhs, key)
+	im, err := fhirjson.BuildImmunization(q)
+	if err != nil {
+		return nil, &EntryError{Entry: i, Err: err}
+	}
+	return im, nil
+}
+
+// statusReason reads the API's statusReason: an array of CodeableConcepts
+// (as the public sandbox sends it) or, as R4 has it, one.
+func statusReason(raw json.RawMessage) (*fhirjson.CodeableConcept, error) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil, nil
+	case raw[0] == '[':
+		var cs []fhirjson.CodeableConcept
+		if err := json.Unmarshal(raw, &cs); err != nil {
+			return nil, errors.New("statusReason: " + jsonError(err).Error())
+		}
+		if len(cs) == 0 {
+			return nil, nil
+		}
+		// R4 allows one reason (0..1): the first is kept.
+		return &cs[0], nil
+	}
+	if raw[0] != '{' {
+		return nil, errors.New("statusReason has the wrong JSON type (want an array or an object)")
+	}
+	var c fhirjson.CodeableConcept
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, errors.New("statusReason: " + jsonError(err).Error())
+	}
+	return &c, nil
+}
+
+// contentKey names a record that has no id by a digest of its content as
+// the facade serves it (patient rewritten, so not the API's urn:uuid, which
+// may change from one answer to the next), less meta (which may change when
+// nothing of the vaccination does). Not its identifier: the public sandbox
+// gives one identifier to four different records (COVID-19, flu and two
+// HPV). The same record always gets the same key; a record the API changes
+// gets a new one.
+func contentKey(q *fhirjson.Immunization) (string, error) {
+	c := *q
+	c.ID, c.Meta = "", nil
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	return "\x00content\x00" + string(b), nil
 }
 
 type patientFacts struct{ id, nhs string }
@@ -145,14 +322,16 @@ func includedPatient(raw []byte) (patientFacts, error) {
 
 // checkPatient makes sure the record is the patient's: its patient
 // identifier, or the included Patient its reference points to, must be nhs.
-// The reasons it gives quote no values.
+// A record of another patient is an *anotherPatient; one that does not say
+// whose it is, an *EntryError (it is left out, named). The reasons it gives
+// quote no values.
 func checkPatient(m *fhirjson.Immunization, nhs string, patients map[string]string) error {
 	if m.Patient == nil {
-		return errors.New("the Immunization has no patient")
+		return &EntryError{Reason: "the Immunization has no patient"}
 	}
 	if id := m.Patient.Identifier; id != nil && id.System == nhsnumber.System && id.Value != "" {
 		if id.Value != nhs {
-			return errors.New("the Immunization is another patient's (patient.identifier)")
+			return &anotherPatient{"the Immunization is another patient's (patient.identifier)"}
 		}
 		return nil
 	}
@@ -162,31 +341,16 @@ func checkPatient(m *fhirjson.Immunization, nhs string, patients map[string]stri
 		case ok && got == nhs:
 			return nil
 		case ok && got != "":
-			return errors.New("the Immunization is another patient's (patient.reference)")
+			return &anotherPatient{"the Immunization is another patient's (patient.reference)"}
 		}
 	}
-	return errors.New("the Immunization does not say whose it is (no NHS number in patient, nor in the Patient it references)")
+	return &EntryError{Reason: "the Immunization does not say whose it is (no NHS number in patient, nor in the Patient it references)"}
 }
 
-// recordKey is what identifies a record within the patient's history: the
-// API's id, or else its identifier, or else (neither is sent) its content.
-func recordKey(m *fhirjson.Immunization, raw []byte) string {
-	if m.ID != "" {
-		return m.ID
-	}
-	for _, id := range m.Identifier {
-		if id.Value != "" {
-			return "\x00identifier\x00" + id.System + "|" + id.Value
-		}
-	}
-	return "\x00content\x00" + string(raw)
-}
-
-// immunization builds the facade's Immunization from the API's record, with
-// the changes the package documents.
-func immunization(m *fhirjson.Immunization, nhs, id string) (*impb.Immunization, error) {
+// rewrite is the facade's Immunization of the API's record, with the
+// changes the package documents (the id aside).
+func rewrite(m *fhirjson.Immunization, nhs string) *fhirjson.Immunization {
 	q := *m
-	q.ID = id
 	q.Meta = nil
 	if m.Meta != nil && (m.Meta.LastUpdated != "" || len(m.Meta.Security) > 0) {
 		q.Meta = &fhirjson.Meta{LastUpdated: m.Meta.LastUpdated, Security: m.Meta.Security}
@@ -204,15 +368,16 @@ func immunization(m *fhirjson.Immunization, nhs, id string) (*impb.Immunization,
 			q.Performer[i] = p
 		}
 	}
-	return fhirjson.BuildImmunization(&q)
+	return &q
 }
 
 // maxIDLength is the longest FHIR id.
 const maxIDLength = 64
 
-// ID is the facade's id of the record key (the API's id, see Map) of patient
-// nhs: "<NHS number>-<key>", e.g. 9000000009-90640007.747583-127, when that
-// is a valid FHIR id (at most 64 of A-Z a-z 0-9 - .); otherwise
+// ID is the facade's id of the record key (the API's id, or for a record
+// without one its content, see contentKey) of patient nhs:
+// "<NHS number>-<key>", e.g. 9000000009-90640007.747583-127, when that is a
+// valid FHIR id (at most 64 of A-Z a-z 0-9 - .); otherwise
 // "<NHS number>-x<32 hex digits of the key's SHA-256>". The same record always
 // gets the same id, and the id names the patient, so a read knows whose
 // history to search.
@@ -248,6 +413,25 @@ type EntryError struct {
 	Reason string
 	// Err is the underlying cause, if any.
 	Err error
+}
+
+// Describe says, for a client, what was left out and why: the entry, the
+// element when known, and the reason, quoting nothing of the payload (the
+// builder's own detail, which may, is withheld).
+func (e *EntryError) Describe() string {
+	s := e.Where() + " could not be read"
+	var fe *fhirjson.Error
+	built := errors.As(e.Err, &fe)
+	switch {
+	case e.Reason != "" && e.Err != nil && !built:
+		// A JSON decoding error, as jsonError words it: place and type only.
+		s += ": " + e.Reason + ": " + e.Err.Error()
+	case e.Reason != "":
+		s += ": " + e.Reason
+	case built:
+		s += " (invalid value)"
+	}
+	return s
 }
 
 // Where is the place of the error, safe to show: the entry, and the
@@ -301,11 +485,16 @@ func jsonError(err error) error {
 	return errors.New("invalid JSON")
 }
 
+// badPayload is the error refusing a whole answer. Its message, which a
+// client may see, says why: err is one of Map's fixed texts, or an
+// *EntryError whose place and reason quote nothing of the payload.
 func badPayload(err error) error {
-	msg := "the Immunisation History API returned an immunisation history the facade cannot read"
+	msg := "the Immunisation History API returned an immunisation history the facade cannot read: "
 	var ee *EntryError
 	if errors.As(err, &ee) {
-		msg += " (" + ee.Where() + ")"
+		msg += ee.Where() + ": " + ee.Reason
+	} else {
+		msg += err.Error()
 	}
 	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: "immunisation", Message: msg, Err: err}
 }

@@ -15,22 +15,31 @@ import (
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 )
 
-// The public sandbox's answers, byte for byte.
+// The public sandbox's answers for 9000000009, one per data store, as its
+// Express app sends them (re-indented; see testdata/real-sandbox/SOURCES.md).
+// They are served compacted, which is the sandbox's own JSON.stringify.
 var (
-	//go:embed fixtures/Immunization.json
-	sandboxHistory []byte
-	//go:embed fixtures/EmptyBundle.json
-	sandboxEmpty []byte
+	//go:embed testdata/real-sandbox/covid-target.v1.9000000009.200.derived.json
+	sandboxCOVID19 []byte
+	//go:embed testdata/real-sandbox/flu-target.v1.9000000009.200.derived.json
+	sandboxFLU []byte
+	//go:embed testdata/real-sandbox/hpv-target.v1.9000000009.200.derived.json
+	sandboxHPV []byte
 )
 
 // Event is one vaccination in a patient's history.
 type Event struct {
 	// Target is the data store holding it: COVID19, FLU or HPV.
 	Target string
-	// ID is the record's id in the API's answer.
+	// ID is the record's id in the API's answer ("" when it has none, as
+	// the public sandbox's records).
 	ID string
 	// Date is the day of vaccination, YYYY-MM-DD.
 	Date string
+	// Status is the record's status: completed or not-done.
+	Status string
+	// Patient is the NHS number the record's patient.identifier names.
+	Patient string
 	// DoseNumber is protocolApplied[0].doseNumberPositiveInt.
 	DoseNumber int
 	// VaccineCode is the dm+d product code (vaccineCode).
@@ -42,10 +51,12 @@ type Event struct {
 // Description says what the simulator holds for one NHS number.
 type Description struct {
 	NHSNumber string
-	// Known is false for NHS numbers the simulator does not know, which get
-	// the public sandbox's 400.
+	// Known is false for NHS numbers the simulator has no record of, which
+	// get the empty Bundle.
 	Known bool
-	// Events are the vaccinations held, oldest first.
+	// Events are the vaccinations held, oldest first within each data
+	// store (9000000009's in the public sandbox's order: COVID19, FLU,
+	// HPV).
 	Events []Event
 }
 
@@ -54,7 +65,13 @@ type Description struct {
 func (s *Simulator) Describe(nhs string) Description {
 	switch nhs {
 	case SandboxNHSNumber:
-		return Description{NHSNumber: nhs, Known: true, Events: sandboxEvents()}
+		d := Description{NHSNumber: nhs, Known: true}
+		for _, target := range []string{COVID19, FLU, HPV} {
+			for _, r := range sandboxHistories()[target].records {
+				d.Events = append(d.Events, r.event)
+			}
+		}
+		return d
 	case EmptyNHSNumber:
 		return Description{NHSNumber: nhs, Known: true}
 	}
@@ -76,24 +93,17 @@ func (s *Simulator) known(nhs string) bool {
 	return nhs == SandboxNHSNumber || nhs == EmptyNHSNumber || s.people[nhs] != nil
 }
 
-// sandboxEvents describes the public sandbox's two COVID-19 vaccinations.
-func sandboxEvents() []Event {
-	var out []Event
-	for _, e := range sandboxEntries() {
-		out = append(out, e.event)
-	}
-	return out
-}
-
 func hashOf(s string) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("imms/" + s))
 	return h.Sum64()
 }
 
-// record is one generated vaccination: its facts and its JSON entry.
+// record is one generated vaccination: its facts, its time and its JSON
+// entry.
 type record struct {
 	event Event
+	at    time.Time
 	entry entryJSON
 }
 
@@ -185,9 +195,12 @@ func (s *Simulator) history(p *population.Person) *historyOf {
 		}
 		seq[target]++
 		id := idPrefix[target] + "." + strconv.Itoa(serial) + "-" + strconv.Itoa(seq[target])
+		entry, at := newEntry(rng, hist.patientID, p.NHSNumber, id, day, dose, proc, prod, reason, site)
 		hist.records = append(hist.records, record{
-			event: Event{Target: target, ID: id, Date: day.Format(time.DateOnly), DoseNumber: dose, VaccineCode: prod.code, Procedure: proc.code},
-			entry: newEntry(rng, hist.patientID, p.NHSNumber, id, day, dose, proc, prod, reason, site),
+			event: Event{Target: target, ID: id, Date: day.Format(time.DateOnly), Status: "completed", Patient: p.NHSNumber,
+				DoseNumber: dose, VaccineCode: prod.code, Procedure: proc.code},
+			at:    at,
+			entry: entry,
 		})
 	}
 	ageOn := func(d time.Time) int {
@@ -430,7 +443,8 @@ func sct(c concept) conceptJSON {
 }
 
 // newEntry writes one vaccination as the API does.
-func newEntry(rng *rand.Rand, patientURL, nhs, id string, day time.Time, dose int, proc procedure, prod product, reason bool, site performerSite) entryJSON {
+// It returns the entry and the time of vaccination.
+func newEntry(rng *rand.Rand, patientURL, nhs, id string, day time.Time, dose int, proc procedure, prod product, reason bool, site performerSite) (entryJSON, time.Time) {
 	at := day.Add(time.Duration(8*3600+rng.IntN(10*3600))*time.Second + time.Duration(rng.IntN(1000))*time.Millisecond)
 	im := immunizationJSON{
 		ID:           id,
@@ -467,45 +481,89 @@ func newEntry(rng *rand.Rand, patientURL, nhs, id string, day time.Time, dose in
 	if reason {
 		im.ReasonCode = []conceptJSON{sct(diseaseOutbreak)}
 	}
-	return entryJSON{FullURL: "urn:uuid:" + uuidFrom(rng), Resource: marshal(im), Search: searchJSON{Mode: "match"}}
+	return entryJSON{FullURL: "urn:uuid:" + uuidFrom(rng), Resource: marshal(im), Search: searchJSON{Mode: "match"}}, at
 }
 
-// sandboxEntry is one entry of the public sandbox's answer.
-type sandboxEntry struct {
+// sandboxHistory is one of the public sandbox's answers for 9000000009:
+// its Immunization entries and the included Patient entry, each as the
+// sandbox writes it (compact).
+type sandboxHistory struct {
+	records []sandboxRecord
+	patient []byte
+}
+
+type sandboxRecord struct {
 	event Event
-	raw   entryJSON
+	at    time.Time
+	raw   []byte
 }
 
-// sandboxEntries reads the public sandbox's answer once: its two
-// Immunizations and the included Patient (last). Shared: do not modify.
-var sandboxEntries = sync.OnceValue(func() []sandboxEntry {
-	var b bundleJSON
-	if err := json.Unmarshal(sandboxHistory, &b); err != nil {
-		panic(fmt.Sprintf("immunisation simulator: the sandbox fixture: %v", err))
-	}
-	var out []sandboxEntry
-	for _, e := range b.Entry {
-		var r struct {
-			ID                 string `json:"id"`
-			OccurrenceDateTime string `json:"occurrenceDateTime"`
-			VaccineCode        conceptJSON
-			Extension          []extensionJSON
-			ProtocolApplied    []protocolJSON
+// sandboxHistories reads the public sandbox's answers once, by data store.
+// Shared: do not modify.
+var sandboxHistories = sync.OnceValue(func() map[string]sandboxHistory {
+	out := map[string]sandboxHistory{}
+	for target, raw := range map[string][]byte{COVID19: sandboxCOVID19, FLU: sandboxFLU, HPV: sandboxHPV} {
+		h, err := readSandboxHistory(target, raw)
+		if err != nil {
+			panic(fmt.Sprintf("immunisation simulator: the sandbox's %s answer: %v", target, err)) // embedded: a build defect
 		}
-		if err := json.Unmarshal(e.Resource, &r); err != nil {
-			panic(fmt.Sprintf("immunisation simulator: the sandbox fixture: %v", err))
-		}
-		ev := Event{ID: r.ID, Date: strings.SplitN(r.OccurrenceDateTime, "T", 2)[0]}
-		if e.Search.Mode == "match" {
-			ev.Target = COVID19
-			ev.VaccineCode = r.VaccineCode.Coding[0].Code
-			ev.Procedure = r.Extension[0].ValueCodeableConcept.Coding[0].Code
-			ev.DoseNumber = r.ProtocolApplied[0].DoseNumberPositiveInt
-		}
-		out = append(out, sandboxEntry{event: ev, raw: e})
+		out[target] = h
 	}
 	return out
 })
+
+func readSandboxHistory(target string, raw []byte) (sandboxHistory, error) {
+	var b struct {
+		Entry []json.RawMessage `json:"entry"`
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return sandboxHistory{}, err
+	}
+	var h sandboxHistory
+	for _, e := range b.Entry {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, e); err != nil {
+			return sandboxHistory{}, err
+		}
+		var r struct {
+			Resource struct {
+				ID                 string `json:"id"`
+				Status             string `json:"status"`
+				OccurrenceDateTime string `json:"occurrenceDateTime"`
+				Patient            struct {
+					Identifier identifierJSON `json:"identifier"`
+				} `json:"patient"`
+				VaccineCode     conceptJSON     `json:"vaccineCode"`
+				Extension       []extensionJSON `json:"extension"`
+				ProtocolApplied []protocolJSON  `json:"protocolApplied"`
+			} `json:"resource"`
+			Search searchJSON `json:"search"`
+		}
+		if err := json.Unmarshal(e, &r); err != nil {
+			return sandboxHistory{}, err
+		}
+		if r.Search.Mode == "include" {
+			h.patient = compact.Bytes()
+			continue
+		}
+		im := r.Resource
+		at, err := time.Parse(time.RFC3339Nano, im.OccurrenceDateTime)
+		if err != nil {
+			return sandboxHistory{}, err
+		}
+		h.records = append(h.records, sandboxRecord{
+			event: Event{Target: target, ID: im.ID, Date: im.OccurrenceDateTime[:len(time.DateOnly)], Status: im.Status,
+				Patient: im.Patient.Identifier.Value, DoseNumber: im.ProtocolApplied[0].DoseNumberPositiveInt,
+				VaccineCode: im.VaccineCode.Coding[0].Code, Procedure: im.Extension[0].ValueCodeableConcept.Coding[0].Code},
+			at:  at,
+			raw: compact.Bytes(),
+		})
+	}
+	if h.patient == nil {
+		return sandboxHistory{}, fmt.Errorf("no included Patient")
+	}
+	return h, nil
+}
 
 func marshal(v any) []byte {
 	var buf bytes.Buffer
