@@ -303,6 +303,9 @@ func parseQuery(ps []param) (*query, *apiError) {
 type hit struct {
 	rec   *record
 	score float64
+	// resource, when set, is the entry's resource as a canned answer has
+	// it (scenarios with a stub), instead of rec.search.
+	resource []byte
 }
 
 // search answers GET /Patient?….
@@ -372,7 +375,7 @@ func (db *database) findWith(q *query, patched map[string]*record) []hit {
 			if q.exact && sc < 1 {
 				continue
 			}
-			hits = append(hits, hit{r, sc})
+			hits = append(hits, hit{rec: r, score: sc})
 		}
 	}
 	sort.Slice(hits, func(i, j int) bool {
@@ -389,7 +392,7 @@ func (s *Simulator) bundle(r *http.Request, hits []hit) []byte {
 	base := s.baseURL(r)
 	size := 128
 	for _, h := range hits {
-		size += len(h.rec.search) + len(base) + 64
+		size += len(h.rec.search) + len(h.resource) + len(base) + 64
 	}
 	b := make([]byte, 0, size)
 	b = append(b, `{"resourceType":"Bundle","type":"searchset","timestamp":"`...)
@@ -407,7 +410,11 @@ func (s *Simulator) bundle(r *http.Request, hits []hit) []byte {
 			b = append(b, `,"search":{"score":`...)
 			b = strconv.AppendFloat(b, h.score, 'f', -1, 64)
 			b = append(b, `},"resource":`...)
-			b = append(b, h.rec.search...)
+			if h.resource != nil {
+				b = append(b, h.resource...)
+			} else {
+				b = append(b, h.rec.search...)
+			}
 			b = append(b, '}')
 		}
 		b = append(b, ']')
