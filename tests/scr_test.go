@@ -78,14 +78,18 @@ func TestSCR9000000009(t *testing.T) {
 	}
 }
 
-// TestSCRNoRecordAndConsentWithheld: the two cases a clinician must never
-// mistake for "no allergies".
+// TestSCRNoRecordAndConsentWithheld: the cases a clinician must never
+// mistake for "no allergies". A patient without an SCR is a population
+// person (the public sandbox answers 9000000033, the specification's "no
+// SCR" patient, with 403 PSIS-30418, as it does every number but
+// 9000000009: that refusal is an error naming the access control).
 func TestSCRNoRecordAndConsentWithheld(t *testing.T) {
 	sim := env.app.Sandbox.SCR
+	none := findPerson(t, func(d sandboxscr.Description) bool { return !d.HasSCR && !d.Refused })
 	for _, tt := range []struct {
 		nhs, code, severity, phrase string
 	}{
-		{nhs: "9000000033", code: "not-found", severity: "information", phrase: "has no Summary Care Record"},
+		{nhs: none.NHSNumber, code: "not-found", severity: "information", phrase: "has no Summary Care Record"},
 		{nhs: sandboxscr.OptOutNHSNumber, code: "suppressed", severity: "information", phrase: "withheld consent"},
 	} {
 		for _, typ := range []string{"AllergyIntolerance", "MedicationStatement"} {
@@ -102,6 +106,16 @@ func TestSCRNoRecordAndConsentWithheld(t *testing.T) {
 			if got := sim.BundleRequests() - bundles; got != 0 {
 				t.Errorf("%s %s: the facade fetched the summary (%d GET /Bundle)", typ, tt.nhs, got)
 			}
+		}
+	}
+	for _, nhs := range []string{sandboxscr.RefusedNHSNumber, "9111231130"} {
+		bundles := sim.BundleRequests()
+		r := get(t, "/AllergyIntolerance?patient="+nhs)
+		if is := outcomeIssue(t, r); r.status != 403 || is["code"] != "forbidden" || !strings.Contains(is["diagnostics"].(string), "PSIS-30418") {
+			t.Errorf("refused %s: %d %s", nhs, r.status, r.raw)
+		}
+		if sim.BundleRequests() != bundles {
+			t.Errorf("refused %s: the facade asked for the summary", nhs)
 		}
 	}
 	// Reading an id of the opted-out patient's summary is refused, without fetching it.

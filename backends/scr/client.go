@@ -1,5 +1,5 @@
 // Package scr is the client of the Summary Care Record API's two-step
-// retrieval (BACKENDS.md §2):
+// retrieval (docs/backends.md, "SCR"):
 //
 //  1. GET /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number|{nhs}
 //     finds the patient's latest summary (its SCR UUID) and their sharing
@@ -10,7 +10,7 @@
 // It sends the platform headers (bearer token, X-Request-ID, X-Correlation-ID
 // via backends/upstream; NHSD-Session-URID when configured), bounds every
 // call with the upstream timeout, and turns the API's errors into
-// categorised fhirerr errors (BACKENDS.md §8). It never passes the API's
+// categorised fhirerr errors. It never passes the API's
 // diagnostics or details.text on: they can quote NHS numbers.
 package scr
 
@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
@@ -176,8 +177,7 @@ func badPayload(what string, err error) error {
 	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the scr service sent an unexpected " + what + " response", Err: err}
 }
 
-// errorFrom maps a non-200 answer of the SCR API (BACKENDS.md §2 "Errors",
-// §8). The API's issue.code is kept in Details for traceability; its
+// errorFrom maps a non-200 answer of the SCR API. The API's issue.code is kept in Details for traceability; its
 // details.text and diagnostics are not (they can quote NHS numbers).
 func errorFrom(res *upstream.Response) error {
 	o, ok := upstream.ParseOutcome(res.Body)
@@ -192,6 +192,12 @@ func errorFrom(res *upstream.Response) error {
 	switch s := res.Status; {
 	case s == http.StatusBadRequest:
 		e.Category, e.Message = fhirerr.Invalid, "the Summary Care Record rejected the request as invalid"
+	case s == http.StatusForbidden && ok && strings.Contains(o.Text, "30418"):
+		// PSIS-30418, "ACF does not permit access to resource": the answer
+		// for a patient who withheld consent, and (in the public sandbox)
+		// for any patient it does not hold.
+		e.Category, e.Message = fhirerr.Forbidden, "the Summary Care Record's access control does not permit access to this patient's summary "+
+			"(PSIS-30418: the patient has not consented to share it, or the service holds none it may show)"
 	case s == http.StatusForbidden:
 		e.Category, e.Message = fhirerr.Forbidden, "the Summary Care Record refused access (no patient consent to share it)"
 	case s == 420:

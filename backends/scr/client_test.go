@@ -77,6 +77,15 @@ func fixture(t *testing.T) string {
 	return string(b)
 }
 
+func readTestdata(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestLatest(t *testing.T) {
 	doc := fixture(t)
 	tests := []struct {
@@ -91,6 +100,8 @@ func TestLatest(t *testing.T) {
 		{name: "no label", body: `{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"DocumentReference","masterIdentifier":{"value":"U1"}}}]}`, want: &scr.Latest{UUID: "U1"}},
 		{name: "unknown code", body: `{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"DocumentReference","masterIdentifier":{"value":"U1"},"securityLabel":[{"coding":[{"system":"https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission","code":"Maybe"}]}]}}]}`, want: &scr.Latest{UUID: "U1", Consent: "Maybe"}},
 		{name: "no SCR", body: `{"resourceType":"Bundle","id":"x","type":"searchset","total":0}`, want: nil},
+		{name: "the public sandbox's answer for 9000000009", body: readTestdata(t, "GET_DocumentReference_9000000009.200.derived.json"),
+			want: &scr.Latest{UUID: "FA60BE64-1F34-11EB-A2A8-000C29A364EB", Consent: scr.ConsentYes}, permits: true},
 		{name: "patient entry only", body: `{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p"}}]}`, want: nil},
 	}
 	for _, tt := range tests {
@@ -163,6 +174,7 @@ func TestErrors(t *testing.T) {
 		{name: "400", a: answer{status: 400, body: `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","details":{"text":"Invalid NHS number 9000000009"}}]}`}, cat: fhirerr.Invalid},
 		{name: "401", a: answer{status: 401, body: `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden","details":{"text":"Invalid access token"}}]}`}, cat: fhirerr.BadGateway},
 		{name: "403 no consent", a: answer{status: 403, body: psis}, cat: fhirerr.Forbidden},
+		{name: "403 PSIS-30418, the public sandbox's answer for any other patient", a: answer{status: 403, body: readTestdata(t, "no_consent.response.json")}, cat: fhirerr.Forbidden},
 		{name: "420 PSIS", a: answer{status: 420, body: psis}, cat: fhirerr.Forbidden},
 		{name: "404 wrong base", a: answer{status: 404, body: "not found", contentType: "text/plain"}, cat: fhirerr.BadGateway},
 		{name: "415", a: answer{status: 415, body: `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-supported"}]}`}, cat: fhirerr.BadGateway},

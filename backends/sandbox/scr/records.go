@@ -7,23 +7,38 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 )
 
-// The public sandbox's answers for 9000000009, byte for byte.
+// The public sandbox's answers for 9000000009: its DocumentReference search
+// (derived from the service's own expectations, base
+// https://sandbox.api.service.nhs.uk/summary-care-record/FHIR/R4, which the
+// simulator replaces with its own) and the API's GetScrBundle.json example,
+// whose shape the sandbox's summary has.
 var (
-	//go:embed fixtures/DocumentReferenceBundle.json
+	//go:embed fixtures/GET_DocumentReference_9000000009.200.derived.json
 	sandboxDocumentReference []byte
 	//go:embed fixtures/GetScrBundle.json
-	sandboxSummary []byte
+	specSummary []byte
+	// sandboxSummary is the example with what the service's mapping adds
+	// (its expectations show it): the display of a Condition's clinical
+	// status.
+	sandboxSummary = clinicalStatusDisplay.ReplaceAll(specSummary, []byte(`$1, "display": "Active"`))
 )
+
+var clinicalStatusDisplay = regexp.MustCompile(`("system": "http://hl7.org/fhir/ValueSet/condition-clinical",\s*"code": "active")`)
 
 // Description says what the simulator holds for one patient.
 type Description struct {
 	NHSNumber string
+	// Refused is set when the SCR answers every request about the patient
+	// with 403 PSIS-30418 ("ACF does not permit access to resource"), as the
+	// public sandbox answers any number but 9000000009.
+	Refused bool
 	// HasSCR is false when GET /DocumentReference answers an empty Bundle.
 	HasSCR bool
 	// UUID is the latest SCR's UUID (upper case, as the API writes it);
@@ -49,13 +64,13 @@ func (s *Simulator) latest(nhs string) (Description, func() []byte) {
 	switch nhs {
 	case SandboxNHSNumber:
 		return Description{NHSNumber: nhs, HasSCR: true, UUID: SandboxUUID, PreviousUUID: "D18B57ED-992E-45A2-A6AF-55200D20F48E",
-			Consent: ConsentAsk, Allergies: 1, Acute: 1, Repeat: 1}, func() []byte { return sandboxSummary }
-	case NoSCRNHSNumber:
-		return Description{NHSNumber: nhs}, func() []byte { return emptyBundle(nhs) }
+			Consent: ConsentYes, Allergies: 1, Acute: 1, Repeat: 1}, func() []byte { return sandboxSummary }
+	case RefusedNHSNumber, unknownNHSNumber:
+		return Description{NHSNumber: nhs, Refused: true}, nil
 	}
 	p := s.people[nhs]
 	if p == nil {
-		return Description{NHSNumber: nhs}, func() []byte { return emptyBundle(nhs) }
+		return Description{NHSNumber: nhs, Refused: true}, nil
 	}
 	sm := s.plan(p)
 	return sm.describe(), func() []byte { return render(sm) }
@@ -200,7 +215,7 @@ func practiceName(p *population.Person) string {
 // documentReferenceBody is the GET /DocumentReference answer for nhs.
 func (s *Simulator) documentReferenceBody(nhs, base string) []byte {
 	if nhs == SandboxNHSNumber {
-		return sandboxDocumentReference
+		return bytes.ReplaceAll(sandboxDocumentReference, []byte(sandboxBase), []byte(base))
 	}
 	d := s.Describe(nhs)
 	if !d.HasSCR {
@@ -208,7 +223,8 @@ func (s *Simulator) documentReferenceBody(nhs, base string) []byte {
 	}
 	rng := rand.New(rand.NewPCG(hashOf(nhs), 0xd0c))
 	docID, patID, bundleID := strings.ToLower(uuidFrom(rng)), strings.ToLower(uuidFrom(rng)), strings.ToLower(uuidFrom(rng))
-	gp := coding{System: "http://snomed.info/sct", Code: "196981000000101", Display: "General Practice Summary"}
+	// The service's display, leading space included.
+	gp := coding{System: "http://snomed.info/sct", Code: "196981000000101", Display: " General Practice Summary"}
 	b := bundleJSON{ResourceType: "Bundle", ID: bundleID, Type: "searchset", Total: 1, Entry: []entryJSON{
 		{FullURL: base + "/DocumentReference/" + docID, Resource: documentReferenceJSON{
 			ResourceType:     "DocumentReference",

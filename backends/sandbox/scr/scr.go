@@ -1,34 +1,36 @@
-// Package scr simulates the Summary Care Record API (BACKENDS.md §2): the
-// same paths, parameters, headers, payloads and errors as the real service
-// and its public sandbox, over the reserved sandbox patients and the shared
-// synthetic population.
+// Package scr simulates the Summary Care Record API: the same paths,
+// parameters, headers, payloads and errors as the real service and its
+// public sandbox (docs/backends.md, "SCR"), over the reserved sandbox
+// patients and the shared synthetic population.
 //
 // A Simulator is an http.Handler serving everything under BasePath:
 //
 //	GET  /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number|{nhs}
 //	     the patient's latest summary (masterIdentifier = SCR UUID) and
 //	     consent (securityLabel Ask, Yes or No); an empty Bundle when the
-//	     patient has no SCR. type, _sort and _count accept only the values
+//	     patient has no SCR; 403 PSIS-30418 when the SCR's access control
+//	     refuses the patient. type, _sort and _count accept only the values
 //	     the API accepts (196981000000101, date, 1); others are 400.
 //	GET  /Bundle?composition.identifier={uuid}&composition.subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}
 //	     the summary: a Composition whose allergy and medication sections
 //	     are XHTML tables, as in the API's GetScrBundle.json; an empty
-//	     Bundle for a UUID that is not the patient's latest; 403 for a
-//	     patient who has withheld consent.
+//	     Bundle for a UUID that is not the patient's latest; 403 PSIS-30418
+//	     for a refused patient or one who has withheld consent.
 //	POST /Bundle, /$setPermission, /AuditEvent
-//	     415 without Content-Type application/fhir+json, else 403: the
-//	     simulator is read-only (uploads, consent changes and privacy
-//	     alerts are not simulated).
+//	     415 without Content-Type application/fhir+json, 400 without
+//	     NHSD-Session-URID; then as the sandbox: 201 with no body (an upload
+//	     must hold a Composition; a permission must name a patient whose SCR
+//	     the simulator holds), nothing stored.
 //
 // Who has what (see Describe):
 //
-//   - 9000000009 answers exactly as the public sandbox does (its
-//     DocumentReference and GET /Bundle examples: one allergy, an acute and a
-//     repeat medication, an empty discontinued category; consent Ask).
-//   - 9000000033 has no SCR: an empty DocumentReference Bundle, and an
-//     empty Bundle for its sandbox UUID 81CC2DA0-8882-11EB-B538-0800200C9A66.
+//   - 9000000009 answers as the public sandbox does (its DocumentReference,
+//     consent Yes, and a summary of GetScrBundle.json's shape: one allergy,
+//     an acute and a repeat medication, an empty discontinued category).
+//   - 9000000033 (RefusedNHSNumber), 9111231130 and any NHS number PDS does
+//     not know are refused: 403 PSIS-30418, the sandbox's answer to every
+//     number but 9000000009.
 //   - OptOutNHSNumber (9000000017) has withheld consent (No).
-//   - 9111231130 and any NHS number PDS does not know have no SCR.
 //   - Every other patient known to the PDS simulator (the synthetic
 //     population and the PDS fixture patients) gets a deterministic summary
 //     chosen by a hash of the NHS number: FNV-1a 64 of "scr/" + the NHS
@@ -38,10 +40,14 @@
 //     discontinued 20%, 1–4 rows of realistic entries with dates, certainty,
 //     severity, dosage and quantity) or holds the "No relevant information
 //     available for this category." row.
+//
+// The public sandbox's answers are the contract (contract_test.go); the
+// departures and their reasons are in docs/backends.md.
 package scr
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,14 +68,31 @@ const (
 	SandboxNHSNumber = "9000000009"
 	// SandboxUUID is its SCR UUID.
 	SandboxUUID = "FA60BE64-1F34-11EB-A2A8-000C29A364EB"
-	// NoSCRNHSNumber has no SCR (public sandbox).
-	NoSCRNHSNumber = "9000000033"
-	// NoSCRUUID is the UUID the public sandbox documents for NoSCRNHSNumber's
-	// empty GET /Bundle.
-	NoSCRUUID = "81CC2DA0-8882-11EB-B538-0800200C9A66"
+	// RefusedNHSNumber is refused by the SCR's access control (403
+	// PSIS-30418), as the public sandbox answers every number but
+	// 9000000009: the specification's "no SCR" patient, whom the sandbox
+	// never answers with an empty Bundle.
+	RefusedNHSNumber = "9000000033"
+	// unknownNHSNumber is the sandbox's example of an unknown patient.
+	unknownNHSNumber = "9111231130"
 	// OptOutNHSNumber has withheld consent to share their SCR (project
 	// decision: a PDS fixture patient, so it can be read in PDS too).
 	OptOutNHSNumber = "9000000017"
+	// SandboxSessionURID is the role (NHSD-Session-URID) of the sandbox's
+	// user: the public sandbox's $setPermission needs a role it knows.
+	SandboxSessionURID = "555254240100"
+)
+
+// sandboxBase is the base of the URLs in the sandbox's answers.
+const sandboxBase = "https://sandbox.api.service.nhs.uk/summary-care-record/FHIR/R4"
+
+// Error texts of the service (its OperationOutcomes carry one issue with
+// details.text): PSIS answers passed on, and its own validation.
+const (
+	textNoConsent = "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;" +
+		"Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
+	textNHSNumberNotFound = "Code: 400, Display: Invalid Request;Code: 35160, Display: [PSIS-35160] - Invalid input message. " +
+		"Mandatory field NHS Number is missing or incorrect"
 )
 
 // The consent codes the simulator issues.
@@ -175,16 +198,24 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case http.MethodGet:
 			s.bundle(w, r)
 		case http.MethodPost:
-			s.readOnly(w, r)
+			s.upload(w, r)
 		default:
 			s.methodNotAllowed(w, "GET, POST")
 		}
-	case "/$setPermission", "/AuditEvent":
+	case "/$setPermission":
 		if r.Method != http.MethodPost {
 			s.methodNotAllowed(w, "POST")
 			return
 		}
-		s.readOnly(w, r)
+		s.setPermission(w, r)
+	case "/AuditEvent":
+		if r.Method != http.MethodPost {
+			s.methodNotAllowed(w, "POST")
+			return
+		}
+		if s.writeChecks(w, r) {
+			created(w)
+		}
 	default:
 		writeOutcome(w, http.StatusNotFound, "not-found", "Unknown path")
 	}
@@ -195,71 +226,175 @@ func (s *Simulator) methodNotAllowed(w http.ResponseWriter, allow string) {
 	writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", "Method not allowed")
 }
 
-// readOnly answers the write endpoints: the Content-Type check the API
-// makes first, then 403.
-func (s *Simulator) readOnly(w http.ResponseWriter, r *http.Request) {
+// writeChecks applies what every write checks first: Content-Type
+// application/fhir+json (415), then the NHSD-Session-URID header (400). It
+// reports whether the request passed.
+func (s *Simulator) writeChecks(w http.ResponseWriter, r *http.Request) bool {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(mt) != contentTypeFHIR {
 		writeOutcome(w, http.StatusUnsupportedMediaType, "not-supported", "Content type '"+safeEcho(ct)+"' not supported")
-		return
+		return false
 	}
-	writeOutcome(w, http.StatusForbidden, "forbidden", "The SCR simulator is read-only: uploads, consent changes and privacy alerts are not simulated")
+	if r.Header.Get("NHSD-Session-URID") == "" {
+		writeOutcome(w, http.StatusBadRequest, "value", "Required request header 'NHSD-Session-URID' for method parameter type String is not present")
+		return false
+	}
+	return true
 }
 
-// patientParam reads "https://fhir.nhs.uk/Id/nhs-number|{nhs}".
-func patientParam(v string) (string, bool) {
-	system, nhs, ok := strings.Cut(v, "|")
-	if !ok || system != nhsnumber.System || !nhsnumber.Valid(nhs) {
-		return "", false
+// created answers 201 with no body, as the service's writes do.
+func created(w http.ResponseWriter) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+}
+
+// upload answers POST /Bundle: a summary sent by a GP system. As the
+// sandbox, it is accepted (201, nothing stored: the simulator's summaries
+// are generated) when the Bundle holds a Composition, else 400.
+func (s *Simulator) upload(w http.ResponseWriter, r *http.Request) {
+	if !s.writeChecks(w, r) {
+		return
 	}
-	return nhs, true
+	var b struct {
+		Entry []struct {
+			Resource struct {
+				ResourceType string `json:"resourceType"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	_ = json.NewDecoder(io.LimitReader(r.Body, maxWriteBody)).Decode(&b)
+	for _, e := range b.Entry {
+		if e.Resource.ResourceType == "Composition" {
+			created(w)
+			return
+		}
+	}
+	writeOutcome(w, http.StatusBadRequest, "value", "Composition missing from payload")
+}
+
+// setPermission answers POST /$setPermission (Parameters with one
+// setPermissions parameter: its nhsNumber and permissionCode parts), as the
+// sandbox: 201 for a patient whose SCR the simulator holds (9000000009, the
+// population), nothing stored; PSIS's 400 for any other number.
+func (s *Simulator) setPermission(w http.ResponseWriter, r *http.Request) {
+	if !s.writeChecks(w, r) {
+		return
+	}
+	var p struct {
+		Parameter []struct {
+			Part []struct {
+				Name            string `json:"name"`
+				ValueString     string `json:"valueString"`
+				ValueIdentifier *struct {
+					Value string `json:"value"`
+				} `json:"valueIdentifier"`
+				ValueCoding *struct {
+					System string `json:"system"`
+					Code   string `json:"code"`
+				} `json:"valueCoding"`
+			} `json:"part"`
+		} `json:"parameter"`
+	}
+	_ = json.NewDecoder(io.LimitReader(r.Body, maxWriteBody)).Decode(&p)
+	nhs, permissions := "", 0
+	for _, prm := range p.Parameter {
+		for _, part := range prm.Part {
+			switch {
+			case part.Name == "nhsNumber" && part.ValueIdentifier != nil:
+				nhs = part.ValueIdentifier.Value
+			case part.Name == "nhsNumber":
+				nhs = part.ValueString
+			case part.Name == "permissionCode" && part.ValueCoding != nil && part.ValueCoding.System == "https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission":
+				permissions++
+			}
+		}
+	}
+	switch {
+	case nhs == "":
+		writeOutcome(w, http.StatusBadRequest, "value", "Missing value for Parameter.Part 'nhsNumber'")
+	case permissions != 1:
+		writeOutcome(w, http.StatusBadRequest, "value", "Exactly 1 Parameter.Part named 'permissionCode' with valueCoding.system https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission expected")
+	case s.Describe(nhs).HasSCR:
+		created(w)
+	default:
+		writeOutcome(w, http.StatusBadRequest, "value", textNHSNumberNotFound)
+	}
+}
+
+// maxWriteBody bounds the body a write reads.
+const maxWriteBody = 1 << 20
+
+// patientParam reads "https://fhir.nhs.uk/Id/nhs-number|{nhs}" as the
+// service does: the prefix and a value (checked by the Spine, later).
+func patientParam(v string) (string, bool) {
+	nhs, ok := strings.CutPrefix(v, nhsnumber.System+"|")
+	return nhs, ok && nhs != ""
+}
+
+// missingParam is the service's answer to a missing query parameter.
+func missingParam(w http.ResponseWriter, name string) {
+	writeOutcome(w, http.StatusBadRequest, "value", "Required request parameter '"+name+"' for method parameter type String is not present")
+}
+
+// refused answers a patient the SCR's access control refuses.
+func refused(w http.ResponseWriter) {
+	writeOutcome(w, http.StatusForbidden, "forbidden", textNoConsent)
 }
 
 func (s *Simulator) documentReference(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	raw := q.Get("patient")
-	if raw == "" {
-		writeOutcome(w, http.StatusBadRequest, "invalid", "Missing patient parameter")
+	raw, ok := q["patient"]
+	if !ok {
+		missingParam(w, "patient")
 		return
 	}
-	nhs, ok := patientParam(raw)
+	nhs, ok := patientParam(raw[0])
 	if !ok {
-		writeOutcome(w, http.StatusBadRequest, "invalid", "Invalid patient parameter: must be https://fhir.nhs.uk/Id/nhs-number|<valid NHS number>")
+		writeOutcome(w, http.StatusBadRequest, "value", "Invalid value - "+safeEcho(raw[0])+" in field 'patient'")
 		return
 	}
 	if v, ok := q["type"]; ok && (len(v) != 1 || v[0] != "http://snomed.info/sct|196981000000101") {
-		writeOutcome(w, http.StatusBadRequest, "invalid", "Invalid type parameter: must be http://snomed.info/sct|196981000000101")
+		writeOutcome(w, http.StatusBadRequest, "value", "Invalid value - "+safeEcho(v[0])+" in field 'type'")
 		return
 	}
 	if v, ok := q["_sort"]; ok && (len(v) != 1 || v[0] != "date") {
-		writeOutcome(w, http.StatusBadRequest, "invalid", "Invalid _sort parameter: the only supported value is date")
+		writeOutcome(w, http.StatusBadRequest, "value", "Invalid value - "+safeEcho(v[0])+" in field '_sort'")
 		return
 	}
 	if v, ok := q["_count"]; ok && (len(v) != 1 || v[0] != "1") {
-		writeOutcome(w, http.StatusBadRequest, "invalid", "Invalid _count parameter: the only supported value is 1")
+		writeOutcome(w, http.StatusBadRequest, "value", "Invalid value - "+safeEcho(v[0])+" in field '_count'")
 		return
 	}
 	s.docRefs.Add(1)
+	if !nhsnumber.Valid(nhs) || s.Describe(nhs).Refused {
+		refused(w)
+		return
+	}
 	writeBody(w, s.documentReferenceBody(nhs, s.baseURL(r)))
 }
 
 func (s *Simulator) bundle(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	uuid := q.Get("composition.identifier")
-	subject := q.Get("composition.subject:Patient.identifier")
-	if uuid == "" || subject == "" {
-		writeOutcome(w, http.StatusBadRequest, "invalid", "Missing composition.identifier or composition.subject:Patient.identifier parameter")
-		return
+	for _, name := range []string{"composition.identifier", "composition.subject:Patient.identifier"} {
+		if _, ok := q[name]; !ok {
+			missingParam(w, name)
+			return
+		}
 	}
+	uuid, subject := q.Get("composition.identifier"), q.Get("composition.subject:Patient.identifier")
 	nhs, ok := patientParam(subject)
-	if !ok || !validUUID(uuid) {
-		writeOutcome(w, http.StatusBadRequest, "invalid", "Invalid composition.identifier or composition.subject:Patient.identifier parameter")
+	if !ok {
+		writeOutcome(w, http.StatusBadRequest, "value", "Invalid value - "+safeEcho(subject)+" in field 'patient'")
 		return
 	}
 	s.bundles.Add(1)
+	if !nhsnumber.Valid(nhs) {
+		refused(w)
+		return
+	}
 	d, summary := s.latest(nhs)
-	if d.HasSCR && d.Consent == ConsentNo {
-		writeOutcome(w, http.StatusForbidden, "forbidden", "There's no patient's consent to share the SCR")
+	if d.Refused || (d.HasSCR && d.Consent == ConsentNo) {
+		refused(w)
 		return
 	}
 	body := emptyBundle(uuid)
@@ -283,8 +418,6 @@ func (s *Simulator) baseURL(r *http.Request) string {
 	return "http://" + r.Host + BasePath
 }
 
-func validUUID(s string) bool { return wire.UUID.MatchString(s) }
-
 // safeEcho keeps an echoed header value short and printable.
 func safeEcho(s string) string {
 	if len(s) > 64 {
@@ -298,17 +431,22 @@ func safeEcho(s string) string {
 	}, s)
 }
 
-// writeOutcome answers with the API's OperationOutcome shape: issue.code and
-// details.text (the API's 4xx carry no Spine coding).
+// writeOutcome answers with the API's OperationOutcome: one issue with its
+// code and details.text (the API's errors carry no Spine coding), members in
+// the service's order.
 func writeOutcome(w http.ResponseWriter, status int, code, text string) {
-	body, _ := json.Marshal(map[string]any{
-		"resourceType": "OperationOutcome",
-		"issue": []any{map[string]any{
-			"severity": "error",
-			"code":     code,
-			"details":  map[string]any{"text": text},
-		}},
-	})
+	type details struct {
+		Text string `json:"text"`
+	}
+	type issue struct {
+		Severity string  `json:"severity"`
+		Code     string  `json:"code"`
+		Details  details `json:"details"`
+	}
+	body, _ := json.Marshal(struct {
+		ResourceType string  `json:"resourceType"`
+		Issue        []issue `json:"issue"`
+	}{"OperationOutcome", []issue{{"error", code, details{text}}}})
 	w.Header().Set("Content-Type", contentTypeFHIR)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
