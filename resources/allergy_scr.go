@@ -112,8 +112,11 @@ func (s *scrRecords) summary(ctx context.Context, nhs, uuid string) ([]*Resource
 	if err != nil {
 		return nil, err
 	}
-	return s.memo.MapAll("scr/"+nhs+"/"+key, body, func() ([]*Resource, error) {
-		rec, err := scrmap.Map(body, nhs, uuid)
+	// Acute medications' status is judged on the day of the request in
+	// England (scrmap.AcuteStatus): a mapping holds for that day only.
+	now := time.Now().In(england)
+	return s.memo.MapAll("scr/"+nhs+"/"+key+"/"+now.Format(time.DateOnly), body, func() ([]*Resource, error) {
+		rec, err := scrmap.MapAt(body, nhs, uuid, now)
 		if err != nil {
 			return nil, err
 		}

@@ -53,8 +53,9 @@ type FlagOptions struct {
 	// A created flag's author organisation, when the client names one,
 	// replaces the organisation.
 	Author ramap.Author
-	// Now is the clock of writes, and the "today" an overseas visitor
-	// status is current on; nil means time.Now.
+	// Now is the clock of writes, and the "today" (in England) on which a
+	// flag of any service is current until its period ends; nil means
+	// time.Now.
 	Now func() time.Time
 	// NewID makes Provenance ids; nil means random UUIDs.
 	NewID func() string
@@ -393,8 +394,10 @@ func (p *Flag) mapRA(nhs string, rec *raRecord) ([]*Resource, error) {
 		})
 		return consent, consentErr
 	}
-	// A flag's mapping depends on the flag and the consent payloads.
-	key := func(raw json.RawMessage) []byte { return joinKey(raw, rec.consent) }
+	// A flag's mapping depends on the flag and the consent payloads, and on
+	// the London date (an ended flag is inactive).
+	now, today := p.today()
+	key := func(raw json.RawMessage) []byte { return joinKey(joinKey(raw, rec.consent), today) }
 	return p.mapFlags("ra-flag/"+nhs, rec.flags, key, func(raw json.RawMessage) (*flagpb.Flag, error) {
 		f, err := ramap.DecodeFlag(raw)
 		if err != nil {
@@ -404,7 +407,7 @@ func (p *Flag) mapRA(nhs string, rec *raRecord) ([]*Resource, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ramap.Flag(f, c, nhs)
+		return ramap.FlagAt(f, c, nhs, now)
 	})
 }
 
@@ -423,12 +426,14 @@ func (p *Flag) fetchCPIS(ctx context.Context, nhs string) ([]*Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.mapFlags("cpis-flag/"+nhs, raws, nil, func(raw json.RawMessage) (*flagpb.Flag, error) {
+	now, today := p.today()
+	key := func(raw json.RawMessage) []byte { return joinKey(raw, today) }
+	return p.mapFlags("cpis-flag/"+nhs, raws, key, func(raw json.RawMessage) (*flagpb.Flag, error) {
 		ct, err := cpismap.Decode(raw)
 		if err != nil {
 			return nil, err
 		}
-		return cpismap.Flag(ct, nhs)
+		return cpismap.Flag(ct, nhs, now)
 	})
 }
 
@@ -437,12 +442,14 @@ func (p *Flag) fetchFGM(ctx context.Context, nhs string) ([]*Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.mapFlags("fgm-flag/"+nhs, raws, nil, func(raw json.RawMessage) (*flagpb.Flag, error) {
+	now, today := p.today()
+	key := func(raw json.RawMessage) []byte { return joinKey(raw, today) }
+	return p.mapFlags("fgm-flag/"+nhs, raws, key, func(raw json.RawMessage) (*flagpb.Flag, error) {
 		f, err := fgmmap.Decode(raw)
 		if err != nil {
 			return nil, err
 		}
-		return fgmmap.Flag(f, nhs)
+		return fgmmap.Flag(f, nhs, now)
 	})
 }
 
@@ -455,6 +462,15 @@ var england = func() *time.Location {
 	return l
 }()
 
+// today is the clock's now and its date in England, part of every flag's
+// memo key: a flag is current until the day its period ends is over in
+// England, wherever the server's clock is set, so a mapping holds for
+// that day only.
+func (p *Flag) today() (time.Time, []byte) {
+	now := p.opts.Now().In(england)
+	return now, []byte(now.Format(time.DateOnly))
+}
+
 // fetchOVM asks OVM for the patient's statuses and maps each as of today:
 // whether a status is current depends on the date, so the date is part of
 // what the memo keys the mapping by.
@@ -463,10 +479,7 @@ func (p *Flag) fetchOVM(ctx context.Context, nhs string) ([]*Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A status that ends on a date is current until that day ends in
-	// England, wherever the server's clock is set.
-	now := p.opts.Now().In(england)
-	today := []byte(now.Format(time.DateOnly))
+	now, today := p.today()
 	key := func(raw json.RawMessage) []byte { return joinKey(raw, today) }
 	return p.mapFlags("ovm-flag/"+nhs, raws, key, func(raw json.RawMessage) (*flagpb.Flag, error) {
 		st, err := ovmmap.Decode(raw)

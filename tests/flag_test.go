@@ -575,6 +575,59 @@ func TestPatientSummaryOverseasVisitorStatus(t *testing.T) {
 	}
 }
 
+// A child protection plan or FGM flag whose period ended long ago is shown
+// inactive even when its service still says active: a status=active search
+// (the default, and $summary) leaves it out, status=inactive finds it, a
+// read shows it inactive with its end date. Synthetic data, served through
+// the simulators' fault injection.
+func TestFlagEndedButStillActiveUpstream(t *testing.T) {
+	const nhs = "9000000009"
+	subject := `"subject":{"identifier":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"` + nhs + `"}}`
+	plan := `{"resourceType":"CareTeam","id":"cpis-` + nhs + `-lac","status":"active",` +
+		`"category":[{"coding":[{"system":"https://carerecords-facade.invalid/fhir/CodeSystem/cpis-plan-type","code":"LAC"}]}],` +
+		subject + `,"period":{"start":"2022-05-10","end":"2024-03-31"}}`
+	fgmFlag := `{"resourceType":"Flag","id":"FGM-Ended","status":"active",` +
+		`"code":{"coding":[{"system":"http://snomed.info/sct","code":"902961000000107"}]},` + subject + `,"period":{"start":"2019-12-10","end":"2024-03-31"}}`
+	bundle := func(res string) string {
+		return `{"resourceType":"Bundle","type":"searchset","total":1,"entry":[{"resource":` + res + `}]}`
+	}
+	env.app.Sandbox.CPIS.SetFault(&sandboxcpis.Fault{Status: 200, Body: bundle(plan), PathPrefix: "/CareTeam"})
+	defer env.app.Sandbox.CPIS.SetFault(nil)
+	env.app.Sandbox.FGM.SetFault(&sandboxfgm.Fault{Status: 200, Body: bundle(fgmFlag), PathPrefix: "/Flag"})
+	defer env.app.Sandbox.FGM.SetFault(nil)
+
+	for _, tc := range []struct {
+		query string
+		want  map[string]int
+	}{
+		{query: "patient=" + nhs + "&category=safety", want: map[string]int{}},
+		{query: "patient=" + nhs + "&category=clinical", want: map[string]int{}},
+		{query: "patient=" + nhs + "&category=safety&status=active", want: map[string]int{}},
+		{query: "patient=" + nhs + "&category=safety&status=inactive", want: map[string]int{"cpis": 1}},
+		{query: "patient=" + nhs + "&category=clinical&status=inactive", want: map[string]int{"fgm": 1}},
+	} {
+		r := get(t, "/Flag?"+tc.query)
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", tc.query, r.status, r.raw)
+		}
+		matches, _ := entries(t, r)
+		if got := flagServices(t, matches); len(got) != len(tc.want) || got["cpis"] != tc.want["cpis"] || got["fgm"] != tc.want["fgm"] {
+			t.Errorf("%s: %v, want %v", tc.query, got, tc.want)
+		}
+	}
+	for _, id := range []string{"cpis-" + nhs + "-lac", "fgm-" + nhs + "-FGM-Ended"} {
+		r := get(t, "/Flag/"+id)
+		if r.status != 200 || r.body["status"] != "inactive" || r.body["period"].(map[string]any)["end"] != "2024-03-31" {
+			t.Errorf("read %s: %d %s", id, r.status, r.raw)
+		}
+	}
+	r := get(t, "/Patient/"+nhs+"/$summary")
+	matches, _ := entries(t, r)
+	if got := flagServices(t, onlyFlags(matches)); r.status != 200 || got["cpis"] != 0 || got["fgm"] != 0 {
+		t.Errorf("$summary shows an ended flag as current: %d %v", r.status, got)
+	}
+}
+
 func onlyFlags(matches []map[string]any) []map[string]any {
 	var out []map[string]any
 	for _, m := range matches {

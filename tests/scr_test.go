@@ -56,7 +56,8 @@ func TestSCR9000000009(t *testing.T) {
 	}
 	for _, tt := range []struct{ path, field, want string }{
 		{"/AllergyIntolerance/" + scrAllergy, "resourceType", "AllergyIntolerance"},
-		{"/MedicationStatement/" + scrAcute, "status", "active"},
+		// Issued on 12 May 2020, long before today: its supply has run out.
+		{"/MedicationStatement/" + scrAcute, "status", "completed"},
 		{"/MedicationStatement/" + scrRepeat, "effectiveDateTime", "2020-05-12"},
 	} {
 		r := get(t, tt.path)
@@ -169,9 +170,15 @@ func TestSCRPopulation(t *testing.T) {
 	if stopped.body["total"] != float64(d.Discontinued) {
 		t.Errorf("status=stopped: %v, want %d", stopped.body["total"], d.Discontinued)
 	}
+	// The population's acute issues are all from before the sandbox's
+	// reference date (2025-06-30), so their supply has run out by now; the
+	// current repeats stay active.
 	active := get(t, "/MedicationStatement?patient="+d.NHSNumber+"&status=active")
-	if active.body["total"] != float64(d.Acute+d.Repeat) {
-		t.Errorf("status=active: %v", active.body["total"])
+	if active.body["total"] != float64(d.Repeat) {
+		t.Errorf("status=active: %v, want %d", active.body["total"], d.Repeat)
+	}
+	if r := get(t, "/MedicationStatement?patient="+d.NHSNumber+"&status=completed"); r.body["total"] != float64(d.Acute) {
+		t.Errorf("status=completed: %v, want %d", r.body["total"], d.Acute)
 	}
 	for _, id := range matchIDs(t, stopped) {
 		if r := get(t, "/MedicationStatement/"+id); r.status != 200 || r.body["status"] != "stopped" {
@@ -247,6 +254,55 @@ func TestSCRErrors(t *testing.T) {
 		}
 		if r := get(t, "/"+typ+"/"+id); r.status != 404 || outcomeIssue(t, r)["code"] != "not-found" {
 			t.Errorf("%s: %d %s", id, r.status, r.raw)
+		}
+	}
+}
+
+// An acute medication is active only while its supply could still be
+// running (30 days after issue, judged on the day of the request in
+// England), then completed; without a readable issue date its status is
+// unknown; the status says it is inferred. Never active by default.
+// Synthetic summary, served through the simulator's fault injection.
+func TestSCRAcuteMedicationStatus(t *testing.T) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().In(london)
+	day := func(daysAgo int) string { return today.AddDate(0, 0, -daysAgo).Format("02-Jan-2006") }
+	row := func(date, item string) string {
+		return `<tr><td>Acute Medication</td><td>` + date + `</td><td>` + item + `</td><td>One To Be Taken Three Times A Day</td><td>21 capsule</td></tr>`
+	}
+	rows := row("Prescribed: "+day(1), "Amoxicillin 500mg capsules") + row("Prescribed: "+day(60), "Flucloxacillin 500mg capsules") +
+		row("Prescribed: recently", "Trimethoprim 200mg tablets") + row("", "Ibuprofen 400mg tablets")
+	div := `<div xmlns=\"http://www.w3.org/1999/xhtml\"><table id=\"AcuteMeds\"><thead><tr><th>Type</th><th>Date</th><th>Medication Item</th><th>Dosage Instructions</th><th>Quantity</th></tr></thead><tbody>` +
+		strings.ReplaceAll(rows, `"`, `\"`) + `</tbody></table></div>`
+	body := `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Composition","id":"C","status":"final","subject":{"reference":"Patient/P1"},` +
+		`"date":"` + today.AddDate(0, 0, -1).Format(time.DateOnly) + `","section":[{"code":{"coding":[{"code":"AcuteMedsHeader"}]},"text":{"status":"generated","div":"` + div + `"}}]}},` +
+		`{"resource":{"resourceType":"Patient","id":"P1","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9000000009"}]}}]}`
+	sim := env.app.Sandbox.SCR
+	sim.SetFault(&sandboxscr.Fault{Status: 200, Body: body, PathPrefix: "/Bundle"})
+	defer sim.SetFault(nil)
+
+	r := get(t, "/MedicationStatement?patient=9000000009")
+	matches, _ := entries(t, r)
+	want := []string{"active", "completed", "unknown", "unknown"}
+	if r.status != 200 || len(matches) != len(want) {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	for i, m := range matches {
+		res := resourceOf(m)
+		if res["status"] != want[i] {
+			t.Errorf("row %d (%v): status %v, want %s", i+1, res["effectiveDateTime"], res["status"], want[i])
+		}
+		reason, _ := res["statusReason"].([]any)
+		if len(reason) != 1 || reason[0].(map[string]any)["text"] == "" {
+			t.Errorf("row %d: statusReason %v", i+1, res["statusReason"])
+		}
+	}
+	for status, n := range map[string]float64{"active": 1, "completed": 1, "unknown": 2} {
+		if r := get(t, "/MedicationStatement?patient=9000000009&status="+status); r.body["total"] != n {
+			t.Errorf("status=%s: %v, want %v", status, r.body["total"], n)
 		}
 	}
 }

@@ -4,7 +4,8 @@
 // protection plan), naming the responsible local authority and its phone
 // numbers (BACKENDS.md §4.1, a project contract). Each CareTeam becomes one
 // Flag of category "safety" whose code is the plan type and whose author is
-// the local authority, with the authority's phone numbers in extensions.
+// the local authority, with the authority's phone numbers in extensions; a
+// plan whose end date has passed is inactive whatever CP-IS says (see Flag).
 //
 // See BACKENDS.md §4.2 "Mapping to the facade Flag".
 package cpis
@@ -14,10 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
 
 	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
+	"github.com/carerecords/fhir-facade/mappers/internal/period"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
@@ -81,11 +84,18 @@ func ParseFlagID(id string) (nhs string, ok bool) {
 }
 
 // Flag maps a CP-IS CareTeam of patient nhs (the patient the facade asked
-// about) onto the facade's Flag:
+// about) onto the facade's Flag, as of now:
 //
 //   - id: FlagID(nhs, id); meta kept;
 //   - status: active → active, entered-in-error → entered-in-error, any
 //     other CareTeam status (inactive, suspended, proposed) → inactive;
+//     and a plan whose period.end has passed is inactive even if CP-IS
+//     still says active: the rule of every facade Flag
+//     (mappers/internal/period), current through the whole of the end day
+//     in Europe/London, inactive from the following London midnight. A
+//     child protection plan shown as current after it ended would tell an
+//     emergency clinician that social care is involved when it no longer
+//     is, and send them to the wrong local authority;
 //   - category: flag-category "safety";
 //   - code: the plan type coding, with its name as text;
 //   - subject: Patient/<nhs> with the NHS number identifier (for an unborn
@@ -97,8 +107,11 @@ func ParseFlagID(id string) (nhs string, ok bool) {
 //     authority, keeping its contact type (office-hours, emergency-duty).
 //
 // Errors are *fhirerr.Error of category BadGateway wrapping a
-// *fhirjson.Error with the JSON path. The input is not modified.
-func Flag(ct *fhirjson.CareTeam, nhs string) (*flagpb.Flag, error) {
+// *fhirjson.Error with the JSON path (Internal for a zero now: no date to
+// judge by is never taken as "current"). The input is not modified, and
+// the result depends on now's London date only (callers may memoise a
+// mapping for that day).
+func Flag(ct *fhirjson.CareTeam, nhs string, now time.Time) (*flagpb.Flag, error) {
 	if ct == nil {
 		return nil, badPayload(errors.New("no CareTeam"))
 	}
@@ -111,6 +124,13 @@ func Flag(ct *fhirjson.CareTeam, nhs string) (*flagpb.Flag, error) {
 	status, err := flagStatus(ct.Status)
 	if err != nil {
 		return nil, badPayload(err)
+	}
+	end := ""
+	if ct.Period != nil {
+		end = ct.Period.End
+	}
+	if status, err = period.FlagStatus(status, end, now); err != nil {
+		return nil, period.Refuse(err, "CareTeam.period.end", badPayload)
 	}
 	plan, err := planType(ct.Category)
 	if err != nil {

@@ -8,12 +8,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/carerecords/fhir-facade/mappers/cpis"
 	"github.com/carerecords/fhir-facade/mappers/internal/goldentest"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
+
+// goldenNow is the "now" of the goldens: the sandbox population's fixed
+// reference date, so that a golden never changes with the calendar.
+var goldenNow = time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)
 
 // TestGolden maps every testdata/<case>.in.json (CP-IS CareTeams copied from
 // ../shared/fixtures/cpis, see testdata/README.md) for the patient its
@@ -27,7 +32,7 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := cpis.Flag(ct, ct.Subject.Identifier.Value)
+		out, err := cpis.Flag(ct, ct.Subject.Identifier.Value, goldenNow)
 		if err != nil {
 			t.Fatalf("Flag: %v", err)
 		}
@@ -47,7 +52,7 @@ func TestFlagCarriesLocalAuthorityContacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := json.Marshal(ct)
-	f, err := cpis.Flag(ct, "9000000009")
+	f, err := cpis.Flag(ct, "9000000009", goldenNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +127,7 @@ func TestFlagStatus(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ct := careTeam(tc.in)
-			f, err := cpis.Flag(ct, "9000000009")
+			f, err := cpis.Flag(ct, "9000000009", goldenNow)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,6 +135,56 @@ func TestFlagStatus(t *testing.T) {
 				t.Errorf("status %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// A plan whose end date has passed in England is inactive even when CP-IS
+// still says active: a stale child protection plan must not look current.
+// The day is London's, across the clock changes (BST began at 01:00 UTC on
+// 30 March 2025 and ended at 01:00 UTC on 26 October 2025).
+func TestFlagEndedPlanIsInactive(t *testing.T) {
+	tests := []struct {
+		name   string
+		status string
+		end    string
+		now    time.Time
+		want   string
+	}{
+		{name: "no end", status: "active", end: "", now: goldenNow, want: "ACTIVE"},
+		{name: "ends today", status: "active", end: "2025-06-30", now: goldenNow, want: "ACTIVE"},
+		{name: "ends later", status: "active", end: "2025-09-30", now: goldenNow, want: "ACTIVE"},
+		{name: "ended yesterday, CP-IS still says active", status: "active", end: "2025-06-29", now: goldenNow, want: "INACTIVE"},
+		{name: "ended last year, CP-IS still says active", status: "active", end: "2024-03-31", now: goldenNow, want: "INACTIVE"},
+		{name: "ended, and CP-IS says so", status: "inactive", end: "2024-03-31", now: goldenNow, want: "INACTIVE"},
+		{name: "inactive before its end is never made current", status: "inactive", end: "2025-09-30", now: goldenNow, want: "INACTIVE"},
+		{name: "entered in error stays so after its end", status: "entered-in-error", end: "2024-03-31", now: goldenNow, want: "ENTERED_IN_ERROR"},
+		{name: "the night the clocks go forward: 23:30 UTC is the next day", status: "active", end: "2025-03-30", now: time.Date(2025, 3, 30, 23, 30, 0, 0, time.UTC), want: "INACTIVE"},
+		{name: "the night the clocks go forward: 22:59 UTC is the end day", status: "active", end: "2025-03-30", now: time.Date(2025, 3, 30, 22, 59, 0, 0, time.UTC), want: "ACTIVE"},
+		{name: "GMT: 23:30 UTC is still the end day", status: "active", end: "2025-10-26", now: time.Date(2025, 10, 26, 23, 30, 0, 0, time.UTC), want: "ACTIVE"},
+		{name: "a dateTime end counts by its London day", status: "active", end: "2025-06-29T23:30:00Z", now: goldenNow, want: "ACTIVE"},
+		{name: "a dateTime end with an offset", status: "active", end: "2025-06-30T00:30:00+01:00", now: time.Date(2025, 6, 30, 23, 0, 0, 0, time.UTC), want: "INACTIVE"},
+		{name: "a month end runs to its last day", status: "active", end: "2025-06", now: goldenNow, want: "ACTIVE"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ct := careTeam(tc.status)
+			ct.Period = &fhirjson.Period{Start: "2022-05-10", End: tc.end}
+			f, err := cpis.Flag(ct, "9000000009", tc.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.GetStatus().GetValue().String(); got != tc.want {
+				t.Errorf("status %s, want %s", got, tc.want)
+			}
+			if tc.end != "" && f.GetPeriod().GetEnd() == nil {
+				t.Error("the end date is not shown")
+			}
+		})
+	}
+	// Without a date to judge by there is no flag, and the fault is the
+	// caller's, not CP-IS's.
+	if _, err := cpis.Flag(careTeam("active"), "9000000009", time.Time{}); fhirerr.CategoryOf(err) != fhirerr.Internal {
+		t.Errorf("zero now: %v", err)
 	}
 }
 
@@ -154,6 +209,8 @@ func TestFlagErrors(t *testing.T) {
 			wantErr: "Flag.extension[0].valueContactPoint.use"},
 		{name: "bad period", in: `{"resourceType":"CareTeam","id":"x","status":"active","category":[{"coding":[{"system":"` + cpis.PlanTypeSystem + `","code":"CPP"}]}],"period":{"start":"01/03/2024"}}`,
 			wantErr: "Flag.period.start"},
+		{name: "bad period end", in: `{"resourceType":"CareTeam","id":"x","status":"active","category":[{"coding":[{"system":"` + cpis.PlanTypeSystem + `","code":"CPP"}]}],"period":{"start":"2024-03-01","end":"31/03/2024"}}`,
+			wantErr: "CareTeam.period.end: invalid dateTime"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,7 +218,7 @@ func TestFlagErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = cpis.Flag(ct, "9000000009")
+			_, err = cpis.Flag(ct, "9000000009", goldenNow)
 			checkBadGateway(t, err, tc.wantErr)
 		})
 	}
@@ -201,7 +258,7 @@ func FuzzFlag(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		ct, err := cpis.Decode(raw)
 		if err == nil {
-			_, err = cpis.Flag(ct, "9000000009")
+			_, err = cpis.Flag(ct, "9000000009", goldenNow)
 		}
 		if err != nil && (fhirerr.CategoryOf(err) != fhirerr.BadGateway || fhirerr.As(err).Backend != "cpis") {
 			t.Fatalf("error %#v", err)

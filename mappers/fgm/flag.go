@@ -2,8 +2,9 @@
 // service (FGM-IS) returns onto the facade's FHIR R4 Flag. FGM-IS already
 // speaks R4 (UKCore-Flag), so the mapping is a near pass-through: the id is
 // made to carry the patient's NHS number (so a read can find the flag again),
-// the subject becomes a Patient reference, and the flag gets the category
-// "clinical" so that clients can filter on it.
+// the subject becomes a Patient reference, the flag gets the category
+// "clinical" so that clients can filter on it, and a flag whose end date
+// has passed is inactive whatever FGM-IS says (see Flag).
 //
 // See BACKENDS.md §5.2 "Mapping to the facade Flag".
 package fgm
@@ -12,10 +13,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
 
 	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
+	"github.com/carerecords/fhir-facade/mappers/internal/period"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
@@ -64,17 +67,25 @@ func ParseFlagID(id string) (nhs string, ok bool) {
 }
 
 // Flag maps an FGM-IS Flag of patient nhs (the patient the facade asked
-// about) onto the facade's Flag:
+// about) onto the facade's Flag, as of now:
 //
 //   - id: FlagID(nhs, id); meta (version, last updated) kept;
 //   - subject: Patient/<nhs>, keeping FGM-IS's NHS number identifier; a flag
 //     whose subject names another patient is an error (never shown);
 //   - category: flag-category "clinical" first, then any FGM-IS sent;
-//   - status, code, period, author, extensions (removal reason): kept.
+//   - status: kept, except that a flag whose period.end has passed is
+//     inactive even if FGM-IS still says active: the rule of every facade
+//     Flag (mappers/internal/period), current through the whole of the end
+//     day in Europe/London, inactive from the following London midnight
+//     (entered-in-error stays entered-in-error);
+//   - code, period, author, extensions (removal reason): kept.
 //
 // Errors are *fhirerr.Error of category BadGateway wrapping a
-// *fhirjson.Error with the JSON path. The input is not modified.
-func Flag(in *fhirjson.Flag, nhs string) (*flagpb.Flag, error) {
+// *fhirjson.Error with the JSON path (Internal for a zero now: no date to
+// judge by is never taken as "current"). The input is not modified, and
+// the result depends on now's London date only (callers may memoise a
+// mapping for that day).
+func Flag(in *fhirjson.Flag, nhs string, now time.Time) (*flagpb.Flag, error) {
 	if in == nil {
 		return nil, badPayload(errors.New("no Flag"))
 	}
@@ -85,6 +96,15 @@ func Flag(in *fhirjson.Flag, nhs string) (*flagpb.Flag, error) {
 		return nil, badPayload(err)
 	}
 	f := *in
+	end := ""
+	if in.Period != nil {
+		end = in.Period.End
+	}
+	status, err := period.FlagStatus(in.Status, end, now)
+	if err != nil {
+		return nil, period.Refuse(err, "Flag.period.end", badPayload)
+	}
+	f.Status = status
 	f.ID = FlagID(nhs, in.ID)
 	f.Contained = nil
 	f.Subject = flagid.Subject(nhs)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/carerecords/fhir-facade/mappers/fgm"
 	"github.com/carerecords/fhir-facade/mappers/internal/goldentest"
@@ -24,6 +25,10 @@ func nhsOf(t *testing.T, f *fhirjson.Flag) string {
 	return f.Subject.Identifier.Value
 }
 
+// goldenNow is the "now" of the goldens: the sandbox population's fixed
+// reference date, so that a golden never changes with the calendar.
+var goldenNow = time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)
+
 // TestGolden maps every testdata/<case>.in.json (FGM-IS flags copied from
 // ../shared/fixtures/fgm, see testdata/README.md) and compares the result,
 // printed by jsonformat, with testdata/<case>.golden.json. Each golden is
@@ -35,7 +40,7 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := fgm.Flag(f, nhsOf(t, f))
+		out, err := fgm.Flag(f, nhsOf(t, f), goldenNow)
 		if err != nil {
 			t.Fatalf("Flag: %v", err)
 		}
@@ -92,6 +97,7 @@ func TestFlagErrors(t *testing.T) {
 		{name: "no id", nhs: "9000000009", in: `{"resourceType":"Flag","status":"active","code":{"text":"FGM"}}`, wantErr: "Flag.id: missing"},
 		{name: "bad status", nhs: "9000000009", in: `{"resourceType":"Flag","id":"x","status":"removed","code":{"text":"FGM"}}`, wantErr: `Flag.status: "removed"`},
 		{name: "bad date", nhs: "9000000009", in: `{"resourceType":"Flag","id":"x","status":"active","code":{"text":"FGM"},"period":{"start":"2019-13-10"}}`, wantErr: "Flag.period.start"},
+		{name: "bad end", nhs: "9000000009", in: `{"resourceType":"Flag","id":"x","status":"active","code":{"text":"FGM"},"period":{"start":"2019-12-10","end":"15/01/2020"}}`, wantErr: "Flag.period.end: invalid dateTime"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,9 +105,55 @@ func TestFlagErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = fgm.Flag(f, tc.nhs)
+			_, err = fgm.Flag(f, tc.nhs, goldenNow)
 			checkBadGateway(t, err, tc.wantErr)
 		})
+	}
+}
+
+// A flag whose end date has passed in England is inactive even when FGM-IS
+// still says active; removed flags keep FGM-IS's status. The day is
+// London's, across the clock changes (BST began at 01:00 UTC on 30 March
+// 2025 and ended at 01:00 UTC on 26 October 2025).
+func TestFlagEndedIsInactive(t *testing.T) {
+	tests := []struct {
+		name   string
+		status string
+		end    string
+		now    time.Time
+		want   string
+	}{
+		{name: "no end", status: "active", end: "", now: goldenNow, want: "ACTIVE"},
+		{name: "ends today", status: "active", end: "2025-06-30", now: goldenNow, want: "ACTIVE"},
+		{name: "ended yesterday, FGM-IS still says active", status: "active", end: "2025-06-29", now: goldenNow, want: "INACTIVE"},
+		{name: "ended years ago, FGM-IS still says active", status: "active", end: "2020-01-15", now: goldenNow, want: "INACTIVE"},
+		{name: "removed", status: "inactive", end: "2020-01-15", now: goldenNow, want: "INACTIVE"},
+		{name: "entered in error stays so", status: "entered-in-error", end: "2020-01-15", now: goldenNow, want: "ENTERED_IN_ERROR"},
+		{name: "the night the clocks go forward: 23:30 UTC is the next day", status: "active", end: "2025-03-30", now: time.Date(2025, 3, 30, 23, 30, 0, 0, time.UTC), want: "INACTIVE"},
+		{name: "GMT: 23:30 UTC is still the end day", status: "active", end: "2025-10-26", now: time.Date(2025, 10, 26, 23, 30, 0, 0, time.UTC), want: "ACTIVE"},
+		{name: "a dateTime end counts by its London day", status: "active", end: "2025-03-30T23:30:00Z", now: time.Date(2025, 3, 31, 22, 59, 0, 0, time.UTC), want: "ACTIVE"},
+		{name: "a dateTime end, London midnight after", status: "active", end: "2025-03-30T23:30:00Z", now: time.Date(2025, 3, 31, 23, 0, 0, 0, time.UTC), want: "INACTIVE"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &fhirjson.Flag{ResourceType: "Flag", ID: "x", Status: tc.status, Code: &fhirjson.CodeableConcept{Text: "FGM"},
+				Period: &fhirjson.Period{Start: "2019-12-10", End: tc.end}}
+			f, err := fgm.Flag(in, "9000000009", tc.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.GetStatus().GetValue().String(); got != tc.want {
+				t.Errorf("status %s, want %s", got, tc.want)
+			}
+			if in.Status != tc.status {
+				t.Error("Flag modified its input")
+			}
+		})
+	}
+	// Without a date to judge by there is no flag, and the fault is the
+	// caller's, not FGM-IS's.
+	if _, err := fgm.Flag(&fhirjson.Flag{ResourceType: "Flag", ID: "x", Status: "active"}, "9000000009", time.Time{}); fhirerr.CategoryOf(err) != fhirerr.Internal {
+		t.Errorf("zero now: %v", err)
 	}
 }
 
@@ -141,7 +193,7 @@ func TestFlagDoesNotModifyInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := json.Marshal(f)
-	if _, err := fgm.Flag(f, "9000000009"); err != nil {
+	if _, err := fgm.Flag(f, "9000000009", goldenNow); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := json.Marshal(f); !bytes.Equal(before, after) {
@@ -181,7 +233,7 @@ func FuzzFlag(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		fl, err := fgm.Decode(raw)
 		if err == nil {
-			_, err = fgm.Flag(fl, "9000000009")
+			_, err = fgm.Flag(fl, "9000000009", goldenNow)
 		}
 		if err != nil && (fhirerr.CategoryOf(err) != fhirerr.BadGateway || fhirerr.As(err).Backend != "fgm") {
 			t.Fatalf("error %#v", err)

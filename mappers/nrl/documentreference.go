@@ -1,6 +1,6 @@
 // Package nrl maps the National Record Locator's pointers onto the facade's
 // FHIR R4 DocumentReference. NRL already speaks R4, so the mapping is a
-// near pass-through (BACKENDS.md §6, "Mapping to the facade DocumentReference"):
+// near pass-through (docs/backends.md, "NRL"):
 // what it adds is validation (via model/fhirjson's builders), a literal
 // Patient reference next to the NHS number, and the rewriting of every
 // content[].attachment.url to the facade's own Binary, so a client never
@@ -64,7 +64,9 @@ func Decode(raw []byte) (*fhirjson.DocumentReference, error) {
 //     (BinaryID), or is dropped when no valid Binary id can be formed (a
 //     pointer id too long to take a suffix);
 //   - meta keeps lastUpdated and security only: NRL's profile claims
-//     (nrls-documentreference-1-0) describe the pointer, not this resource.
+//     (nrls-documentreference-1-0) describe the pointer, not this resource;
+//   - docStatus loses surrounding white space (the public sandbox's seed
+//     data has "preliminary ").
 //
 // p is not modified. A missing id is an error: NRL always sends one.
 // Errors are *fhirerr.Error of category BadGateway wrapping a *fhirjson.Error
@@ -77,6 +79,9 @@ func DocumentReference(p *fhirjson.DocumentReference) (*drpb.DocumentReference, 
 		return nil, badPayload(&fhirjson.Error{Path: "DocumentReference.id", Err: errors.New("missing (NRL always sends the pointer id)")})
 	}
 	q := *p
+	// The public sandbox's seed data sends docStatus "preliminary " (with a
+	// trailing space): a code with surrounding space is taken as the code.
+	q.DocStatus = strings.TrimSpace(p.DocStatus)
 	if p.Meta != nil {
 		q.Meta = nil
 		if p.Meta.LastUpdated != "" || len(p.Meta.Security) > 0 {

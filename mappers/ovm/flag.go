@@ -22,6 +22,7 @@ import (
 	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
 
 	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
+	"github.com/carerecords/fhir-facade/mappers/internal/period"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
@@ -97,20 +98,15 @@ func ParseFlagID(id string) (nhs string, ok bool) {
 	return flagid.Patient(IDPrefix, '-', id)
 }
 
-// Current reports whether a status applies on now's date (in now's
-// location): it has no end, or it ends today or later (an end date is the
-// last day the status applies, as a FHIR Period's date end includes the
-// whole day).
-func Current(s *Status, now time.Time) bool {
-	return s.End == nil || *s.End >= now.Format(time.DateOnly)
-}
-
 // Flag maps a status of patient nhs (the patient the facade asked about)
 // onto the facade's Flag, as of now:
 //
 //   - id: FlagID(nhs, id); meta.lastUpdated from lastUpdated (the service
 //     keeps no versions, so there is no meta.versionId);
-//   - status: active while Current(now), else inactive;
+//   - status: active until the end date has passed in England, then
+//     inactive: the rule of every facade Flag (mappers/internal/period),
+//     current through the whole of the end day in Europe/London whatever
+//     now's zone, inactive from the following London midnight;
 //   - category: CategorySystem|CategoryCode with the HL7 flag-category
 //     "admin" in the same concept;
 //   - code: ChargingCategorySystem|<letter>, text "Overseas visitor
@@ -121,8 +117,10 @@ func Current(s *Status, now time.Time) bool {
 //     phone number in a RecordingOrganisationContactURL extension.
 //
 // Errors are *fhirerr.Error of category BadGateway, wrapping a
-// *fhirjson.Error with the path where one applies. The input is not
-// modified, and the result depends on now's date only.
+// *fhirjson.Error with the path where one applies (Internal for a zero
+// now: no date to judge by is never taken as "current"). The input is not
+// modified, and the result depends on now's London date only (callers may
+// memoise a mapping for that day).
 func Flag(s *Status, nhs string, now time.Time) (*flagpb.Flag, error) {
 	if s == nil {
 		return nil, badPayload(errors.New("no status"))
@@ -139,9 +137,15 @@ func Flag(s *Status, nhs string, now time.Time) (*flagpb.Flag, error) {
 	if s.End != nil && *s.End < s.Start {
 		return nil, badPayload(&fhirjson.Error{Path: "status.end", Err: errors.New("before the start")})
 	}
-	status := "inactive"
-	if Current(s, now) {
-		status = "active"
+	end := ""
+	if s.End != nil {
+		end = *s.End
+	}
+	// The service has no status of its own: a status is what it says
+	// until its end date has passed.
+	status, err := period.FlagStatus("active", end, now)
+	if err != nil {
+		return nil, period.Refuse(err, "status.end", badPayload)
 	}
 	f := &fhirjson.Flag{
 		ResourceType: "Flag",

@@ -57,10 +57,11 @@ func status(end *string) *ovm.Status {
 
 func ptr(s string) *string { return &s }
 
-// A status is active while it has no end or its end date has not passed,
-// on now's date in now's location.
+// A status is active while it has no end or its end date has not passed in
+// England (mappers/internal/period): the London date decides, whatever
+// now's zone, across the clock changes.
 func TestFlagStatusDependsOnNow(t *testing.T) {
-	london := time.FixedZone("BST", 3600)
+	bst := time.FixedZone("BST", 3600)
 	tests := []struct {
 		name string
 		end  *string
@@ -72,11 +73,18 @@ func TestFlagStatusDependsOnNow(t *testing.T) {
 		{name: "ends today", end: ptr("2025-06-30"), now: goldenNow, want: "ACTIVE"},
 		{name: "ended yesterday", end: ptr("2025-06-29"), now: goldenNow, want: "INACTIVE"},
 		{name: "ended the day it started", end: ptr("2025-03-03"), now: goldenNow, want: "INACTIVE"},
-		{name: "the date is now's own", end: ptr("2025-06-30"), now: time.Date(2025, 7, 1, 0, 30, 0, 0, london), want: "INACTIVE"},
+		{name: "London's date, not now's zone", end: ptr("2025-06-30"), now: time.Date(2025, 7, 1, 0, 30, 0, 0, bst), want: "INACTIVE"},
+		{name: "London's date, not UTC's (BST)", end: ptr("2025-06-30"), now: time.Date(2025, 6, 30, 23, 30, 0, 0, time.UTC), want: "INACTIVE"},
+		{name: "the night the clocks go forward", end: ptr("2025-03-30"), now: time.Date(2025, 3, 30, 23, 30, 0, 0, time.UTC), want: "INACTIVE"},
+		{name: "GMT: 23:30 UTC is still the end day", end: ptr("2025-10-26"), now: time.Date(2025, 10, 26, 23, 30, 0, 0, time.UTC), want: "ACTIVE"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := ovm.Flag(status(tc.end), "9000000009", tc.now)
+			s := status(tc.end)
+			if tc.end != nil && *tc.end < s.Start {
+				s.Start = *tc.end
+			}
+			f, err := ovm.Flag(s, "9000000009", tc.now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,6 +92,11 @@ func TestFlagStatusDependsOnNow(t *testing.T) {
 				t.Errorf("status %s, want %s", got, tc.want)
 			}
 		})
+	}
+	// Without a date to judge by there is no flag (never a guess at
+	// "active"), and the fault is the caller's, not the service's.
+	if _, err := ovm.Flag(status(nil), "9000000009", time.Time{}); fhirerr.CategoryOf(err) != fhirerr.Internal {
+		t.Errorf("zero now: %v", err)
 	}
 }
 
@@ -181,7 +194,8 @@ func TestFlagErrors(t *testing.T) {
 		{name: "no start", in: `{"id":"x","chargingCategory":"C"}`, wantErr: "status.start: missing"},
 		{name: "end before start", in: `{` + ok + `,"end":"2025-03-02"}`, wantErr: "status.end: before the start"},
 		{name: "bad start", in: `{"id":"x","chargingCategory":"C","start":"03/03/2025"}`, wantErr: "Flag.period.start"},
-		{name: "bad end", in: `{` + ok + `,"end":"2025-13-01"}`, wantErr: "Flag.period.end"},
+		{name: "bad end", in: `{` + ok + `,"end":"2025-13-01"}`, wantErr: "status.end: invalid dateTime"},
+		{name: "empty end", in: `{` + ok + `,"end":""}`, wantErr: "status.end: before the start"},
 		{name: "bad lastUpdated", in: `{` + ok + `,"lastUpdated":"yesterday"}`, wantErr: "Flag.meta.lastUpdated"},
 	}
 	for _, tc := range tests {

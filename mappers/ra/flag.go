@@ -1,9 +1,10 @@
 // Package ra maps between the Reasonable Adjustment Flag API (RA, FHIR STU3,
 // BACKENDS.md §3) and the facade's FHIR R4 Flag, both ways:
 //
-//   - Flag (read): one RA Flag (one reasonable adjustment) with the patient's
-//     RA Consent becomes one R4 Flag carrying the consent as a contained R4
-//     Consent (referenced by the core flag-detail extension);
+//   - FlagAt (read): one RA Flag (one reasonable adjustment) with the
+//     patient's RA Consent becomes one R4 Flag carrying the consent as a
+//     contained R4 Consent (referenced by the core flag-detail extension);
+//     Flag does the same for RA's answer to a write;
 //   - ToSTU3 and NewConsent (write): an R4 Flag sent by a client is
 //     validated and becomes the STU3 Flag (and, for a patient without an RA
 //     record, the STU3 Consent) that RA takes, each with a contained
@@ -17,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -27,6 +29,7 @@ import (
 	flagpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/flag_go_proto"
 
 	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
+	"github.com/carerecords/fhir-facade/mappers/internal/period"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
@@ -121,12 +124,18 @@ func ParseFlagID(id string) (nhs string, ok bool) {
 	return flagid.Patient(IDPrefix, '.', id)
 }
 
-// Flag maps an RA Flag of patient nhs (the patient the facade asked about),
-// with the patient's RA Consent (nil if RA sent none), onto the facade's Flag:
+// FlagAt maps an RA Flag of patient nhs (the patient the facade asked
+// about), with the patient's RA Consent (nil if RA sent none), onto the
+// facade's Flag, as of now:
 //
 //   - id: FlagID(nhs, id); meta.versionId and lastUpdated kept (the STU3
 //     profile is dropped);
-//   - status: kept (active, inactive, entered-in-error);
+//   - status: kept (active, inactive, entered-in-error), except that an
+//     active flag whose period.end has passed is inactive: the rule of
+//     every facade Flag (mappers/internal/period), current through the
+//     whole of the end day in Europe/London, inactive from the following
+//     London midnight. RA's contract gives a current adjustment no end, so
+//     this only applies if RA ever sends one;
 //   - category: the NRAF coding first, then the adjustment category
 //     (Extension-RARecord-AdjustmentCategory-1) as a second category;
 //   - code: kept, with https://snomed.info/sct normalised to http;
@@ -134,15 +143,30 @@ func ParseFlagID(id string) (nhs string, ok bool) {
 //     another patient is an error (never shown);
 //   - period.start: when the adjustment was recorded (its "created"
 //     Provenance); period.end, for a flag no longer active, when it was
-//     last changed;
+//     last changed, and for an active one RA's own period.end if it sends
+//     one;
 //   - author: the organisation it was recorded on behalf of (ODS code);
 //   - the removal reason extension of a removed flag is kept;
 //   - the Consent, mapped to R4, is contained and referenced by a
 //     flag-detail extension.
 //
 // Errors are *fhirerr.Error of category BadGateway wrapping a
-// *fhirjson.Error with the JSON path. The inputs are not modified.
+// *fhirjson.Error with the JSON path (Internal for a zero now: no date to
+// judge by is never taken as "current"). The inputs are not modified, and
+// the result depends on now's London date only (callers may memoise a
+// mapping for that day).
+func FlagAt(in *fhirjson.STU3Flag, consent *fhirjson.STU3Consent, nhs string, now time.Time) (*flagpb.Flag, error) {
+	return flag(in, consent, nhs, now, true)
+}
+
+// Flag is FlagAt without the end-date rule: the status is RA's. It is for
+// RA's answer to a write the facade has just made (the flag as the client
+// wrote it); reads and searches use FlagAt.
 func Flag(in *fhirjson.STU3Flag, consent *fhirjson.STU3Consent, nhs string) (*flagpb.Flag, error) {
+	return flag(in, consent, nhs, time.Time{}, false)
+}
+
+func flag(in *fhirjson.STU3Flag, consent *fhirjson.STU3Consent, nhs string, now time.Time, judge bool) (*flagpb.Flag, error) {
 	if in == nil {
 		return nil, badPayload("Flag", errors.New("no Flag"))
 	}
@@ -194,6 +218,23 @@ func Flag(in *fhirjson.STU3Flag, consent *fhirjson.STU3Consent, nhs string) (*fl
 		if end != "" && !before(end, f.Period.Start) {
 			f.Period.End = end
 		}
+	}
+	if in.Status == "active" && in.Period != nil && in.Period.End != "" {
+		if f.Period == nil {
+			f.Period = &fhirjson.Period{}
+		}
+		f.Period.End = in.Period.End
+	}
+	if judge {
+		end := ""
+		if f.Period != nil {
+			end = f.Period.End
+		}
+		status, err := period.FlagStatus(in.Status, end, now)
+		if err != nil {
+			return nil, period.Refuse(err, "Flag.period.end", func(err error) error { return badPayload("Flag", err) })
+		}
+		f.Status = status
 	}
 	var contained *consentpb.Consent
 	if consent != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 
@@ -47,6 +48,10 @@ func readFlag(t *testing.T, path string) (*fhirjson.STU3Flag, *fhirjson.STU3Cons
 	return f, c
 }
 
+// goldenNow is the "now" of the goldens: the sandbox population's fixed
+// reference date, so that a golden never changes with the calendar.
+var goldenNow = time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)
+
 // TestGolden maps every testdata/<case>.in.json (RA flags, see
 // testdata/README.md), with the patient's consent
 // from <case>.consent.json when there is one, and compares the result,
@@ -56,7 +61,7 @@ func readFlag(t *testing.T, path string) (*fhirjson.STU3Flag, *fhirjson.STU3Cons
 func TestGolden(t *testing.T) {
 	goldentest.Run(t, 1, func(t *testing.T, c goldentest.Case) {
 		f, consent := readFlag(t, c.In)
-		out, err := ra.Flag(f, consent, nhsOf(t, f))
+		out, err := ra.FlagAt(f, consent, nhsOf(t, f), goldenNow)
 		if err != nil {
 			t.Fatalf("Flag: %v", err)
 		}
@@ -69,7 +74,7 @@ func TestGolden(t *testing.T) {
 func TestFlagFacts(t *testing.T) {
 	f, c := readFlag(t, "testdata/sandbox_flagGET_0.in.json")
 	before, _ := json.Marshal(f)
-	out, err := ra.Flag(f, c, "5900026175")
+	out, err := ra.FlagAt(f, c, "5900026175", goldenNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +121,7 @@ func TestFlagFacts(t *testing.T) {
 // its removal reason.
 func TestRemovedFlag(t *testing.T) {
 	f, _ := readFlag(t, "testdata/updateFlag.in.json")
-	out, err := ra.Flag(f, nil, "5900026175")
+	out, err := ra.FlagAt(f, nil, "5900026175", goldenNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +169,57 @@ func TestFlagID(t *testing.T) {
 	}
 }
 
+// RA's contract gives a current adjustment no end; should RA send one, an
+// active flag whose end has passed in England is inactive, as for every
+// facade Flag. Flag (RA's answer to a write) keeps RA's status.
+func TestFlagEndedIsInactive(t *testing.T) {
+	f, _ := readFlag(t, "testdata/sandbox_flagGET_0.in.json")
+	tests := []struct {
+		name string
+		end  string
+		now  time.Time
+		want string
+	}{
+		{name: "no end", end: "", now: goldenNow, want: "ACTIVE"},
+		{name: "ends today", end: "2025-06-30", now: goldenNow, want: "ACTIVE"},
+		{name: "ended yesterday, RA still says active", end: "2025-06-29", now: goldenNow, want: "INACTIVE"},
+		{name: "the night the clocks go forward: 23:30 UTC is the next day", end: "2025-03-30", now: time.Date(2025, 3, 30, 23, 30, 0, 0, time.UTC), want: "INACTIVE"},
+		{name: "GMT: 23:30 UTC is still the end day", end: "2025-10-26", now: time.Date(2025, 10, 26, 23, 30, 0, 0, time.UTC), want: "ACTIVE"},
+		{name: "a dateTime end counts by its London day", end: "2025-06-29T23:30:00Z", now: goldenNow, want: "ACTIVE"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := *f
+			if tc.end != "" {
+				in.Period = &fhirjson.Period{End: tc.end}
+			}
+			out, err := ra.FlagAt(&in, nil, "5900026175", tc.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := out.GetStatus().GetValue().String(); got != tc.want {
+				t.Errorf("status %s, want %s", got, tc.want)
+			}
+			if tc.end != "" && out.GetPeriod().GetEnd() == nil {
+				t.Error("RA's end is not shown")
+			}
+			if w, err := ra.Flag(&in, nil, "5900026175"); err != nil || w.GetStatus().GetValue().String() != "ACTIVE" {
+				t.Errorf("Flag (write answer): %v %v", w.GetStatus(), err)
+			}
+		})
+	}
+	// A removed flag stays inactive; its end is when it was last changed.
+	removed, _ := readFlag(t, "testdata/updateFlag.in.json")
+	if out, err := ra.FlagAt(removed, nil, "5900026175", goldenNow); err != nil || out.GetStatus().GetValue().String() != "INACTIVE" {
+		t.Errorf("removed: %v %v", out.GetStatus(), err)
+	}
+	// Without a date to judge by there is no flag, and the fault is the
+	// caller's, not RA's.
+	if _, err := ra.FlagAt(f, nil, "5900026175", time.Time{}); fhirerr.CategoryOf(err) != fhirerr.Internal {
+		t.Errorf("zero now: %v", err)
+	}
+}
+
 func TestFlagErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -184,6 +240,7 @@ func TestFlagErrors(t *testing.T) {
 			consent: `{"resourceType":"Consent","id":"c","status":"given"}`, wantErr: "Consent.status"},
 		{name: "consent without id", flag: `{"resourceType":"Flag","id":"1","status":"active","code":{"text":"x"}}`,
 			consent: `{"resourceType":"Consent","status":"active"}`, wantErr: "Consent.id: missing"},
+		{name: "bad end", flag: `{"resourceType":"Flag","id":"1","status":"active","code":{"text":"x"},"period":{"end":"31/03/2024"}}`, wantErr: "Flag.period.end: invalid dateTime"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,7 +254,7 @@ func TestFlagErrors(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err = ra.Flag(f, c, "5900026175")
+			_, err = ra.FlagAt(f, c, "5900026175", goldenNow)
 			checkBadGateway(t, err, tc.wantErr)
 		})
 	}
@@ -249,7 +306,7 @@ func FuzzFlag(f *testing.F) {
 			c, err = ra.DecodeConsent(consentRaw)
 		}
 		if err == nil {
-			_, err = ra.Flag(fl, c, "5900026175")
+			_, err = ra.FlagAt(fl, c, "5900026175", goldenNow)
 		}
 		if err != nil && (fhirerr.CategoryOf(err) != fhirerr.BadGateway || fhirerr.As(err).Backend != "ra") {
 			t.Fatalf("error %#v", err)

@@ -14,7 +14,7 @@ type Kind string
 // The kinds of row the facade maps.
 const (
 	KindAllergy      Kind = "a"  // AllergiesHeader → AllergyIntolerance
-	KindAcute        Kind = "ma" // AcuteMedsHeader → MedicationStatement (active)
+	KindAcute        Kind = "ma" // AcuteMedsHeader → MedicationStatement (active, completed or unknown: AcuteStatus)
 	KindRepeat       Kind = "mr" // RepeatMedsHeader → MedicationStatement (active)
 	KindDiscontinued Kind = "md" // DiscRepeatMedsHeader → MedicationStatement (stopped)
 )

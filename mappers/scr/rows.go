@@ -2,6 +2,7 @@ package scr
 
 import (
 	"strings"
+	"time"
 
 	aipb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/allergy_intolerance_go_proto"
 	mspb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_statement_go_proto"
@@ -12,6 +13,7 @@ import (
 
 // mapContext holds what every resource of one summary shares.
 type mapContext struct {
+	now         time.Time // the day acute medications are judged on (AcuteStatus); zero: none
 	nhs         string
 	uuid        string // UUIDKey of the SCR UUID
 	source      string // meta.source
@@ -209,6 +211,9 @@ func (c *mapContext) medications(t *Table, k Kind) ([]*mspb.MedicationStatement,
 	if err != nil {
 		return nil, err
 	}
+	// A current repeat is an authorisation the GP record holds as current,
+	// whenever it was last issued; a discontinued one has been stopped.
+	// Acute rows get theirs from AcuteStatus, row by row.
 	status := "active"
 	if k == KindDiscontinued {
 		status = "stopped"
@@ -252,6 +257,13 @@ func (c *mapContext) medications(t *Table, k Kind) ([]*mspb.MedicationStatement,
 			} else {
 				dateNote = "Date: " + v
 			}
+		}
+		if k == KindAcute {
+			// The SCR states no status for an acute issue: the facade infers
+			// it from the issue date, and says so.
+			status, reason := AcuteStatus(m.EffectiveDateTime, c.now)
+			m.Status = status
+			m.StatusReason = []fhirjson.CodeableConcept{{Text: reason}}
 		}
 		switch {
 		case typ != "" && dateNote != "":

@@ -31,7 +31,12 @@
 //	  Date                   → effectiveDateTime ("Prescribed: …",
 //	                           "Last Issued: …"); the label goes in a note
 //	  Type                   → note
-//	  status is active for acute and repeat, stopped for discontinued;
+//	  status: acute → active while the issue's supply could still be
+//	  running, then completed, or unknown without a readable issue date
+//	  (AcuteStatus, judged on the day of the request in England, with
+//	  statusReason saying it is the facade's inference); repeat → active
+//	  (a current repeat is a current authorisation, whenever last issued);
+//	  discontinued → stopped. README.md gives the clinical reasoning;
 //	  category is community; dateAsserted is the summary's date;
 //	  informationSource is the Composition author's organisation.
 //
@@ -103,11 +108,15 @@ type Record struct {
 	Medications []*mspb.MedicationStatement
 }
 
-// Map decodes a GET /Bundle payload for the patient nhs and the summary
+// MapAt decodes a GET /Bundle payload for the patient nhs and the summary
 // scrUUID (from GET /DocumentReference) and maps its allergy and medication
-// sections. Errors are *fhirerr.Error of category BadGateway whose message
-// names the section, row and column at fault and no patient data.
-func Map(raw []byte, nhs, scrUUID string) (*Record, error) {
+// sections, judging acute medications' status (AcuteStatus) on now's date
+// in England: the day of the request, so that an old summary does not keep
+// a long-finished acute issue active. The result depends on now's London
+// date only (callers may memoise a mapping for that day). Errors are
+// *fhirerr.Error of category BadGateway whose message names the section,
+// row and column at fault and no patient data.
+func MapAt(raw []byte, nhs, scrUUID string, now time.Time) (*Record, error) {
 	if !nhsnumber.Valid(nhs) {
 		return nil, badPayload(errors.New("the NHS number asked for is not valid"))
 	}
@@ -129,6 +138,7 @@ func Map(raw []byte, nhs, scrUUID string) (*Record, error) {
 		return nil, badPayload(err)
 	}
 	ctx := &mapContext{
+		now:    now,
 		nhs:    nhs,
 		uuid:   key,
 		source: "urn:uuid:" + key[0:8] + "-" + key[8:12] + "-" + key[12:16] + "-" + key[16:20] + "-" + key[20:],
@@ -196,6 +206,12 @@ func Map(raw []byte, nhs, scrUUID string) (*Record, error) {
 		rec.Medications = append(rec.Medications, ms...)
 	}
 	return rec, nil
+}
+
+// Map is MapAt with no date to judge by: every acute medication's status
+// is unknown (never active by default). The facade serves MapAt.
+func Map(raw []byte, nhs, scrUUID string) (*Record, error) {
+	return MapAt(raw, nhs, scrUUID, time.Time{})
 }
 
 func sectionCode(s fhirjson.CompositionSection) string {

@@ -129,7 +129,7 @@ func fhirDocument(p *pointer, title, summary string) []byte {
 // serveDocument is the simulated Spine Secure Proxy and, behind it, the
 // holders: GET /ssp/<URL-encoded holder URL> (or, as older pointers have
 // it, the raw URL appended) answers with the document, its Content-Type
-// the pointer's attachment.contentType (project contract, BACKENDS.md §6).
+// the pointer's attachment.contentType (project contract, docs/backends.md).
 //
 // The proxy wants Ssp-TraceID, Ssp-From and Ssp-InteractionID (InteractionID),
 // and a bearer token unless the sandbox is open; Ssp-To, when sent, must be

@@ -1,6 +1,6 @@
 // Package nrl simulates the National Record Locator consumer API ("NRL v3",
 // FHIR R4) and, behind the Spine Secure Proxy, the organisations holding the
-// documents its pointers point at (BACKENDS.md §6). A Simulator is an
+// documents its pointers point at (docs/backends.md, "NRL"). A Simulator is an
 // http.Handler serving:
 //
 //	GET  BasePath/DocumentReference?subject:identifier=…[&type=…][&custodian:identifier=…][&next-page-token=…]
@@ -15,26 +15,31 @@
 // codes, as NRLF writes them). Results are limited to the pointer types the
 // consuming organisation was onboarded for (Options.Organisations).
 //
-// Paging (project contract: NRL documents a next-page-token "returned in the
-// meta.tag field" but not its shape): 20 pointers a page, newest first;
-// while more remain the Bundle carries
+// Paging (the specification: "a token ... to retrieve the next set of 20
+// records ... returned in the meta.tag field"; its shape is our project
+// contract, and NRLF itself, hence the public sandbox, never pages): 20
+// pointers a page, newest first; while more remain the Bundle carries
 //
 //	"meta": {"tag": [{"code": "next-page-token", "display": "<token>"}]}
 //
 // and the next page is the same search with next-page-token=<token>. total
 // counts every match, not just the page.
 //
-// Pointers: 9000000009 has three care plans of different types (a mental
-// health crisis plan PDF, an end of life care coordination summary as a
-// FHIR document Bundle and as a PDF, a ReSPECT form PDF), all retrievable;
-// 4409815415 has the public sandbox's three (the consumer API's own
-// examples, Y05868-1234567892 among them); EdgeCaseNHSNumber (the sandbox's
-// 3495456481) has 24, among them a ~5 MB scanned record
-// (LargeDocumentPointerID), one whose holder is down
+// Pointers: the public sandbox's seed data, served as it stores them but for
+// their attachment URLs (4409815415 has four pointers, Y05868-1234567892
+// among them; 3495456481 five; 2742179658 and 9820246733 one each);
+// 9000000009 has three care plans of different types (a mental health
+// crisis plan PDF, an end of life care coordination summary as a FHIR
+// document Bundle and as a PDF, a ReSPECT form PDF), all retrievable;
+// EdgeCaseNHSNumber (synthetic) has 24, more than a page, among them a ~5 MB
+// scanned record (LargeDocumentPointerID), one whose holder is down
 // (HolderDownPointerID) and one whose document is gone
 // (MissingDocumentPointerID); about one synthetic person in ten has one to
-// three. Every document is synthetic and deterministic; attachment.size and
-// hash are the served bytes'.
+// three. Every document is synthetic and deterministic; the simulator's own
+// pointers carry the served bytes' attachment.size and hash.
+//
+// The public sandbox's answers are the contract (contract_test.go); the
+// departures and their reasons are in docs/backends.md.
 package nrl
 
 import (
@@ -51,7 +56,6 @@ import (
 	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
-	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
 // BasePath is the path prefix of the consumer API, as on api.service.nhs.uk.
@@ -187,7 +191,9 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request, rel string)
 		return errMissingHeader("NHSD-End-User-Organisation-ODS")
 	}
 	allowed, onboarded := s.opts.Organisations[ods]
-	if !onboarded {
+	if !onboarded || (allowed != nil && len(allowed) == 0) {
+		// NRLF refuses an organisation without pointer types as one it
+		// does not know.
 		return errOrganisationNotOnboarded(ods)
 	}
 	permits := func(p *pointer) bool {
@@ -207,7 +213,7 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request, rel string)
 		if r.Method != http.MethodGet {
 			return errMethodNotAllowed(r.Method)
 		}
-		return s.search(w, r.URL.Query(), ods, allowed, permits, base)
+		return s.search(w, r.URL.Query(), false, ods, allowed, permits, base)
 	case rel == "/DocumentReference/_search":
 		if r.Method != http.MethodPost {
 			return errMethodNotAllowed(r.Method)
@@ -216,7 +222,7 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request, rel string)
 		if e != nil {
 			return e
 		}
-		return s.search(w, params, ods, allowed, permits, base)
+		return s.search(w, params, true, ods, allowed, permits, base)
 	case rel == "/DocumentReference/_count":
 		if r.Method != http.MethodGet {
 			return errMethodNotAllowed(r.Method)
@@ -268,25 +274,32 @@ var (
 
 // parseSearch validates a search's parameters in NRLF's order: unknown
 // parameters, the subject's form, then its NHS number, custodian, type (is
-// it one the organisation may see), next-page-token.
-func parseSearch(v url.Values, allowed []string) (*query, *apiError) {
+// it one the organisation may see), next-page-token. post says they came in
+// a POST body, whose errors NRLF words differently.
+func parseSearch(v url.Values, post bool, allowed []string) (*query, *apiError) {
+	invalid := errInvalidParameter
+	if post {
+		invalid = errBodyNotWellFormed
+	}
 	for k := range v {
 		switch k {
 		case "subject:identifier", "custodian:identifier", "type", "next-page-token":
 		default:
-			return nil, errInvalidParameter(k, "Extra inputs are not permitted")
+			return nil, invalid(k, "Extra inputs are not permitted")
 		}
 	}
 	q := &query{}
 	subject := v.Get("subject:identifier")
 	if subject == "" {
-		return nil, errInvalidParameter("subject:identifier", "Field required")
+		return nil, invalid("subject:identifier", "Field required")
 	}
 	m := subjectPattern.FindStringSubmatch(subject)
 	if m == nil {
-		return nil, errInvalidParameter("subject:identifier", "String should match pattern '^https\\:\\/\\/fhir\\.nhs\\.uk\\/Id\\/nhs-number\\|(\\d+)$'")
+		return nil, invalid("subject:identifier", "String should match pattern '^https\\:\\/\\/fhir\\.nhs\\.uk\\/Id\\/nhs-number\\|(\\d+)$'")
 	}
-	if !nhsnumber.Valid(m[1]) {
+	// Ten digits: the public sandbox answers 3495456001, which fails the
+	// Modulus 11 check, with an empty searchset, so NRLF checks no more.
+	if len(m[1]) != 10 {
 		return nil, errInvalidNHSNumber()
 	}
 	q.nhs = m[1]
@@ -311,7 +324,7 @@ func parseSearch(v url.Values, allowed []string) (*query, *apiError) {
 			}
 		}
 		if !ok {
-			return nil, errInvalidType()
+			return nil, errInvalidType(post)
 		}
 		q.typ = t
 		q.raw = append(q.raw, [2]string{"type", t})
@@ -341,8 +354,8 @@ func (s *Simulator) matches(q *query, permits func(*pointer) bool) []*pointer {
 	return out
 }
 
-func (s *Simulator) search(w http.ResponseWriter, v url.Values, ods string, allowed []string, permits func(*pointer) bool, base string) *apiError {
-	q, e := parseSearch(v, allowed)
+func (s *Simulator) search(w http.ResponseWriter, v url.Values, post bool, ods string, allowed []string, permits func(*pointer) bool, base string) *apiError {
+	q, e := parseSearch(v, post, allowed)
 	if e != nil {
 		return e
 	}
@@ -397,7 +410,11 @@ func (s *Simulator) count(w http.ResponseWriter, v url.Values, permits func(*poi
 			return errInvalidParameter(k, "Extra inputs are not permitted")
 		}
 	}
-	q, e := parseSearch(v, nil)
+	q, e := parseSearch(v, false, nil)
+	if e != nil && e.code == "INVALID_NHS_NUMBER" {
+		return &apiError{status: http.StatusBadRequest, issueCode: "invalid", code: "INVALID_IDENTIFIER_VALUE",
+			diagnostics: "Invalid NHS number provided in the query parameters", expression: "subject:identifier"}
+	}
 	if e != nil {
 		return e
 	}
@@ -416,14 +433,8 @@ func jsonString(s string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
-
 func (s *Simulator) read(w http.ResponseWriter, id string, permits func(*pointer) bool, base string) *apiError {
-	if !idPattern.MatchString(id) {
-		return &apiError{status: http.StatusBadRequest, issueCode: "invalid", code: "INVALID_PARAMETER",
-			diagnostics: "Invalid path parameter (id: String should match pattern '[A-Za-z0-9\\-\\.]{1,64}')", expression: "id"}
-	}
-	p := s.store.byID[id]
+	p := s.store.byID[id] // an id of any form is looked up, as NRLF does: 404 when unknown
 	if p == nil {
 		return errNoRecord()
 	}

@@ -16,6 +16,7 @@ const sspErrorSystem = "https://fhir.nhs.uk/CodeSystem/Spine-ErrorOrWarningCode"
 // displays are NRL's displays for its codes (NRLF's SpineErrorConcept).
 var displays = map[string]string{
 	"INVALID_PARAMETER":         "Invalid parameter",
+	"MESSAGE_NOT_WELL_FORMED":   "Message not well formed",
 	"INVALID_NHS_NUMBER":        "Invalid NHS number",
 	"INVALID_CODE_SYSTEM":       "Invalid code system",
 	"INVALID_IDENTIFIER_VALUE":  "Invalid identifier value",
@@ -61,9 +62,9 @@ type details struct {
 }
 
 type coding struct {
+	System  string `json:"system"`
 	Code    string `json:"code"`
 	Display string `json:"display"`
-	System  string `json:"system"`
 }
 
 func (e *apiError) body() []byte {
@@ -74,7 +75,7 @@ func (e *apiError) body() []byte {
 	is := outcomeIssue{
 		Severity:    "error",
 		Code:        e.issueCode,
-		Details:     details{Coding: []coding{{Code: e.code, Display: displays[e.code], System: system}}},
+		Details:     details{Coding: []coding{{System: system, Code: e.code, Display: displays[e.code]}}},
 		Diagnostics: e.diagnostics,
 	}
 	if e.expression != "" {
@@ -93,7 +94,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	_, _ = w.Write(e.body())
 }
 
-// The errors NRL answers with (BACKENDS.md §6, NRLF's tests).
+// The errors NRL answers with (NRLF's handlers and tests).
 
 func errInvalidParameter(name, why string) *apiError {
 	return &apiError{status: http.StatusBadRequest, issueCode: "invalid", code: "INVALID_PARAMETER",
@@ -105,9 +106,19 @@ func errInvalidNHSNumber() *apiError {
 		diagnostics: "A valid NHS number is required to search for document references", expression: "subject:identifier"}
 }
 
-func errInvalidType() *apiError {
+func errInvalidType(post bool) *apiError {
+	what := "Invalid query parameter"
+	if post {
+		what = "Invalid type"
+	}
 	return &apiError{status: http.StatusBadRequest, issueCode: "code-invalid", code: "INVALID_CODE_SYSTEM",
-		diagnostics: "Invalid query parameter (The provided type system does not match the allowed types for this organisation)", expression: "type"}
+		diagnostics: what + " (The provided type system does not match the allowed types for this organisation)", expression: "type"}
+}
+
+// errBodyNotWellFormed is errInvalidParameter for a POST body.
+func errBodyNotWellFormed(name, why string) *apiError {
+	return &apiError{status: http.StatusBadRequest, issueCode: "invalid", code: "MESSAGE_NOT_WELL_FORMED",
+		diagnostics: "Request body could not be parsed (" + name + ": " + why + ")", expression: name}
 }
 
 func errMissingHeader(name string) *apiError {

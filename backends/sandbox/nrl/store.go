@@ -3,7 +3,7 @@ package nrl
 import (
 	"bytes"
 	"crypto/sha1"
-	"embed"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -21,11 +21,12 @@ import (
 
 // Pointers with a documented sandbox behaviour (see the package doc).
 const (
-	// EdgeCaseNHSNumber is the sandbox's second NRL patient; here the
-	// patient whose pointers exercise retrieval failures and paging: more
-	// than one page of pointers, among them LargeDocumentPointerID,
-	// HolderDownPointerID and MissingDocumentPointerID.
-	EdgeCaseNHSNumber = "3495456481"
+	// EdgeCaseNHSNumber is a synthetic patient (no one's in the population,
+	// no sandbox number) whose pointers exercise what the public sandbox
+	// never shows: paging (more than one page of pointers) and retrieval
+	// failures, with LargeDocumentPointerID, HolderDownPointerID and
+	// MissingDocumentPointerID among them.
+	EdgeCaseNHSNumber = "9990000042"
 	// LargeDocumentPointerID points at a scanned record of LargeDocumentSize bytes.
 	LargeDocumentPointerID = "Y05868-3000000011"
 	// HolderDownPointerID points at a document whose holder cannot be
@@ -160,7 +161,7 @@ type pointer struct {
 	setting   *concept
 	asid      string
 	docs      []*document
-	example   *fhirjson.DocumentReference // a sandbox example served as is but for its content
+	seeded    []byte // a pointer of the sandbox's seed data, served as is but for its URLs
 
 	once sync.Once
 	raw  []byte // rendered JSON, attachment URLs under placeholderOrigin
@@ -179,52 +180,66 @@ func sspURL(origin, providerURL string) string {
 
 // json renders p (once).
 func (p *pointer) json() ([]byte, error) {
-	p.once.Do(func() { p.raw, p.err = json.Marshal(p.resource()) })
+	p.once.Do(func() {
+		if p.seeded != nil {
+			p.raw, p.err = p.seededJSON()
+			return
+		}
+		p.raw, p.err = json.Marshal(p.resource())
+	})
 	return p.raw, p.err
 }
 
-func (p *pointer) resource() *fhirjson.DocumentReference {
-	var r fhirjson.DocumentReference
-	if p.example != nil {
-		r = *p.example
-	} else {
-		r = fhirjson.DocumentReference{
-			ID:        p.id,
-			Status:    "current",
-			DocStatus: "final",
-			Type:      p.typ.codeable(),
-			Category:  []fhirjson.CodeableConcept{*p.category.codeable()},
-			Subject:   &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: nhsNumberSystem, Value: p.nhs}},
-			Date:      p.date,
-			Author:    []fhirjson.Reference{{Identifier: &fhirjson.Identifier{System: odsSystem, Value: p.custodian}}},
-			Custodian: &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: odsSystem, Value: p.custodian}},
-			MasterIdentifier: &fhirjson.Identifier{System: "urn:ietf:rfc:3986",
-				Value: "urn:oid:2.16.840.1.113883.2.1.3.2.4.18.48." + strings.ReplaceAll(p.id, "-", ".")},
-			Description: p.desc,
-			SecurityLabel: []fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{
-				{System: confidentiality, Code: "V", Display: "very restricted"}}}},
-			Context: &fhirjson.DocumentReferenceContext{},
-		}
-		if p.setting != nil {
-			r.Context.PracticeSetting = p.setting.codeable()
-		}
-		if p.asid != "" {
-			r.Context.Related = []fhirjson.Reference{{Identifier: &fhirjson.Identifier{System: asidSystem, Value: p.asid}}}
+// seededJSON is a seeded pointer as the sandbox stores it, each
+// attachment.url pointing at the simulated holder instead of the real
+// Spine Secure Proxy (which the simulator cannot reach); size and hash stay
+// the seed's.
+func (p *pointer) seededJSON() ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(p.seeded))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	content, _ := doc["content"].([]any)
+	for i, c := range content {
+		a, _ := c.(map[string]any)["attachment"].(map[string]any)
+		if a != nil && i < len(p.docs) {
+			a["url"] = sspURL(placeholderOrigin, p.docs[i].providerURL)
 		}
 	}
-	if p.example != nil {
-		// The example's own content entries, pointing at the simulated holder.
-		r.Content = make([]fhirjson.DocumentReferenceContent, len(p.example.Content))
-		for i, c := range p.example.Content {
-			d := p.docs[i]
-			d.content()
-			a := *c.Attachment
-			size := d.size
-			a.URL, a.Size, a.Hash = sspURL(placeholderOrigin, d.providerURL), &size, d.hash
-			c.Attachment = &a
-			r.Content[i] = c
-		}
-		return &r
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+func (p *pointer) resource() *fhirjson.DocumentReference {
+	r := fhirjson.DocumentReference{
+		ID:        p.id,
+		Status:    "current",
+		DocStatus: "final",
+		Type:      p.typ.codeable(),
+		Category:  []fhirjson.CodeableConcept{*p.category.codeable()},
+		Subject:   &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: nhsNumberSystem, Value: p.nhs}},
+		Date:      p.date,
+		Author:    []fhirjson.Reference{{Identifier: &fhirjson.Identifier{System: odsSystem, Value: p.custodian}}},
+		Custodian: &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: odsSystem, Value: p.custodian}},
+		MasterIdentifier: &fhirjson.Identifier{System: "urn:ietf:rfc:3986",
+			Value: "urn:oid:2.16.840.1.113883.2.1.3.2.4.18.48." + strings.ReplaceAll(p.id, "-", ".")},
+		Description: p.desc,
+		SecurityLabel: []fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{
+			{System: confidentiality, Code: "V", Display: "very restricted"}}}},
+		Context: &fhirjson.DocumentReferenceContext{},
+	}
+	if p.setting != nil {
+		r.Context.PracticeSetting = p.setting.codeable()
+	}
+	if p.asid != "" {
+		r.Context.Related = []fhirjson.Reference{{Identifier: &fhirjson.Identifier{System: asidSystem, Value: p.asid}}}
 	}
 	r.Content = nil
 	for _, d := range p.docs {
@@ -283,15 +298,18 @@ func storeFor(pop []population.Person) (*store, error) {
 	return s, nil
 }
 
-//go:embed examples/*.json
-var examplesFS embed.FS
+// seedData is the public sandbox's seed data (NRLF's
+// cron/seed_sandbox/data/document-pointer.json): its eleven pointers.
+//
+//go:embed fixtures/document-pointer.json
+var seedData []byte
 
 func buildStore(pop []population.Person) (*store, error) {
 	s := &store{byID: map[string]*pointer{}, byNHS: map[string][]*pointer{}, docs: map[string]*document{}}
 	for _, p := range reservedPointers() {
 		s.add(p)
 	}
-	examples, err := sandboxExamples()
+	examples, err := seededPointers()
 	if err != nil {
 		return nil, err
 	}
@@ -431,43 +449,42 @@ func reservedPointers() []*pointer {
 	return out
 }
 
-// sandboxExamples are the public sandbox's pointers for 4409815415: the
-// response examples of the consumer API's OpenAPI description, served as is
-// but for their content, which the simulated holder serves.
-func sandboxExamples() ([]*pointer, error) {
-	names, err := examplesFS.ReadDir("examples")
-	if err != nil {
-		return nil, err
+// seededPointers are the public sandbox's pointers: the documents of its
+// seed data (4409815415 has four, 3495456481 five, 2742179658 and
+// 9820246733 one each), served as the sandbox stores them but for their
+// attachment URLs, whose documents the simulated holder serves.
+func seededPointers() ([]*pointer, error) {
+	var items []struct {
+		ID       string `json:"id"`
+		NHS      string `json:"nhs_number"`
+		Type     string `json:"type"`
+		Document string `json:"document"`
+	}
+	if err := json.Unmarshal(seedData, &items); err != nil {
+		return nil, fmt.Errorf("nrl seed data: %w", err)
 	}
 	var out []*pointer
-	for _, n := range names {
-		raw, err := examplesFS.ReadFile("examples/" + n.Name())
-		if err != nil {
-			return nil, err
-		}
+	for _, it := range items {
 		var d fhirjson.DocumentReference
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return nil, fmt.Errorf("nrl sandbox example %s: %w", n.Name(), err)
+		if err := json.Unmarshal([]byte(it.Document), &d); err != nil {
+			return nil, fmt.Errorf("nrl seed pointer %s: %w", it.ID, err)
 		}
-		p := &pointer{id: d.ID, nhs: d.Subject.Identifier.Value, date: d.Date, example: &d, custodian: d.Custodian.Identifier.Value}
+		system, code, _ := strings.Cut(it.Type, "|")
+		p := &pointer{id: it.ID, nhs: it.NHS, date: d.Date, seeded: []byte(it.Document), custodian: d.Custodian.Identifier.Value,
+			typ: concept{system, code, ""}}
 		if d.Type != nil && len(d.Type.Coding) > 0 {
-			c := d.Type.Coding[0]
-			p.typ = concept{c.System, c.Code, c.Display}
+			p.typ.display = d.Type.Coding[0].Display
 		}
 		for _, c := range d.Content {
-			// The examples' URLs append the holder's path to the proxy's
+			// The seed's URLs append the holder's path to the proxy's
 			// ("https://spine-proxy…/p1.nhs.uk/EPAACS/x.pdf").
 			u, err := url.Parse(c.Attachment.URL)
 			if err != nil {
 				return nil, err
 			}
 			providerURL := "https:/" + u.Path
-			title, created := c.Attachment.Title, c.Attachment.Creation
-			doc := &document{providerURL: providerURL, contentType: c.Attachment.ContentType, title: title,
-				format: formatUnstructured, stability: "static", creation: created}
-			if c.Format != nil {
-				doc.format = concept{c.Format.System, c.Format.Code, c.Format.Display}
-			}
+			doc := &document{providerURL: providerURL, contentType: c.Attachment.ContentType, title: c.Attachment.Title,
+				format: formatUnstructured, stability: "static", creation: c.Attachment.Creation}
 			pp := p
 			doc.gen = func() []byte {
 				return pdfDocument(path.Base(providerURL), []string{
