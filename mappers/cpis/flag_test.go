@@ -20,8 +20,8 @@ import (
 // reference date, so that a golden never changes with the calendar.
 var goldenNow = time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)
 
-// TestGolden maps every testdata/<case>.in.json (CP-IS CareTeams copied from
-// ../shared/fixtures/cpis, see testdata/README.md) for the patient its
+// TestGolden maps every testdata/<case>.in.json (CP-IS CareTeams, see
+// testdata/README.md) for the patient its
 // subject names and compares the result, printed by jsonformat, with
 // testdata/<case>.golden.json. Each golden is also parsed back by jsonformat
 // and printed to the same bytes, and validated against the FHIR R4 JSON

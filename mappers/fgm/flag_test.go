@@ -29,8 +29,8 @@ func nhsOf(t *testing.T, f *fhirjson.Flag) string {
 // reference date, so that a golden never changes with the calendar.
 var goldenNow = time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)
 
-// TestGolden maps every testdata/<case>.in.json (FGM-IS flags copied from
-// ../shared/fixtures/fgm, see testdata/README.md) and compares the result,
+// TestGolden maps every testdata/<case>.in.json (FGM-IS flags, see
+// testdata/README.md) and compares the result,
 // printed by jsonformat, with testdata/<case>.golden.json. Each golden is
 // also parsed back by jsonformat and printed to the same bytes, and
 // validated against the FHIR R4 JSON schema.
