@@ -2,8 +2,10 @@ package resources
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
+	"strings"
 	"time"
 
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
@@ -11,6 +13,7 @@ import (
 	"github.com/carerecords/fhir-facade/backends/scr"
 	scrmap "github.com/carerecords/fhir-facade/mappers/scr"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
 
 // This file is the Summary Care Record retrieval shared by the
@@ -38,21 +41,112 @@ type scrSummary struct {
 	// resources are the allergies, then the acute, repeat and discontinued
 	// medications, in the SCR's order. Shared (memo): do not modify.
 	resources []*Resource
-	// issues say why there are no resources when the SCR was not read (no
-	// SCR, consent withheld), for the searchset's OperationOutcome entry.
+	// issues are what an AllergyIntolerance search reports in its
+	// OperationOutcome entry (allergy.go reads them as they are): why the
+	// SCR was not read (no SCR, consent withheld), or that its allergy
+	// category holds no relevant information.
 	issues []Issue
+	// medicationIssues are the same for a MedicationStatement search: why
+	// the SCR was not read, or which medication categories hold no
+	// relevant information.
+	medicationIssues []Issue
 }
 
-// Issues the facade reports in a searchset instead of resources.
+// Issues the facade reports in a searchset instead of resources. Consent
+// withheld is a warning, not information: the patient's allergies and
+// medications exist but were not read, and an app must not show that as none.
 var (
 	issueNoSCR = Issue{Severity: "information", Code: "not-found",
 		Diagnostics: "This patient has no Summary Care Record: the SCR holds no allergies or medications for them (which does not mean they have none)."}
-	issueConsentWithheld = Issue{Severity: "information", Code: "suppressed",
+	issueConsentWithheld = Issue{Severity: "warning", Code: "suppressed",
 		Diagnostics:   "The patient has withheld consent to share their Summary Care Record, so it was not read: this answer says nothing about their allergies or medications.",
 		DetailsSystem: scr.PermissionSystem, DetailsCode: string(scr.ConsentNo), DetailsDisplay: "No"}
 	issueConsentUnknown = Issue{Severity: "warning", Code: "suppressed",
 		Diagnostics: "The Summary Care Record did not state the patient's consent to share it, so it was not read: this answer says nothing about their allergies or medications."}
 )
+
+// noInformationType marks, among the resources a summary maps to in the
+// memo, a category stating "No relevant information available for this
+// category." (ID: the section code), so the summary is parsed once for both;
+// summary takes the marks out.
+const noInformationType = "scr-no-information"
+
+// The SCR's medication categories, as the information issue names them.
+var medicationCategories = []struct{ section, name string }{
+	{scrmap.SectionAcute, "acute medications"},
+	{scrmap.SectionRepeat, "repeat medications"},
+	{scrmap.SectionDiscontinued, "discontinued repeat medications"},
+}
+
+// noInformation is the information issue saying the summary's categories
+// (named) hold no relevant information: what the SCR says, so an empty
+// answer is not mistaken for one where the summary was not read.
+func noInformation(categories string) Issue {
+	return Issue{Severity: "information", Code: "informational",
+		Diagnostics: "The patient's Summary Care Record holds no relevant information on " + categories +
+			": it states \"" + scrmap.NoInformation + "\" for them."}
+}
+
+// newSummary is a summary read, with the issues saying which of its
+// categories (empty, section codes) hold no relevant information.
+func newSummary(rs []*Resource, empty []string) *scrSummary {
+	sum := &scrSummary{resources: rs}
+	is := func(code string) bool {
+		for _, e := range empty {
+			if e == code {
+				return true
+			}
+		}
+		return false
+	}
+	if is(scrmap.SectionAllergies) {
+		sum.issues = []Issue{noInformation("allergies and adverse reactions")}
+	}
+	var meds []string
+	for _, c := range medicationCategories {
+		if is(c.section) {
+			meds = append(meds, c.name)
+		}
+	}
+	if len(meds) > 0 {
+		sum.medicationIssues = []Issue{noInformation(strings.Join(meds, ", "))}
+	}
+	return sum
+}
+
+// emptySections returns the codes of the allergy and medication sections
+// of a GET /Bundle payload that state "No relevant information available
+// for this category." (scrmap.ParseTable's Empty). Called after scrmap.Map
+// has accepted the payload, so an unreadable part is only skipped here.
+func emptySections(body []byte) []string {
+	var b fhirjson.Bundle
+	if json.Unmarshal(body, &b) != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range b.Entry {
+		if rt, err := fhirjson.ResourceType(e.Resource); err != nil || rt != "Composition" {
+			continue
+		}
+		var c fhirjson.Composition
+		if json.Unmarshal(e.Resource, &c) != nil {
+			return nil
+		}
+		for _, s := range c.Section {
+			if s.Code == nil || len(s.Code.Coding) == 0 || s.Text == nil {
+				continue
+			}
+			code := s.Code.Coding[0].Code
+			if code != scrmap.SectionAllergies && code != scrmap.SectionAcute && code != scrmap.SectionRepeat && code != scrmap.SectionDiscontinued {
+				continue
+			}
+			if t, err := scrmap.ParseTable(code, "", s.Text.Div); err == nil && t.Empty {
+				out = append(out, code)
+			}
+		}
+	}
+	return out
+}
 
 // errStaleSummary: GET /Bundle answered without a Composition, i.e. the
 // UUID from GET /DocumentReference is no longer the latest.
@@ -75,14 +169,14 @@ func (s *scrRecords) fetchOnce(ctx context.Context, nhs string) (*scrSummary, er
 		if sum, done := s.withoutSummary(l); done {
 			return sum, nil
 		}
-		rs, err := s.summary(ctx, nhs, l.UUID)
+		rs, empty, err := s.summary(ctx, nhs, l.UUID)
 		if errors.Is(err, errStaleSummary) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		return &scrSummary{resources: rs}, nil
+		return newSummary(rs, empty), nil
 	}
 	return nil, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: scr.Name, Message: "the Summary Care Record changed while it was being read; retry", Err: errStaleSummary}
 }
@@ -91,31 +185,35 @@ func (s *scrRecords) fetchOnce(ctx context.Context, nhs string) (*scrSummary, er
 // to read it (BACKENDS.md §2: with consent No the facade does not call GET
 // /Bundle).
 func (s *scrRecords) withoutSummary(l *scr.Latest) (*scrSummary, bool) {
+	var is Issue
 	switch {
 	case l == nil:
-		return &scrSummary{issues: []Issue{issueNoSCR}}, true
+		is = issueNoSCR
 	case l.Consent == scr.ConsentNo:
-		return &scrSummary{issues: []Issue{issueConsentWithheld}}, true
+		is = issueConsentWithheld
 	case !l.Consent.Permits():
-		return &scrSummary{issues: []Issue{issueConsentUnknown}}, true
+		is = issueConsentUnknown
+	default:
+		return nil, false
 	}
-	return nil, false
+	return &scrSummary{issues: []Issue{is}, medicationIssues: []Issue{is}}, true
 }
 
-// summary runs step 2 and maps the payload, through the memo.
-func (s *scrRecords) summary(ctx context.Context, nhs, uuid string) ([]*Resource, error) {
+// summary runs step 2 and maps the payload, through the memo: the
+// resources, and the codes of the sections stating no relevant information.
+func (s *scrRecords) summary(ctx context.Context, nhs, uuid string) ([]*Resource, []string, error) {
 	key, err := scrmap.UUIDKey(uuid)
 	if err != nil {
-		return nil, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: scr.Name, Message: "the scr service sent an SCR identifier that is not a UUID", Err: err}
+		return nil, nil, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: scr.Name, Message: "the scr service sent an SCR identifier that is not a UUID", Err: err}
 	}
 	body, err := s.client.Summary(ctx, nhs, uuid)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Acute medications' status is judged on the day of the request in
 	// England (scrmap.AcuteStatus): a mapping holds for that day only.
 	now := time.Now().In(england)
-	return s.memo.MapAll("scr/"+nhs+"/"+key+"/"+now.Format(time.DateOnly), body, func() ([]*Resource, error) {
+	all, err := s.memo.MapAll("scr/"+nhs+"/"+key+"/"+now.Format(time.DateOnly), body, func() ([]*Resource, error) {
 		rec, err := scrmap.MapAt(body, nhs, uuid, now)
 		if err != nil {
 			return nil, err
@@ -130,8 +228,24 @@ func (s *scrRecords) summary(ctx context.Context, nhs, uuid string) ([]*Resource
 		for _, m := range rec.Medications {
 			out = append(out, &Resource{Type: "MedicationStatement", ID: m.GetId().GetValue(), LastUpdated: rec.LastUpdated, Message: m})
 		}
+		for _, code := range emptySections(body) {
+			out = append(out, &Resource{Type: noInformationType, ID: code})
+		}
 		return out, nil
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	// The marks come last: the resources are a prefix of the shared slice.
+	n := len(all)
+	for n > 0 && all[n-1].Type == noInformationType {
+		n--
+	}
+	var empty []string
+	for _, r := range all[n:] {
+		empty = append(empty, r.ID)
+	}
+	return all[:n:n], empty, nil
 }
 
 // read serves a read of an SCR-derived id of resourceType: the id names the
@@ -162,7 +276,7 @@ func (s *scrRecords) read(ctx context.Context, resourceType, id string) (*Resour
 	if key, err := scrmap.UUIDKey(l.UUID); err != nil || key != parsed.UUID {
 		return nil, notFound("no " + resourceType + " with this id: the patient's Summary Care Record has been replaced since; search again")
 	}
-	rs, err := s.summary(ctx, parsed.NHSNumber, l.UUID)
+	rs, _, err := s.summary(ctx, parsed.NHSNumber, l.UUID)
 	if errors.Is(err, errStaleSummary) {
 		return nil, notFound("no " + resourceType + " with this id: the patient's Summary Care Record has been replaced since; search again")
 	}

@@ -2,6 +2,7 @@ package resources_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"os"
 	"strings"
@@ -122,15 +123,20 @@ func TestAllergySearchErrors(t *testing.T) {
 	}
 }
 
+// Without a summary read, the searchset says why. Consent withheld is a
+// warning (issue #16: it was information, easy to skip and show the
+// patient's allergies and medications as none).
 func TestSCRWithoutSummary(t *testing.T) {
 	tests := []struct {
-		name   string
-		latest *scr.Latest
-		code   string
+		name     string
+		latest   *scr.Latest
+		severity string
+		code     string
+		phrase   string
 	}{
-		{name: "no SCR", latest: nil, code: "not-found"},
-		{name: "consent withheld", latest: &scr.Latest{UUID: sandboxUUID, Consent: scr.ConsentNo}, code: "suppressed"},
-		{name: "consent unknown", latest: &scr.Latest{UUID: sandboxUUID}, code: "suppressed"},
+		{name: "no SCR", latest: nil, severity: "information", code: "not-found", phrase: "has no Summary Care Record"},
+		{name: "consent withheld", latest: &scr.Latest{UUID: sandboxUUID, Consent: scr.ConsentNo}, severity: "warning", code: "suppressed", phrase: "withheld consent"},
+		{name: "consent unknown", latest: &scr.Latest{UUID: sandboxUUID}, severity: "warning", code: "suppressed", phrase: "did not state the patient's consent"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,7 +146,8 @@ func TestSCRWithoutSummary(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r.Total != 0 || len(r.Entries) != 0 || len(r.Issues) != 1 || r.Issues[0].Code != tt.code {
+				if r.Total != 0 || len(r.Entries) != 0 || len(r.Issues) != 1 || r.Issues[0].Code != tt.code ||
+					r.Issues[0].Severity != tt.severity || !strings.Contains(r.Issues[0].Diagnostics, tt.phrase) {
 					t.Errorf("%+v", r)
 				}
 			}
@@ -255,5 +262,97 @@ func TestSCRMemo(t *testing.T) {
 	}
 	if len(r3.Entries) != 2 || !strings.HasPrefix(r3.Entries[0].Resource.RenderKey, strings.Split(r1.Entries[0].Resource.RenderKey, "/")[0]) {
 		t.Errorf("MedicationStatement did not reuse the mapping: %v", r3.Entries)
+	}
+}
+
+// summaryWith is the sandbox summary of 9000000009 (whose discontinued
+// repeats state "No relevant information available for this category."
+// in a table row) with the narratives of the sections named replaced.
+func summaryWith(t *testing.T, divs map[string]string) []byte {
+	t.Helper()
+	var b map[string]any
+	if err := json.Unmarshal(sandboxSummary(t), &b); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range b["entry"].([]any) {
+		r := e.(map[string]any)["resource"].(map[string]any)
+		if r["resourceType"] != "Composition" {
+			continue
+		}
+		for _, sec := range r["section"].([]any) {
+			sec := sec.(map[string]any)
+			code := sec["code"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"].(string)
+			if div, ok := divs[code]; ok {
+				sec["text"].(map[string]any)["div"] = div
+			}
+		}
+	}
+	out, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A category the SCR states holds "No relevant information" is named in an
+// information issue, so that an empty answer says the summary was read and
+// had nothing to share (issue #16: it was an empty list with no outcome,
+// the same as a summary never read).
+func TestSCRNoRelevantInformation(t *testing.T) {
+	const noInfo = `<div xmlns="http://www.w3.org/1999/xhtml"><h2>Heading</h2><p>No relevant information available for this category.</p></div>`
+	tests := []struct {
+		name               string
+		divs               map[string]string
+		allergies, meds    int
+		allergyIssue       string // "" for none
+		medicationIssue    string
+		notInMedicationIss string
+	}{
+		{name: "discontinued repeats only", allergies: 1, meds: 2,
+			medicationIssue: "no relevant information on discontinued repeat medications", notInMedicationIss: "acute"},
+		{name: "no allergies to share", divs: map[string]string{"AllergiesHeader": noInfo}, allergies: 0, meds: 2,
+			allergyIssue: "no relevant information on allergies and adverse reactions", medicationIssue: "discontinued repeat medications"},
+		{name: "no medications to share", divs: map[string]string{"AcuteMedsHeader": noInfo, "RepeatMedsHeader": noInfo}, allergies: 1, meds: 0,
+			medicationIssue: "no relevant information on acute medications, repeat medications, discontinued repeat medications"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			memo, err := resources.NewMemo(1 << 20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer memo.Close()
+			f := &fakeSCR{latest: askConsent(), summaries: [][]byte{summaryWith(t, tt.divs)}}
+			check := func(s resources.Searcher, n int, want, notWant string) {
+				t.Helper()
+				r, err := search(t, s, "patient=9000000009")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(r.Entries) != n || r.Total != n {
+					t.Errorf("%d entries (total %d), want %d", len(r.Entries), r.Total, n)
+				}
+				if want == "" {
+					if len(r.Issues) != 0 {
+						t.Errorf("issues %+v, want none", r.Issues)
+					}
+					return
+				}
+				if len(r.Issues) != 1 {
+					t.Fatalf("issues %+v, want one saying %q", r.Issues, want)
+				}
+				is := r.Issues[0]
+				if is.Severity != "information" || is.Code != "informational" || !strings.Contains(is.Diagnostics, want) ||
+					!strings.Contains(is.Diagnostics, "No relevant information available for this category.") ||
+					(notWant != "" && strings.Contains(is.Diagnostics, notWant)) {
+					t.Errorf("issue %+v, want information saying %q", is, want)
+				}
+			}
+			// Twice each: the second answer comes from the memo.
+			for range 2 {
+				check(resources.NewAllergyIntolerance(f, memo), tt.allergies, tt.allergyIssue, "")
+				check(resources.NewMedicationStatement(f, memo), tt.meds, tt.medicationIssue, tt.notInMedicationIss)
+			}
+		})
 	}
 }

@@ -226,6 +226,9 @@ func (d *DocumentReference) Search(ctx context.Context, q *Query) (*SearchResult
 	if err != nil {
 		return nil, err
 	}
+	if err := checkComplete(got); err != nil {
+		return nil, err
+	}
 	out := &SearchResult{}
 	dropped := 0
 	for _, page := range got.Pages {
@@ -265,6 +268,24 @@ func (d *DocumentReference) Search(ctx context.Context, q *Query) (*SearchResult
 			Diagnostics: fmt.Sprintf("%d pointer(s) NRL returned were about another patient and were left out", dropped)})
 	}
 	return out, nil
+}
+
+// checkComplete refuses an answer with fewer pointers than NRL's total says
+// although NRL had no further page: a cut answer, whose missing pointers
+// must not read as none (the search fails; $summary names NRL as missing).
+// An answer the facade stopped paging (Truncated) is reported as such.
+func checkComplete(got *nrl.SearchResult) error {
+	if got.Truncated {
+		return nil
+	}
+	n := 0
+	for _, p := range got.Pages {
+		n += len(p.Entries)
+	}
+	if n < got.Total {
+		return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: nrl.Name, Message: "the nrl service sent a truncated response (fewer pointers than its total)"}
+	}
+	return nil
 }
 
 func matchesType(dr *drpb.DocumentReference, toks []Token) bool {

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
@@ -18,9 +19,12 @@ type Source struct {
 
 // FanOut queries every source concurrently, so the answer takes as long as
 // the slowest source, not the sum. Entries keep the order of sources. A
-// source that fails leaves a warning issue naming it (never a silent gap);
-// when every source fails, FanOut fails with the first source's error
-// (timeouts win over other failures, as the more useful answer: 504).
+// source that fails (an error, a timeout, an answer its client found empty,
+// cut short or unreadable) is never a silent gap: an issue of severity
+// error and code incomplete names it (MissingSource). Issues repeated by
+// several sources (the SCR's consent, say) are kept once. When every source
+// fails, FanOut fails with the first source's error (timeouts win over
+// other failures, as the more useful answer: 504).
 func FanOut(ctx context.Context, sources []Source) (*SearchResult, error) {
 	results := make([]*SearchResult, len(sources))
 	errs := make([]error, len(sources))
@@ -45,11 +49,7 @@ func FanOut(ctx context.Context, sources []Source) (*SearchResult, error) {
 			if firstTimeout == nil && fhirerr.CategoryOf(err) == fhirerr.Timeout {
 				firstTimeout = err
 			}
-			out.Issues = append(out.Issues, Issue{
-				Severity:    "warning",
-				Code:        issueCodeFor(err),
-				Diagnostics: s.Name + " could not be reached, so its records are missing from this answer: " + fhirerr.UserMessage(err),
-			})
+			out.Issues = appendIssue(out.Issues, MissingSource(s.Name, err))
 			continue
 		}
 		r := results[i]
@@ -58,7 +58,9 @@ func FanOut(ctx context.Context, sources []Source) (*SearchResult, error) {
 		}
 		out.Entries = append(out.Entries, r.Entries...)
 		out.Total += r.Total
-		out.Issues = append(out.Issues, r.Issues...)
+		for _, is := range r.Issues {
+			out.Issues = appendIssue(out.Issues, is)
+		}
 	}
 	if failed == len(sources) && failed > 0 {
 		if firstTimeout != nil {
@@ -69,15 +71,26 @@ func FanOut(ctx context.Context, sources []Source) (*SearchResult, error) {
 	return out, nil
 }
 
-func issueCodeFor(err error) string {
-	switch fhirerr.CategoryOf(err) {
-	case fhirerr.Timeout:
-		return "timeout"
-	case fhirerr.Throttled:
-		return "throttled"
-	case fhirerr.Forbidden:
-		return "forbidden"
-	default:
-		return "incomplete"
+// MissingSource is the issue naming a source whose records are missing from
+// an answer because err stopped it being read. Whatever the cause (down,
+// timed out, refused, an empty, truncated or malformed answer) it is an
+// error with code incomplete, the one code a client has to check for
+// partial results; the diagnostics say why, without the backend's own
+// words, URL or any patient data (fhirerr.UserMessage). Its wording, "<name>
+// could not be reached or read … missing from this answer: <why>", is what
+// the summary viewer reads the source's name and the reason from.
+func MissingSource(name string, err error) Issue {
+	return Issue{
+		Severity:    "error",
+		Code:        "incomplete",
+		Diagnostics: name + " could not be reached or read: its records are missing from this answer: " + fhirerr.UserMessage(err),
 	}
+}
+
+// appendIssue appends is unless issues hold it already.
+func appendIssue(issues []Issue, is Issue) []Issue {
+	if slices.Contains(issues, is) {
+		return issues
+	}
+	return append(issues, is)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/carerecords/fhir-facade/backends/ovm"
 	"github.com/carerecords/fhir-facade/backends/ra"
 	simcpis "github.com/carerecords/fhir-facade/backends/sandbox/cpis"
+	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	simfgm "github.com/carerecords/fhir-facade/backends/sandbox/fgm"
 	simovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
@@ -39,22 +40,36 @@ type flagEnv struct {
 	cpis *simcpis.Simulator
 	fgm  *simfgm.Simulator
 	ovm  *simovm.Simulator
+	// outages wrap the simulators, by the Flag source's name: the ways a
+	// whole service fails that SANDBOX_FAULTS names.
+	outages map[string]*fault.Outage
 }
 
 var flagEnvNow = time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)
 
 func newFlagEnv(t *testing.T) *flagEnv {
 	t.Helper()
+	return newFlagEnvWith(t, upstream.Config{Timeout: 2 * time.Second})
+}
+
+// newFlagEnvWith is newFlagEnv with the clients' timeout, attempts and
+// breaker of policy.
+func newFlagEnvWith(t *testing.T, policy upstream.Config) *flagEnv {
+	t.Helper()
 	e := &flagEnv{
-		ra:   simra.New(simra.Options{}),
-		cpis: simcpis.New(simcpis.Options{}),
-		fgm:  simfgm.New(simfgm.Options{}),
-		ovm:  simovm.New(simovm.Options{}),
+		ra:      simra.New(simra.Options{}),
+		cpis:    simcpis.New(simcpis.Options{}),
+		fgm:     simfgm.New(simfgm.Options{}),
+		ovm:     simovm.New(simovm.Options{}),
+		outages: map[string]*fault.Outage{},
 	}
 	up := func(name string, h http.Handler, base string) *upstream.Client {
-		ts := httptest.NewServer(h)
+		o := fault.NewOutage(h)
+		e.outages[name] = o
+		ts := httptest.NewServer(o)
 		t.Cleanup(ts.Close)
-		c, err := upstream.New(upstream.Config{Name: name, BaseURL: ts.URL + base, Token: "t", Timeout: 2 * time.Second}, nil)
+		t.Cleanup(o.Close)
+		c, err := upstream.New(upstream.Config{Name: name, BaseURL: ts.URL + base, Token: "t", Timeout: policy.Timeout, MaxAttempts: policy.MaxAttempts, BreakerThreshold: policy.BreakerThreshold}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,33 +236,36 @@ func TestFlagSearchErrors(t *testing.T) {
 	}
 }
 
-// When a service fails, the others' flags come back with a warning naming
-// it; when all fail, the search fails, a timeout before other failures.
+// When a service fails, the others' flags come back with an error issue
+// (code incomplete) naming it; when all fail, the search fails, a timeout
+// before other failures. (Issue #16: the issue was a warning, with a code
+// per cause, that an app could skip and show the service's flags as none;
+// the cause is now in the diagnostics, why.)
 func TestFlagSearchPartialAnswers(t *testing.T) {
 	e := newFlagEnv(t)
 	down := &simfgm.Fault{Status: 500, Body: "internal error at fgm.internal:8443"}
 	tests := []struct {
-		name      string
-		faults    func()
-		want      map[string]int
-		missing   []string
-		wantErr   fhirerr.Category
-		issueCode string
+		name    string
+		faults  func()
+		want    map[string]int
+		missing []string
+		wantErr fhirerr.Category
+		why     string // in the diagnostics
 	}{
 		{name: "FGM-IS fails", faults: func() { e.fgm.SetFault(down) },
-			want: map[string]int{"ra": 2, "cpis": 1, "ovm": 1}, missing: []string{resources.SourceFGM}, issueCode: "incomplete"},
+			want: map[string]int{"ra": 2, "cpis": 1, "ovm": 1}, missing: []string{resources.SourceFGM}, why: "failed"},
 		{name: "CP-IS drops the connection", faults: func() { e.cpis.SetFault(&simcpis.Fault{Drop: true}) },
-			want: map[string]int{"ra": 2, "fgm": 1, "ovm": 1}, missing: []string{resources.SourceCPIS}, issueCode: "incomplete"},
+			want: map[string]int{"ra": 2, "fgm": 1, "ovm": 1}, missing: []string{resources.SourceCPIS}, why: "could not be reached"},
 		{name: "OVM drops the connection", faults: func() { e.ovm.SetFault(&simovm.Fault{Drop: true}) },
-			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: []string{resources.SourceOVM}, issueCode: "incomplete"},
+			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: []string{resources.SourceOVM}, why: "could not be reached"},
 		{name: "OVM fails with an HTML page", faults: func() {
 			e.ovm.SetFault(&simovm.Fault{Status: 500, Body: "<html>ovm.internal down</html>", ContentType: "text/html"})
 		},
-			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: []string{resources.SourceOVM}, issueCode: "incomplete"},
+			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: []string{resources.SourceOVM}, why: "failed"},
 		{name: "OVM refuses access", faults: func() { e.ovm.SetFault(&simovm.Fault{Status: 403, Body: `{"error":"ACCESS_DENIED"}`}) },
-			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: []string{resources.SourceOVM}, issueCode: "forbidden"},
+			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: []string{resources.SourceOVM}, why: "refused access"},
 		{name: "RA throttles", faults: func() { e.ra.SetFault(&simra.Fault{Status: 429, PathPrefix: "/Flag"}) },
-			want: map[string]int{"cpis": 1, "fgm": 1, "ovm": 1}, missing: []string{resources.SourceRA}, issueCode: "throttled"},
+			want: map[string]int{"cpis": 1, "fgm": 1, "ovm": 1}, missing: []string{resources.SourceRA}, why: "throttling"},
 		{name: "two fail", faults: func() { e.fgm.SetFault(down); e.ra.SetFault(&simra.Fault{Status: 503}) },
 			want: map[string]int{"cpis": 1, "ovm": 1}, missing: []string{resources.SourceRA, resources.SourceFGM}},
 		{name: "all fail", faults: func() {
@@ -282,7 +300,7 @@ func TestFlagSearchPartialAnswers(t *testing.T) {
 			}
 			for i, name := range tc.missing {
 				is := r.Issues[i]
-				if is.Severity != "warning" || !strings.Contains(is.Diagnostics, name) || (tc.issueCode != "" && is.Code != tc.issueCode) {
+				if is.Severity != "error" || is.Code != "incomplete" || !strings.Contains(is.Diagnostics, name) || !strings.Contains(is.Diagnostics, tc.why) {
 					t.Errorf("issue %+v does not name %s", is, name)
 				}
 				if strings.Contains(is.Diagnostics, "fgm.internal") || strings.Contains(is.Diagnostics, "ovm.internal") || strings.Contains(is.Diagnostics, "127.0.0.1") {
@@ -290,6 +308,51 @@ func TestFlagSearchPartialAnswers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every Flag service, failing every way SANDBOX_FAULTS names: down (503,
+// 500), no answer in time, or a 200 whose body is empty, a searchset cut
+// short (total above its entries) or not JSON. Each time the service is
+// named by an error issue with code incomplete, and the other services'
+// flags are all there: a service's flags never silently read as none
+// (issue #16).
+func TestFlagSearchIncompleteSources(t *testing.T) {
+	// One short attempt, no breaker: each failure is seen as it is.
+	e := newFlagEnvWith(t, upstream.Config{Timeout: 300 * time.Millisecond, MaxAttempts: 1, BreakerThreshold: -1})
+	all := map[string]int{"ra": 2, "cpis": 1, "fgm": 1, "ovm": 1}
+	names := map[string]string{"ra": resources.SourceRA, "cpis": resources.SourceCPIS, "fgm": resources.SourceFGM, "ovm": resources.SourceOVM}
+	for _, svc := range []string{"ra", "cpis", "fgm", "ovm"} {
+		for _, kind := range []fault.Kind{"503", "500", fault.Timeout, fault.Empty, fault.Truncated, fault.Malformed} {
+			t.Run(svc+"="+string(kind), func(t *testing.T) {
+				e.outages[svc].Set(kind)
+				defer e.outages[svc].Set("")
+				r, err := e.search(t, "patient=9000000009")
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := prefixes(r)
+				for other, n := range all {
+					if other != svc && got[other] != n {
+						t.Errorf("%s: %d flags, want %d", other, got[other], n)
+					}
+				}
+				if got[svc] != 0 {
+					t.Errorf("%d flags of %s", got[svc], svc)
+				}
+				if len(r.Issues) != 1 {
+					t.Fatalf("issues %+v, want one naming %s", r.Issues, names[svc])
+				}
+				is := r.Issues[0]
+				if is.Severity != "error" || is.Code != "incomplete" || !strings.Contains(is.Diagnostics, names[svc]) ||
+					!strings.Contains(is.Diagnostics, "missing from this answer") {
+					t.Errorf("issue %+v", is)
+				}
+				if strings.Contains(is.Diagnostics, "127.0.0.1") || strings.Contains(is.Diagnostics, "9000000009") {
+					t.Errorf("issue leaks: %s", is.Diagnostics)
+				}
+			})
+		}
 	}
 }
 

@@ -40,7 +40,8 @@ func (*MedicationStatement) Documentation() string {
 		"medicationCodeableConcept.text only (no dm+d code is available, and none is invented), status active (acute, repeat) or stopped (discontinued), " +
 		"category community, effectiveDateTime from the prescribed / last issued date, dateAsserted the summary's date, dosage.text, the quantity as a note, " +
 		"informationSource the GP practice that authored the summary. Consent withheld, no SCR and ids work as for AllergyIntolerance " +
-		"(ids <NHS number>-<SCR UUID>-m{a,r,d}<row>: acute, repeat, discontinued)."
+		"(ids <NHS number>-<SCR UUID>-m{a,r,d}<row>: acute, repeat, discontinued). " +
+		"Categories the summary states hold \"No relevant information\" are named in an OperationOutcome entry (severity information)."
 }
 
 // medicationStatuses are the codes of MedicationStatementStatusCodes.
@@ -90,7 +91,7 @@ func (p *MedicationStatement) Search(ctx context.Context, q *Query) (*SearchResu
 	if err != nil {
 		return nil, err
 	}
-	out := &SearchResult{Issues: sum.issues}
+	out := &SearchResult{Issues: sum.medicationIssues}
 	for _, r := range sum.resources {
 		m, ok := r.Message.(*mspb.MedicationStatement)
 		if !ok {

@@ -102,8 +102,10 @@ func summaryDefinition(code string) OperationDefinition {
 		Title: "The national picture of one patient in one call",
 		Description: "Returns the Patient (PDS) with every resource of the patient that the facade serves " +
 			"(allergies, medications, flags, document pointers, immunisations …), each national backend called in parallel. " +
-			"A backend that fails or times out does not fail the operation: an OperationOutcome entry (search.mode outcome, " +
-			"severity warning) names the missing source. Unknown patient: 404; invalidated: 410.",
+			"A backend that fails, times out or sends an empty, truncated or unreadable answer does not fail the operation: " +
+			"an OperationOutcome entry (search.mode outcome) names the missing source with severity error and code incomplete. " +
+			"Records withheld (the patient's consent, or the caller's role or scopes) are a warning with code suppressed. " +
+			"Unknown patient: 404; invalidated: 410.",
 		Resource: "Patient",
 		Code:     code,
 	}
@@ -127,7 +129,7 @@ func (p *Patient) UseSummarySources(srcs []SummarySource) { p.summarySources = s
 
 // summary reads the patient and searches every source for the patient's
 // resources, all at once. A patient that does not exist is an error; any
-// other failing source leaves a warning naming it.
+// other failing source leaves an error issue (incomplete) naming it.
 func (p *Patient) summary(ctx context.Context, id string, _ url.Values) (*SearchResult, error) {
 	if !nhsnumber.Valid(id) {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Message: "the id must be a valid NHS number (10 digits with a correct check digit)"}
@@ -158,7 +160,9 @@ func (p *Patient) summary(ctx context.Context, id string, _ url.Values) (*Search
 		return nil, patientErr // there is no patient to summarise
 	}
 	if err == nil && len(withheld) > 0 {
-		res.Issues = append(res.Issues, Issue{Severity: "information", Code: "suppressed",
+		// A warning, as consent withheld is: the patient may have such
+		// records, and an app must not show their absence as none.
+		res.Issues = append(res.Issues, Issue{Severity: "warning", Code: "suppressed",
 			Diagnostics: "not included, as your role or scopes do not allow them: " + strings.Join(withheld, ", ")})
 	}
 	return res, err

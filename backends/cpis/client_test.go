@@ -150,3 +150,34 @@ func TestInvalidNHSNumberIsNotSent(t *testing.T) {
 		t.Errorf("error %v; request sent: %v", err, f.last.Load() != nil)
 	}
 }
+
+// An answer that cannot be the whole of the patient's plans is an error,
+// never "no plan": the Flag search then names CP-IS as missing (issue #16).
+func TestCareTeamsIncompleteAnswers(t *testing.T) {
+	plan := `{"resource":{"resourceType":"CareTeam","id":"a"}}`
+	tests := []struct{ name, body, message string }{
+		{name: "empty body", body: "", message: "an empty"},
+		{name: "blank body", body: " \n", message: "an empty"},
+		{name: "cut short", body: `{"resourceType":"Bundle","type":"searchset","total":1,"entry":[` + plan[:20], message: "an unreadable"},
+		{name: "total above the entries", body: `{"resourceType":"Bundle","type":"searchset","total":2,"entry":[` + plan + `]}`, message: "a truncated"},
+		{name: "total and no entry", body: `{"resourceType":"Bundle","type":"searchset","total":1}`, message: "a truncated"},
+		{name: "a further page", body: `{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"https://cpis.example/CareTeam?page=2"}],"entry":[` + plan + `]}`, message: "a truncated"},
+		{name: "entry without its resource", body: `{"resourceType":"Bundle","type":"searchset","total":1,"entry":[{"fullUrl":"urn:uuid:x"}]}`, message: "an incomplete"},
+		{name: "null resource", body: `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":null}]}`, message: "an incomplete"},
+		{name: "not a searchset", body: `{"resourceType":"Bundle","type":"collection","entry":[` + plan + `]}`, message: "an unexpected"},
+		{name: "no type", body: `{"resourceType":"Bundle"}`, message: "an unexpected"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t, answer{status: 200, body: tc.body})
+			got, err := newClient(t, f, cpis.Options{}).CareTeams(context.Background(), "9000000009")
+			fe := fhirerr.As(err)
+			if fe == nil || fe.Category != fhirerr.BadGateway || fe.Backend != cpis.Name || !strings.Contains(fe.Message, tc.message) {
+				t.Fatalf("plans %d, error %v: want a BadGateway saying %q", len(got), err, tc.message)
+			}
+			if strings.Contains(fe.Message, "9000000009") || strings.Contains(fe.Message, "cpis.example") {
+				t.Errorf("message %q", fe.Message)
+			}
+		})
+	}
+}

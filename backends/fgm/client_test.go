@@ -101,3 +101,38 @@ func TestFlags(t *testing.T) {
 		})
 	}
 }
+
+// An answer that cannot be the whole of the patient's FGM flags is an
+// error, never "no flag": the Flag search then names FGM-IS as missing
+// (issue #16).
+func TestFlagsIncompleteAnswers(t *testing.T) {
+	flag := `{"resource":{"resourceType":"Flag","id":"FGM-ActiveFlag-Example"},"search":{"mode":"match"}}`
+	tests := []struct{ name, body, message string }{
+		{name: "empty body", body: "", message: "an empty"},
+		{name: "cut short", body: `{"resourceType":"Bundle","type":"searchset","total":1,"entry":[` + flag[:25], message: "an unreadable"},
+		{name: "total above the entries", body: `{"resourceType":"Bundle","type":"searchset","total":2,"entry":[` + flag + `]}`, message: "a truncated"},
+		{name: "total and no entry", body: `{"resourceType":"Bundle","type":"searchset","total":1}`, message: "a truncated"},
+		{name: "an outcome is not a match", body: `{"resourceType":"Bundle","type":"searchset","total":1,"entry":[{"resource":{"resourceType":"OperationOutcome"},"search":{"mode":"outcome"}}]}`, message: "a truncated"},
+		{name: "a further page", body: `{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"https://fgm.example/Flag?page=2"}],"entry":[` + flag + `]}`, message: "a truncated"},
+		{name: "entry without its resource", body: `{"resourceType":"Bundle","type":"searchset","entry":[{"search":{"mode":"match"}}]}`, message: "an incomplete"},
+		{name: "not a searchset", body: `{"resourceType":"Bundle","type":"batch-response"}`, message: "an unexpected"},
+		{name: "not a Bundle", body: `{"resourceType":"Flag","id":"FGM-ActiveFlag-Example"}`, message: "an unexpected"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t, answer{status: 200, body: tc.body})
+			up, err := upstream.New(upstream.Config{Name: fgm.Name, BaseURL: f.URL + basePath, Timeout: 5 * time.Second}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := fgm.New(up).Flags(context.Background(), "9000000009")
+			fe := fhirerr.As(err)
+			if fe == nil || fe.Category != fhirerr.BadGateway || fe.Backend != fgm.Name || !strings.Contains(fe.Message, tc.message) {
+				t.Fatalf("flags %d, error %v: want a BadGateway saying %q", len(got), err, tc.message)
+			}
+			if strings.Contains(fe.Message, "9000000009") || strings.Contains(fe.Message, "fgm.example") {
+				t.Errorf("message %q", fe.Message)
+			}
+		})
+	}
+}

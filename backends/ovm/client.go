@@ -8,6 +8,7 @@
 package ovm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,10 +41,11 @@ type Client struct {
 func New(up *upstream.Client) *Client { return &Client{up: up} }
 
 // answer is the body of a 200: the patient asked about and their statuses,
-// kept raw for the mapper.
+// kept raw for the mapper. Statuses is raw so that an answer without the
+// list (not the contract's) is told from an empty or null one.
 type answer struct {
-	NHSNumber *string           `json:"nhsNumber"`
-	Statuses  []json.RawMessage `json:"statuses"`
+	NHSNumber *string         `json:"nhsNumber"`
+	Statuses  json.RawMessage `json:"statuses"`
 }
 
 // Statuses returns the patient's chargeable statuses (current and ended),
@@ -69,24 +71,42 @@ func (c *Client) Statuses(ctx context.Context, nhs string) ([]json.RawMessage, e
 	if !res.IsJSON() {
 		return nil, badPayload(nil)
 	}
+	// Whatever the client cannot read as the whole list is an error, never
+	// "no status": an empty body, a body cut short, no list, a null status.
+	if len(bytes.TrimSpace(res.Body)) == 0 {
+		return nil, answerError("an empty", nil)
+	}
 	var a answer
 	if err := json.Unmarshal(res.Body, &a); err != nil {
-		return nil, badPayload(err)
+		return nil, answerError("an unreadable", err)
 	}
 	if a.NHSNumber == nil || *a.NHSNumber != nhs {
 		return nil, badPayload(errors.New("the answer is not about the patient asked for"))
 	}
-	out := make([]json.RawMessage, 0, len(a.Statuses))
-	for _, s := range a.Statuses {
-		if len(s) > 0 && string(s) != "null" {
-			out = append(out, s)
+	if len(a.Statuses) == 0 {
+		return nil, answerError("an incomplete", errors.New("no statuses list"))
+	}
+	var statuses []json.RawMessage // null: none, as []
+	if err := json.Unmarshal(a.Statuses, &statuses); err != nil {
+		return nil, badPayload(err)
+	}
+	for _, s := range statuses {
+		if string(s) == "null" {
+			return nil, answerError("an incomplete", errors.New("a null status"))
 		}
 	}
-	return out, nil
+	return statuses, nil
 }
 
 func badPayload(err error) error {
-	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the ovm service sent an unexpected response", Err: err}
+	return answerError("an unexpected", err)
+}
+
+// answerError is a 200 answer the client cannot take as the patient's
+// statuses: kind says how ("an empty", "an incomplete" …), with no
+// patient data.
+func answerError(kind string, err error) error {
+	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the ovm service sent " + kind + " response", Err: err}
 }
 
 // errorFrom maps a failed answer to a categorised error the way every

@@ -147,3 +147,33 @@ func TestStatusesCorrelation(t *testing.T) {
 		t.Errorf("X-Correlation-ID %q", got)
 	}
 }
+
+// An answer that cannot be the whole list of the patient's statuses is an
+// error, never "no status": the Flag search then names OVM as missing
+// (issue #16).
+func TestStatusesIncompleteAnswers(t *testing.T) {
+	tests := []struct{ name, body, message string }{
+		{name: "empty body", body: "", message: "an empty"},
+		{name: "cut short", body: `{"nhsNumber":"9000000009","statuses":[` + status9000000009[:30], message: "an unreadable"},
+		{name: "no list", body: `{"nhsNumber":"9000000009"}`, message: "an incomplete"},
+		{name: "a null status", body: `{"nhsNumber":"9000000009","statuses":[` + status9000000009 + `,null]}`, message: "an incomplete"},
+		{name: "list is no list", body: `{"nhsNumber":"9000000009","statuses":{}}`, message: "an unexpected"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t, answer{status: 200, body: tc.body})
+			up, err := upstream.New(upstream.Config{Name: ovm.Name, BaseURL: f.URL + basePath, Token: "secret", Timeout: 5 * time.Second, MaxAttempts: 1}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ovm.New(up).Statuses(context.Background(), "9000000009")
+			fe := fhirerr.As(err)
+			if fe == nil || fe.Category != fhirerr.BadGateway || fe.Backend != ovm.Name || !strings.Contains(fe.Message, tc.message) {
+				t.Fatalf("statuses %d, error %v: want a BadGateway saying %q", len(got), err, tc.message)
+			}
+			if strings.Contains(fe.Message, "9000000009") {
+				t.Errorf("message %q", fe.Message)
+			}
+		})
+	}
+}

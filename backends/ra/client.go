@@ -6,8 +6,10 @@
 package ra
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -30,9 +32,16 @@ const Category = "https://fhir.nhs.uk/STU3/CodeSystem/RARecord-FlagCategory-1|NR
 // Options configure a Client.
 type Options struct {
 	// SessionURID is sent as NHSD-Session-URID: the role profile of the user
-	// the facade acts for (user-restricted access). Empty sends none.
+	// the facade acts for (user-restricted access). Empty sends
+	// DefaultSessionURID.
 	SessionURID string
 }
+
+// DefaultSessionURID is the NHSD-Session-URID sent when none is configured:
+// the role of the sandboxes' user. RA requires the header on every request;
+// its public sandbox and the simulator take any role, the live service only
+// the user's own, so a deployment against it must configure SessionURID.
+const DefaultSessionURID = "555254240100"
 
 // Client calls RA.
 type Client struct {
@@ -79,12 +88,43 @@ func (c *Client) search(ctx context.Context, path, nhs string, q url.Values, op 
 	if !res.IsJSON() {
 		return nil, badPayload(op, nil)
 	}
-	var b fhirjson.Bundle
-	if err := json.Unmarshal(res.Body, &b); err != nil {
-		return nil, badPayload(op, err)
+	return matches(res.Body, op)
+}
+
+// matches reads a searchset answer to op: the resource of every entry, or
+// an error when the answer cannot be the whole of what RA holds for the
+// patient, lest their adjustments vanish without a word: an empty body, not
+// JSON, not a searchset Bundle, an entry without its resource, fewer
+// matches than its total says, or a next page (RA answers in one page,
+// which the client does not follow). A searchset with no entry and no
+// total, or total 0, holds nothing.
+func matches(body []byte, op string) ([]json.RawMessage, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, answerError(op, "an empty", nil)
 	}
-	if b.ResourceType != "Bundle" {
+	var b fhirjson.Bundle
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, answerError(op, "an unreadable", err)
+	}
+	if b.ResourceType != "Bundle" || b.Type != "searchset" {
 		return nil, badPayload(op, nil)
+	}
+	n := int64(0)
+	for _, e := range b.Entry {
+		if len(bytes.TrimSpace(e.Resource)) == 0 || string(e.Resource) == "null" {
+			return nil, answerError(op, "an incomplete", errors.New("an entry without its resource"))
+		}
+		if e.Search == nil || e.Search.Mode == "" || e.Search.Mode == "match" {
+			n++
+		}
+	}
+	if b.Total != nil && *b.Total > n {
+		return nil, answerError(op, "a truncated", errors.New("fewer matches than its total"))
+	}
+	for _, l := range b.Link {
+		if l.Relation == "next" {
+			return nil, answerError(op, "a truncated", errors.New("a further page"))
+		}
 	}
 	return b.Resources(), nil
 }
@@ -150,16 +190,25 @@ func (c *Client) write(ctx context.Context, method, path string, body []byte, ve
 	return &Written{Body: res.Body, Version: upstream.ETagVersion(res.Header.Get("ETag")), Location: res.Header.Get("Location")}, nil
 }
 
+// header is what every RA call sends besides the platform's headers (the
+// upstream client adds X-Request-ID): NHSD-Session-URID, which RA requires on
+// every request (its sandbox answers 400 without it).
 func (c *Client) header() http.Header {
-	h := http.Header{}
-	if c.opts.SessionURID != "" {
-		h.Set("NHSD-Session-URID", c.opts.SessionURID)
+	urid := c.opts.SessionURID
+	if urid == "" {
+		urid = DefaultSessionURID
 	}
-	return h
+	return http.Header{"Nhsd-Session-Urid": {urid}}
 }
 
 func badPayload(op string, err error) error {
-	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the ra service sent an unexpected " + op + " response", Err: err}
+	return answerError(op, "an unexpected", err)
+}
+
+// answerError is an answer to op the client cannot take as it is: kind
+// says how ("an empty", "a truncated" …), with no patient data.
+func answerError(op, kind string, err error) error {
+	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the ra service sent " + kind + " " + op + " response", Err: err}
 }
 
 // errorFrom maps a failed RA answer to a categorised error (BACKENDS.md §8).

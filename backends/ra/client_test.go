@@ -254,3 +254,44 @@ func TestWrites(t *testing.T) {
 		})
 	}
 }
+
+// An answer that cannot be the whole of the patient's adjustments (or
+// consent) is an error, never "none": the Flag search then names RA as
+// missing (issue #16).
+func TestSearchIncompleteAnswers(t *testing.T) {
+	flag := `{"resource":{"resourceType":"Flag","id":"5900026175.a"}}`
+	tests := []struct{ name, body, message string }{
+		{name: "empty body", body: "", message: "an empty"},
+		{name: "cut short", body: twoFlags[:len(twoFlags)/2], message: "an unreadable"},
+		{name: "total above the entries", body: `{"resourceType":"Bundle","type":"searchset","total":2,"entry":[` + flag + `]}`, message: "a truncated"},
+		{name: "total and no entry", body: `{"resourceType":"Bundle","type":"searchset","total":3}`, message: "a truncated"},
+		{name: "a further page", body: `{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"https://ra.example/Flag?page=2"}],"entry":[` + flag + `]}`, message: "a truncated"},
+		{name: "entry without its resource", body: `{"resourceType":"Bundle","type":"searchset","entry":[{"fullUrl":"x"}]}`, message: "an incomplete"},
+		{name: "not a searchset", body: `{"resourceType":"Bundle","type":"collection"}`, message: "an unexpected"},
+	}
+	for _, tc := range tests {
+		for _, search := range []struct {
+			name string
+			run  func(*ra.Client) (int, error)
+		}{
+			{"flags", func(c *ra.Client) (int, error) {
+				fs, err := c.Flags(context.Background(), "5900026175", "active")
+				return len(fs), err
+			}},
+			{"consent", func(c *ra.Client) (int, error) {
+				cs, err := c.Consent(context.Background(), "5900026175")
+				return len(cs), err
+			}},
+		} {
+			t.Run(tc.name+"/"+search.name, func(t *testing.T) {
+				f := newFake(t, answer{status: 200, body: tc.body})
+				n, err := search.run(newClient(t, f))
+				fe := fhirerr.As(err)
+				if fe == nil || !strings.Contains(fe.Message, tc.message) {
+					t.Fatalf("%d found, error %v: want one saying %q", n, err, tc.message)
+				}
+				checkErr(t, err, fhirerr.BadGateway)
+			})
+		}
+	}
+}

@@ -10,11 +10,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/carerecords/fhir-facade/backends/sandbox/bna"
 	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
+	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
 	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
 	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
@@ -54,6 +57,57 @@ type Options struct {
 	// population.DefaultSeed and population.DefaultSize.
 	Seed int64
 	Size int
+	// Faults makes the named simulators fail every request from the start
+	// (env SANDBOX_FAULTS, see ParseFaults); SetOutage changes it later.
+	Faults Faults
+}
+
+// Names are the simulators' names in SANDBOX_FAULTS and SetOutage, in the
+// order Start starts them.
+var Names = []string{"pds", "bna", "scr", "nrl", "ra", "cpis", "fgm", "imms", "ovm"}
+
+// Faults maps a simulator's name (Names) to the way it fails.
+type Faults map[string]fault.Kind
+
+// ParseFaults reads SANDBOX_FAULTS: comma-separated name=kind pairs, e.g.
+// "fgm=503,cpis=timeout,imms=empty", a name from Names and a kind as
+// fault.ParseKind reads it (an HTTP status from 400 to 599, timeout, drop,
+// empty, truncated or malformed). "" is no fault. An unknown name or kind,
+// or a simulator named twice, is an error saying what is accepted.
+func ParseFaults(spec string) (Faults, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, nil
+	}
+	out := Faults{}
+	for _, pair := range strings.Split(spec, ",") {
+		name, kind, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if !ok || name == "" {
+			return nil, fmt.Errorf("SANDBOX_FAULTS: %q is not name=fault (e.g. cpis=503)", pair)
+		}
+		if !slices.Contains(Names, name) {
+			return nil, fmt.Errorf("SANDBOX_FAULTS: unknown simulator %q: want one of %s", name, strings.Join(Names, ", "))
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("SANDBOX_FAULTS: %s is named twice", name)
+		}
+		k, err := fault.ParseKind(kind)
+		if err != nil {
+			return nil, fmt.Errorf("SANDBOX_FAULTS: %s: %w", name, err)
+		}
+		out[name] = k
+	}
+	return out, nil
+}
+
+// String writes f as ParseFaults reads it, names in order.
+func (f Faults) String() string {
+	pairs := make([]string, 0, len(f))
+	for name, k := range f {
+		pairs = append(pairs, name+"="+string(k))
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, ",")
 }
 
 // Sandbox is a set of running simulators.
@@ -95,6 +149,8 @@ type Sandbox struct {
 	OVM        *ovm.Simulator
 	OVMBaseURL string
 
+	// outages wrap every simulator, by name: SANDBOX_FAULTS and SetOutage.
+	outages map[string]*fault.Outage
 	servers []*http.Server
 	done    []chan struct{}
 }
@@ -116,65 +172,96 @@ func Start(opts Options) (*Sandbox, error) {
 		pop = population.Generate(seed, size)
 	}
 
-	s := &Sandbox{}
+	for name := range opts.Faults {
+		if !slices.Contains(Names, name) {
+			return nil, fmt.Errorf("sandbox: unknown simulator %q in Faults: want one of %s", name, strings.Join(Names, ", "))
+		}
+	}
+
+	s := &Sandbox{outages: map[string]*fault.Outage{}}
 	for _, sim := range s.simulators(opts, pop) {
-		ln, base, err := listen(sim.name, sim.addr, sim.basePath)
+		ln, base, err := listen(sim.label, sim.addr, sim.basePath)
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
-		s.serve(ln, sim.start(base))
+		o := fault.NewOutage(sim.start(base))
+		o.Set(opts.Faults[sim.name])
+		s.outages[sim.name] = o
+		s.serve(ln, o)
 	}
 	return s, nil
 }
 
-// simulator is one backend Start runs: name (for errors), listen address
-// and base path, and start, which builds the simulator for its base URL and
-// records both in the Sandbox.
+// SetOutage makes the simulator name (one of Names) fail every request the
+// way k says, as SANDBOX_FAULTS does at start; "" ends the outage.
+func (s *Sandbox) SetOutage(name string, k fault.Kind) error {
+	o, ok := s.outages[name]
+	if !ok {
+		return fmt.Errorf("sandbox: unknown simulator %q: want one of %s", name, strings.Join(Names, ", "))
+	}
+	o.Set(k)
+	return nil
+}
+
+// Outages are the simulators failing by SetOutage or Options.Faults now.
+func (s *Sandbox) Outages() Faults {
+	out := Faults{}
+	for name, o := range s.outages {
+		if k := o.Kind(); k != "" {
+			out[name] = k
+		}
+	}
+	return out
+}
+
+// simulator is one backend Start runs: name (Names), label (for errors),
+// listen address and base path, and start, which builds the simulator for
+// its base URL and records both in the Sandbox.
 type simulator struct {
-	name, addr, basePath string
-	start                func(base string) http.Handler
+	name, label, addr, basePath string
+	start                       func(base string) http.Handler
 }
 
 // simulators lists the backends Start runs, in the order it starts them; a
 // further simulator is one more entry.
 func (s *Sandbox) simulators(opts Options, pop []population.Person) []simulator {
 	return []simulator{
-		{"PDS", opts.PDSAddr, pds.BasePath, func(base string) http.Handler {
+		{"pds", "PDS", opts.PDSAddr, pds.BasePath, func(base string) http.Handler {
 			s.PDS, s.PDSBaseURL = pds.New(pds.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
 			return s.PDS
 		}},
 		// After PDS: a notified baby is created in that PDS simulator.
-		{"BNA", opts.BNAAddr, bna.BasePath, func(base string) http.Handler {
+		{"bna", "BNA", opts.BNAAddr, bna.BasePath, func(base string) http.Handler {
 			s.BNA, s.BNABaseURL = bna.New(bna.Options{Open: opts.Open, PDS: s.PDS}), base
 			return s.BNA
 		}},
-		{"SCR", opts.SCRAddr, scr.BasePath, func(base string) http.Handler {
+		{"scr", "SCR", opts.SCRAddr, scr.BasePath, func(base string) http.Handler {
 			s.SCR, s.SCRBaseURL = scr.New(scr.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
 			return s.SCR
 		}},
-		{"NRL", opts.NRLAddr, nrl.BasePath, func(base string) http.Handler {
+		{"nrl", "NRL", opts.NRLAddr, nrl.BasePath, func(base string) http.Handler {
 			s.NRL, s.NRLBaseURL = nrl.New(nrl.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
 			s.NRLSSPURL = strings.TrimSuffix(base, nrl.BasePath) + nrl.SSPPath
 			return s.NRL
 		}},
-		{"RA", opts.RAAddr, ra.BasePath, func(base string) http.Handler {
+		{"ra", "RA", opts.RAAddr, ra.BasePath, func(base string) http.Handler {
 			s.RA, s.RABaseURL = ra.New(ra.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
 			return s.RA
 		}},
-		{"CP-IS", opts.CPISAddr, cpis.BasePath, func(base string) http.Handler {
+		{"cpis", "CP-IS", opts.CPISAddr, cpis.BasePath, func(base string) http.Handler {
 			s.CPIS, s.CPISBaseURL = cpis.New(cpis.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
 			return s.CPIS
 		}},
-		{"FGM-IS", opts.FGMAddr, fgm.BasePath, func(base string) http.Handler {
+		{"fgm", "FGM-IS", opts.FGMAddr, fgm.BasePath, func(base string) http.Handler {
 			s.FGM, s.FGMBaseURL = fgm.New(fgm.Options{Open: opts.Open, Population: pop, BaseURL: base}), base
 			return s.FGM
 		}},
-		{"Immunisation History", opts.ImmsAddr, immunisation.BasePath, func(base string) http.Handler {
+		{"imms", "Immunisation History", opts.ImmsAddr, immunisation.BasePath, func(base string) http.Handler {
 			s.Imms, s.ImmsBaseURL = immunisation.New(immunisation.Options{Open: opts.Open, Population: pop}), base
 			return s.Imms
 		}},
-		{"OVM", opts.OvmAddr, ovm.BasePath, func(base string) http.Handler {
+		{"ovm", "OVM", opts.OvmAddr, ovm.BasePath, func(base string) http.Handler {
 			s.OVM, s.OVMBaseURL = ovm.New(ovm.Options{Open: opts.Open, Population: pop}), base
 			return s.OVM
 		}},
@@ -207,6 +294,9 @@ func (s *Sandbox) serve(ln net.Listener, h http.Handler) {
 
 // Close stops every simulator, waiting briefly for requests in flight.
 func (s *Sandbox) Close() error {
+	for _, o := range s.outages {
+		o.Close() // a timeout outage holds its requests until then
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var errs []error
