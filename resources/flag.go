@@ -130,8 +130,8 @@ func (*Flag) Documentation() string {
 		" (a code system of this facade's own: NHS England publishes none) with flag-category admin, code " + ovmmap.ChargingCategorySystem +
 		"|<the NHS Data Dictionary's overseas visitor charging category letter> with text naming it, period the status's start and end, " +
 		"author the recording organisation with its phone number in an extension; active while the status has no end or ends today or later, else inactive). " +
-		"A search needs the patient and returns active flags unless status says otherwise; when a service fails or times out, " +
-		"the others' flags are returned with a warning naming the missing service. " +
+		"A search needs the patient and returns active flags unless status says otherwise; when a service fails, times out or sends an empty, " +
+		"truncated or unreadable answer, the others' flags are returned with an OperationOutcome entry (severity error, code incomplete) naming the missing service. " +
 		"Only RA flags are writable: create (POST, status active; a contained active Consent is required when the patient has no RA record yet) " +
 		"and update (PUT with If-Match; status inactive with the RA removal reason extension removes an adjustment). " +
 		"CP-IS, FGM-IS and OVM flags are read-only: PUT on them is 422 (business-rule). CP-IS is queried as a scheduled-care (silent) read unless configured otherwise."
@@ -264,8 +264,8 @@ var (
 
 // Search implements Searcher: it asks RA, CP-IS, FGM-IS and OVM in parallel
 // (FanOut) for the patient's flags and keeps those matching status and
-// category. A service that fails leaves a warning naming it; when all fail,
-// the search fails.
+// category. A service that fails leaves an error issue (incomplete) naming
+// it; when all fail, the search fails.
 func (p *Flag) Search(ctx context.Context, q *Query) (*SearchResult, error) {
 	fq, err := parseFlagQuery(q.Params)
 	if err != nil {

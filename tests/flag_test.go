@@ -179,7 +179,9 @@ func TestFlagContent(t *testing.T) {
 }
 
 // When a service fails or times out, the searchset still has the others'
-// flags, and an OperationOutcome entry names the missing service.
+// flags, and an OperationOutcome entry names the missing service: severity
+// error, code incomplete whatever the cause (issue #16: it was a warning
+// with a code per cause, easy to skip), the cause in the diagnostics.
 func TestFlagPartialAnswers(t *testing.T) {
 	sb := env.app.Sandbox
 	clear := func() { sb.RA.SetFault(nil); sb.CPIS.SetFault(nil); sb.FGM.SetFault(nil); sb.OVM.SetFault(nil) }
@@ -188,24 +190,24 @@ func TestFlagPartialAnswers(t *testing.T) {
 		fault   func()
 		want    map[string]int
 		missing string
-		code    string
+		why     string // in the diagnostics
 	}{
 		{name: "FGM-IS answers 500", fault: func() {
 			sb.FGM.SetFault(&sandboxfgm.Fault{Status: 500, Body: "<html>fgm.internal down</html>", ContentType: "text/html"})
 		},
-			want: map[string]int{"ra": 2, "cpis": 1, "ovm": 1}, missing: resources.SourceFGM, code: "incomplete"},
+			want: map[string]int{"ra": 2, "cpis": 1, "ovm": 1}, missing: resources.SourceFGM, why: "failed"},
 		{name: "CP-IS drops the connection", fault: func() { sb.CPIS.SetFault(&sandboxcpis.Fault{Drop: true}) },
-			want: map[string]int{"ra": 2, "fgm": 1, "ovm": 1}, missing: resources.SourceCPIS, code: "incomplete"},
+			want: map[string]int{"ra": 2, "fgm": 1, "ovm": 1}, missing: resources.SourceCPIS, why: "could not be reached"},
 		{name: "RA times out", fault: func() { sb.RA.SetFault(&sandboxra.Fault{Delay: backendTimeout + 300*time.Millisecond}) },
-			want: map[string]int{"cpis": 1, "fgm": 1, "ovm": 1}, missing: resources.SourceRA, code: "timeout"},
+			want: map[string]int{"cpis": 1, "fgm": 1, "ovm": 1}, missing: resources.SourceRA, why: "did not answer in time"},
 		{name: "OVM drops the connection", fault: func() { sb.OVM.SetFault(&sandboxovm.Fault{Drop: true}) },
-			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: resources.SourceOVM, code: "incomplete"},
+			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: resources.SourceOVM, why: "could not be reached"},
 		{name: "OVM answers 500 with an HTML page", fault: func() {
 			sb.OVM.SetFault(&sandboxovm.Fault{Status: 500, Body: "<html>ovm.internal down</html>", ContentType: "text/html"})
 		},
-			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: resources.SourceOVM, code: "incomplete"},
+			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: resources.SourceOVM, why: "failed"},
 		{name: "OVM times out", fault: func() { sb.OVM.SetFault(&sandboxovm.Fault{Delay: backendTimeout + 300*time.Millisecond}) },
-			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: resources.SourceOVM, code: "timeout"},
+			want: map[string]int{"ra": 2, "cpis": 1, "fgm": 1}, missing: resources.SourceOVM, why: "did not answer in time"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -227,7 +229,7 @@ func TestFlagPartialAnswers(t *testing.T) {
 			}
 			is := outcomes[0]["resource"].(map[string]any)["issue"].([]any)[0].(map[string]any)
 			diag, _ := is["diagnostics"].(string)
-			if is["severity"] != "warning" || is["code"] != tc.code || !strings.Contains(diag, tc.missing) {
+			if is["severity"] != "error" || is["code"] != "incomplete" || !strings.Contains(diag, tc.missing) || !strings.Contains(diag, tc.why) {
 				t.Errorf("issue %v does not name %s", is, tc.missing)
 			}
 			for _, leak := range []string{"fgm.internal", "ovm.internal", "<html", "/fgm/FHIR", "/cpis/FHIR", "reasonable-adjustment-flag", "/overseas-visitors/"} {
@@ -438,7 +440,9 @@ func TestFlagCPISReadsAreSilent(t *testing.T) {
 }
 
 // A service refusing access (RBAC) is a missing source too, named in the
-// answer; the simulator refuses every FGM-IS query about 9000000092.
+// answer like any other (error, incomplete: issue #16; it was a warning
+// with code forbidden); the simulator refuses every FGM-IS query about
+// 9000000092.
 func TestFlagServiceRefusesAccess(t *testing.T) {
 	r := get(t, "/Flag?patient="+sandboxfgm.ForbiddenNHSNumber)
 	if r.status != 200 {
@@ -449,7 +453,7 @@ func TestFlagServiceRefusesAccess(t *testing.T) {
 		t.Fatalf("outcomes %v", outcomes)
 	}
 	is := outcomes[0]["resource"].(map[string]any)["issue"].([]any)[0].(map[string]any)
-	if is["code"] != "forbidden" || is["severity"] != "warning" || !strings.Contains(is["diagnostics"].(string), resources.SourceFGM) {
+	if d := is["diagnostics"].(string); is["code"] != "incomplete" || is["severity"] != "error" || !strings.Contains(d, resources.SourceFGM) || !strings.Contains(d, "refused access") {
 		t.Errorf("issue %v", is)
 	}
 }
@@ -567,7 +571,8 @@ func TestPatientSummaryOverseasVisitorStatus(t *testing.T) {
 	}
 	is := outcomes[0]["resource"].(map[string]any)["issue"].([]any)[0].(map[string]any)
 	diag, _ := is["diagnostics"].(string)
-	if is["severity"] != "warning" || !strings.Contains(diag, resources.SourceOVM) {
+	// An error, code incomplete (issue #16: it was a warning).
+	if is["severity"] != "error" || is["code"] != "incomplete" || !strings.Contains(diag, resources.SourceOVM) {
 		t.Errorf("issue %v does not name %s", is, resources.SourceOVM)
 	}
 	if strings.Contains(string(r.raw), "ovm.internal") || strings.Contains(string(r.raw), "/overseas-visitors/") {
