@@ -10,10 +10,10 @@ import (
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
 
-// fixtureFS holds the public sandbox's answers for its patient 5900026175,
-// copied from shared/fixtures/ra/sandbox-mocks.
+// fixtureFS holds the public sandbox's files (the canned answers of its app,
+// origin and licence in testdata/real-sandbox/SOURCES.md).
 //
-//go:embed fixtures/flagGET.json fixtures/consentGET.json
+//go:embed fixtures/*.json
 var fixtureFS embed.FS
 
 // SandboxNHSNumber is the patient of RA's public sandbox.
@@ -78,7 +78,7 @@ func sandboxRecord() (*record, error) {
 			return nil, fmt.Errorf("sandbox/ra: %s: %w", name, err)
 		}
 	}
-	rec := &record{}
+	rec := &record{canned: true}
 	if err := json.Unmarshal(consents.Entry[0].Resource, &rec.consent); err != nil {
 		return nil, fmt.Errorf("sandbox/ra: consent: %w", err)
 	}

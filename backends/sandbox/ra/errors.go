@@ -8,7 +8,7 @@ import (
 )
 
 // apiError is an RA error answer: an OperationOutcome with a
-// Spine-ErrorOrWarningCode-1 code (BACKENDS.md §3.3).
+// Spine-ErrorOrWarningCode-1 code.
 type apiError struct {
 	status      int
 	issue       string // OperationOutcome issue.code
@@ -52,10 +52,6 @@ func errVersionMismatch() *apiError {
 func errPreconditionFailed() *apiError {
 	return &apiError{status: http.StatusPreconditionFailed, issue: "required", code: "PRECONDITION_FAILED", display: "Precondition failed",
 		diagnostics: "If-Match header is required"}
-}
-
-func errUnsupportedService() *apiError {
-	return &apiError{status: http.StatusBadRequest, issue: "not-supported", code: "UNSUPPORTED_SERVICE", display: "Unsupported Service"}
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {

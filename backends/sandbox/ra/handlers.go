@@ -58,6 +58,7 @@ func (s *Simulator) searchFlags(w http.ResponseWriter, r *http.Request) *apiErro
 	base := s.base(r)
 	s.mu.Lock()
 	rec := s.records[nhs]
+	canned := rec != nil && rec.canned && status == "active"
 	var entries []fhirjson.BundleEntry
 	if rec != nil {
 		for _, f := range rec.flags {
@@ -68,8 +69,13 @@ func (s *Simulator) searchFlags(w http.ResponseWriter, r *http.Request) *apiErro
 		}
 	}
 	s.mu.Unlock()
-	if rec == nil {
-		return errPatientNotFound()
+	switch {
+	case rec == nil:
+		patientNotFound(w, "/Flag")
+		return nil
+	case canned:
+		cannedFile(w, http.StatusOK, "flagGET.json", nil)
+		return nil
 	}
 	return s.writeBundle(w, base+"/Flag?"+r.URL.RawQuery, entries)
 }
@@ -84,14 +90,20 @@ func (s *Simulator) searchConsent(w http.ResponseWriter, r *http.Request) *apiEr
 	base := s.base(r)
 	s.mu.Lock()
 	rec := s.records[nhs]
+	canned := rec != nil && rec.canned
 	var entries []fhirjson.BundleEntry
 	if rec != nil {
 		raw, _ := json.Marshal(rec.consent)
 		entries = append(entries, fhirjson.BundleEntry{FullURL: base + "/Consent/" + rec.consent.ID, Resource: raw})
 	}
 	s.mu.Unlock()
-	if rec == nil {
-		return errPatientNotFound()
+	switch {
+	case rec == nil:
+		patientNotFound(w, "/Consent")
+		return nil
+	case canned:
+		cannedFile(w, http.StatusOK, "consentGET.json", nil)
+		return nil
 	}
 	return s.writeBundle(w, base+"/Consent?"+r.URL.RawQuery, entries)
 }
@@ -196,7 +208,7 @@ func written(w http.ResponseWriter, status int, body any, version, location stri
 	}
 	closing := `"`
 	if typographic {
-		closing = "”" // the public sandbox's quirk (BACKENDS.md §3.4)
+		closing = "”" // the public sandbox's quirk
 	}
 	h := w.Header()
 	h.Set("ETag", `W/"`+version+closing)
@@ -239,7 +251,11 @@ func (s *Simulator) createConsent(w http.ResponseWriter, r *http.Request) *apiEr
 	}
 	s.records[nhs] = &record{consent: c}
 	s.mu.Unlock()
-	return written(w, http.StatusCreated, c, version, s.base(r)+"/Consent/"+c.ID, now, false)
+	status := http.StatusCreated
+	if r.Header.Get("Prefer") == "respond-async" {
+		status = http.StatusAccepted // as the sandbox answers
+	}
+	return written(w, status, c, version, s.base(r)+"/Consent/"+c.ID, now, false)
 }
 
 // createFlag answers POST /Flag: it adds an adjustment to an existing record.
@@ -266,6 +282,7 @@ func (s *Simulator) createFlag(w http.ResponseWriter, r *http.Request) *apiError
 		return errPatientNotFound()
 	}
 	rec.flags = append(rec.flags, &f)
+	rec.canned = false
 	s.mu.Unlock()
 	return written(w, http.StatusCreated, f, version, s.base(r)+"/Flag/"+f.ID, now, true)
 }
@@ -338,6 +355,7 @@ func (s *Simulator) updateFlag(w http.ResponseWriter, r *http.Request, id string
 	version := s.opts.NewID()
 	s.stampWrite(&f.Meta, flagProfile, &f.Contained, &f.Extension, "Flag/"+f.ID, r, now, version)
 	rec.flags[i] = &f
+	rec.canned = false
 	return written(w, http.StatusOK, f, version, "", now, false)
 }
 

@@ -1,30 +1,36 @@
 // Package ra simulates the Reasonable Adjustment Flag API (RA, FHIR STU3,
-// BACKENDS.md §3): the same paths, headers, payloads and errors as its
-// specification and public sandbox, over the synthetic population shared by
-// every simulator. Unlike the public sandbox it keeps what is written (in
-// memory, per simulator).
+// docs/backends.md, "RA"): the same paths, headers, payloads and errors as
+// its specification and public sandbox, over the synthetic population shared
+// by every simulator. Unlike the public sandbox it keeps what is written to
+// Flag and Consent (in memory, per simulator).
 //
 // A Simulator is an http.Handler serving everything under BasePath:
 //
 //	GET  /Consent?patient={nhs}&status=active&category=…|NRAF   the record's consent
-//	POST /Consent                                              create the record
+//	POST /Consent                                              create the record (202 with Prefer: respond-async)
 //	GET  /Flag?patient={nhs}&status=active|inactive&category=…|NRAF
 //	POST /Flag                                                 add an adjustment (201)
 //	PUT  /Flag/{id}     with If-Match: W/"<version>"           update or remove one
 //
-// Every request needs an X-Request-ID (a UUID) and, unless the simulator is
-// open, a bearer token. A patient without a record answers 404
-// PATIENT_NOT_FOUND, as the public sandbox does for every patient but its
-// own. Versions are UUIDs; a create answers ETag W/"<uuid>” with the
-// typographic closing quote of the public sandbox. Impairments (List),
-// underlying conditions, threshold codes, consent updates and
-// $removerarecord are not simulated (501).
+// and, as the public sandbox answers them (canned.go), List,
+// UnderlyingConditionList, ThresholdCode, PUT /Consent/{id} and
+// $removerarecord. Before anything, the sandbox proxy's checks (canned.go):
+// required search parameters, a body on writes, X-Request-ID and
+// NHSD-Session-URID on every request, Content-Type application/fhir+json on
+// writes. X-Request-ID must then be a UUID and, unless the simulator is
+// open, a bearer token is needed. A patient without a record answers the
+// sandbox's 404 PATIENT_NOT_FOUND file. Versions are UUIDs; a created flag
+// answers ETag W/"<uuid>” with the typographic closing quote of the public
+// sandbox.
 //
 // Data: 5900026175 (the public sandbox's patient) has the sandbox's consent
-// and flag (fixtures/, copied from shared/fixtures/ra/sandbox-mocks);
-// 9000000009 has a record with two adjustments; about three in a hundred
-// people of the population have a record with one or two adjustments.
-// Everyone else has none.
+// and flag (its searches answer the sandbox's files byte for byte until the
+// record is written to); 9000000009 has a record with two adjustments;
+// about three in a hundred people of the population have a record with one
+// or two adjustments. Everyone else has none.
+//
+// The public sandbox's answers are the contract (contract_test.go); the
+// departures and their reasons are in docs/backends.md.
 package ra
 
 import (
@@ -82,6 +88,9 @@ type Simulator struct {
 type record struct {
 	consent fhirjson.STU3Consent
 	flags   []*fhirjson.STU3Flag
+	// canned: the public sandbox's own record, unchanged since, whose
+	// searches answer the sandbox's files byte for byte.
+	canned bool
 }
 
 var _ http.Handler = (*Simulator)(nil)
@@ -145,6 +154,14 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Get("X-Correlation-ID"); v != "" {
 		h.Set("X-Correlation-Id", v)
 	}
+	rel, ok := strings.CutPrefix(r.URL.Path, BasePath)
+	if !ok {
+		plainError(w, http.StatusNotFound, fileNotFound)
+		return
+	}
+	if !proxyChecks(w, r, rel) {
+		return
+	}
 	if id := r.Header.Get("X-Request-ID"); !wire.UUID.MatchString(id) {
 		writeError(w, errInvalidValue("X-Request-ID must be a UUID"))
 		return
@@ -155,16 +172,15 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := s.route(w, r); err != nil {
+	if s.canned(w, r, rel) {
+		return
+	}
+	if err := s.route(w, r, rel); err != nil {
 		writeError(w, err)
 	}
 }
 
-func (s *Simulator) route(w http.ResponseWriter, r *http.Request) *apiError {
-	rel, ok := strings.CutPrefix(r.URL.Path, BasePath)
-	if !ok {
-		return errUnsupportedService()
-	}
+func (s *Simulator) route(w http.ResponseWriter, r *http.Request, rel string) *apiError {
 	switch {
 	case rel == "/Flag" && r.Method == http.MethodGet:
 		return s.searchFlags(w, r)
@@ -176,13 +192,9 @@ func (s *Simulator) route(w http.ResponseWriter, r *http.Request) *apiError {
 		return s.searchConsent(w, r)
 	case rel == "/Consent" && r.Method == http.MethodPost:
 		return s.createConsent(w, r)
-	case rel == "/Flag", strings.HasPrefix(rel, "/Flag/"), rel == "/Consent":
-		return &apiError{status: http.StatusMethodNotAllowed, issue: "not-supported", code: "UNSUPPORTED_SERVICE", display: "Unsupported Service"}
-	case strings.HasPrefix(rel, "/Consent/"), strings.HasPrefix(rel, "/List"), strings.HasPrefix(rel, "/UnderlyingConditionList"),
-		strings.HasPrefix(rel, "/ThresholdCode"), rel == "/$removerarecord":
-		return &apiError{status: http.StatusNotImplemented, issue: "not-supported", code: "UNSUPPORTED_SERVICE", display: "Not simulated"}
 	}
-	return errUnsupportedService()
+	plainError(w, http.StatusNotFound, fileNotFound) // the app's catch-all route
+	return nil
 }
 
 func (s *Simulator) base(r *http.Request) string {

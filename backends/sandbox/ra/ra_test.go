@@ -44,6 +44,7 @@ func do(t *testing.T, method, url string, hdr map[string]string, body string) re
 	}
 	req, _ := http.NewRequest(method, url, rd)
 	req.Header.Set("X-Request-ID", uuid.NewString())
+	req.Header.Set("NHSD-Session-URID", "555254240100")
 	req.Header.Set("Authorization", "Bearer t")
 	for k, v := range hdr {
 		if v == "" {
@@ -132,19 +133,27 @@ func TestSearch(t *testing.T) {
 		{name: "no record", url: search(base, "/Flag", "9000000017", "active"), status: 404, code: "PATIENT_NOT_FOUND"},
 		{name: "no consent", url: search(base, "/Consent", "9000000017", "active"), status: 404, code: "PATIENT_NOT_FOUND"},
 		{name: "invalid NHS number", url: search(base, "/Flag", "9000000000", "active"), status: 400, code: "INVALID_NHS_NUMBER"},
-		{name: "missing status", url: base + "/Flag?patient=9000000009&category=" + url.QueryEscape(category), status: 400, code: "MISSING_VALUE"},
 		{name: "bad status", url: search(base, "/Flag", "9000000009", "removed"), status: 400, code: "INVALID_VALUE"},
 		{name: "bad category", url: base + "/Flag?patient=9000000009&status=active&category=x", status: 400, code: "INVALID_VALUE"},
-		{name: "no request id", url: search(base, "/Flag", "9000000009", "active"), hdr: map[string]string{"X-Request-ID": ""}, status: 400, code: "INVALID_VALUE"},
+		{name: "request id not a UUID", url: search(base, "/Flag", "9000000009", "active"), hdr: map[string]string{"X-Request-ID": "1234"}, status: 400, code: "INVALID_VALUE"},
 		{name: "no token", url: search(base, "/Flag", "9000000009", "active"), hdr: map[string]string{"Authorization": ""}, status: 401, code: "ACCESS_DENIED"},
-		{name: "impairments not simulated", url: base + "/List", status: 501, code: "UNSUPPORTED_SERVICE"},
-		{name: "unknown path", url: base + "/Pets", status: 400, code: "UNSUPPORTED_SERVICE"},
+		// The sandbox proxy's plain JSON errors (contract_test.go holds their bodies).
+		{name: "missing status", url: base + "/Flag?patient=9000000009&category=" + url.QueryEscape(category), status: 404},
+		{name: "no request id", url: search(base, "/Flag", "9000000009", "active"), hdr: map[string]string{"X-Request-ID": ""}, status: 400},
+		{name: "no session URID", url: search(base, "/Flag", "9000000009", "active"), hdr: map[string]string{"NHSD-Session-URID": ""}, status: 400},
+		{name: "unknown path", url: base + "/Pets", status: 404},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := do(t, "GET", tc.url, tc.hdr, "")
 			if r.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.raw)
+			}
+			if tc.status >= 400 && tc.code == "" {
+				if _, ok := r.body["error"]; !ok {
+					t.Errorf("not the proxy's or app's JSON error: %s", r.raw)
+				}
+				return
 			}
 			if tc.code != "" {
 				if got := errorCode(t, r); got != tc.code {
