@@ -1,9 +1,9 @@
 // Package nrl is the client of the National Record Locator consumer API
-// (BACKENDS.md §6): search a patient's document pointers (following NRL's
+// (docs/backends.md, "NRL"): search a patient's document pointers (following NRL's
 // next-page-token), read one pointer, and — in fetch.go — retrieve the
 // document a pointer points at through the Spine Secure Proxy. It returns
 // NRL's payloads as bytes for mappers/nrl to decode, and turns NRL's error
-// codes into categorised fhirerr errors (BACKENDS.md §8).
+// codes into categorised fhirerr errors.
 //
 // Paging (project contract, as the simulator in backends/sandbox/nrl
 // implements it): while more pointers remain, NRL's searchset Bundle carries

@@ -309,7 +309,7 @@ func withDiagnostics(t *testing.T, body []byte, display string) []byte {
 }
 
 // outcome builds a PDS OperationOutcome for the codes that have no stub
-// (BACKENDS.md §1: 408, 429 and 503 come from the spec).
+// (408, 429 and 503 come from the specification).
 func outcome(issueCode, code, display string) []byte {
 	return []byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"` + issueCode +
 		`","details":{"coding":[{"system":"` + pds.ErrorSystem + `","version":"1","code":"` + code +

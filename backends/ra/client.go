@@ -1,8 +1,8 @@
 // Package ra is the client of the Reasonable Adjustment Flag API (FHIR STU3,
-// BACKENDS.md §3): the patient's adjustments (Flag) and consent (Consent),
+// docs/backends.md, "RA"): the patient's adjustments (Flag) and consent (Consent),
 // and the writes that create and update them. It returns RA's payloads as
 // bytes for mappers/ra, and turns RA's error codes into categorised fhirerr
-// errors (BACKENDS.md §3.3 and §8).
+// errors.
 package ra
 
 import (
@@ -61,7 +61,7 @@ func (c *Client) Flags(ctx context.Context, nhs, status string) ([]json.RawMessa
 }
 
 // Consent returns the patient's active RA Consent, or nil when the patient
-// has no RA record (whose existence is the consent's, BACKENDS.md §3.1).
+// has no RA record (whose existence is the consent's).
 func (c *Client) Consent(ctx context.Context, nhs string) (json.RawMessage, error) {
 	es, err := c.search(ctx, "/Consent", nhs, url.Values{"status": {"active"}, "category": {Category}}, "search-consent")
 	if err != nil || len(es) == 0 {
@@ -211,7 +211,7 @@ func answerError(op, kind string, err error) error {
 	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the ra service sent " + kind + " " + op + " response", Err: err}
 }
 
-// errorFrom maps a failed RA answer to a categorised error (BACKENDS.md §8).
+// errorFrom maps a failed RA answer to a categorised error.
 // RA's diagnostics are not passed on; its code and display are kept in
 // Details. write says whether the call was a create or update, whose
 // validation rejections are 422 (the facade has checked the request, so RA

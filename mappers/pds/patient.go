@@ -3,7 +3,7 @@
 // so the mapping is a near pass-through; what it adds is validation (via
 // model/fhirjson's builders) and the restricted-patient rule.
 //
-// See BACKENDS.md §1 "Mapping to the facade Patient".
+// See docs/backends.md, "PDS".
 package pds
 
 import (

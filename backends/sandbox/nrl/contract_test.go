@@ -258,4 +258,3 @@ func maskPath(v any, path []string) any {
 	}
 	return v
 }
-

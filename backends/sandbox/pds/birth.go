@@ -9,7 +9,7 @@ import (
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
-// Births (BACKENDS.md §7b, project contract): the national birth
+// Births (project contract, docs/backends.md): the national birth
 // notification service allocates the baby's NHS number and creates its PDS
 // record linked to the mother. PDS's own POST /Patient is not for births,
 // so the birth notification simulator (backends/sandbox/bna) adds the baby

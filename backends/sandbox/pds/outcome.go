@@ -231,7 +231,7 @@ func errMethodNotAllowed(method, path string) *apiError {
 		diagnostics: fmt.Sprintf("Method '%s' is not supported for '%s'", method, path)}
 }
 
-// Errors of PATCH (BACKENDS.md §1 "Patch"; diagnostics in the sandbox's
+// Errors of PATCH (diagnostics in the sandbox's
 // and the specification's wording where they give one).
 
 func errPreconditionFailed(diagnostics string) *apiError {

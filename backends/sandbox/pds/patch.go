@@ -11,7 +11,7 @@ import (
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
-// PATCH /Patient/{nhsNumber} (BACKENDS.md §1 "Patch"; OpenAPI
+// PATCH /Patient/{nhsNumber} (docs/backends.md, "PDS"; OpenAPI
 // components/paths/patient-patch.yaml).
 //
 // Checks, in the sandbox's order: the NHS number (400 INVALID_RESOURCE_ID),

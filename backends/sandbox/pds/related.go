@@ -245,7 +245,7 @@ func relatedPerson(hash uint32, nhs, start string, codings []rpCoding, ext ...rp
 
 // birthMother gives a baby registered by RegisterBirth its mother as a
 // RelatedPerson, referenced by NHS number (the Referenced_RelatedPersonBundle
-// form), from the contact that carries her number: BACKENDS.md §7b links the
+// form), from the contact that carries her number: the project contract links the
 // baby to the mother by RelatedPerson/contact. Any other record has none.
 func birthMother(full []byte) []relatedEntry {
 	var p struct {
