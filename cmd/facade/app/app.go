@@ -334,6 +334,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("SANDBOX_SIZE must be a non-negative integer")
 		}
 	}
+	if cfg.Sandbox.Faults, err = sandbox.ParseFaults(getenv("SANDBOX_FAULTS")); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
 }
 
@@ -611,6 +614,7 @@ func (a *App) build(cfg Config) error {
 		return err
 	}
 	srv, err := server.New(server.Config{
+		CurrentNHSNumber:     patient.CurrentNHSNumber,
 		Auth:                 authn,
 		SMART:                smart,
 		Handlers:             handlers,
@@ -786,6 +790,14 @@ func (a *App) useSandbox(cfg *Config) error {
 		{&cfg.OVM, func(s *sandbox.Sandbox) string { return s.OVMBaseURL }},
 		{&cfg.Imms, func(s *sandbox.Sandbox) string { return s.ImmsBaseURL }},
 	}
+	// Only an embedded simulator can be made to fail: a configured backend
+	// named in SANDBOX_FAULTS would silently not.
+	byName := map[string]*Backend{"pds": &cfg.PDS, "bna": &cfg.BNA, "scr": &cfg.SCR, "nrl": &cfg.NRL, "ra": &cfg.RA, "cpis": &cfg.CPIS, "fgm": &cfg.FGM, "ovm": &cfg.OVM, "imms": &cfg.Imms}
+	for _, name := range sandbox.Names {
+		if _, ok := cfg.Sandbox.Faults[name]; ok && byName[name].BaseURL != "" {
+			return fmt.Errorf("SANDBOX_FAULTS names %s, but %s has a configured base URL: only the embedded simulators can be made to fail", name, name)
+		}
+	}
 	for _, b := range backends {
 		if b.cfg.BaseURL != "" {
 			continue
@@ -796,6 +808,9 @@ func (a *App) useSandbox(cfg *Config) error {
 				return fmt.Errorf("start the embedded sandbox: %w", err)
 			}
 			a.Sandbox = sb
+			if len(cfg.Sandbox.Faults) > 0 {
+				cfg.Logger.Warnf("embedded sandbox: simulated outages (SANDBOX_FAULTS): %s", cfg.Sandbox.Faults)
+			}
 		}
 		b.cfg.BaseURL = b.url(a.Sandbox)
 		if b.cfg.Token == "" {
