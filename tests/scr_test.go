@@ -91,7 +91,8 @@ func TestSCRNoRecordAndConsentWithheld(t *testing.T) {
 		nhs, code, severity, phrase string
 	}{
 		{nhs: none.NHSNumber, code: "not-found", severity: "information", phrase: "has no Summary Care Record"},
-		{nhs: sandboxscr.OptOutNHSNumber, code: "suppressed", severity: "information", phrase: "withheld consent"},
+		// A warning since issue #16: as information it was easy to skip.
+		{nhs: sandboxscr.OptOutNHSNumber, code: "suppressed", severity: "warning", phrase: "withheld consent"},
 	} {
 		for _, typ := range []string{"AllergyIntolerance", "MedicationStatement"} {
 			bundles := sim.BundleRequests()
@@ -205,13 +206,17 @@ func TestSCRPopulation(t *testing.T) {
 	if r := get(t, "/AllergyIntolerance?patient="+yes.NHSNumber); r.body["total"] != float64(yes.Allergies) {
 		t.Errorf("consent Yes: %s", r.raw)
 	}
-	// An SCR whose categories are all empty: an empty searchset, no outcome.
+	// An SCR whose categories are all empty: an empty searchset whose
+	// information outcome says the summary holds no relevant information
+	// (issue #16: with no outcome it read as a summary never read).
 	empty := findPerson(t, func(d sandboxscr.Description) bool {
 		return d.HasSCR && d.Consent == "Ask" && d.Allergies+d.Acute+d.Repeat+d.Discontinued == 0
 	})
 	for _, typ := range []string{"AllergyIntolerance", "MedicationStatement"} {
 		r := get(t, "/"+typ+"?patient="+empty.NHSNumber)
-		if matches, outcomes := entries(t, r); r.body["total"] != 0.0 || len(matches)+len(outcomes) != 0 {
+		matches, outcomes := entries(t, r)
+		if r.body["total"] != 0.0 || len(matches) != 0 || len(outcomes) != 1 ||
+			!strings.Contains(string(r.raw), `"severity":"information"`) || !strings.Contains(string(r.raw), "no relevant information") {
 			t.Errorf("%s of an all-empty SCR: %s", typ, r.raw)
 		}
 	}

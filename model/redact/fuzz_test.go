@@ -18,10 +18,10 @@ func FuzzLocating(f *testing.F) {
 		f.Add([]byte(tc.json))
 	}
 	for _, name := range []string{
-		"../../../shared/fhir-r4/examples/Patient-example.json",
-		"../../../shared/fhir-r4/examples/Immunization-example.json",
-		"../../../shared/fhir-r4/examples/MedicationStatement-example001.json",
-		"../../../shared/fhir-r4/examples/DocumentReference-example.json",
+		"../../profiles/testdata/hl7-r4-examples/Patient-example.json",
+		"../../model/fhirjson/testdata/hl7-r4-examples/Immunization-example.json",
+		"../../profiles/testdata/hl7-r4-examples/MedicationStatement-example001.json",
+		"../../profiles/testdata/hl7-r4-examples/DocumentReference-example.json",
 	} {
 		if raw, err := os.ReadFile(name); err == nil {
 			f.Add(raw)

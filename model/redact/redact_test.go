@@ -520,9 +520,12 @@ func corpus(t *testing.T) []string {
 	var out []string
 	for _, g := range []string{
 		"../../mappers/*/testdata/*.golden.json",
-		"../../../shared/fhir-r4/examples/*.json",
-		"../../../shared/fixtures/fgm/ig-examples/*.json",
-		"../../../shared/fixtures/nrl/examples/*.json",
+		// The repository's own copies of the HL7 R4 examples and the NRL
+		// examples (see each folder's SOURCES.md).
+		"../../profiles/testdata/hl7-r4-examples/*.json",
+		"../../model/fhirjson/testdata/hl7-r4-examples/*.json",
+		"../../model/fhirjson/testdata/nrl-examples/*.json",
+		"../../backends/sandbox/fgm/testdata/*.json",
 	} {
 		m, err := filepath.Glob(g)
 		if err != nil {

@@ -206,7 +206,7 @@ func TestPopulationPlans(t *testing.T) {
 			if (ct.Status == "inactive") != (ct.Period.End != "") {
 				t.Errorf("%s: status %s with end %q", ct.ID, ct.Status, ct.Period.End)
 			}
-			if _, err := mapcpis.Flag(&ct, p.NHSNumber); err != nil {
+			if _, err := mapcpis.Flag(&ct, p.NHSNumber, time.Now()); err != nil {
 				t.Errorf("%s does not map: %v", ct.ID, err)
 			}
 		}

@@ -137,7 +137,7 @@ func TestPopulationFlags(t *testing.T) {
 					t.Errorf("removed flag without end or reason: %+v", f)
 				}
 			}
-			if _, err := mapfgm.Flag(&f, p.NHSNumber); err != nil {
+			if _, err := mapfgm.Flag(&f, p.NHSNumber, time.Now()); err != nil {
 				t.Errorf("flag of %s does not map: %v", p.NHSNumber, err)
 			}
 		}
