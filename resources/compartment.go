@@ -41,11 +41,43 @@ func (*Patient) PatientsOf(msg proto.Message) []string {
 // CurrentNHSNumber returns the NHS number of the record PDS answers nhs
 // with: another one when nhs was superseded (merged into it).
 func (p *Patient) CurrentNHSNumber(ctx context.Context, nhs string) (string, error) {
-	res, err := p.Read(ctx, nhs)
+	res, err := p.readShared(ctx, nhs)
 	if err != nil {
 		return "", err
 	}
 	return res.ID, nil
+}
+
+// Restricted reports whether PDS restricts the record of nhs (a sensitive
+// patient, whose location must never be disclosed).
+func (p *Patient) Restricted(ctx context.Context, nhs string) (bool, error) {
+	res, err := p.readShared(ctx, nhs)
+	if err != nil {
+		return false, err
+	}
+	return RestrictedPatient(res), nil
+}
+
+// readShared reads nhs once per request share (WithShare): the questions a
+// request asks PDS about one patient cost one read.
+func (p *Patient) readShared(ctx context.Context, nhs string) (*Resource, error) {
+	return shared(ctx, "patient-read/"+nhs, func(ctx context.Context) (*Resource, error) { return p.Read(ctx, nhs) })
+}
+
+// RestrictedPatient reports whether res is a Patient PDS restricts: a
+// v3-Confidentiality label R (restricted) or V (very restricted), or one
+// already REDACTED.
+func RestrictedPatient(res *Resource) bool {
+	pt, ok := res.Message.(*patientpb.Patient)
+	if !ok {
+		return false
+	}
+	for _, c := range pt.GetMeta().GetSecurity() {
+		if v := c.GetCode().GetValue(); v == "R" || v == "V" || v == "REDACTED" {
+			return true
+		}
+	}
+	return false
 }
 
 // flagIDParsers read the NHS number every kind of facade Flag id carries.

@@ -35,6 +35,8 @@ type reqInfo struct {
 	// aliases maps a current NHS number to the superseded one the request
 	// named, when PDS said so.
 	aliases map[string]string
+	// restricted says, per patient, whether PDS restricts their record.
+	restricted map[string]bool
 }
 
 // unalias returns patients with each current number PDS gave for a

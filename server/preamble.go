@@ -313,6 +313,9 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		// backend call through the context: no request outlives it.
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 		defer cancel()
+		// One share per request: what it asks PDS about a patient (current
+		// number, restriction, the Patient itself) is read once.
+		ctx = resources.WithShare(ctx)
 		r = r.WithContext(ctx)
 		rep, err := ep.run(a, r, f, q)
 		if err == nil && outside(a.scope, ri.unalias(ri.patientList())) && len(ri.patients) > 0 {

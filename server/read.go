@@ -29,6 +29,7 @@ func (s *Server) read(a *access, r *http.Request, _ format, q url.Values) (*repl
 	if err != nil {
 		return nil, err
 	}
+	res = s.safe(r.Context(), a.ri, res)
 	body, seen, err := s.render.render(res)
 	if err != nil {
 		return nil, err

@@ -341,11 +341,16 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 	issues := append(append([]resources.Issue(nil), req.warnings...), res.Issues...)
 	matches := make([]renderedEntry, 0, len(res.Entries))
 	var others []resources.SearchEntry // includes and outcomes a provider returned itself
+	ri := infoFrom(r.Context())
+	for _, e := range res.Entries {
+		ri.noteRestricted(e.Resource)
+	}
 	for _, e := range res.Entries {
 		if e.Mode != "" && e.Mode != "match" {
 			others = append(others, e)
 			continue
 		}
+		e.Resource = s.safe(r.Context(), ri, e.Resource)
 		body, _, err := s.render.render(e.Resource)
 		if err != nil {
 			return nil, err
@@ -379,7 +384,6 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 	start := min(q.Offset, len(matches))
 	end := min(start+count, len(matches))
 	page := matches[start:end]
-	ri := infoFrom(r.Context())
 	// Each entry's compartment, read once: the whole page is checked
 	// against a patient-scoped token before any of it is noted for audit.
 	compartments := make([][]string, len(page))
@@ -562,8 +566,10 @@ func (s *Server) included(ctx context.Context, req *searchRequest, page []render
 	}
 	runBounded(4, runs)
 	var out []renderedEntry
+	ri := infoFrom(ctx)
 	for _, e := range fromProvider {
 		if e.Mode == "include" {
+			e.Resource = s.safe(ctx, ri, e.Resource)
 			body, _, err := s.render.render(e.Resource)
 			if err != nil {
 				return nil, nil, err
@@ -573,7 +579,7 @@ func (s *Server) included(ctx context.Context, req *searchRequest, page []render
 	}
 	for i, j := range jobs {
 		if errs[i] != nil {
-			issues = append(issues, resources.Issue{Severity: "warning", Code: "incomplete",
+			issues = append(issues, resources.Issue{Severity: "error", Code: "incomplete",
 				Diagnostics: "an included " + j.what + " could not be fetched: " + fhirerr.UserMessage(errs[i])})
 			continue
 		}
@@ -581,6 +587,7 @@ func (s *Server) included(ctx context.Context, req *searchRequest, page []render
 			if onPage[res.Type+"/"+res.ID] {
 				continue // already in the Bundle as a match
 			}
+			res = s.safe(ctx, ri, res)
 			body, _, err := s.render.render(res)
 			if err != nil {
 				return nil, nil, err

@@ -78,6 +78,9 @@ type Config struct {
 	// record PDS answers it with (another one when it was superseded). Nil:
 	// clinical searches use numbers as given.
 	CurrentNHSNumber func(ctx context.Context, nhs string) (string, error)
+	// Restricted reports whether PDS restricts a patient's record (their
+	// location must never leave the facade); nil or an error: taken as yes.
+	Restricted func(ctx context.Context, nhs string) (bool, error)
 	// CORSOrigins are the browser origins allowed to call the API ("*" for
 	// any); empty means no cross-origin access.
 	CORSOrigins []string

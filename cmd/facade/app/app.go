@@ -615,6 +615,7 @@ func (a *App) build(cfg Config) error {
 	}
 	srv, err := server.New(server.Config{
 		CurrentNHSNumber:     patient.CurrentNHSNumber,
+		Restricted:           patient.Restricted,
 		Auth:                 authn,
 		SMART:                smart,
 		Handlers:             handlers,
