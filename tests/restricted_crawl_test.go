@@ -84,4 +84,3 @@ func checkNotLocating(t *testing.T, nhs string, raw []byte) int {
 	}
 	return strings.Count(s, `"code":"REDACTED"`)
 }
-
