@@ -104,6 +104,10 @@ type Vaccination struct {
 	Procedure string
 	Dose      string
 	Performer string
+	// NotGiven is a dose recorded as not done (status not-done), with the
+	// recorded reason: never to be read as a dose given.
+	NotGiven bool
+	Reason   string
 }
 
 // Document is one DocumentReference, with a link per content.
@@ -208,6 +212,7 @@ type (
 		EffectivePeriod   *period `json:"effectivePeriod"`
 		DateAsserted      string  `json:"dateAsserted"`
 		// Immunization
+		StatusReason       *concept `json:"statusReason"`
 		VaccineCode        *concept `json:"vaccineCode"`
 		OccurrenceDateTime string   `json:"occurrenceDateTime"`
 		Performer          []struct {
@@ -305,6 +310,9 @@ func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binar
 			s.Medications.Items = append(s.Medications.Items, m)
 		case "Immunization":
 			v := Vaccination{Date: formatDate(r.OccurrenceDateTime), Vaccine: conceptText(r.VaccineCode)}
+			if r.Status == "not-done" {
+				v.NotGiven, v.Reason = true, stripSemanticTag(conceptText(r.StatusReason))
+			}
 			for _, x := range r.Extension {
 				if strings.HasSuffix(x.URL, "Extension-UKCore-VaccinationProcedure") {
 					v.Procedure = stripSemanticTag(conceptText(x.ValueCodeableConcept))
@@ -337,7 +345,7 @@ func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binar
 					}
 					continue
 				}
-				f := Failure{Source: "A national service", Reason: d}
+				f := Failure{Source: issueSource(d), Reason: d}
 				if m := failedSource.FindStringSubmatch(d); m != nil {
 					f.Source, f.Reason = m[1], ""
 					if _, why, ok := strings.Cut(d, "missing from this answer: "); ok {
@@ -357,15 +365,32 @@ func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binar
 	return s, nil
 }
 
+// issueSource names the section an issue that is not a failed source
+// leaves incomplete: an immunisation history read in part, a Summary Care
+// Record not read (consent withheld), types withheld from the caller.
+func issueSource(d string) string {
+	switch {
+	case strings.Contains(d, "immunisation record"):
+		return "Immunization"
+	case strings.Contains(d, "Summary Care Record"):
+		return "AllergyIntolerance and MedicationStatement (Summary Care Record)"
+	}
+	return "A national service"
+}
+
 // markMissing notes a failed source against the section it feeds.
 func (s *Summary) markMissing(source string) {
 	switch {
 	case strings.HasPrefix(source, "Patient"):
 		// the banner says so (Banner.Missing)
+	case strings.HasPrefix(source, "AllergyIntolerance and MedicationStatement"):
+		s.Allergies.Missing = append(s.Allergies.Missing, source)
+		s.Medications.Missing = append(s.Medications.Missing, source)
 	case strings.HasPrefix(source, "AllergyIntolerance"):
 		s.Allergies.Missing = append(s.Allergies.Missing, source)
 	case strings.HasPrefix(source, "MedicationStatement"):
 		s.Medications.Missing = append(s.Medications.Missing, source)
+
 	case strings.HasPrefix(source, "Immunization"):
 		s.Vaccinations.Missing = append(s.Vaccinations.Missing, source)
 	case strings.HasPrefix(source, "DocumentReference"), strings.HasPrefix(source, "Binary"):
