@@ -131,7 +131,7 @@ echo "rss_idle_kb=$(awk '/VmRSS/{print $2}' "/proc/$FA_PID/status")" >> "$OUT/me
 # every header any of them needs (each ignores the others').
 DH=(-H "Authorization: Bearer bench" -H "X-Request-ID: 6f1c0f4e-7e1b-4a51-9c34-1d2a3b4c5d6e"
     -H "TraceID: 0b6d7c9e-3c8a-4e7b-9f5d-2a1b3c4d5e6f" -H "IsUnscheduledAccessEvent: false"
-    -H "NHSD-End-User-Organisation-ODS: Y05868")
+    -H "NHSD-End-User-Organisation-ODS: Y05868" -H "NHSD-Session-URID: 555254240100")
 NHS="https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9000000009"
 RA_CAT="https%3A%2F%2Ffhir.nhs.uk%2FSTU3%2FCodeSystem%2FRARecord-FlagCategory-1%7CNRAF"
 PDS_READ="$PDS_BASE_URL/Patient/9000000009"
@@ -142,11 +142,14 @@ RA_CONSENT="$RA_BASE_URL/Consent?category=$RA_CAT&patient=9000000009&status=acti
 CPIS_Q="$CPIS_BASE_URL/CareTeam?patient%3Aidentifier=$NHS"
 FGM_Q="$FGM_BASE_URL/Flag?patient%3Aidentifier=$NHS"
 NRL_Q="$NRL_BASE_URL/DocumentReference?subject%3Aidentifier=$NHS"
-IMMS_Q="$IMMS_BASE_URL/Immunization?patient.identifier=$NHS&_include=Immunization%3Apatient"
+# The Immunisation History API answers one data store per call: a $summary
+# asks COVID19, FLU and HPV at once.
+IMMS_Q="$IMMS_BASE_URL/Immunization?_include=Immunization%3Apatient&patient.identifier=$NHS"
+IMMS_CALLS=("$IMMS_Q&immunization.target=COVID19" "$IMMS_Q&immunization.target=FLU" "$IMMS_Q&immunization.target=HPV")
 OVM_Q="$OVM_BASE_URL/status?nhs-number=9000000009"
 FLAG_CALLS=("$RA_FLAGS" "$RA_CONSENT" "$CPIS_Q" "$FGM_Q" "$OVM_Q")
-SUMMARY_CALLS=("$PDS_READ" "$SCR_DOCREF" "$SCR_BUNDLE" "$NRL_Q" "${FLAG_CALLS[@]}" "$IMMS_Q")
-OTHER_CALLS=("$PDS_READ" "$NRL_Q" "${FLAG_CALLS[@]}" "$IMMS_Q") # a $summary's calls besides SCR
+SUMMARY_CALLS=("$PDS_READ" "$SCR_DOCREF" "$SCR_BUNDLE" "$NRL_Q" "${FLAG_CALLS[@]}" "${IMMS_CALLS[@]}")
+OTHER_CALLS=("$PDS_READ" "$NRL_Q" "${FLAG_CALLS[@]}" "${IMMS_CALLS[@]}") # a $summary's calls besides SCR
 
 for u in "${SUMMARY_CALLS[@]}"; do
   code="$(curl -s -o /dev/null -w '%{http_code}' "${DH[@]}" "$u")"
@@ -204,8 +207,8 @@ for c in 1 8; do
   lg summary-20ms/scr-chain-direct "$CMP" -c "$c" -d "$DUR20" -pid "$PERFSIM_PID" -seq "${DH[@]}" "$SCR_DOCREF" "$SCR_BUNDLE"
   # The slowest backend as a $summary's fan-out loads the simulators: the
   # SCR chain while the summary's other calls run beside it, about as many
-  # at once as the facade makes (c × 9 calls × 20 of every 45 ms ≈ 4c).
-  "$LG" -c "$((4 * c))" -d 10m "${DH[@]}" "${OTHER_CALLS[@]}" >/dev/null 2>&1 &
+  # at once as the facade makes (c × 11 calls × 20 of every 45 ms ≈ 5c).
+  "$LG" -c "$((5 * c))" -d 10m "${DH[@]}" "${OTHER_CALLS[@]}" >/dev/null 2>&1 &
   beside=$!
   pids+=("$beside")
   sleep 0.5

@@ -116,7 +116,7 @@ var sampleIDs = map[string]string{
 	// RA: 9000000009 lip reads (versioned, so vread can be tried).
 	"Flag": "ra-9000000009.1512d9fd-5ed8-4c63-80c5-348885c3f809",
 	// Immunisation History: 9000000009's first COVID-19 vaccination (public sandbox).
-	"Immunization": "9000000009-90640007.747583-127",
+	"Immunization": "9000000009-x82adfd284b783728846afa78fc490f5e",
 }
 
 func TestCapabilityInteractionsAreRouted(t *testing.T) {

@@ -33,7 +33,8 @@ const summaryLatency = 20 * time.Millisecond
 //   - "backends-one-after-another": all of them in sequence (PDS read, SCR
 //     DocumentReference + Bundle twice — AllergyIntolerance and
 //     MedicationStatement each read the summary —, NRL search, RA flags and
-//     consent, CP-IS, FGM-IS, Immunisation History), what a client without
+//     consent, CP-IS, FGM-IS, Immunisation History's COVID19, FLU and HPV
+//     stores, one call each), what a client without
 //     the facade would wait for if it asked one service after the other;
 //   - "slowest-source": the longest chain of calls that depend on each
 //     other, SCR's DocumentReference then Bundle: the least any $summary can
@@ -71,6 +72,7 @@ func BenchmarkPatientSummary(b *testing.B) {
 			"Traceid":                        {uuid.NewString()},
 			"Isunscheduledaccessevent":       {"false"},
 			"Nhsd-End-User-Organisation-Ods": {"Y05868"},
+			"Nhsd-Session-Urid":              {"555254240100"}, // RA requires it (backends/ra.DefaultSessionURID)
 		})
 	}
 	byNHS := url.Values{"patient:identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}}.Encode()
@@ -88,6 +90,13 @@ func BenchmarkPatientSummary(b *testing.B) {
 	for k, v := range raQuery {
 		raFlags[k], raConsent[k] = v, v
 	}
+	var immsCalls []string
+	for _, target := range []string{immunisation.COVID19, immunisation.FLU, immunisation.HPV} {
+		immsCalls = append(immsCalls, sb.ImmsBaseURL+"/Immunization?"+url.Values{
+			"patient.identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}, "_include": {"Immunization:patient"},
+			"immunization.target": {target},
+		}.Encode())
+	}
 	all := slices.Concat(
 		[]string{sb.PDSBaseURL + "/Patient/9000000009"},
 		scrChain,
@@ -98,10 +107,10 @@ func BenchmarkPatientSummary(b *testing.B) {
 			sb.CPISBaseURL + "/CareTeam?" + byNHS,
 			sb.FGMBaseURL + "/Flag?" + byNHS,
 			sb.OVMBaseURL + "/status?nhs-number=9000000009",
-			sb.ImmsBaseURL + "/Immunization?" + url.Values{
-				"patient.identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}, "_include": {"Immunization:patient"},
-			}.Encode(),
 		},
+		// The Immunisation History API answers one data store per call:
+		// COVID19, FLU and HPV, asked at once.
+		immsCalls,
 	)
 	sequence := func(us []string) func(*testing.B) {
 		return func(b *testing.B) {
