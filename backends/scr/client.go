@@ -109,6 +109,7 @@ func (c *Client) Latest(ctx context.Context, nhs string) (*Latest, error) {
 	}
 	var b struct {
 		ResourceType string `json:"resourceType"`
+		Total        *int   `json:"total"`
 		Entry        []struct {
 			Resource struct {
 				ResourceType     string `json:"resourceType"`
@@ -148,6 +149,11 @@ func (c *Client) Latest(ctx context.Context, nhs string) (*Latest, error) {
 			}
 		}
 		return l, nil
+	}
+	if b.Total != nil && *b.Total > 0 {
+		// The service says the patient has a summary but sent none: that
+		// is a cut answer, never "no Summary Care Record".
+		return nil, badPayload("DocumentReference (a total of summaries without any)", nil)
 	}
 	return nil, nil
 }

@@ -130,6 +130,16 @@ func TestLatest(t *testing.T) {
 	}
 }
 
+// TestLatestCutAnswer: a search saying the patient has a summary but
+// carrying none is a failed read, never "no Summary Care Record".
+func TestLatestCutAnswer(t *testing.T) {
+	f := newFake(t, answer{status: 200, body: `{"resourceType":"Bundle","type":"searchset","total":1,"entry":[{"resource":{"resourceType":"Patient","id":"p"}}]}`})
+	got, err := newClient(t, f, scr.Options{SessionURID: "555254240100"}).Latest(context.Background(), "9000000009")
+	if got != nil || fhirerr.CategoryOf(err) != fhirerr.BadGateway {
+		t.Fatalf("got %+v, %v; want a bad-gateway error", got, err)
+	}
+}
+
 func TestSummary(t *testing.T) {
 	f := newFake(t, answer{status: 200, body: `{"resourceType":"Bundle"}`})
 	body, err := newClient(t, f, scr.Options{}).Summary(context.Background(), "9000000009", "FA60BE64-1F34-11EB-A2A8-000C29A364EB")
