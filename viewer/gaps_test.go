@@ -16,6 +16,8 @@ func TestSummaryGapsAndNotGiven(t *testing.T) {
 	 {"resource":{"resourceType":"Patient","id":"9000000009","birthDate":"2000-01-01"}},
 	 {"resource":{"resourceType":"Immunization","id":"i1","status":"not-done","statusReason":{"coding":[{"code":"310376006","display":"Immunization consent not given"}]},
 	   "vaccineCode":{"text":"COVID-19 vaccine"},"occurrenceDateTime":"2020-12-31","patient":{"reference":"Patient/9000000009"}}},
+	 {"resource":{"resourceType":"MedicationStatement","id":"m1","status":"completed","statusReason":[{"text":"Inferred by the facade"}],
+	   "medicationCodeableConcept":{"text":"Co-codamol"},"subject":{"reference":"Patient/9000000009"}}},
 	 {"resource":{"resourceType":"Immunization","id":"i2","status":"completed","vaccineCode":{"text":"Flu vaccine"},"occurrenceDateTime":"2021-08-02","patient":{"reference":"Patient/9000000009"}}},
 	 {"resource":{"resourceType":"OperationOutcome","issue":[
 	   {"severity":"error","code":"incomplete","diagnostics":"the immunisation record's HPV history could not be read completely: the answer was cut short"},

@@ -212,9 +212,11 @@ type (
 		EffectivePeriod   *period `json:"effectivePeriod"`
 		DateAsserted      string  `json:"dateAsserted"`
 		// Immunization
-		StatusReason       *concept `json:"statusReason"`
-		VaccineCode        *concept `json:"vaccineCode"`
-		OccurrenceDateTime string   `json:"occurrenceDateTime"`
+		// statusReason is a CodeableConcept on Immunization and a list of
+		// them on MedicationStatement: read as it comes.
+		StatusReason       json.RawMessage `json:"statusReason"`
+		VaccineCode        *concept        `json:"vaccineCode"`
+		OccurrenceDateTime string          `json:"occurrenceDateTime"`
 		Performer          []struct {
 			Actor reference `json:"actor"`
 		} `json:"performer"`
@@ -311,7 +313,9 @@ func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binar
 		case "Immunization":
 			v := Vaccination{Date: formatDate(r.OccurrenceDateTime), Vaccine: conceptText(r.VaccineCode)}
 			if r.Status == "not-done" {
-				v.NotGiven, v.Reason = true, stripSemanticTag(conceptText(r.StatusReason))
+				var reason concept
+				_ = json.Unmarshal(r.StatusReason, &reason) // a reason that cannot be read is none
+				v.NotGiven, v.Reason = true, stripSemanticTag(conceptText(&reason))
 			}
 			for _, x := range r.Extension {
 				if strings.HasSuffix(x.URL, "Extension-UKCore-VaccinationProcedure") {
