@@ -12,7 +12,6 @@
 package cpis
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -95,40 +94,15 @@ func (c *Client) CareTeams(ctx context.Context, nhs string) ([]json.RawMessage, 
 
 // matches reads a searchset answer: the resource of every entry, or an
 // error when the answer cannot be the whole of what CP-IS holds for the
-// patient, lest its plans vanish without a word: an empty body, not JSON,
-// not a searchset Bundle, an entry without its resource, fewer matches than
-// its total says, or a next page (CP-IS answers in one page, which the
-// client does not follow). A searchset with no entry and no total, or
-// total 0, is a patient without a plan.
+// patient (fhirjson.WholeSearchset), lest its plans vanish without a word.
+// A searchset with no entry and no total, or total 0, is a patient without
+// a plan.
 func matches(body []byte) ([]json.RawMessage, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, answerError("an empty", nil)
+	rs, err := fhirjson.WholeSearchset(body)
+	if se := (*fhirjson.SearchsetError)(nil); errors.As(err, &se) {
+		return nil, answerError(se.Kind, se.Err)
 	}
-	var b fhirjson.Bundle
-	if err := json.Unmarshal(body, &b); err != nil {
-		return nil, answerError("an unreadable", err)
-	}
-	if b.ResourceType != "Bundle" || b.Type != "searchset" {
-		return nil, answerError("an unexpected", nil)
-	}
-	n := int64(0)
-	for _, e := range b.Entry {
-		if len(bytes.TrimSpace(e.Resource)) == 0 || string(e.Resource) == "null" {
-			return nil, answerError("an incomplete", errors.New("an entry without its resource"))
-		}
-		if e.Search == nil || e.Search.Mode == "" || e.Search.Mode == "match" {
-			n++
-		}
-	}
-	if b.Total != nil && *b.Total > n {
-		return nil, answerError("a truncated", errors.New("fewer matches than its total"))
-	}
-	for _, l := range b.Link {
-		if l.Relation == "next" {
-			return nil, answerError("a truncated", errors.New("a further page"))
-		}
-	}
-	return b.Resources(), nil
+	return rs, err
 }
 
 // answerError is a 200 answer the client cannot take as the patient's

@@ -6,7 +6,6 @@
 package ra
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -93,40 +92,14 @@ func (c *Client) search(ctx context.Context, path, nhs string, q url.Values, op 
 
 // matches reads a searchset answer to op: the resource of every entry, or
 // an error when the answer cannot be the whole of what RA holds for the
-// patient, lest their adjustments vanish without a word: an empty body, not
-// JSON, not a searchset Bundle, an entry without its resource, fewer
-// matches than its total says, or a next page (RA answers in one page,
-// which the client does not follow). A searchset with no entry and no
-// total, or total 0, holds nothing.
+// patient (fhirjson.WholeSearchset), lest their adjustments vanish without
+// a word. A searchset with no entry and no total, or total 0, holds nothing.
 func matches(body []byte, op string) ([]json.RawMessage, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, answerError(op, "an empty", nil)
+	rs, err := fhirjson.WholeSearchset(body)
+	if se := (*fhirjson.SearchsetError)(nil); errors.As(err, &se) {
+		return nil, answerError(op, se.Kind, se.Err)
 	}
-	var b fhirjson.Bundle
-	if err := json.Unmarshal(body, &b); err != nil {
-		return nil, answerError(op, "an unreadable", err)
-	}
-	if b.ResourceType != "Bundle" || b.Type != "searchset" {
-		return nil, badPayload(op, nil)
-	}
-	n := int64(0)
-	for _, e := range b.Entry {
-		if len(bytes.TrimSpace(e.Resource)) == 0 || string(e.Resource) == "null" {
-			return nil, answerError(op, "an incomplete", errors.New("an entry without its resource"))
-		}
-		if e.Search == nil || e.Search.Mode == "" || e.Search.Mode == "match" {
-			n++
-		}
-	}
-	if b.Total != nil && *b.Total > n {
-		return nil, answerError(op, "a truncated", errors.New("fewer matches than its total"))
-	}
-	for _, l := range b.Link {
-		if l.Relation == "next" {
-			return nil, answerError(op, "a truncated", errors.New("a further page"))
-		}
-	}
-	return b.Resources(), nil
+	return rs, err
 }
 
 // noRecord reports whether a 404 body says the patient has no RA record

@@ -1,6 +1,7 @@
 package fhirjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 )
@@ -33,6 +34,63 @@ func (b *Bundle) Resources() []json.RawMessage {
 		}
 	}
 	return out
+}
+
+// SearchsetError says why a searchset answer cannot be taken as the whole
+// of what a service holds for a patient: Kind is how, worded for "the …
+// service sent <Kind> response" ("an empty", "an unreadable", "an
+// unexpected", "an incomplete", "a truncated"); Err the cause, if any. It
+// carries no patient data.
+type SearchsetError struct {
+	Kind string
+	Err  error
+}
+
+func (e *SearchsetError) Error() string {
+	if e.Err == nil {
+		return e.Kind + " searchset"
+	}
+	return e.Kind + " searchset: " + e.Err.Error()
+}
+
+func (e *SearchsetError) Unwrap() error { return e.Err }
+
+// WholeSearchset reads a searchset answer given in one page: the resource
+// of every entry, or a *SearchsetError when the answer cannot be the whole
+// of what the service holds, lest records vanish without a word: an empty
+// body, not JSON, not a searchset Bundle, an entry without its resource,
+// fewer matches than its total says, or a next page (which the clients do
+// not follow). A searchset with no entry and no total, or total 0, holds
+// nothing.
+func WholeSearchset(body []byte) ([]json.RawMessage, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, &SearchsetError{Kind: "an empty"}
+	}
+	var b Bundle
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, &SearchsetError{Kind: "an unreadable", Err: err}
+	}
+	if b.ResourceType != "Bundle" || b.Type != "searchset" {
+		return nil, &SearchsetError{Kind: "an unexpected"}
+	}
+	n := int64(0)
+	for _, e := range b.Entry {
+		if len(bytes.TrimSpace(e.Resource)) == 0 || string(e.Resource) == "null" {
+			return nil, &SearchsetError{Kind: "an incomplete", Err: errors.New("an entry without its resource")}
+		}
+		if e.Search == nil || e.Search.Mode == "" || e.Search.Mode == "match" {
+			n++
+		}
+	}
+	if b.Total != nil && *b.Total > n {
+		return nil, &SearchsetError{Kind: "a truncated", Err: errors.New("fewer matches than its total")}
+	}
+	for _, l := range b.Link {
+		if l.Relation == "next" {
+			return nil, &SearchsetError{Kind: "a truncated", Err: errors.New("a further page")}
+		}
+	}
+	return b.Resources(), nil
 }
 
 // BundleLink is a paging or self link of a Bundle.
