@@ -94,8 +94,10 @@ func (a *access) alias(old, current string) {
 // touchSearch holds a search to the caller's patient context: the patients
 // the search names (the provider's own patient parameters only) are noted,
 // and a patient-bound token's search must name its patient and no other.
-func (a *access) touchSearch(q url.Values) error {
-	return a.touch(searchPatients(a.provider, q)...)
+// It returns them.
+func (a *access) touchSearch(q url.Values) ([]string, error) {
+	named := searchPatients(a.provider, q)
+	return named, a.touch(named...)
 }
 
 // touchBody holds a resource a client sent to be written (created when id

@@ -53,7 +53,7 @@ func TestTouchSearch(t *testing.T) {
 			t.Fatal(err)
 		}
 		a := &access{ri: &reqInfo{}, provider: flags{}, scope: own}
-		if err := a.touchSearch(q); (err == nil) != tt.ok {
+		if _, err := a.touchSearch(q); (err == nil) != tt.ok {
 			t.Errorf("%q: err %v, want ok %v", tt.query, err, tt.ok)
 		}
 	}
@@ -74,7 +74,7 @@ func FuzzTouchSearch(f *testing.F) {
 			return
 		}
 		a := &access{ri: &reqInfo{}, provider: flags{}, scope: own}
-		if a.touchSearch(q) != nil {
+		if _, err := a.touchSearch(q); err != nil {
 			return
 		}
 		named := false

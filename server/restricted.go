@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 
 	"github.com/carerecords/fhir-facade/model/redact"
 	"github.com/carerecords/fhir-facade/resources"
@@ -27,38 +28,34 @@ func (s *Server) restricted(ctx context.Context, ri *reqInfo, nhs string) bool {
 		r, err := s.cfg.Restricted(ctx, nhs)
 		v = err != nil || r
 	}
+	ri.setRestricted(nhs, v)
+	return v
+}
+
+func (ri *reqInfo) setRestricted(nhs string, v bool) {
 	if ri.restricted == nil {
 		ri.restricted = map[string]bool{}
 	}
 	ri.restricted[nhs] = v
-	return v
 }
 
 // noteRestricted records the status of the Patients an answer holds, so
 // their other resources need no question to PDS.
 func (ri *reqInfo) noteRestricted(res *resources.Resource) {
-	if res == nil || res.Type != "Patient" {
-		return
+	if res != nil && res.Type == "Patient" {
+		ri.setRestricted(res.ID, resources.RestrictedPatient(res))
 	}
-	if ri.restricted == nil {
-		ri.restricted = map[string]bool{}
-	}
-	ri.restricted[res.ID] = resources.RestrictedPatient(res)
 }
 
-// redacted returns res, or a redacted copy when it is about a restricted
-// patient. Patients themselves are stripped by the PDS mapper.
-func (s *Server) redacted(ctx context.Context, ri *reqInfo, res *resources.Resource, patients []string) *resources.Resource {
+// safe is res as it may leave the facade: a redacted copy when it is about
+// a restricted patient. Patients themselves are stripped by the PDS mapper;
+// the facade's own resources (OperationDefinition, AuditEvent) are about
+// no patient's whereabouts.
+func (s *Server) safe(ctx context.Context, ri *reqInfo, res *resources.Resource) *resources.Resource {
 	if res == nil || res.Message == nil || res.Type == "Patient" || res.Type == "OperationDefinition" || res.Type == "AuditEvent" {
 		return res
 	}
-	hide := false
-	for _, p := range patients {
-		if s.restricted(ctx, ri, p) {
-			hide = true
-		}
-	}
-	if !hide {
+	if !slices.ContainsFunc(compartmentOf(res, nil), func(p string) bool { return s.restricted(ctx, ri, p) }) {
 		return res
 	}
 	msg, changed := redact.Locating(res.Message)
@@ -69,13 +66,4 @@ func (s *Server) redacted(ctx context.Context, ri *reqInfo, res *resources.Resou
 	out.Message = msg
 	out.RenderKey = "" // another rendering than the cached one
 	return &out
-}
-
-// safe is res as it may leave the facade: redacted when its patient is
-// restricted.
-func (s *Server) safe(ctx context.Context, ri *reqInfo, res *resources.Resource) *resources.Resource {
-	if res == nil || res.Type == "Patient" {
-		return res
-	}
-	return s.redacted(ctx, ri, res, compartmentOf(res, nil))
 }

@@ -106,7 +106,8 @@ func (s *Server) searchType(a *access, r *http.Request, f format, q url.Values) 
 	}
 	// The patients the search names, with a POST's body: noted, and held
 	// to a patient-bound token's patient.
-	if err := a.touchSearch(req.query.Params); err != nil {
+	named, err := a.touchSearch(req.query.Params)
+	if err != nil {
 		return nil, err
 	}
 	for _, inc := range req.include {
@@ -119,7 +120,6 @@ func (s *Server) searchType(a *access, r *http.Request, f format, q url.Values) 
 			return nil, err
 		}
 	}
-	named := searchPatients(p, req.query.Params)
 	wait := s.resolving(r.Context(), p, named)
 	res, err := sr.Search(r.Context(), req.query)
 	if wait != nil {

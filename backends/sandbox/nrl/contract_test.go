@@ -7,11 +7,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"reflect"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/internal/jsoncompare"
 	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -127,7 +127,7 @@ func TestContractRealSandbox(t *testing.T) {
 				t.Errorf("Content-Type %q", ct)
 			}
 			want := expected(t, tt.want)
-			if msg := diffJSON(got, want, tt.mask); msg != "" {
+			if msg := jsoncompare.Diff(got, want, jsoncompare.Options{Mask: tt.mask, Normalise: sortEntries}); msg != "" {
 				t.Errorf("body differs from %s (masked %v):\n%s", tt.want, tt.mask, msg)
 			}
 		})
@@ -203,58 +203,20 @@ func expected(t *testing.T, want string) []byte {
 	return nil
 }
 
-// diffJSON compares two JSON documents as values: entries sorted by their
-// resource's id, an empty entry list dropped, the masked paths
-// (dot-separated, "*" for every element) replaced by a marker in both.
-func diffJSON(got, want []byte, mask []string) string {
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		return fmt.Sprintf("got is not JSON: %v\n%s", err, got)
-	}
-	if err := json.Unmarshal(want, &w); err != nil {
-		return fmt.Sprintf("want is not JSON: %v", err)
-	}
-	for _, v := range []any{g, w} {
-		m, _ := v.(map[string]any)
-		if es, ok := m["entry"].([]any); ok {
-			if len(es) == 0 {
-				delete(m, "entry")
-			}
-			sort.Slice(es, func(i, j int) bool { return entryID(es[i]) < entryID(es[j]) })
+// sortEntries orders a searchset's entries by their resource's id (NRLF's
+// order is DynamoDB's) and drops an empty entry list.
+func sortEntries(v any) {
+	m, _ := v.(map[string]any)
+	if es, ok := m["entry"].([]any); ok {
+		if len(es) == 0 {
+			delete(m, "entry")
 		}
+		sort.Slice(es, func(i, j int) bool { return entryID(es[i]) < entryID(es[j]) })
 	}
-	for _, m := range mask {
-		g, w = maskPath(g, strings.Split(m, ".")), maskPath(w, strings.Split(m, "."))
-	}
-	if reflect.DeepEqual(g, w) {
-		return ""
-	}
-	gb, _ := json.MarshalIndent(g, "", " ")
-	wb, _ := json.MarshalIndent(w, "", " ")
-	return fmt.Sprintf("--- got\n%s\n--- want\n%s", gb, wb)
 }
 
 func entryID(e any) string {
 	r, _ := e.(map[string]any)["resource"].(map[string]any)
 	id, _ := r["id"].(string)
 	return id
-}
-
-func maskPath(v any, path []string) any {
-	if len(path) == 0 {
-		return "<masked>"
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		if c, ok := x[path[0]]; ok {
-			x[path[0]] = maskPath(c, path[1:])
-		}
-	case []any:
-		if path[0] == "*" {
-			for i := range x {
-				x[i] = maskPath(x[i], path[1:])
-			}
-		}
-	}
-	return v
 }

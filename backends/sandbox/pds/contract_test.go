@@ -3,17 +3,16 @@ package pds_test
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/internal/jsoncompare"
 	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -286,7 +285,7 @@ func checkContract(t *testing.T, tt contractRow, got contractResponse, want []by
 		got.body = anyHost.ReplaceAll(got.body, []byte("BASE"+pds.BasePath))
 		want = anyHost.ReplaceAll(want, []byte("BASE"+pds.BasePath))
 	}
-	if msg := diffJSON(got.body, want, tt.mask, tt.drop); msg != "" {
+	if msg := jsoncompare.Diff(got.body, want, jsoncompare.Options{Mask: tt.mask, Drop: tt.drop}); msg != "" {
 		t.Errorf("body differs from %s (masked %v):\n%s", tt.file, tt.mask, msg)
 		return
 	}
@@ -309,64 +308,6 @@ func (tt contractRow) headerOr(k, def string) string {
 	return def
 }
 
-// diffJSON compares two JSON documents as values, after replacing the
-// values at the masked paths (dot-separated, "*" for every element) by a
-// marker in both. It returns "" when they are equal.
-func diffJSON(got, want []byte, mask, drop []string) string {
-	var g, w any
-	if err := decodeNumbers(got, &g); err != nil {
-		return fmt.Sprintf("got is not JSON: %v\n%s", err, got)
-	}
-	if err := decodeNumbers(want, &w); err != nil {
-		return fmt.Sprintf("want is not JSON: %v", err)
-	}
-	for _, m := range mask {
-		g = maskPath(g, strings.Split(m, "."), false)
-		w = maskPath(w, strings.Split(m, "."), false)
-	}
-	for _, d := range drop {
-		g = maskPath(g, strings.Split(d, "."), true)
-		w = maskPath(w, strings.Split(d, "."), true)
-	}
-	if reflect.DeepEqual(g, w) {
-		return ""
-	}
-	gb, _ := json.MarshalIndent(g, "", " ")
-	wb, _ := json.MarshalIndent(w, "", " ")
-	return firstDifference(string(gb), string(wb))
-}
-
-func decodeNumbers(b []byte, v *any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	return d.Decode(v)
-}
-
-// maskPath replaces the value at path in v (when present) by "<masked>",
-// or removes it when drop is set.
-func maskPath(v any, path []string, drop bool) any {
-	if len(path) == 0 {
-		return "<masked>"
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		if c, ok := x[path[0]]; ok {
-			if drop && len(path) == 1 {
-				delete(x, path[0])
-			} else {
-				x[path[0]] = maskPath(c, path[1:], drop)
-			}
-		}
-	case []any:
-		if path[0] == "*" {
-			for i := range x {
-				x[i] = maskPath(x[i], path[1:], drop)
-			}
-		}
-	}
-	return v
-}
-
 // withTimestamp adds a "timestamp" member to a JSON object, as the
 // sandbox's timestampBody does to the stubs it answers with.
 func withTimestamp(b []byte) []byte {
@@ -379,19 +320,6 @@ func withTimestamp(b []byte) []byte {
 	}
 	out, _ := json.Marshal(m)
 	return out
-}
-
-// firstDifference shows the two documents from the first line that differs.
-func firstDifference(got, want string) string {
-	gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := 0; i < len(gl) || i < len(wl); i++ {
-		if i >= len(gl) || i >= len(wl) || gl[i] != wl[i] {
-			lo := max(0, i-3)
-			return fmt.Sprintf("first difference at line %d\n--- got\n%s\n--- want\n%s", i+1,
-				strings.Join(gl[lo:min(len(gl), i+8)], "\n"), strings.Join(wl[lo:min(len(wl), i+8)], "\n"))
-		}
-	}
-	return "equal text, different values"
 }
 
 // TestSyntheticNumbersAreFree: the numbers the simulator makes up for the

@@ -3,7 +3,6 @@ package scr_test
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carerecords/fhir-facade/backends/sandbox/internal/jsoncompare"
 	"github.com/carerecords/fhir-facade/backends/sandbox/scr"
 )
 
@@ -119,7 +119,7 @@ func TestContractRealSandbox(t *testing.T) {
 				}
 				return
 			}
-			if msg := diffJSON(got, want, tt.mask); msg != "" {
+			if msg := jsoncompare.Diff(got, want, jsoncompare.Options{Mask: tt.mask}); msg != "" {
 				t.Errorf("body differs from %s (masked %v):\n%s", tt.file, tt.mask, msg)
 			}
 			if tt.static {
@@ -159,44 +159,4 @@ func skeleton(t *testing.T, b []byte) any {
 		return v
 	}
 	return walk(v)
-}
-
-// diffJSON compares two JSON documents as values, the masked paths
-// (dot-separated, "*" for every element) replaced by a marker in both.
-func diffJSON(got, want []byte, mask []string) string {
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		return fmt.Sprintf("got is not JSON: %v\n%s", err, got)
-	}
-	if err := json.Unmarshal(want, &w); err != nil {
-		return fmt.Sprintf("want is not JSON: %v", err)
-	}
-	for _, m := range mask {
-		g, w = maskPath(g, strings.Split(m, ".")), maskPath(w, strings.Split(m, "."))
-	}
-	if reflect.DeepEqual(g, w) {
-		return ""
-	}
-	gb, _ := json.MarshalIndent(g, "", " ")
-	wb, _ := json.MarshalIndent(w, "", " ")
-	return fmt.Sprintf("--- got\n%s\n--- want\n%s", gb, wb)
-}
-
-func maskPath(v any, path []string) any {
-	if len(path) == 0 {
-		return "<masked>"
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		if c, ok := x[path[0]]; ok {
-			x[path[0]] = maskPath(c, path[1:])
-		}
-	case []any:
-		if path[0] == "*" {
-			for i := range x {
-				x[i] = maskPath(x[i], path[1:])
-			}
-		}
-	}
-	return v
 }
