@@ -3,9 +3,7 @@ package pds_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -226,22 +224,8 @@ func send(t *testing.T, h http.Handler, tt contractRow) contractResponse {
 	if rest, ok := strings.CutPrefix(body, "@"); ok {
 		body = string(readContractFile(t, rest))
 	}
-	req := httptest.NewRequest(tt.method, pds.BasePath+tt.path, strings.NewReader(body))
-	req.Header.Set("X-Request-ID", testRequestID)
-	for k, v := range tt.header {
-		if v == "" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	raw, err := io.ReadAll(rec.Result().Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return contractResponse{rec.Code, rec.Result().Header, raw}
+	status, header, raw := serve(t, h, tt.method, pds.BasePath+tt.path, body, tt.header)
+	return contractResponse{status, header, raw}
 }
 
 // readContractFile reads a payload: fixtures/… (the simulator's embedded

@@ -3,9 +3,7 @@ package pds_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -47,20 +45,12 @@ func createBody(t *testing.T, edit func(m map[string]any)) string {
 
 func postPatient(t *testing.T, h http.Handler, body string, headers map[string]string) response {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, pds.BasePath+"/Patient", strings.NewReader(body))
-	req.Header.Set("X-Request-ID", testRequestID)
-	req.Header.Set("Content-Type", "application/json")
+	hdr := map[string]string{"Content-Type": "application/json"}
 	for k, v := range headers {
-		if v == "" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
+		hdr[k] = v
 	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	raw, _ := io.ReadAll(rec.Result().Body)
-	r := response{status: rec.Code, header: rec.Result().Header, raw: raw}
+	status, header, raw := serve(t, h, http.MethodPost, pds.BasePath+"/Patient", body, hdr)
+	r := response{status: status, header: header, raw: raw}
 	if err := json.Unmarshal(raw, &r.body); err != nil {
 		t.Fatalf("POST /Patient: body is not JSON: %v\n%s", err, raw)
 	}

@@ -35,11 +35,11 @@ type response struct {
 	body   map[string]any
 }
 
-// do sends a request straight to the handler. headers default to a valid
-// X-Request-ID; pass a "X-Request-ID": "" entry to omit it.
-func do(t *testing.T, h http.Handler, method, path string, headers map[string]string) response {
+// serve sends a request straight to the handler: a valid X-Request-ID,
+// then headers over it (a "" value removes one).
+func serve(t *testing.T, h http.Handler, method, path, body string, headers map[string]string) (int, http.Header, []byte) {
 	t.Helper()
-	req := httptest.NewRequest(method, path, nil)
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("X-Request-ID", testRequestID)
 	for k, v := range headers {
 		if v == "" {
@@ -54,7 +54,15 @@ func do(t *testing.T, h http.Handler, method, path string, headers map[string]st
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := response{status: rec.Code, header: rec.Result().Header, raw: raw}
+	return rec.Code, rec.Result().Header, raw
+}
+
+// do sends a request straight to the handler. headers default to a valid
+// X-Request-ID; pass a "X-Request-ID": "" entry to omit it.
+func do(t *testing.T, h http.Handler, method, path string, headers map[string]string) response {
+	t.Helper()
+	status, header, raw := serve(t, h, method, path, "", headers)
+	r := response{status: status, header: header, raw: raw}
 	if len(raw) > 0 && strings.HasPrefix(strings.TrimSpace(string(raw)), "{") {
 		if err := json.Unmarshal(raw, &r.body); err != nil {
 			t.Fatalf("%s %s: body is not JSON: %v\n%s", method, path, err, raw)

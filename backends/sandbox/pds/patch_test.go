@@ -3,7 +3,6 @@ package pds_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,26 +34,15 @@ func fixturesOnly(t *testing.T, opts pds.Options) *pds.Simulator {
 // a header.
 func patchPatient(t *testing.T, h http.Handler, id, ifMatch, body string, headers map[string]string) response {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPatch, pds.BasePath+"/Patient/"+id, strings.NewReader(body))
-	req.Header.Set("X-Request-ID", testRequestID)
-	req.Header.Set("Content-Type", contentTypePatch)
+	hdr := map[string]string{"Content-Type": contentTypePatch}
 	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
+		hdr["If-Match"] = ifMatch
 	}
 	for k, v := range headers {
-		if v == "" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
+		hdr[k] = v
 	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	raw, err := io.ReadAll(rec.Result().Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := response{status: rec.Code, header: rec.Result().Header, raw: raw}
+	status, header, raw := serve(t, h, http.MethodPatch, pds.BasePath+"/Patient/"+id, body, hdr)
+	r := response{status: status, header: header, raw: raw}
 	if err := json.Unmarshal(raw, &r.body); err != nil {
 		t.Fatalf("PATCH %s: body is not JSON: %v\n%s", id, err, raw)
 	}
