@@ -11,6 +11,7 @@ import (
 	fgmmap "github.com/carerecords/fhir-facade/mappers/fgm"
 	immmap "github.com/carerecords/fhir-facade/mappers/immunisation"
 	ovmmap "github.com/carerecords/fhir-facade/mappers/ovm"
+	pdsmap "github.com/carerecords/fhir-facade/mappers/pds"
 	ramap "github.com/carerecords/fhir-facade/mappers/ra"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
@@ -64,16 +65,15 @@ func (p *Patient) readShared(ctx context.Context, nhs string) (*Resource, error)
 	return shared(ctx, "patient-read/"+nhs, func(ctx context.Context) (*Resource, error) { return p.Read(ctx, nhs) })
 }
 
-// RestrictedPatient reports whether res is a Patient PDS restricts: a
-// v3-Confidentiality label R (restricted) or V (very restricted), or one
-// already REDACTED.
+// RestrictedPatient reports whether res is a Patient PDS restricts, by the
+// rule the PDS mapper strips it by (pdsmap.RestrictedLabel).
 func RestrictedPatient(res *Resource) bool {
 	pt, ok := res.Message.(*patientpb.Patient)
 	if !ok {
 		return false
 	}
 	for _, c := range pt.GetMeta().GetSecurity() {
-		if v := c.GetCode().GetValue(); v == "R" || v == "V" || v == "REDACTED" {
+		if pdsmap.RestrictedLabel(c.GetSystem().GetValue(), c.GetCode().GetValue()) {
 			return true
 		}
 	}

@@ -85,13 +85,23 @@ func Restricted(p *fhirjson.Patient) bool {
 		return false
 	}
 	for _, c := range p.Meta.Security {
-		if c.System != ConfidentialitySystem && c.System != "" {
-			continue
-		}
-		switch c.Code {
-		case "R", "V", "REDACTED":
+		if RestrictedLabel(c.System, c.Code) {
 			return true
 		}
+	}
+	return false
+}
+
+// RestrictedLabel reports whether a security label (system, code) marks a
+// record whose patient's location must be hidden: a v3-Confidentiality (or
+// system-less) R, V or REDACTED.
+func RestrictedLabel(system, code string) bool {
+	if system != ConfidentialitySystem && system != "" {
+		return false
+	}
+	switch code {
+	case "R", "V", "REDACTED":
+		return true
 	}
 	return false
 }
