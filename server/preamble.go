@@ -22,13 +22,11 @@ import (
 type endpoint struct {
 	// name is the interaction in logs, metrics and the audit trail.
 	name string
-	// kind is what the access policy decides on the route's resource type;
-	// 0 for endpoints that are about no one type (metadata; a batch, whose
-	// entries are each decided on their own).
+	// kind is what the access policy decides on the route's resource type
+	// ({type}, whose provider the preamble resolves); 0 for endpoints that
+	// are about no one type (metadata; a batch, whose entries are each
+	// decided on their own).
 	kind auth.Interaction
-	// typed says the route names a resource type ({type}) whose provider
-	// the preamble resolves.
-	typed bool
 	// byID says the route names one record ({id}): the patient the id
 	// belongs to is held to the caller's context before the handler runs.
 	byID bool
@@ -246,7 +244,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		ri.interaction = ep.name
 		a := &access{ri: ri}
 		var named []string
-		if ep.typed {
+		if ep.kind != 0 {
 			p, err := s.provider(r)
 			if err != nil {
 				refuse(f, err)
@@ -284,7 +282,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			return
 		}
 		defer release()
-		if !public && a.provider != nil && ep.kind != 0 {
+		if !public && a.provider != nil {
 			if err := s.allow(r, a.provider.ResourceType(), ep.kind); err != nil {
 				refuse(f, err)
 				return

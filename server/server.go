@@ -239,20 +239,20 @@ func (s *Server) endpoints() []route {
 		{"/fhir/metadata", "/fhir/metadata", map[string]endpoint{
 			http.MethodGet: {name: "capabilities", run: s.metadata}}},
 		{"/fhir/{type}/_search", "/fhir/{type}/_search", map[string]endpoint{
-			http.MethodPost: {name: "search-type", kind: auth.Search, typed: true, supports: is[resources.Searcher], run: s.searchType}}},
+			http.MethodPost: {name: "search-type", kind: auth.Search, supports: is[resources.Searcher], run: s.searchType}}},
 		{"/fhir/{type}/{id}/{op:\\$[a-z][a-z-]*}", "/fhir/{type}/{id}/$op", map[string]endpoint{
-			http.MethodGet: {name: "operation", kind: auth.Operation, typed: true, byID: true, run: s.operation}}},
+			http.MethodGet: {name: "operation", kind: auth.Operation, byID: true, run: s.operation}}},
 		{"/fhir/{type}/{op:\\$[a-z][a-z-]*}", "/fhir/{type}/$op", map[string]endpoint{
-			http.MethodPost: {name: "operation", kind: auth.CreateOperation, typed: true, run: s.typeOperation}}},
+			http.MethodPost: {name: "operation", kind: auth.CreateOperation, run: s.typeOperation}}},
 		{"/fhir/{type}/{id}/_history/{vid}", "/fhir/{type}/{id}/_history/{vid}", map[string]endpoint{
-			http.MethodGet: {name: "vread", kind: auth.VRead, typed: true, byID: true, supports: versioned, run: s.vread}}},
+			http.MethodGet: {name: "vread", kind: auth.VRead, byID: true, supports: versioned, run: s.vread}}},
 		{"/fhir/{type}/{id}", "/fhir/{type}/{id}", map[string]endpoint{
-			http.MethodGet:   {name: "read", kind: auth.Read, typed: true, byID: true, supports: readable, run: s.read},
-			http.MethodPut:   {name: "update", kind: auth.Update, typed: true, byID: true, supports: is[resources.Updater], run: s.update},
-			http.MethodPatch: {name: "patch", kind: auth.Patch, typed: true, byID: true, supports: is[resources.Patcher], run: s.patch}}},
+			http.MethodGet:   {name: "read", kind: auth.Read, byID: true, supports: readable, run: s.read},
+			http.MethodPut:   {name: "update", kind: auth.Update, byID: true, supports: is[resources.Updater], run: s.update},
+			http.MethodPatch: {name: "patch", kind: auth.Patch, byID: true, supports: is[resources.Patcher], run: s.patch}}},
 		{"/fhir/{type}", "/fhir/{type}", map[string]endpoint{
-			http.MethodGet:  {name: "search-type", kind: auth.Search, typed: true, supports: is[resources.Searcher], run: s.searchType},
-			http.MethodPost: {name: "create", kind: auth.Create, typed: true, supports: is[resources.Creator], run: s.create}}},
+			http.MethodGet:  {name: "search-type", kind: auth.Search, supports: is[resources.Searcher], run: s.searchType},
+			http.MethodPost: {name: "create", kind: auth.Create, supports: is[resources.Creator], run: s.create}}},
 	}
 }
 
