@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	"github.com/gorilla/mux"
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
@@ -30,7 +32,7 @@ func (s *Server) read(a *access, r *http.Request, _ format, q url.Values) (*repl
 		return nil, err
 	}
 	res = s.safe(r.Context(), a.ri, res)
-	body, seen, err := s.render.render(res)
+	body, _, err := s.render.render(res)
 	if err != nil {
 		return nil, err
 	}
@@ -41,16 +43,33 @@ func (s *Server) read(a *access, r *http.Request, _ format, q url.Values) (*repl
 	if body, err = sub.apply(res.Type, body); err != nil {
 		return nil, err
 	}
-	rep := &reply{body: body, etag: res.VersionID, lastModified: res.LastUpdated}
+	rep := &reply{body: body, etag: res.VersionID, lastModified: lastModified(res)}
 	if rep.etag == "" {
 		// A backend without versions: the ETag names the content, so
 		// If-None-Match still spares the client a download it has.
 		rep.etag = contentETag(body)
 	}
-	if rep.lastModified.IsZero() && res.RenderKey != "" {
-		rep.lastModified = seen
-	}
 	return rep, nil
+}
+
+// lastModified is when the record says it was last changed: the provider's
+// LastUpdated, else the resource's own meta.lastUpdated; the zero time
+// (no Last-Modified, so no If-Modified-Since either) when the record does
+// not say. PDS sends none: when the facade first saw a version is not when
+// it changed, and a Last-Modified made of it would make If-Modified-Since
+// answer 304 for a record changed before the facade read it.
+func lastModified(res *resources.Resource) time.Time {
+	if !res.LastUpdated.IsZero() {
+		return res.LastUpdated
+	}
+	m, ok := res.Message.(interface{ GetMeta() *dtpb.Meta })
+	if !ok {
+		return time.Time{}
+	}
+	if lu := m.GetMeta().GetLastUpdated(); lu != nil {
+		return time.UnixMicro(lu.GetValueUs()).UTC()
+	}
+	return time.Time{}
 }
 
 // contentETag is a weak validator derived from the rendered resource.

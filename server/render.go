@@ -20,9 +20,9 @@ type renderer struct {
 	cache *ristretto.Cache[string, *rendered]
 }
 
-// rendered is one cached rendering; firstSeen stands in for Last-Modified
-// when the backend gives no meta.lastUpdated: the version existed no later
-// than that.
+// rendered is one cached rendering and when it was first made. firstSeen
+// is never a Last-Modified: when the facade first saw a version is not when
+// the record changed (see lastModified).
 type rendered struct {
 	body      []byte
 	firstSeen time.Time

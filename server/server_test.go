@@ -39,9 +39,13 @@ func (f *fake) SearchParams() []resources.SearchParam {
 	}
 }
 
+// fakeLastUpdated is every fake Patient's meta.lastUpdated.
+var fakeLastUpdated = time.Date(2024, 3, 1, 9, 30, 0, 0, time.UTC)
+
 func patient(id string) *resources.Resource {
 	return &resources.Resource{Type: "Patient", ID: id, VersionID: "2", RenderKey: "fake/" + id + "/2",
-		Message: &patientpb.Patient{Id: &dtpb.Id{Value: id}, Meta: &dtpb.Meta{VersionId: &dtpb.Id{Value: "2"}}}}
+		Message: &patientpb.Patient{Id: &dtpb.Id{Value: id}, Meta: &dtpb.Meta{VersionId: &dtpb.Id{Value: "2"},
+			LastUpdated: &dtpb.Instant{ValueUs: fakeLastUpdated.UnixMicro(), Timezone: "Z", Precision: dtpb.Instant_SECOND}}}}
 }
 
 func (f *fake) Read(_ context.Context, id string) (*resources.Resource, error) {
@@ -218,8 +222,8 @@ func TestReadHeadersAndConditional(t *testing.T) {
 		t.Errorf("ETag %q", et)
 	}
 	lm := r.header.Get("Last-Modified")
-	if _, err := http.ParseTime(lm); err != nil {
-		t.Errorf("Last-Modified %q: %v", lm, err)
+	if got, err := http.ParseTime(lm); err != nil || !got.Equal(fakeLastUpdated) {
+		t.Errorf("Last-Modified %q (%v), want meta.lastUpdated %v", lm, err, fakeLastUpdated)
 	}
 	tests := []struct {
 		name   string
