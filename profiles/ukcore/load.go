@@ -89,7 +89,7 @@ type rawElement struct {
 // differential (UK Core XML, and the HL7 extensions' JSON).
 type rawSD struct {
 	URL, Version, Name, Type, Kind, Base, Derivation string
-	Snapshot, Differential                            []rawElement
+	Snapshot, Differential                           []rawElement
 }
 
 // FHIR XML puts every primitive in a value attribute.
