@@ -31,5 +31,5 @@ func ExamplePatient() {
 	out, _ := m.MarshalResource(patient)
 	fmt.Println(string(out))
 	// Output:
-	// {"deceasedDateTime":"2010-10-22T00:00:00Z","id":"9000000025","meta":{"security":[{"code":"R","system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality"}],"versionId":"2"},"name":[{"family":"Smythe","given":["Janet"],"use":"usual"}],"resourceType":"Patient"}
+	// {"deceasedDateTime":"2010-10-22T00:00:00Z","id":"9000000025","meta":{"profile":["https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient"],"security":[{"code":"R","system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality"}],"versionId":"2"},"name":[{"family":"Smythe","given":["Janet"],"use":"usual"}],"resourceType":"Patient"}
 }

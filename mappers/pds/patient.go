@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	patpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
@@ -52,6 +53,10 @@ func Decode(raw []byte) (*fhirjson.Patient, error) {
 // telecom, addresses, GP and managing organisation (logical ODS
 // identifiers), contacts, deceased[x], multipleBirth[x], communication…
 //
+// UK Core: the Patient declares UK Core Patient in meta.profile, and the NHS
+// number's verification status is translated into UK Core's value set
+// (VerificationStatus): PDS names a code system UK Core has retired.
+//
 // Defence in depth: when meta.security says the patient is restricted (R),
 // very restricted (V) or redacted, Patient drops address, telecom, contact,
 // generalPractitioner, managingOrganization and the pharmacy and birth place
@@ -70,7 +75,10 @@ func Patient(p *fhirjson.Patient) (*patpb.Patient, error) {
 	if Restricted(p) {
 		p = withoutLocation(p)
 	}
-	out, err := fhirjson.BuildPatient(p)
+	q := *p
+	q.Identifier = withVerificationStatus(p.Identifier)
+	q.Meta = ukprofile.Declare(p.Meta, ukprofile.Patient)
+	out, err := fhirjson.BuildPatient(&q)
 	if err != nil {
 		return nil, badPayload(err)
 	}

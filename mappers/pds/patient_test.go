@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/carerecords/fhir-facade/mappers/internal/goldentest"
+	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/mappers/pds"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
@@ -105,10 +106,48 @@ func r4Schema(t *testing.T) *jsonschema.Schema {
 //   - "+00:00" (and "-00:00") offsets print as "Z";
 //   - a restricted patient (meta.security R, V or REDACTED) loses address,
 //     telecom, contact, generalPractitioner, managingOrganization and the
-//     pharmacy and birth place extensions.
+//     pharmacy and birth place extensions;
+//   - meta.profile declares UK Core Patient;
+//   - the NHS number verification status is translated into UK Core's value
+//     set (pds.VerificationStatus, tested on its own).
 func normalise(t *testing.T, v any) any {
 	t.Helper()
 	res := v.(map[string]any)
+	meta, _ := res["meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		res["meta"] = meta
+	}
+	profiles, _ := meta["profile"].([]any)
+	meta["profile"] = append(profiles, ukprofile.Patient)
+	ids, _ := res["identifier"].([]any)
+	for _, id := range ids {
+		exts, _ := id.(map[string]any)["extension"].([]any)
+		for _, e := range exts {
+			ext := e.(map[string]any)
+			if ext["url"] != pds.VerificationStatusURL {
+				continue
+			}
+			var in *fhirjson.CodeableConcept
+			if b, err := json.Marshal(ext["valueCodeableConcept"]); err == nil {
+				_ = json.Unmarshal(b, &in)
+			}
+			b, err := json.Marshal(pds.VerificationStatus(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cc any
+			if err := json.Unmarshal(b, &cc); err != nil {
+				t.Fatal(err)
+			}
+			for k := range ext {
+				if k != "url" && k != "id" {
+					delete(ext, k)
+				}
+			}
+			ext["valueCodeableConcept"] = cc
+		}
+	}
 	if restrictedJSON(res) {
 		for _, k := range []string{"address", "telecom", "contact", "generalPractitioner", "managingOrganization"} {
 			delete(res, k)

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/carerecords/fhir-facade/profiles"
+	"github.com/carerecords/fhir-facade/profiles/ukcore"
 )
 
 // Update is the -update flag of every test binary importing the package.
@@ -142,7 +143,8 @@ type Options struct {
 //     of out's type and prints to the same bytes;
 //   - with opts.Expected, the golden is the input with the documented
 //     changes, as generic JSON;
-//   - the golden passes opts.Validate (the FHIR R4 JSON schema).
+//   - the golden passes opts.Validate (the FHIR R4 JSON schema);
+//   - the golden meets the UK Core profiles it declares (UKCore).
 //
 // It returns the golden's bytes.
 func Resource(t *testing.T, c Case, out proto.Message, opts Options) []byte {
@@ -195,7 +197,22 @@ func Resource(t *testing.T, c Case, out proto.Message, opts Options) []byte {
 	if err := validate(golden); err != nil {
 		t.Errorf("golden fails the FHIR R4 JSON schema: %v", err)
 	}
+	UKCore(t, golden)
 	return golden
+}
+
+// UKCore checks a resource against the UK Core profiles its meta.profile
+// declares (profiles/ukcore), failing with each broken rule's profile, path
+// and rule.
+func UKCore(t *testing.T, resource []byte) {
+	t.Helper()
+	rep, err := ukcore.Validate(resource, ukcore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		t.Errorf("golden fails its UK Core profile: %v", err)
+	}
 }
 
 // contained returns the resource cr holds.
@@ -210,7 +227,7 @@ func contained(t *testing.T, cr *bcrpb.ContainedResource) proto.Message {
 }
 
 // Compact prints each resource with jsonformat (compact), checking each
-// against the FHIR R4 JSON schema: the resources of a golden holding
+// against the FHIR R4 JSON schema and its declared UK Core profiles: the resources of a golden holding
 // several. The result is never nil.
 func Compact[M proto.Message](t *testing.T, resources ...M) []json.RawMessage {
 	t.Helper()
@@ -227,6 +244,7 @@ func Compact[M proto.Message](t *testing.T, resources ...M) []json.RawMessage {
 		if err := profiles.Validate(b); err != nil {
 			t.Errorf("resource fails the FHIR R4 JSON schema: %v\n%s", err, b)
 		}
+		UKCore(t, b)
 		out = append(out, b)
 	}
 	return out
