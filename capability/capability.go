@@ -7,6 +7,7 @@
 package capability
 
 import (
+	"context"
 	"encoding/json"
 	"sort"
 	"strings"
@@ -70,6 +71,11 @@ func Interactions(p resources.Provider) []string {
 
 func isReader(p resources.Provider) bool {
 	_, ok := p.(resources.Reader)
+	return ok
+}
+
+func isPatcher(p resources.Provider) bool {
+	_, ok := p.(resources.Patcher)
 	return ok
 }
 
@@ -163,6 +169,8 @@ type Statement struct {
 	} `json:"implementation"`
 	FHIRVersion string   `json:"fhirVersion"`
 	Format      []string `json:"format"`
+	// PatchFormat lists the patch media types, when any resource supports patch.
+	PatchFormat []string `json:"patchFormat,omitempty"`
 	Rest        []rest   `json:"rest"`
 }
 
@@ -190,6 +198,7 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 			"_include and _revinclude (as listed per resource), _sort (on the parameters each resource documents) and POST [type]/_search. " +
 			"Unknown search parameters are ignored and reported in an OperationOutcome entry, or rejected with 400 under Prefer: handling=strict.",
 	}
+	patches := false
 	for _, p := range reg.Providers() {
 		res := resource{
 			Type:              p.ResourceType(),
@@ -199,13 +208,20 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 			ConditionalRead:   "not-supported",
 			ConditionalDelete: "not-supported",
 		}
-		switch v, _ := p.(resources.Versioned); {
-		case v != nil && v.Versioned():
-			// ETag from meta.versionId: If-None-Match and If-Modified-Since.
-			res.Versioning, res.ConditionalRead = "versioned", "full-support"
-		case isReader(p):
-			// No versions, but an ETag naming the content and Last-Modified.
-			res.ConditionalRead = "full-support"
+		if v, ok := p.(resources.Versioned); ok && v.Versioned() {
+			res.Versioning = "versioned"
+			if _, u := p.(resources.Updater); u || isPatcher(p) {
+				// Writes need If-Match with the current version (428
+				// without, 412 when stale).
+				res.Versioning = "versioned-update"
+			}
+		}
+		if isReader(p) {
+			// Every read has an ETag (the versionId, else one naming the
+			// content) and If-None-Match answers 304. Not "full-support":
+			// If-Modified-Since works only where the backend says when a
+			// record changed, and PDS never does.
+			res.ConditionalRead = "not-match"
 		}
 		for _, i := range Interactions(p) {
 			res.Interaction = append(res.Interaction, code{Code: i})
@@ -229,14 +245,15 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 		}
 		if op, ok := p.(resources.Operator); ok {
 			for _, x := range op.Operations() {
-				res.Operation = append(res.Operation, operation{Name: x.Name, Definition: opts.BaseURL + "/OperationDefinition/" + x.Definition.ID})
+				res.Operation = append(res.Operation, operation{Name: x.Name, Definition: definitionURL(reg, opts.BaseURL, x.Definition.ID)})
 			}
 		}
 		if op, ok := p.(resources.TypeOperator); ok {
 			for _, x := range op.TypeOperations() {
-				res.Operation = append(res.Operation, operation{Name: x.Name, Definition: opts.BaseURL + "/OperationDefinition/" + x.Definition.ID})
+				res.Operation = append(res.Operation, operation{Name: x.Name, Definition: definitionURL(reg, opts.BaseURL, x.Definition.ID)})
 			}
 		}
+		patches = patches || isPatcher(p)
 		if sr, ok := p.(resources.Searcher); ok {
 			for _, sp := range sr.SearchParams() {
 				res.SearchParam = append(res.SearchParam, searchParam{
@@ -262,7 +279,32 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 	// POST [base] with a batch Bundle of GETs (server/batch.go).
 	r.Interaction = []code{{Code: "batch"}}
 	s.Rest = []rest{r}
+	if patches {
+		// JSON Patch only: a FHIRPath Patch (a Parameters body) is refused
+		// with 415 (resources/patient_patch.go).
+		s.PatchFormat = []string{"application/json-patch+json"}
+	}
 	return s
+}
+
+// definitionURL is the url of the OperationDefinition id as the registry's
+// OperationDefinition provider serves it, so the statement names exactly
+// the canonical a client resolves; Canonical(base, id) when none is served.
+func definitionURL(reg *resources.Registry, base, id string) string {
+	if p, ok := reg.Lookup("OperationDefinition"); ok {
+		if rd, ok := p.(resources.Reader); ok {
+			if res, err := rd.Read(context.Background(), id); err == nil && res.Message != nil {
+				m := res.Message.ProtoReflect()
+				if fd := m.Descriptor().Fields().ByName("url"); fd != nil && m.Has(fd) {
+					u := m.Get(fd).Message()
+					if v := u.Descriptor().Fields().ByName("value"); v != nil && u.Get(v).String() != "" {
+						return u.Get(v).String()
+					}
+				}
+			}
+		}
+	}
+	return Canonical(base, id)
 }
 
 // revIncludes lists Type:param:target for every provider whose resources

@@ -601,7 +601,7 @@ func (a *App) build(cfg Config) error {
 	patient.UseSummarySources(resources.SummarySources(providers))
 	// The audit trail is searchable by auditors, never part of a summary.
 	providers = append(providers, resources.NewAuditEvent(a.audit))
-	opdefs, err := resources.NewOperationDefinitions(capability.OperationDefinition, providers...)
+	opdefs, err := resources.NewOperationDefinitions(capability.Definitions(publicBase(cfg), Version), providers...)
 	if err != nil {
 		return err
 	}
