@@ -113,13 +113,26 @@ func (*Patient) SortParams() map[string]string {
 // Read implements Reader.
 func (p *Patient) Read(ctx context.Context, id string) (*Resource, error) {
 	if !nhsnumber.Valid(id) {
-		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Message: "the id must be a valid NHS number (10 digits with a correct check digit)"}
+		return nil, errInvalidPatientID()
 	}
 	got, err := p.pds.Read(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	return p.toResource(got.Body, got.Version, id)
+}
+
+// errInvalidPatientID refuses a Patient id that is not a valid NHS number,
+// with the Spine code PDS answers it with (INVALID_RESOURCE_ID).
+func errInvalidPatientID() error {
+	return &fhirerr.Error{Category: fhirerr.Invalid, Spine: fhirerr.Spine("INVALID_RESOURCE_ID"),
+		Message: "the id must be a valid NHS number (10 digits with a correct check digit)"}
+}
+
+// invalidSearchValue is the refusal of a search parameter's value that PDS
+// would refuse too: PDS answers INVALID_VALUE.
+func invalidSearchValue(param, msg string) error {
+	return &fhirerr.Error{Category: fhirerr.Invalid, Expression: param, Message: msg, Spine: fhirerr.Spine("INVALID_VALUE")}
 }
 
 // toResource maps one PDS Patient payload, through the memo. When PDS
@@ -261,11 +274,16 @@ func pdsSearchParams(in url.Values) (out url.Values, empty bool, err error) {
 			case "male", "female", "other", "unknown":
 				out.Set(k, vs[0])
 			default:
-				return nil, false, &fhirerr.Error{Category: fhirerr.Invalid, Expression: k, Message: "gender must be male, female, other or unknown"}
+				return nil, false, invalidSearchValue(k, "gender must be male, female, other or unknown")
 			}
 		case "birthdate", "death-date":
 			r, err := ParseDateParams(k, vs)
 			if err != nil {
+				// PDS takes (eq|ge|le)YYYY-MM-DD and answers anything
+				// else INVALID_VALUE.
+				if e := fhirerr.As(err); e != nil && e.Spine == nil {
+					e.Spine = fhirerr.Spine("INVALID_VALUE")
+				}
 				return nil, false, err
 			}
 			if r.Empty() {
@@ -295,19 +313,21 @@ func pdsSearchParams(in url.Values) (out url.Values, empty bool, err error) {
 			out.Set("general-practitioner", code)
 		case "_fuzzy-match", "_exact-match", "_history":
 			if vs[0] != "true" && vs[0] != "false" {
-				return nil, false, &fhirerr.Error{Category: fhirerr.Invalid, Expression: k, Message: k + " must be true or false"}
+				return nil, false, invalidSearchValue(k, k+" must be true or false")
 			}
 			out.Set(k, vs[0])
 		case "_max-results":
 			n, err := strconv.Atoi(vs[0])
 			if err != nil || n < 1 || n > pdsMaxResults {
-				return nil, false, &fhirerr.Error{Category: fhirerr.Invalid, Expression: k, Message: "_max-results must be a whole number from 1 to 50"}
+				return nil, false, invalidSearchValue(k, "_max-results must be a whole number from 1 to 50")
 			}
 			out.Set(k, vs[0])
 		}
 	}
 	if len(out) == 0 {
-		return nil, false, &fhirerr.Error{Category: fhirerr.Invalid, Message: "a Patient search needs parameters: at least family and birthdate, or an identifier"}
+		// PDS answers a search without parameters UNSUPPORTED_SERVICE.
+		return nil, false, &fhirerr.Error{Category: fhirerr.Invalid, Spine: fhirerr.Spine("UNSUPPORTED_SERVICE"),
+			Message: "a Patient search needs parameters: at least family and birthdate, or an identifier"}
 	}
 	if out.Get("_max-results") == "" {
 		// Ask for everything PDS will give, so the facade can page through it.

@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,7 +34,7 @@ var readOnlyPaths = []string{"/resourceType", "/id", "/meta"}
 // See: http://hl7.org/fhir/R4/http.html#patch
 func (p *Patient) Patch(ctx context.Context, id string, patch []byte, contentType, ifMatch string) (*Resource, error) {
 	if !nhsnumber.Valid(id) {
-		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Message: "the id must be a valid NHS number (10 digits with a correct check digit)"}
+		return nil, errInvalidPatientID()
 	}
 	patcher, ok := p.pds.(PDSPatcher)
 	if !ok {
@@ -42,16 +43,32 @@ func (p *Patient) Patch(ctx context.Context, id string, patch []byte, contentTyp
 	switch contentType {
 	case "application/json-patch+json":
 	case "application/fhir+json", "application/json":
-		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send a JSON Patch (Content-Type: application/json-patch+json); FHIRPath Patch is not supported")
+		return nil, wrongPatchType(contentType, "send a JSON Patch (Content-Type: application/json-patch+json); FHIRPath Patch is not supported")
 	default:
-		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send a JSON Patch with Content-Type: application/json-patch+json")
+		return nil, wrongPatchType(contentType, "send a JSON Patch with Content-Type: application/json-patch+json")
 	}
 	if ifMatch == "" {
-		return nil, fhirerr.New(fhirerr.PreconditionRequired, "If-Match: W/\"<version>\" is required: read the patient, then patch that version")
+		// PDS answers a missing If-Match 412 PRECONDITION_FAILED; FHIR's
+		// status for it is 428.
+		e := fhirerr.New(fhirerr.PreconditionRequired, "If-Match: W/\"<version>\" is required: read the patient, then patch that version")
+		e.Spine = fhirerr.Spine("PRECONDITION_FAILED")
+		return nil, e
+	}
+	patch, err := unwrapPatches(patch)
+	if err != nil {
+		return nil, err
 	}
 	ops, err := jsonpatch.Parse(patch)
 	if err != nil {
-		return nil, fhirerr.New(fhirerr.Invalid, "%s", err.Error())
+		// PDS: an operation it cannot read is INVALID_VALUE, a patch
+		// that is not a list of operations INVALID_UPDATE.
+		e := fhirerr.New(fhirerr.Invalid, "%s", err.Error())
+		if _, isOp := errors.AsType[*jsonpatch.Error](err); isOp {
+			e.Spine = fhirerr.Spine("INVALID_VALUE")
+		} else {
+			e.Spine = fhirerr.Spine("INVALID_UPDATE")
+		}
+		return nil, e
 	}
 	for i, op := range ops {
 		for _, ro := range readOnlyPaths {
@@ -65,7 +82,10 @@ func (p *Patient) Patch(ctx context.Context, id string, patch []byte, contentTyp
 		return nil, err
 	}
 	if current.Version != "" && current.Version != ifMatch {
-		return nil, fhirerr.New(fhirerr.PreconditionFailed, "the patient has changed since version %s was read (it is now version %s): read it again and re-apply the change", ifMatch, current.Version)
+		// PDS answers 409 RESOURCE_VERSION_MISMATCH; FHIR's status is 412.
+		e := fhirerr.New(fhirerr.PreconditionFailed, "the patient has changed since version %s was read (it is now version %s): read it again and re-apply the change", ifMatch, current.Version)
+		e.Spine = fhirerr.Spine("RESOURCE_VERSION_MISMATCH")
+		return nil, e
 	}
 	if err := checkPatched(current.Body, ops); err != nil {
 		return nil, err
@@ -86,11 +106,14 @@ func checkPatched(current []byte, ops []jsonpatch.Op) error {
 	}
 	patched, err := jsonpatch.Apply(doc, ops)
 	if err != nil {
-		var pe *jsonpatch.Error
-		if errors.As(err, &pe) {
-			return fhirerr.New(fhirerr.Unprocessable, "the patch cannot be applied to this patient: %s", pe.Error())
+		// PDS answers a patch it cannot apply (a failed test, a missing
+		// element) INVALID_UPDATE; FHIR's status is 422.
+		e := fhirerr.New(fhirerr.Unprocessable, "the patch cannot be applied to this patient")
+		if pe, ok := errors.AsType[*jsonpatch.Error](err); ok {
+			e.Message += ": " + pe.Error()
 		}
-		return fhirerr.New(fhirerr.Unprocessable, "the patch cannot be applied to this patient")
+		e.Spine = fhirerr.Spine("INVALID_UPDATE")
+		return e
 	}
 	b, err := json.Marshal(patched)
 	if err != nil {
@@ -115,4 +138,57 @@ func checkPatched(current []byte, ops []jsonpatch.Op) error {
 		return &fhirerr.Error{Category: fhirerr.Unprocessable, Message: "the patched patient would not be a valid PDS record", Err: err}
 	}
 	return nil
+}
+
+// wrongPatchType refuses a PATCH's media type. PDS takes any
+// application/json… type and answers others 400 UNSUPPORTED_SERVICE; the
+// facade's answer is 415, with PDS's code where PDS would refuse it too.
+func wrongPatchType(contentType, msg string) error {
+	e := fhirerr.New(fhirerr.UnsupportedMediaType, "%s", msg)
+	if !strings.HasPrefix(contentType, "application/json") {
+		e.Spine = fhirerr.Spine("UNSUPPORTED_SERVICE")
+	}
+	return e
+}
+
+// unwrapPatches returns the JSON Patch of a PATCH body: the body itself when
+// it is a bare RFC 6902 array, or the operations of PDS's envelope
+// {"patches": […], "correction": true|false} (PDS's OpenAPI, PatientPatch
+// requests; NHS England's Postman collection sends "correction", which the
+// specification does not define: it is accepted as a boolean and, like the
+// PDS sandbox, has no effect, so it is not passed on). A malformed
+// envelope is refused with the code PDS answers it with.
+func unwrapPatches(body []byte) ([]byte, error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return body, nil
+	}
+	refuse := func(code, msg string) error {
+		return &fhirerr.Error{Category: fhirerr.Invalid, Message: msg, Spine: fhirerr.Spine(code)}
+	}
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &env); err != nil {
+		return nil, refuse("INVALID_UPDATE", "the patch envelope is not a JSON object: send {\"patches\": [JSON Patch operations]} or a bare JSON Patch array")
+	}
+	for k := range env {
+		if k != "patches" && k != "correction" {
+			return nil, refuse("ADDITIONAL_PROPERTIES", "the patch envelope takes only \"patches\" (and \"correction\")")
+		}
+	}
+	if c, ok := env["correction"]; ok {
+		var b bool
+		if json.Unmarshal(c, &b) != nil {
+			return nil, refuse("INVALID_VALUE", "the patch envelope's \"correction\" must be true or false")
+		}
+	}
+	ops := bytes.TrimSpace(env["patches"])
+	switch {
+	case len(ops) == 0 || bytes.Equal(ops, []byte("null")):
+		return nil, refuse("INVALID_UPDATE", "the patch envelope has no \"patches\"")
+	case ops[0] != '[':
+		return nil, refuse("INVALID_UPDATE", "the patch envelope's \"patches\" must be a list of JSON Patch operations")
+	case bytes.Equal(bytes.Join(bytes.Fields(ops), nil), []byte("[]")):
+		return nil, refuse("TOO_FEW_VALUES_SUBMITTED", "the patch envelope's \"patches\" has no operations")
+	}
+	return ops, nil
 }

@@ -85,8 +85,32 @@ type codeableConcept struct {
 
 type coding struct {
 	System  string `json:"system,omitempty"`
+	Version string `json:"version,omitempty"`
 	Code    string `json:"code,omitempty"`
 	Display string `json:"display,omitempty"`
+}
+
+// detailsOf is issue.details for e answered with status: the Spine code
+// first (PDS clients read issue[0].details.coding[0]), then the backend's
+// own code unless it is the same. A failure that is not the client's (5xx)
+// carries neither: a backend's code there is internal (PDS's ACCESS_DENIED
+// for the facade's own credentials would tell the client its access was
+// denied).
+func detailsOf(e *fhirerr.Error, status int) *codeableConcept {
+	if status >= 500 {
+		return nil
+	}
+	var cs []coding
+	for _, c := range []*fhirerr.Coding{e.Spine, e.Details} {
+		if c == nil || (c == e.Details && e.Spine != nil && c.System == e.Spine.System && c.Code == e.Spine.Code) {
+			continue
+		}
+		cs = append(cs, coding{System: c.System, Version: c.Version, Code: c.Code, Display: c.Display})
+	}
+	if len(cs) == 0 {
+		return nil
+	}
+	return &codeableConcept{Coding: cs}
 }
 
 // errorReply turns err into the status, headers and OperationOutcome body
@@ -109,9 +133,7 @@ func errorReply(err error, requestID string) (int, http.Header, []byte) {
 	if e.Expression != "" {
 		is.Expression = []string{e.Expression}
 	}
-	if e.Details != nil {
-		is.Details = &codeableConcept{Coding: []coding{{System: e.Details.System, Code: e.Details.Code, Display: e.Details.Display}}}
-	}
+	is.Details = detailsOf(e, status)
 	h := http.Header{}
 	if e.WWWAuthenticate != "" {
 		h.Set("WWW-Authenticate", e.WWWAuthenticate)

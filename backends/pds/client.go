@@ -19,7 +19,7 @@ import (
 const Name = "pds"
 
 // ErrorSystem is the code system of PDS's error codes.
-const ErrorSystem = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"
+const ErrorSystem = fhirerr.SpineSystem
 
 // Client calls PDS.
 type Client struct {
@@ -39,7 +39,7 @@ type Patient struct {
 // Read fetches the full record of one patient. nhs must be a valid NHS number.
 func (c *Client) Read(ctx context.Context, nhs string) (*Patient, error) {
 	if !nhsnumber.Valid(nhs) {
-		return nil, fhirerr.New(fhirerr.Invalid, "%q is not a valid NHS number", nhs)
+		return nil, invalidNHSNumber(nhs)
 	}
 	res, err := c.up.Do(ctx, upstream.Request{Method: http.MethodGet, Path: "/Patient/" + nhs, Op: "read"})
 	if err != nil {
@@ -60,7 +60,7 @@ func (c *Client) Read(ctx context.Context, nhs string) (*Patient, error) {
 // A patch is never retried: a 503 means PDS may still apply it.
 func (c *Client) Patch(ctx context.Context, nhs, version string, ops json.RawMessage) (*Patient, error) {
 	if !nhsnumber.Valid(nhs) {
-		return nil, fhirerr.New(fhirerr.Invalid, "%q is not a valid NHS number", nhs)
+		return nil, invalidNHSNumber(nhs)
 	}
 	body, err := json.Marshal(struct {
 		Patches json.RawMessage `json:"patches"`
@@ -128,8 +128,9 @@ func (c *Client) Create(ctx context.Context, body json.RawMessage) (*Patient, er
 		if system == "" {
 			system = ErrorSystem
 		}
+		c := &fhirerr.Coding{System: system, Version: o.Version, Code: o.Code, Display: o.Display}
 		return nil, &fhirerr.Error{Category: fhirerr.Conflict, IssueCode: "duplicate", Backend: Name,
-			Details: &fhirerr.Coding{System: system, Code: o.Code, Display: o.Display},
+			Details: c, Spine: spineOnly(c),
 			Message: "PDS holds a record matching these demographics and created none: search PDS for the patient " +
 				"(family name, birth date and postcode) and use the NHS number found"}
 	}
@@ -210,13 +211,32 @@ func (c *Client) Search(ctx context.Context, params url.Values) (*SearchResult, 
 	return out, nil
 }
 
+// invalidNHSNumber is the facade's own refusal of an NHS number PDS would
+// answer 400 INVALID_RESOURCE_ID.
+func invalidNHSNumber(nhs string) error {
+	e := fhirerr.New(fhirerr.Invalid, "%q is not a valid NHS number", nhs)
+	e.Spine = fhirerr.Spine("INVALID_RESOURCE_ID")
+	return e
+}
+
 func badPayload(op string, err error) error {
 	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the pds service sent an unexpected " + op + " response", Err: err}
 }
 
+// spineOnly is c when it is a Spine code (PDS's own system), else nil.
+func spineOnly(c *fhirerr.Coding) *fhirerr.Coding {
+	if c == nil || c.System != fhirerr.SpineSystem {
+		return nil
+	}
+	return c
+}
+
 // errorFrom maps a non-200 PDS answer to a categorised error. PDS's
 // diagnostics are not passed on (they can echo patient details); its code
-// and display are kept in Details.
+// and display are kept in Details. When the failure is the client's (PDS
+// answered 4xx and the facade answers 4xx too), PDS's Spine code is passed
+// on as Spine, which PDS clients test for; a failure of PDS or of the
+// facade's own credentials (401) carries none.
 func (c *Client) errorFrom(res *upstream.Response) error {
 	o, ok := upstream.ParseOutcome(res.Body)
 	e := &fhirerr.Error{Backend: Name}
@@ -227,8 +247,11 @@ func (c *Client) errorFrom(res *upstream.Response) error {
 		if system == "" {
 			system = ErrorSystem
 		}
-		e.Details = &fhirerr.Coding{System: system, Code: o.Code, Display: o.Display}
+		e.Details = &fhirerr.Coding{System: system, Version: o.Version, Code: o.Code, Display: o.Display}
 	}
+	// The statuses read below are the client's failures; ServiceFailure's
+	// are not, except throttling.
+	e.Spine = spineOnly(e.Details)
 	msg := func(def string) string {
 		if ok && o.Display != "" {
 			return "PDS: " + o.Display
@@ -253,6 +276,9 @@ func (c *Client) errorFrom(res *upstream.Response) error {
 		e.Category, e.Message = fhirerr.PreconditionRequired, msg("a resource version (If-Match) is required")
 	default:
 		upstream.ServiceFailure(e, res, Name)
+		if e.Category != fhirerr.Throttled {
+			e.Spine = nil
+		}
 	}
 	return e
 }

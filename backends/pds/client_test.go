@@ -333,11 +333,14 @@ func TestErrors(t *testing.T) {
 		wantCode   string // "" expects no Details
 		wantSystem string // pds.ErrorSystem when "" and wantCode is set
 		wantRetry  time.Duration
+		// wantSpine: PDS's Spine code is passed on to the client (the
+		// failure is the client's and the code is PDS's own system).
+		wantSpine bool
 	}{
-		{name: "400 INVALID_RESOURCE_ID", answer: answer{status: 400, body: stub("INVALID_RESOURCE_ID")}, want: fhirerr.Invalid, wantCode: "INVALID_RESOURCE_ID"},
-		{name: "400 INVALID_SEARCH_DATA", answer: answer{status: 400, body: stub("INVALID_SEARCH_DATA")}, want: fhirerr.Invalid, wantCode: "INVALID_SEARCH_DATA"},
-		{name: "400 INVALID_VALUE", answer: answer{status: 400, body: stub("INVALID_VALUE")}, want: fhirerr.Invalid, wantCode: "INVALID_VALUE"},
-		{name: "400 MISSING_VALUE", answer: answer{status: 400, body: stub("MISSING_VALUE")}, want: fhirerr.Required, wantCode: "MISSING_VALUE"},
+		{name: "400 INVALID_RESOURCE_ID", answer: answer{status: 400, body: stub("INVALID_RESOURCE_ID")}, want: fhirerr.Invalid, wantCode: "INVALID_RESOURCE_ID", wantSpine: true},
+		{name: "400 INVALID_SEARCH_DATA", answer: answer{status: 400, body: stub("INVALID_SEARCH_DATA")}, want: fhirerr.Invalid, wantCode: "INVALID_SEARCH_DATA", wantSpine: true},
+		{name: "400 INVALID_VALUE", answer: answer{status: 400, body: stub("INVALID_VALUE")}, want: fhirerr.Invalid, wantCode: "INVALID_VALUE", wantSpine: true},
+		{name: "400 MISSING_VALUE", answer: answer{status: 400, body: stub("MISSING_VALUE")}, want: fhirerr.Required, wantCode: "MISSING_VALUE", wantSpine: true},
 		{name: "400 without a body", answer: answer{status: 400}, want: fhirerr.Invalid},
 		{
 			name:   "400 code from another Spine code system",
@@ -345,9 +348,9 @@ func TestErrors(t *testing.T) {
 			want:   fhirerr.Invalid, wantCode: "INVALID_VALUE", wantSystem: "https://fhir.nhs.uk/CodeSystem/Spine-ErrorOrWarningCode",
 		},
 		{name: "401 ACCESS_DENIED is the facade's own credentials", answer: answer{status: 401, body: stub("ACCESS_DENIED")}, want: fhirerr.BadGateway, wantCode: "ACCESS_DENIED"},
-		{name: "403 ACCESS_DENIED", answer: answer{status: 403, body: stub("ACCESS_DENIED")}, want: fhirerr.Forbidden, wantCode: "ACCESS_DENIED"},
-		{name: "404 RESOURCE_NOT_FOUND (information severity)", answer: answer{status: 404, body: stub("RESOURCE_NOT_FOUND")}, want: fhirerr.NotFound, wantCode: "RESOURCE_NOT_FOUND"},
-		{name: "404 INVALIDATED_RESOURCE", answer: answer{status: 404, body: stub("INVALIDATED_RESOURCE")}, want: fhirerr.Gone, wantCode: "INVALIDATED_RESOURCE"},
+		{name: "403 ACCESS_DENIED", answer: answer{status: 403, body: stub("ACCESS_DENIED")}, want: fhirerr.Forbidden, wantCode: "ACCESS_DENIED", wantSpine: true},
+		{name: "404 RESOURCE_NOT_FOUND (information severity)", answer: answer{status: 404, body: stub("RESOURCE_NOT_FOUND")}, want: fhirerr.NotFound, wantCode: "RESOURCE_NOT_FOUND", wantSpine: true},
+		{name: "404 INVALIDATED_RESOURCE", answer: answer{status: 404, body: stub("INVALIDATED_RESOURCE")}, want: fhirerr.Gone, wantCode: "INVALIDATED_RESOURCE", wantSpine: true},
 		{name: "404 HTML", answer: answer{status: 404, header: htmlType, body: []byte("<html>Not Found</html>")}, want: fhirerr.NotFound},
 		{name: "408 UNABLE_TO_CALL_SERVICE", answer: answer{status: 408, body: outcome("timeout", "UNABLE_TO_CALL_SERVICE", "Unable to call service")}, want: fhirerr.Timeout, wantCode: "UNABLE_TO_CALL_SERVICE"},
 		{
@@ -357,14 +360,14 @@ func TestErrors(t *testing.T) {
 		},
 		{name: "503 HTML page", answer: answer{status: 503, header: htmlType, body: []byte(html503)}, want: fhirerr.Timeout},
 		{name: "504 gateway timeout", answer: answer{status: 504, header: htmlType, body: []byte("<html>Gateway Timeout</html>")}, want: fhirerr.Timeout},
-		{name: "409 RESOURCE_VERSION_MISMATCH", answer: answer{status: 409, body: stub("RESOURCE_VERSION_MISMATCH")}, want: fhirerr.PreconditionFailed, wantCode: "RESOURCE_VERSION_MISMATCH"},
-		{name: "412 PRECONDITION_FAILED", answer: answer{status: 412, body: stub("PRECONDITION_FAILED")}, want: fhirerr.PreconditionRequired, wantCode: "PRECONDITION_FAILED"},
+		{name: "409 RESOURCE_VERSION_MISMATCH", answer: answer{status: 409, body: stub("RESOURCE_VERSION_MISMATCH")}, want: fhirerr.PreconditionFailed, wantCode: "RESOURCE_VERSION_MISMATCH", wantSpine: true},
+		{name: "412 PRECONDITION_FAILED", answer: answer{status: 412, body: stub("PRECONDITION_FAILED")}, want: fhirerr.PreconditionRequired, wantCode: "PRECONDITION_FAILED", wantSpine: true},
 		{
 			name:   "429 TOO_MANY_REQUESTS with Retry-After",
 			answer: answer{status: 429, header: map[string]string{"Retry-After": "30"}, body: outcome("throttled", "TOO_MANY_REQUESTS", "Too many requests")},
-			want:   fhirerr.Throttled, wantCode: "TOO_MANY_REQUESTS", wantRetry: 30 * time.Second,
+			want:   fhirerr.Throttled, wantCode: "TOO_MANY_REQUESTS", wantRetry: 30 * time.Second, wantSpine: true,
 		},
-		{name: "429 without Retry-After", answer: answer{status: 429, body: outcome("throttled", "TOO_MANY_REQUESTS", "Too many requests")}, want: fhirerr.Throttled, wantCode: "TOO_MANY_REQUESTS"},
+		{name: "429 without Retry-After", answer: answer{status: 429, body: outcome("throttled", "TOO_MANY_REQUESTS", "Too many requests")}, want: fhirerr.Throttled, wantCode: "TOO_MANY_REQUESTS", wantSpine: true},
 		{name: "500 HTML", answer: answer{status: 500, header: htmlType, body: []byte(html500)}, want: fhirerr.BadGateway},
 		{name: "502 without a body", answer: answer{status: 502}, want: fhirerr.BadGateway},
 	}
@@ -408,6 +411,12 @@ func TestErrors(t *testing.T) {
 				case tt.wantCode != "" && (e.Details.Code != tt.wantCode || e.Details.System != wantSystem):
 					t.Errorf("Details = %s|%s, want %s|%s", e.Details.System, e.Details.Code, wantSystem, tt.wantCode)
 				}
+				switch {
+				case tt.wantSpine && (e.Spine == nil || e.Spine.Code != tt.wantCode || e.Spine.System != fhirerr.SpineSystem || e.Spine.Version != "1"):
+					t.Errorf("Spine = %+v, want %s|%s version 1", e.Spine, fhirerr.SpineSystem, tt.wantCode)
+				case !tt.wantSpine && e.Spine != nil:
+					t.Errorf("Spine = %+v, want none: the failure is not the client's", *e.Spine)
+				}
 				if e.Message == "" {
 					t.Error("empty user message")
 				}
@@ -421,5 +430,54 @@ func TestErrors(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestInvalidNHSNumberNeverReachesPDS: the client refuses an NHS number that
+// fails Modulus 11 itself, with the Spine code PDS would answer
+// (INVALID_RESOURCE_ID), and sends nothing.
+func TestInvalidNHSNumberNeverReachesPDS(t *testing.T) {
+	tests := []struct {
+		name string
+		call func(*pds.Client) error
+	}{
+		{name: "read", call: func(c *pds.Client) error { _, err := c.Read(context.Background(), "9000000000"); return err }},
+		{name: "patch", call: func(c *pds.Client) error {
+			_, err := c.Patch(context.Background(), "9000000000", "2", json.RawMessage(`[{"op":"remove","path":"/gender"}]`))
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakePDS(t, answer{status: 200})
+			e := fhirerr.As(tt.call(newClient(t, f)))
+			if e == nil || e.Category != fhirerr.Invalid {
+				t.Fatalf("err = %v, want an Invalid *fhirerr.Error", e)
+			}
+			if e.Spine == nil || *e.Spine != (fhirerr.Coding{System: pds.ErrorSystem, Version: "1", Code: "INVALID_RESOURCE_ID", Display: "Resource Id is invalid"}) {
+				t.Errorf("Spine = %+v, want INVALID_RESOURCE_ID", e.Spine)
+			}
+			if n := f.hits.Load(); n != 0 {
+				t.Errorf("%d requests reached PDS", n)
+			}
+		})
+	}
+}
+
+// TestSpineCodingsAsPDSSendsThem: every Spine coding the facade gives itself
+// (fhirerr.Spine) is the coding PDS's own error answer carries: system,
+// version and display, byte for byte as its sandbox's stub.
+func TestSpineCodingsAsPDSSendsThem(t *testing.T) {
+	for _, code := range fhirerr.SpineCodes() {
+		t.Run(code, func(t *testing.T) {
+			o, ok := upstream.ParseOutcome(readTestdata(t, code+".json"))
+			if !ok {
+				t.Fatal("the stub is not an OperationOutcome")
+			}
+			want := fhirerr.Coding{System: o.System, Version: o.Version, Code: o.Code, Display: o.Display}
+			if got := *fhirerr.Spine(code); got != want {
+				t.Errorf("fhirerr.Spine(%s) = %+v, PDS sends %+v", code, got, want)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ type Outcome struct {
 	IssueCode string
 	Severity  string
 	System    string
+	Version   string // the code system's version, as PDS sends it ("1")
 	Code      string
 	// Display is the coding's display: a fixed label for the code, safe to
 	// show. Text is issue.details.text, free text that may echo patient data
@@ -30,6 +31,7 @@ func ParseOutcome(body []byte) (o Outcome, ok bool) {
 			Details     struct {
 				Coding []struct {
 					System  string `json:"system"`
+					Version string `json:"version"`
 					Code    string `json:"code"`
 					Display string `json:"display"`
 				} `json:"coding"`
@@ -44,7 +46,7 @@ func ParseOutcome(body []byte) (o Outcome, ok bool) {
 	o = Outcome{IssueCode: is.Code, Severity: is.Severity, Diagnostics: is.Diagnostics, Text: is.Details.Text}
 	if len(is.Details.Coding) > 0 {
 		c := is.Details.Coding[0]
-		o.System, o.Code = c.System, c.Code
+		o.System, o.Version, o.Code = c.System, c.Version, c.Code
 		if c.Display != "" {
 			o.Display = c.Display
 		}

@@ -29,19 +29,19 @@ func TestParseOutcome(t *testing.T) {
 		{
 			name:   "PDS INVALID_RESOURCE_ID",
 			body:   readTestdata(t, "INVALID_RESOURCE_ID.json"),
-			want:   upstream.Outcome{IssueCode: "value", Severity: "error", System: spineSystem, Code: "INVALID_RESOURCE_ID", Display: "Resource Id is invalid"},
+			want:   upstream.Outcome{IssueCode: "value", Severity: "error", System: spineSystem, Version: "1", Code: "INVALID_RESOURCE_ID", Display: "Resource Id is invalid"},
 			wantOK: true,
 		},
 		{
 			name:   "PDS RESOURCE_NOT_FOUND (information severity, keys in another order)",
 			body:   readTestdata(t, "RESOURCE_NOT_FOUND.json"),
-			want:   upstream.Outcome{IssueCode: "not-found", Severity: "information", System: spineSystem, Code: "RESOURCE_NOT_FOUND", Display: "Resource not found"},
+			want:   upstream.Outcome{IssueCode: "not-found", Severity: "information", System: spineSystem, Version: "1", Code: "RESOURCE_NOT_FOUND", Display: "Resource not found"},
 			wantOK: true,
 		},
 		{
 			name:   "PDS INVALID_VALUE keeps diagnostics",
 			body:   readTestdata(t, "INVALID_VALUE.json"),
-			want:   upstream.Outcome{IssueCode: "value", Severity: "error", System: spineSystem, Code: "INVALID_VALUE", Display: "Provided value is invalid", Diagnostics: "#(diagnostics)"},
+			want:   upstream.Outcome{IssueCode: "value", Severity: "error", System: spineSystem, Version: "1", Code: "INVALID_VALUE", Display: "Provided value is invalid", Diagnostics: "#(diagnostics)"},
 			wantOK: true,
 		},
 		{

@@ -10,6 +10,7 @@ package fhirerr
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -47,8 +48,50 @@ const (
 // OperationOutcome.issue.details.coding.
 type Coding struct {
 	System  string
+	Version string
 	Code    string
 	Display string
+}
+
+// SpineSystem is the code system of the Spine error codes PDS puts in
+// issue.details.coding (its OpenAPI, ErrorCode.yaml), which PDS clients test
+// for.
+const SpineSystem = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"
+
+// spineDisplays is the display PDS sends with each Spine code the facade
+// gives itself, as its sandbox's stubs (mocks/stubs/errorResponses) and its
+// OpenAPI example have them.
+var spineDisplays = map[string]string{
+	"ADDITIONAL_PROPERTIES":     "Additional properties should not be included",
+	"INVALID_RESOURCE_ID":       "Resource Id is invalid",
+	"INVALID_SEARCH_DATA":       "Search data is invalid",
+	"INVALID_UPDATE":            "Update is invalid",
+	"INVALID_VALUE":             "Provided value is invalid",
+	"MISSING_VALUE":             "Required value is missing",
+	"PRECONDITION_FAILED":       "Required condition was not fulfilled",
+	"RESOURCE_NOT_FOUND":        "Resource not found",
+	"RESOURCE_VERSION_MISMATCH": "Resource version supplied does not match actual version",
+	"TOO_FEW_VALUES_SUBMITTED":  "Too few values submitted",
+	"UNSUPPORTED_SERVICE":       "Unsupported Service",
+}
+
+// Spine returns the coding PDS sends for one of its error codes: the Spine
+// system, version "1", the code and PDS's display for it. The facade uses it
+// for its own checks that PDS would make (an invalid NHS number, a malformed
+// search), so PDS clients find the code they test for. A code without a
+// known display gets none (SpineCodes lists those with one).
+func Spine(code string) *Coding {
+	return &Coding{System: SpineSystem, Version: "1", Code: code, Display: spineDisplays[code]}
+}
+
+// SpineCodes are the Spine codes Spine knows a display for, sorted.
+func SpineCodes() []string {
+	out := make([]string, 0, len(spineDisplays))
+	for c := range spineDisplays {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Error is a categorised, user-safe error.
@@ -65,6 +108,11 @@ type Error struct {
 	Backend string
 	// Details carries the backend's machine code, if any.
 	Details *Coding
+	// Spine is the Spine error code (system SpineSystem) PDS sends, or would
+	// send, for this failure of the client's: rendered as the first
+	// issue.details.coding, ahead of Details (once, if they are the same
+	// code). Never set on a failure that is not the client's (5xx).
+	Spine *Coding
 	// WWWAuthenticate is sent as the WWW-Authenticate challenge (401s).
 	WWWAuthenticate string
 	// RetryAfter is passed to the client as Retry-After when non-zero.
