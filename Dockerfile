@@ -9,6 +9,9 @@
 # AUTH_ISSUER it would run its LOCAL TEST token issuer, whose client secret
 # is published in the README, so anyone reaching the port could mint a
 # clinician's token: the image therefore refuses to start until you choose.
+# It also needs FACADE_BASE_URL, the public FHIR base clients reach (links,
+# SMART endpoints, token iss and audience are made from it), since 0.0.0.0
+# names no host a client could use.
 #
 # A demonstration on the embedded sandbox (synthetic data only), saying so
 # out loud:
@@ -62,6 +65,6 @@ COPY --from=build /out/facade /out/sandbox /usr/local/bin/
 USER nonroot:nonroot
 EXPOSE 8080
 # 0.0.0.0: the published port reaches the container's interface, not its
-# loopback. With the local test issuer the facade refuses this address
-# unless FACADE_INSECURE_DEMO_ISSUER=true (see above).
+# loopback. The facade refuses this address without FACADE_BASE_URL, and,
+# with the local test issuer, unless FACADE_INSECURE_DEMO_ISSUER=true (see above).
 ENTRYPOINT ["/usr/local/bin/facade", "-addr", "0.0.0.0:8080"]

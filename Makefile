@@ -48,8 +48,10 @@ fuzz: ## Every fuzz target in the repository, FUZZTIME each
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 ROLE ?= clinician
+# make token asks the facade where make run serves it (ADDR, or the root of
+# FACADE_BASE_URL when that is set), waiting up to 60s while it still compiles.
 token: ## Print a dev token from the running facade's local issuer: make token ROLE=admin
-	@$(GO) run ./cmd/token -role $(ROLE) -url http://$(ADDR)
+	@FACADE_ADDR=$(ADDR) $(GO) run ./cmd/token -role $(ROLE)
 
 golden-update:
 	$(GO) test ./mappers/... -update

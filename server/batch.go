@@ -119,7 +119,7 @@ func (s *Server) batch(a *access, r *http.Request, _ format, _ url.Values) (*rep
 // batchTarget turns an entry's url (relative, or absolute under this base)
 // into a path and query on this server.
 func (s *Server) batchTarget(r *http.Request, raw string) (string, error) {
-	base := s.baseURL(r)
+	base := s.baseURL()
 	rel := strings.TrimPrefix(raw, base)
 	rel = strings.TrimPrefix(rel, "/")
 	if strings.Contains(rel, "://") || rel == "" || strings.HasPrefix(rel, "/") {

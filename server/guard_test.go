@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -38,14 +37,8 @@ func TestGuard(t *testing.T) {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	ready := true
-	srv, err := server.New(server.Config{Logger: log, MaxInFlight: 1, MaxHeaderBytes: 4096,
+	ts, srv := startServer(t, server.Config{Logger: log, MaxInFlight: 1, MaxHeaderBytes: 4096,
 		Ready: func() (bool, map[string]string) { return ready, map[string]string{"pds": "closed"} }}, resources.NewRegistry(sl))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
-	defer srv.Close()
 
 	// One request occupies the only slot…
 	var wg sync.WaitGroup
@@ -99,13 +92,7 @@ func TestGuard(t *testing.T) {
 func TestSecurityHeadersAndCORS(t *testing.T) {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	srv, err := server.New(server.Config{Logger: log, CORSOrigins: []string{"https://app.example"}}, resources.NewRegistry(&fake{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
-	defer srv.Close()
+	ts, _ := startServer(t, server.Config{Logger: log, CORSOrigins: []string{"https://app.example"}}, resources.NewRegistry(&fake{}))
 	tests := []struct {
 		name      string
 		path      string

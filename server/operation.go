@@ -64,7 +64,7 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 			res.Issues = append(res.Issues, *issue)
 		}
 	}
-	self := s.baseURL(r) + "/" + p.ResourceType() + "/" + id + "/$" + op.Name
+	self := s.baseURL() + "/" + p.ResourceType() + "/" + id + "/$" + op.Name
 	if r.URL.RawQuery != "" {
 		self += "?" + r.URL.RawQuery
 	}

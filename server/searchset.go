@@ -336,7 +336,7 @@ func parseSort(p resources.Provider, vals []string) ([]sortKey, error) {
 // "outcome") for warnings.
 // See: http://hl7.org/fhir/R4/bundle.html#searchset and http://hl7.org/fhir/R4/http.html#paging
 func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequest, res *resources.SearchResult) (*reply, error) {
-	base := s.baseURL(r)
+	base := s.baseURL()
 	q := req.query
 	issues := append(append([]resources.Issue(nil), req.warnings...), res.Issues...)
 	matches := make([]renderedEntry, 0, len(res.Entries))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -103,12 +102,7 @@ func newSearchServer(t *testing.T) string {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	s, err := server.New(server.Config{Logger: log}, resources.NewRegistry(people{}, alerts{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	t.Cleanup(func() { ts.Close(); s.Close() })
+	ts, _ := startServer(t, server.Config{Logger: log}, resources.NewRegistry(people{}, alerts{}))
 	return ts.URL + "/fhir"
 }
 

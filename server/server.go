@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -33,8 +34,11 @@ import (
 
 // Config configures the FHIR server.
 type Config struct {
-	// BaseURL is the public FHIR base used in links and fullUrls (behind a
-	// proxy, the proxy's address). Empty: derived from each request's Host.
+	// BaseURL is the public FHIR base used in links, fullUrls, Location
+	// headers and the CapabilityStatement (behind a proxy, the proxy's
+	// address), e.g. http://127.0.0.1:8080/fhir. Required: it is never
+	// derived from a request's Host, which would give a client links naming
+	// the host it typed while its token names another.
 	BaseURL string
 	// Version is the software version in the CapabilityStatement.
 	Version string
@@ -150,6 +154,9 @@ func New(cfg Config, reg *resources.Registry) (*Server, error) {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("server: BaseURL %q must be the absolute http(s) FHIR base clients reach", cfg.BaseURL)
+	}
 	rd, err := newRenderer(cfg.RenderCacheBytes)
 	if err != nil {
 		return nil, err
@@ -439,17 +446,8 @@ func publicRoute(r *http.Request, route string) bool {
 	return route == "/fhir/metadata" || (route == "/fhir/{type}/{id}" && mux.Vars(r)["type"] == "OperationDefinition")
 }
 
-// baseURL is the configured public base, or one derived from the request.
-func (s *Server) baseURL(r *http.Request) string {
-	if s.cfg.BaseURL != "" {
-		return s.cfg.BaseURL
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + "/fhir"
-}
+// baseURL is the configured public base, whatever Host a request named.
+func (s *Server) baseURL() string { return s.cfg.BaseURL }
 
 // idPattern is the FHIR id syntax.
 // See: http://hl7.org/fhir/R4/datatypes.html#id

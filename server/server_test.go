@@ -71,12 +71,7 @@ func newServer(t *testing.T, f *fake, cfg server.Config) *httptest.Server {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	cfg.Logger = log
-	s, err := server.New(cfg, resources.NewRegistry(f))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	t.Cleanup(func() { ts.Close(); s.Close() })
+	ts, _ := startServer(t, cfg, resources.NewRegistry(f))
 	return ts
 }
 

@@ -182,7 +182,7 @@ func (s *Server) written(a *access, r *http.Request, res *resources.Resource, st
 		return nil, err
 	}
 	if status == http.StatusCreated {
-		loc := s.baseURL(r) + "/" + res.Type + "/" + res.ID
+		loc := s.baseURL() + "/" + res.Type + "/" + res.ID
 		if res.VersionID != "" {
 			loc += "/_history/" + res.VersionID
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -72,12 +71,7 @@ func newWriteServer(t *testing.T, w *writable) string {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	s, err := server.New(server.Config{Logger: log}, resources.NewRegistry(w, document{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	t.Cleanup(func() { ts.Close(); s.Close() })
+	ts, _ := startServer(t, server.Config{Logger: log}, resources.NewRegistry(w, document{}))
 	return ts.URL
 }
 

@@ -74,11 +74,17 @@ func startOwnFacade(t *testing.T, cfg app.Config) (*app.App, *httptest.Server) {
 		cfg.Logger = logrus.New()
 		cfg.Logger.SetOutput(io.Discard)
 	}
+	ts := httptest.NewUnstartedServer(nil)
+	if cfg.Addr == "" {
+		cfg.Addr = ts.Listener.Addr().String() // its public base
+	}
 	a, err := app.New(cfg)
 	if err != nil {
+		ts.Close()
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(a.Handler)
+	ts.Config.Handler = a.Handler
+	ts.Start()
 	t.Cleanup(func() { ts.Close(); a.Close() })
 	if a.Issuer != nil {
 		tok, err := a.DevToken("clinician", "")
@@ -118,12 +124,15 @@ func TestMain(m *testing.M) {
 	log := logrus.New()
 	log.SetFormatter(&logrus.JSONFormatter{})
 	log.SetOutput(env.logs)
-	a, err := app.New(app.Config{Logger: log, BackendTimeout: backendTimeout})
+	// The address is known before the facade is built: it is its public base.
+	ts := httptest.NewUnstartedServer(nil)
+	a, err := app.New(app.Config{Addr: ts.Listener.Addr().String(), Logger: log, BackendTimeout: backendTimeout})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start facade:", err)
 		os.Exit(1)
 	}
-	ts := httptest.NewServer(a.Handler)
+	ts.Config.Handler = a.Handler
+	ts.Start()
 	env.app, env.root, env.url = a, ts.URL, ts.URL+"/fhir"
 	env.tokens = map[string]string{}
 	for _, role := range []string{"clinician", "admin", "auditor"} {

@@ -34,7 +34,8 @@ func run() error {
 		return err
 	}
 	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env FACADE_ADDR)")
-	flag.StringVar(&cfg.BaseURL, "base-url", cfg.BaseURL, "public FHIR base URL used in links (env FACADE_BASE_URL); empty derives it from each request")
+	flag.StringVar(&cfg.BaseURL, "base-url", cfg.BaseURL, "public FHIR base URL clients reach, e.g. https://fhir.example.nhs.uk/fhir: links, SMART endpoints, token issuer and audience (env FACADE_BASE_URL); "+
+		"empty means http://<addr>/fhir, and is refused on a non-loopback -addr")
 	flag.BoolVar(&cfg.QuietLogs, "quiet", false, "log only failed (5xx) requests")
 	flag.BoolVar(&cfg.Auth.InsecureDemoIssuer, "insecure-demo-issuer", cfg.Auth.InsecureDemoIssuer,
 		"INSECURE: let the local test token issuer, whose client secret is published, serve on a non-loopback -addr; demonstrations on synthetic data only (env FACADE_INSECURE_DEMO_ISSUER)")
@@ -47,30 +48,39 @@ func run() error {
 		return errors.New("-addr must not be empty, e.g. 127.0.0.1:8080")
 	}
 
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("-tls-cert and -tls-key go together")
+	}
+	cfg.HTTPS = *tlsCert != ""
+
 	log := logrus.New()
 	log.SetFormatter(&logrus.JSONFormatter{})
 	cfg.Logger = log
 
+	// Listen first: with port 0 the default public base is made from the
+	// port actually bound (the host stays as given: localhost stays localhost).
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if host, port, err := net.SplitHostPort(cfg.Addr); err == nil && port == "0" {
+		_, bound, _ := net.SplitHostPort(ln.Addr().String())
+		cfg.Addr = net.JoinHostPort(host, bound)
+	}
 	a, err := app.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
 	srv := app.NewHTTPServer(a.Handler)
-	fields := logrus.Fields{"addr": ln.Addr().String(), "fhir_base": "http://" + ln.Addr().String() + "/fhir", "version": app.Version}
+	fields := logrus.Fields{"addr": ln.Addr().String(), "fhir_base": a.BaseURL, "version": app.Version}
 	if a.Sandbox != nil {
 		fields["sandbox"] = "embedded"
 	}
 	log.WithFields(fields).Info("facade listening")
 
-	if (*tlsCert == "") != (*tlsKey == "") {
-		return errors.New("-tls-cert and -tls-key go together")
-	}
 	errc := make(chan error, 1)
 	if *tlsCert != "" {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}

@@ -9,6 +9,14 @@
 // with the key the running facade wrote there (issuer.Config.KeyFile).
 // Only the token is printed on stdout; errors go to stderr.
 //
+// The facade is found where `make run` serves it: -url, else FACADE_URL,
+// else the root of FACADE_BASE_URL (its public base less /fhir), else
+// http://FACADE_ADDR, else http://127.0.0.1:8080. The token is the same
+// whichever name reaches the facade: its iss and aud are the facade's one
+// public base. Before asking, it waits (-wait, 60s by default; 0 does not)
+// for the facade to answer GET <url>/healthz, so `make run & make token`
+// works while the first build compiles.
+//
 // Roles: clinician (R8000), nurse (R8001), health-professional (R8003),
 // admin (R8008), auditor (facade-auditor), or "" for an
 // application-restricted (system) token. Without -scope a role gets its
@@ -22,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -42,7 +51,14 @@ type options struct {
 	clientID, secret     string
 	keyFile              string
 	ttl, timeout         time.Duration
+	// wait bounds the wait for the facade to answer; poll is how often it is
+	// asked (pollInterval; shorter in tests).
+	wait, poll time.Duration
 }
+
+// pollInterval is how often a starting facade is asked whether it serves
+// (a variable so tests need not wait as long).
+var pollInterval = 250 * time.Millisecond
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
@@ -51,13 +67,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.role, "role", "clinician", `dev role: clinician, nurse, health-professional, admin, auditor, a role code, or "" for a system token`)
 	fs.StringVar(&o.scope, "scope", "", "space-separated SMART scopes (default: the role's, or patient/*.rs with -patient)")
 	fs.StringVar(&o.patient, "patient", "", "NHS number of the SMART patient context")
-	fs.StringVar(&o.url, "url", envOr("FACADE_URL", "http://127.0.0.1:8080"), "the running facade's base URL (env FACADE_URL)")
+	fs.StringVar(&o.url, "url", defaultURL(os.Getenv), "the running facade's root URL (env FACADE_URL; default the root of FACADE_BASE_URL, else http://FACADE_ADDR, else http://127.0.0.1:8080)")
 	fs.StringVar(&o.path, "path", issuer.TokenPath, "the token endpoint's path under -url")
 	fs.StringVar(&o.clientID, "client-id", issuer.DevClientID, "dev client id")
 	fs.StringVar(&o.secret, "client-secret", envOr("TOKEN_CLIENT_SECRET", issuer.DevClientSecret), "dev client secret (env TOKEN_CLIENT_SECRET)")
 	fs.StringVar(&o.keyFile, "key-file", "", "sign with the issuer key file the facade wrote, instead of calling its endpoint")
 	fs.DurationVar(&o.ttl, "ttl", 0, "token lifetime with -key-file (default the issuer's, 1h)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "HTTP timeout")
+	fs.DurationVar(&o.wait, "wait", 60*time.Second, "how long to wait for the facade to start answering (0: do not wait)")
+	o.poll = pollInterval
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -71,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	if o.keyFile != "" {
 		tok, err = mintLocally(o)
-	} else {
+	} else if err = waitForFacade(ctx, o, stderr); err == nil {
 		tok, err = fetch(ctx, o)
 	}
 	if err != nil {
@@ -87,6 +105,80 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// defaultURL is where the facade `make run` started serves, from the
+// variables the facade itself reads: FACADE_URL (this command's own), the
+// root of FACADE_BASE_URL (the public base the facade's links and tokens
+// name), else FACADE_ADDR (make token passes make's ADDR as it), else the
+// facade's default address.
+func defaultURL(getenv func(string) string) string {
+	if u := getenv("FACADE_URL"); u != "" {
+		return u
+	}
+	if b := strings.TrimRight(getenv("FACADE_BASE_URL"), "/"); b != "" {
+		return strings.TrimSuffix(b, "/fhir")
+	}
+	if a := getenv("FACADE_ADDR"); a != "" {
+		return "http://" + a
+	}
+	return "http://127.0.0.1:8080"
+}
+
+// waitForFacade polls <url>/healthz until it answers 200 or o.wait has
+// passed. Connection refused is the normal answer while `make run` is still
+// compiling, so it says once on stderr what it waits for. It asks /healthz,
+// not /readyz: the token endpoint works as soon as the facade serves, while
+// /readyz also reports a backend's open circuit breaker, which has nothing
+// to do with minting a token.
+func waitForFacade(ctx context.Context, o options, stderr io.Writer) error {
+	if o.wait <= 0 {
+		return nil
+	}
+	health, err := url.JoinPath(o.url, "/healthz")
+	if err != nil {
+		return fmt.Errorf("bad -url: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.wait)
+	defer cancel()
+	var last string // why the last poll failed, for the timeout message
+	for said := false; ; said = true {
+		if last = poll(ctx, health, min(o.timeout, o.wait)); last == "" {
+			return nil
+		}
+		if !said {
+			fmt.Fprintf(stderr, "token: waiting for the facade at %s (is `make run` still compiling?)\n", o.url)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no facade answered at %s within %s (%s): start it with `make run`", o.url, o.wait, last)
+		case <-time.After(o.poll):
+		}
+	}
+}
+
+// poll asks health once: "" when the facade answered 200, else why not.
+func poll(ctx context.Context, health string, timeout time.Duration) string {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, health, nil)
+	if err != nil {
+		return err.Error()
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			return op.Err.Error() // "connection refused", without the URL again
+		}
+		return err.Error()
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16))
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return "the last answer was " + res.Status
+	}
+	return ""
 }
 
 func mintLocally(o options) (string, error) {

@@ -3,35 +3,55 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/auth/issuer"
 )
 
 // facade stands in for the running facade: the dev issuer's token endpoint
-// on loopback, and a key file.
+// and /healthz on loopback, and a key file.
 func facade(t *testing.T) (*issuer.Issuer, *httptest.Server, string) {
 	t.Helper()
+	iss, srv, keyFile := facadeWith(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	srv.Start()
+	return iss, srv, keyFile
+}
+
+// facadeWith is facade with its own /healthz, not started yet.
+func facadeWith(t *testing.T, healthz http.HandlerFunc) (*issuer.Issuer, *httptest.Server, string) {
+	t.Helper()
 	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
 	t.Cleanup(srv.Close)
+	root := "http://" + srv.Listener.Addr().String()
 	keyFile := filepath.Join(t.TempDir(), "issuer-key.json")
-	iss, err := issuer.New(issuer.Config{URL: srv.URL + "/oauth", Audience: srv.URL + "/fhir", KeyFile: keyFile})
+	iss, err := issuer.New(issuer.Config{URL: root + "/oauth", Audience: root + "/fhir", KeyFile: keyFile})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux.Handle("POST "+issuer.TokenPath, iss.TokenHandler())
+	mux.Handle("GET /healthz", healthz)
 	return iss, srv, keyFile
 }
 
+// noFacadeEnv clears what would point run at a facade other than the test's.
+func noFacadeEnv(t *testing.T) {
+	for _, k := range []string{"TOKEN_CLIENT_SECRET", "FACADE_URL", "FACADE_BASE_URL", "FACADE_ADDR"} {
+		t.Setenv(k, "")
+	}
+}
+
 func TestRun(t *testing.T) {
-	t.Setenv("TOKEN_CLIENT_SECRET", "")
-	t.Setenv("FACADE_URL", "")
+	noFacadeEnv(t)
 	iss, srv, keyFile := facade(t)
 	v, err := auth.NewVerifier(auth.Config{Issuers: []auth.IssuerConfig{iss.IssuerConfig()}, Audience: iss.Audience()})
 	if err != nil {
@@ -92,6 +112,137 @@ func TestRun(t *testing.T) {
 			}
 			if p.Patient != tt.wantPat {
 				t.Errorf("patient %q, want %q", p.Patient, tt.wantPat)
+			}
+		})
+	}
+}
+
+// make token straight after make run: the token waits for the facade to
+// answer /healthz, boundedly, saying once on stderr what it waits for.
+func TestWait(t *testing.T) {
+	noFacadeEnv(t)
+	defer func(d time.Duration) { pollInterval = d }(pollInterval)
+	pollInterval = 10 * time.Millisecond
+	const waiting = "waiting for the facade at"
+	// free is a loopback address nothing listens on (yet): connection refused.
+	free := func(t *testing.T) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
+	}
+	// unready answers 503 to the first n polls, then 200.
+	unready := func(n int32) http.HandlerFunc {
+		var polls atomic.Int32
+		return func(w http.ResponseWriter, _ *http.Request) {
+			if polls.Add(1) <= n {
+				http.Error(w, `{"status":"starting"}`, http.StatusServiceUnavailable)
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		}
+	}
+	tests := []struct {
+		name string
+		// start returns the -url; the facade, if any, is started by then
+		// or later (while run waits).
+		start    func(t *testing.T) string
+		wait     string
+		wantCode int
+		wantWait bool     // the waiting line, once
+		wantErr  []string // in stderr
+		maxTime  time.Duration
+	}{
+		{name: "ready at once", wait: "5s", start: func(t *testing.T) string {
+			_, srv, _ := facade(t)
+			return srv.URL
+		}, maxTime: 2 * time.Second},
+		{name: "503 three times, then ready", wait: "5s", wantWait: true, start: func(t *testing.T) string {
+			_, srv, _ := facadeWith(t, unready(3))
+			srv.Start()
+			return srv.URL
+		}, maxTime: 2 * time.Second},
+		{name: "connection refused while compiling, then ready", wait: "5s", wantWait: true, start: func(t *testing.T) string {
+			_, srv, _ := facadeWith(t, unready(0))
+			addr := srv.Listener.Addr().String()
+			srv.Listener.Close() // nothing listens: refused
+			go func() {
+				time.Sleep(150 * time.Millisecond) // several polls refused
+				ln, err := net.Listen("tcp", addr)
+				if err != nil {
+					return // the port was taken meanwhile: the test then times out and says so
+				}
+				srv.Listener = ln
+				srv.Start()
+			}()
+			return "http://" + addr
+		}, maxTime: 3 * time.Second},
+		{name: "never answers: bounded", wait: "300ms", wantCode: 1, wantWait: true, start: func(t *testing.T) string {
+			return "http://" + free(t)
+		}, wantErr: []string{"no facade answered at http://127.0.0.1:", "within 300ms", "start it with `make run`"}, maxTime: 2 * time.Second},
+		{name: "never ready: bounded, with the last answer", wait: "300ms", wantCode: 1, wantWait: true, start: func(t *testing.T) string {
+			_, srv, _ := facadeWith(t, unready(1<<30))
+			srv.Start()
+			return srv.URL
+		}, wantErr: []string{"no facade answered", "503", "start it with `make run`"}, maxTime: 2 * time.Second},
+		{name: "-wait 0 does not wait", wait: "0", wantCode: 1, start: func(t *testing.T) string {
+			return "http://" + free(t)
+		}, wantErr: []string{"is the facade running?"}, maxTime: 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := tt.start(t)
+			var stdout, stderr bytes.Buffer
+			began := time.Now()
+			code := run(context.Background(), []string{"-url", u, "-wait", tt.wait}, &stdout, &stderr)
+			if took := time.Since(began); took > tt.maxTime {
+				t.Errorf("took %s, want under %s", took, tt.maxTime)
+			}
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tt.wantCode, stderr.String())
+			}
+			want := 0
+			if tt.wantWait {
+				want = 1
+			}
+			if n := strings.Count(stderr.String(), waiting); n != want {
+				t.Errorf("stderr %q: the waiting line %d times, want %d", stderr.String(), n, want)
+			}
+			if tt.wantWait && !strings.Contains(stderr.String(), fmt.Sprintf("%s %s (is `make run` still compiling?)", waiting, u)) {
+				t.Errorf("stderr %q does not name %s", stderr.String(), u)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr %q, want it to mention %q", stderr.String(), w)
+				}
+			}
+			if (tt.wantCode == 0) != (strings.Count(stdout.String(), ".") == 2) {
+				t.Errorf("stdout %q", stdout.String())
+			}
+		})
+	}
+}
+
+// The facade is looked for where make run serves it.
+func TestDefaultURL(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{name: "nothing set", want: "http://127.0.0.1:8080"},
+		{name: "make token ADDR=…", env: map[string]string{"FACADE_ADDR": "127.0.0.1:9090"}, want: "http://127.0.0.1:9090"},
+		{name: "the public base wins over the address", env: map[string]string{"FACADE_ADDR": "0.0.0.0:8080", "FACADE_BASE_URL": "http://localhost:8080/fhir/"}, want: "http://localhost:8080"},
+		{name: "behind a proxy", env: map[string]string{"FACADE_BASE_URL": "https://fhir.example.nhs.uk/fhir"}, want: "https://fhir.example.nhs.uk"},
+		{name: "FACADE_URL wins", env: map[string]string{"FACADE_URL": "http://127.0.0.1:7000", "FACADE_BASE_URL": "https://gw.example/fhir", "FACADE_ADDR": "127.0.0.1:9090"}, want: "http://127.0.0.1:7000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := defaultURL(func(k string) string { return tt.env[k] }); got != tt.want {
+				t.Errorf("defaultURL = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
 	"github.com/carerecords/fhir-facade/mappers/internal/period"
+	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
@@ -139,7 +140,7 @@ func Flag(ct *fhirjson.CareTeam, nhs string, now time.Time) (*flagpb.Flag, error
 	f := &fhirjson.Flag{
 		ResourceType: "Flag",
 		ID:           FlagID(nhs, ct.ID),
-		Meta:         ct.Meta,
+		Meta:         ukprofile.Declare(ct.Meta, ukprofile.Flag),
 		Status:       status,
 		Category: []fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{
 			{System: CategorySystem, Code: CategoryCode, Display: "Safety"},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
 	"github.com/carerecords/fhir-facade/mappers/internal/period"
+	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
@@ -111,6 +112,7 @@ func Flag(in *fhirjson.Flag, nhs string, now time.Time) (*flagpb.Flag, error) {
 	f.Category = append([]fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{
 		{System: CategorySystem, Code: CategoryCode, Display: "Clinical"},
 	}}}, withoutClinical(in.Category)...)
+	f.Meta = ukprofile.Declare(f.Meta, ukprofile.Flag)
 	out, err := fhirjson.BuildFlag(&f)
 	if err != nil {
 		return nil, badPayload(err)

@@ -67,6 +67,7 @@ import (
 	impb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/immunization_go_proto"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -246,6 +247,7 @@ func entry(raw []byte, nhs string, patients map[string]string, i int) (*impb.Imm
 		}
 	}
 	q.ID = ID(nhs, key)
+	q.Meta = ukprofile.Declare(q.Meta, ukprofile.Immunization)
 	im, err := fhirjson.BuildImmunization(q)
 	if err != nil {
 		return nil, &EntryError{Entry: i, Err: err}

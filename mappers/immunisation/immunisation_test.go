@@ -11,6 +11,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/mappers/immunisation"
 	"github.com/carerecords/fhir-facade/mappers/internal/goldentest"
+	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 )
 
@@ -112,18 +113,15 @@ func expected(t *testing.T, raw []byte, nhs string, skip map[int]bool, got []jso
 		}
 		r["patient"] = map[string]any{"reference": "Patient/" + nhs, "type": "Patient",
 			"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs}}
+		kept := map[string]any{"profile": []any{ukprofile.Immunization}}
 		if m, ok := r["meta"].(map[string]any); ok {
-			kept := map[string]any{}
 			for _, k := range []string{"lastUpdated", "security"} {
 				if v, ok := m[k]; ok {
 					kept[k] = v
 				}
 			}
-			delete(r, "meta")
-			if len(kept) > 0 {
-				r["meta"] = kept
-			}
 		}
+		r["meta"] = kept
 		if sr, ok := r["statusReason"].([]any); ok {
 			delete(r, "statusReason")
 			if len(sr) > 0 {

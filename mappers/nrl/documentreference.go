@@ -21,6 +21,7 @@ import (
 
 	drpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/document_reference_go_proto"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -111,6 +112,7 @@ func DocumentReference(p *fhirjson.DocumentReference) (*drpb.DocumentReference, 
 			q.Content[i] = c
 		}
 	}
+	q.Meta = ukprofile.Declare(q.Meta, ukprofile.DocumentReference)
 	out, err := fhirjson.BuildDocumentReference(&q)
 	if err != nil {
 		return nil, badPayload(err)

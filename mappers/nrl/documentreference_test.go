@@ -14,6 +14,7 @@ import (
 	drpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/document_reference_go_proto"
 
 	"github.com/carerecords/fhir-facade/mappers/internal/goldentest"
+	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/mappers/nrl"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
@@ -46,23 +47,20 @@ func TestGolden(t *testing.T) {
 // expected applies to an NRL pointer (generic JSON) what DocumentReference
 // is documented to change: subject gains Patient/<nhs>; every
 // attachment.url becomes Binary/<id>[.<i>]; meta keeps lastUpdated and
-// security; "+00:00" offsets print as "Z".
+// security and declares UK Core DocumentReference; "+00:00" offsets print as "Z".
 func expected(t *testing.T, v any) any {
 	t.Helper()
 	res := v.(map[string]any)
 	id := res["id"].(string)
+	kept := map[string]any{"profile": []any{ukprofile.DocumentReference}}
 	if meta, ok := res["meta"].(map[string]any); ok {
-		kept := map[string]any{}
 		for _, k := range []string{"lastUpdated", "security"} {
 			if x, ok := meta[k]; ok {
 				kept[k] = x
 			}
 		}
-		delete(res, "meta")
-		if len(kept) > 0 {
-			res["meta"] = kept
-		}
 	}
+	res["meta"] = kept
 	if subj, ok := res["subject"].(map[string]any); ok {
 		if ident, ok := subj["identifier"].(map[string]any); ok && ident["system"] == "https://fhir.nhs.uk/Id/nhs-number" {
 			subj["reference"] = "Patient/" + ident["value"].(string)

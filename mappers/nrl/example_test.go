@@ -33,5 +33,5 @@ func ExampleDocumentReference() {
 	out, _ := m.MarshalResource(doc)
 	fmt.Println(string(out))
 	// Output:
-	// {"content":[{"attachment":{"contentType":"application/pdf","url":"Binary/Y05868-1000000091"}}],"id":"Y05868-1000000091","resourceType":"DocumentReference","status":"current","subject":{"identifier":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9000000009"},"reference":"Patient/9000000009"},"type":{"coding":[{"code":"736253002","display":"Mental health crisis plan","system":"http://snomed.info/sct"}]}}
+	// {"content":[{"attachment":{"contentType":"application/pdf","url":"Binary/Y05868-1000000091"}}],"id":"Y05868-1000000091","meta":{"profile":["https://fhir.hl7.org.uk/StructureDefinition/UKCore-DocumentReference"]},"resourceType":"DocumentReference","status":"current","subject":{"identifier":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9000000009"},"reference":"Patient/9000000009"},"type":{"coding":[{"code":"736253002","display":"Mental health crisis plan","system":"http://snomed.info/sct"}]}}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
 	"github.com/carerecords/fhir-facade/mappers/internal/period"
+	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
@@ -178,6 +179,7 @@ func Flag(s *Status, nhs string, now time.Time) (*flagpb.Flag, error) {
 		f.Extension = []fhirjson.Extension{{URL: RecordingOrganisationContactURL,
 			ValueContactPoint: &fhirjson.ContactPoint{System: "phone", Value: o.Phone, Use: "work"}}}
 	}
+	f.Meta = ukprofile.Declare(f.Meta, ukprofile.Flag)
 	out, err := fhirjson.BuildFlag(f)
 	if err != nil {
 		return nil, badPayload(err)

@@ -30,6 +30,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/mappers/internal/flagid"
 	"github.com/carerecords/fhir-facade/mappers/internal/period"
+	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
@@ -247,6 +248,7 @@ func flag(in *fhirjson.STU3Flag, consent *fhirjson.STU3Consent, nhs string, now 
 			Reference: "#" + c.GetId().GetValue(), Display: "Consent to record and share reasonable adjustments",
 		}})
 	}
+	f.Meta = ukprofile.Declare(f.Meta, ukprofile.Flag)
 	out, err := fhirjson.BuildFlag(f)
 	if err != nil {
 		return nil, badPayload("Flag", err)

@@ -7,6 +7,7 @@ import (
 	aipb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/allergy_intolerance_go_proto"
 	mspb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/medication_statement_go_proto"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
@@ -22,8 +23,9 @@ type mapContext struct {
 	informant   *fhirjson.Reference
 }
 
-func (c *mapContext) meta() *fhirjson.Meta {
-	return &fhirjson.Meta{LastUpdated: c.lastUpdated, Source: c.source}
+// meta is a mapped resource's meta, declaring its UK Core profile.
+func (c *mapContext) meta(profile string) *fhirjson.Meta {
+	return &fhirjson.Meta{LastUpdated: c.lastUpdated, Source: c.source, Profile: []string{profile}}
 }
 
 func (c *mapContext) patient() *fhirjson.Reference {
@@ -143,13 +145,19 @@ func (c *mapContext) allergies(t *Table) ([]*aipb.AllergyIntolerance, error) {
 		a := &fhirjson.AllergyIntolerance{
 			ResourceType: "AllergyIntolerance",
 			ID:           c.id(KindAllergy, r.Index),
-			Meta:         c.meta(),
+			Meta:         c.meta(ukprofile.AllergyIntolerance),
 			Patient:      c.patient(),
 		}
 		var notes []fhirjson.Annotation
 		if d := cols.get(r, "description"); d != "" {
 			a.Code = &fhirjson.CodeableConcept{Text: d}
 		} else {
+			// UK Core AllergyIntolerance requires a code (1..1); the SCR
+			// gives none, which is said, not invented.
+			a.Code = &fhirjson.CodeableConcept{
+				Extension: []fhirjson.Extension{{URL: DataAbsentReasonURL, ValueCode: "unknown"}},
+				Text:      "Not stated in the Summary Care Record",
+			}
 			notes = append(notes, fhirjson.Annotation{Text: "The Summary Care Record gives no description for this entry."})
 		}
 		if v := cols.get(r, "date"); v != "" {
@@ -223,7 +231,7 @@ func (c *mapContext) medications(t *Table, k Kind) ([]*mspb.MedicationStatement,
 		m := &fhirjson.MedicationStatement{
 			ResourceType: "MedicationStatement",
 			ID:           c.id(k, r.Index),
-			Meta:         c.meta(),
+			Meta:         c.meta(ukprofile.MedicationStatement),
 			Status:       status,
 			Category: &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{{
 				System: MedicationCategorySystem, Code: "community", Display: "Community",

@@ -76,11 +76,18 @@ type Backend struct {
 
 // Config is the whole configuration of a facade.
 type Config struct {
-	// Addr is the listen address (cmd/facade), e.g. 127.0.0.1:8080; empty
-	// when the caller serves Handler itself, as tests do.
+	// Addr is the listen address (cmd/facade), e.g. 127.0.0.1:8080. A
+	// caller serving Handler itself (tests) sets it to where it serves; empty
+	// is taken as 127.0.0.1:8080.
 	Addr string
-	// BaseURL is the public FHIR base for links; empty derives it from requests.
+	// BaseURL is the public FHIR base clients reach (env FACADE_BASE_URL),
+	// e.g. https://fhir.example.nhs.uk/fhir. Empty: http://<Addr>/fhir, only
+	// for a loopback Addr. See PublicBase: the one base of every link, the
+	// SMART endpoints, the local issuer's iss and the tokens' audience.
 	BaseURL string
+	// HTTPS says the facade serves TLS itself (cmd/facade -tls-cert), so the
+	// default base is https://<Addr>/fhir.
+	HTTPS bool
 	// BackendTimeout is the per-call timeout of every backend whose own
 	// Timeout is zero (env BACKEND_TIMEOUT; upstream.DefaultTimeout if unset).
 	BackendTimeout time.Duration
@@ -504,6 +511,8 @@ func orDefault(s, d string) string {
 // App is a wired facade.
 type App struct {
 	Handler http.Handler
+	// BaseURL is the public FHIR base (PublicBase), without a trailing slash.
+	BaseURL string
 	// Sandbox is the embedded sandbox, nil when every backend is configured.
 	Sandbox *sandbox.Sandbox
 	// Metrics is the Prometheus registry served at /metrics.
@@ -536,7 +545,11 @@ func New(cfg Config) (*App, error) {
 	if err := checkDevIssuer(cfg); err != nil {
 		return nil, err
 	}
-	a := &App{Metrics: prometheus.NewRegistry(), Backends: map[string]string{}, cacheMaxBytes: cfg.BackendCacheMaxBytes}
+	base, err := PublicBase(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{BaseURL: base, Metrics: prometheus.NewRegistry(), Backends: map[string]string{}, cacheMaxBytes: cfg.BackendCacheMaxBytes}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := a.useSandbox(&cfg); err != nil {
 		return nil, err
@@ -597,11 +610,12 @@ func (a *App) build(cfg Config) error {
 		resources.NewMedicationStatement(scrClient, memo),
 		flag,
 		resources.NewImmunization(immunisation.New(immsUp), memo),
+		resources.NewRelatedPerson(pds.New(pdsUp), memo, patient.Restricted),
 	}
 	patient.UseSummarySources(resources.SummarySources(providers))
 	// The audit trail is searchable by auditors, never part of a summary.
 	providers = append(providers, resources.NewAuditEvent(a.audit))
-	opdefs, err := resources.NewOperationDefinitions(capability.Definitions(publicBase(cfg), Version), providers...)
+	opdefs, err := resources.NewOperationDefinitions(capability.Definitions(a.BaseURL, Version), providers...)
 	if err != nil {
 		return err
 	}
@@ -619,7 +633,7 @@ func (a *App) build(cfg Config) error {
 		Auth:                 authn,
 		SMART:                smart,
 		Handlers:             handlers,
-		BaseURL:              cfg.BaseURL,
+		BaseURL:              a.BaseURL,
 		Version:              Version,
 		Logger:               cfg.Logger,
 		QuietLogs:            cfg.QuietLogs,
@@ -656,17 +670,66 @@ func (a *App) DevToken(role, patient string) (string, error) {
 	return a.Issuer.Mint(c)
 }
 
-// publicBase is the facade's FHIR base as clients reach it.
-func publicBase(cfg Config) string {
-	if cfg.BaseURL != "" {
-		return strings.TrimRight(cfg.BaseURL, "/")
+// PublicBase is the facade's FHIR base as clients reach it, computed once
+// at start: links and fullUrls, Location headers, the CapabilityStatement,
+// the SMART configuration's endpoints, the local issuer's iss and the
+// fhirUser claim, the tokens' default audience and the only iss the viewer
+// accepts all derive from it, so a client cannot get links naming one host
+// and a token naming another (localhost vs 127.0.0.1 vs a proxy's name).
+//
+// It is BaseURL (FACADE_BASE_URL) when set: an absolute http(s) URL without
+// user, query or fragment, whose path is /fhir, any trailing slash dropped.
+// The facade serves /fhir, /oauth, /view and /.well-known side by side and
+// its pages and redirects name root-relative paths, so a proxy must give it
+// a host's root: a path prefix before /fhir would leave the viewer and the
+// OAuth endpoints half-working.
+// Plain http is refused for a host that is not loopback, since bearer tokens
+// would cross the network in clear, except for an insecure demonstration
+// of the local issuer (FACADE_INSECURE_DEMO_ISSUER), whose tokens are worth
+// nothing. Without BaseURL it is http(s)://<Addr>/fhir for a loopback
+// Addr (what `make run` serves: http://127.0.0.1:8080/fhir); any other Addr
+// (0.0.0.0 in the image) says nothing of the name clients use, so it is
+// refused.
+func PublicBase(cfg Config) (string, error) {
+	if cfg.BaseURL == "" {
+		addr := orDefault(cfg.Addr, "127.0.0.1:8080")
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || port == "" || port == "0" {
+			return "", fmt.Errorf("the listen address %q has no port to make the public FHIR base from: give one (-addr 127.0.0.1:8080) or set FACADE_BASE_URL (-base-url)", addr)
+		}
+		if !loopbackHost(host) {
+			return "", fmt.Errorf("refusing to start: the facade would serve on %s, which is not a loopback address, and no FACADE_BASE_URL (-base-url) says "+
+				"the public FHIR base clients reach it at, which every link, the SMART endpoints and the tokens' audience are made from; "+
+				"set FACADE_BASE_URL, e.g. FACADE_BASE_URL=https://fhir.example.nhs.uk/fhir, or listen on loopback (-addr 127.0.0.1:8080)", addr)
+		}
+		scheme := "http"
+		if cfg.HTTPS {
+			scheme = "https"
+		}
+		return scheme + "://" + addr + "/fhir", nil
 	}
-	return "http://" + orDefault(cfg.Addr, "127.0.0.1:8080") + "/fhir"
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	u, err := url.Parse(base)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return "", fmt.Errorf("FACADE_BASE_URL %q must be an absolute URL such as https://fhir.example.nhs.uk/fhir", cfg.BaseURL)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("FACADE_BASE_URL %q must be an http or https URL", cfg.BaseURL)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(base, "?#"):
+		return "", fmt.Errorf("FACADE_BASE_URL %q must have no user, query or fragment", cfg.BaseURL)
+	case u.Path != "/fhir":
+		return "", fmt.Errorf("FACADE_BASE_URL %q must be a host's root followed by /fhir, the path the facade serves FHIR at (e.g. https://fhir.example.nhs.uk/fhir): "+
+			"its OAuth endpoints and viewer are served beside it at the root, so a proxy cannot add a path prefix", cfg.BaseURL)
+	case u.Scheme == "http" && !loopbackHost(u.Hostname()) && !(cfg.Auth.InsecureDemoIssuer && cfg.Auth.Issuer == ""):
+		return "", fmt.Errorf("FACADE_BASE_URL %q is plain http to a host that is not loopback: bearer tokens would cross the network in clear; use https "+
+			"(or, for a demonstration of the local test issuer on synthetic data only, FACADE_INSECURE_DEMO_ISSUER=true)", cfg.BaseURL)
+	}
+	return base, nil
 }
 
 // devIssuerExposed reports whether the local test issuer would serve on an
 // address others can reach. An empty Addr is a facade whose caller serves
-// its handler (tests), taken as 127.0.0.1:8080 like publicBase does.
+// its handler (tests), taken as 127.0.0.1:8080 like PublicBase does.
 func devIssuerExposed(cfg Config) bool {
 	if cfg.Auth.Issuer != "" || cfg.Addr == "" {
 		return false
@@ -701,7 +764,7 @@ func (a *App) authentication(cfg Config) (*server.Auth, *server.SMARTConfigurati
 		cfg.Logger.Warn("AUTHENTICATION IS OFF (FACADE_AUTH=off): anyone who can reach this facade can read patient data. Development only.")
 		return nil, nil, nil, nil
 	}
-	base := publicBase(cfg)
+	base := a.BaseURL
 	audience := cfg.Auth.Audience
 	if audience == "" {
 		audience = base

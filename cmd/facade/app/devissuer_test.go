@@ -23,6 +23,15 @@ func TestDevIssuerListenAddress(t *testing.T) {
 	}
 	demoFlag := func(c *app.Config) { c.Auth.InsecureDemoIssuer = true }
 	authOff := func(c *app.Config) { c.Auth.Disabled = true }
+	// Off loopback the public base must be given (see TestPublicBase).
+	at := func(base string, more ...func(*app.Config)) func(*app.Config) {
+		return func(c *app.Config) {
+			c.BaseURL = base
+			for _, f := range more {
+				f(c)
+			}
+		}
+	}
 	tests := []struct {
 		name      string
 		addr      string
@@ -43,13 +52,13 @@ func TestDevIssuerListenAddress(t *testing.T) {
 		{name: "LAN name", addr: "facade.lan:8080", wantErr: true},
 		{name: "a name only starting localhost", addr: "localhost.example:8080", wantErr: true},
 		{name: "no port", addr: "127.0.0.1", wantErr: true},
-		{name: "demo flag on every interface", addr: "0.0.0.0:8080", configure: demoFlag, wantWarn: true, devIssuer: true},
-		{name: "demo flag on a LAN name", addr: "facade.lan:8080", configure: demoFlag, wantWarn: true, devIssuer: true},
+		{name: "demo flag on every interface", addr: "0.0.0.0:8080", configure: at("http://localhost:8080/fhir", demoFlag), wantWarn: true, devIssuer: true},
+		{name: "demo flag on a LAN name", addr: "facade.lan:8080", configure: at("http://facade.lan:8080/fhir", demoFlag), wantWarn: true, devIssuer: true},
 		{name: "demo flag on loopback needs no warning", addr: "127.0.0.1:8080", configure: demoFlag, devIssuer: true},
-		{name: "real issuer on every interface", addr: "0.0.0.0:8080", configure: realIssuer},
+		{name: "real issuer on every interface", addr: "0.0.0.0:8080", configure: at("https://fhir.test/fhir", realIssuer)},
 		{name: "no authentication on every interface", addr: "0.0.0.0:8080", configure: authOff, wantErr: true},
 		{name: "no authentication on loopback", addr: "127.0.0.1:8080", configure: authOff},
-		{name: "real issuer and a stray demo flag", addr: "[::]:8080", configure: func(c *app.Config) { realIssuer(c); demoFlag(c) }},
+		{name: "real issuer and a stray demo flag", addr: "[::]:8080", configure: at("https://fhir.test/fhir", realIssuer, demoFlag)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +114,8 @@ func TestDevIssuerFromEnv(t *testing.T) {
 	}{
 		{name: "container default", env: map[string]string{"FACADE_ADDR": "0.0.0.0:8080"}, wantNewErr: "FACADE_INSECURE_DEMO_ISSUER"},
 		{name: "demo flag false", env: map[string]string{"FACADE_ADDR": "0.0.0.0:8080", "FACADE_INSECURE_DEMO_ISSUER": "false"}, wantNewErr: "FACADE_INSECURE_DEMO_ISSUER"},
-		{name: "demo flag", env: map[string]string{"FACADE_ADDR": "0.0.0.0:8080", "FACADE_INSECURE_DEMO_ISSUER": "true"}},
+		{name: "demo flag", env: map[string]string{"FACADE_ADDR": "0.0.0.0:8080", "FACADE_INSECURE_DEMO_ISSUER": "true", "FACADE_BASE_URL": "http://localhost:8080/fhir"}},
+		{name: "demo flag without the public base", env: map[string]string{"FACADE_ADDR": "0.0.0.0:8080", "FACADE_INSECURE_DEMO_ISSUER": "true"}, wantNewErr: "FACADE_BASE_URL"},
 		{name: "demo flag not a bool", env: map[string]string{"FACADE_INSECURE_DEMO_ISSUER": "yes please"}, wantEnvErr: "FACADE_INSECURE_DEMO_ISSUER must be true or false"},
 		{name: "real issuer", env: map[string]string{"FACADE_ADDR": "0.0.0.0:8080",
 			"AUTH_ISSUER": "https://login.test", "AUTH_JWKS_URL": "https://login.test/jwks", "FACADE_BASE_URL": "https://fhir.test/fhir"}},

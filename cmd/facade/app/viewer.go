@@ -22,7 +22,7 @@ func (a *App) mountViewer(cfg Config, smart *server.SMARTConfiguration, handlers
 		return nil
 	}
 	v, err := viewer.New(viewer.Config{
-		FHIRBase:       publicBase(cfg),
+		FHIRBase:       a.BaseURL,
 		API:            http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.Handler.ServeHTTP(w, r) }),
 		FrameAncestors: cfg.ViewerFrameAncestors,
 		Logger:         cfg.Logger,
