@@ -33,7 +33,7 @@ const (
 // ClinicalTypes are the resource types that carry a patient's care record.
 var ClinicalTypes = []string{
 	"Patient", "AllergyIntolerance", "MedicationStatement", "Flag",
-	"DocumentReference", "Binary", "Immunization",
+	"DocumentReference", "Binary", "Immunization", "RelatedPerson",
 }
 
 var readOnly = []Interaction{Read, VRead, Search}
@@ -56,7 +56,8 @@ var birthNotifiers = []Grant{{Types: []string{"Patient"}, Interactions: []Intera
 //	role                        codes                        may
 //	clinical                    R8000 R8001 R8002 R8003      read, vread, search every clinical type
 //	                                                         (Patient AllergyIntolerance MedicationStatement
-//	                                                         Flag DocumentReference Binary Immunization);
+//	                                                         Flag DocumentReference Binary Immunization
+//	                                                         RelatedPerson);
 //	                                                         Patient/$summary (operation); create, update Flag
 //	                                                         (reasonable adjustments)
 //	birth notifiers             R8000 R8001 R8003            also Patient/$notify-birth (create-operation)
@@ -191,6 +192,9 @@ func (pol *Policy) Decide(p Principal, resourceType string, i Interaction) error
 	if pol == nil || i.Permission() == 0 || !isResourceType(resourceType) {
 		return forbidden(CodeAccessDenied, ReasonRole, "this interaction is not permitted")
 	}
+	if resourceType == UserType && i == Read {
+		return decideUser(p)
+	}
 	key := permKey{resourceType, i}
 	_, patientCtx := PatientScoped(p)
 	userDenied, systemDenied, ignored := false, false, false
@@ -230,6 +234,32 @@ func (pol *Policy) Decide(p Principal, resourceType string, i Interaction) error
 		return forbidden(CodeInsufficientScope, ReasonPatientContext, "patient/ scopes need a patient context, which the token does not carry")
 	}
 	return forbidden(CodeInsufficientScope, ReasonInsufficientScope, "the token's scopes do not permit "+what)
+}
+
+// UserType is the resource type of the caller's own record, the one a
+// SMART fhirUser claim names (the local issuer's: <base>/Practitioner/<sub>).
+// Its provider serves the caller's own record and no one else's, so the
+// role table has no row for it: reading it is decided by decideUser.
+const UserType = "Practitioner"
+
+// decideUser decides a read of the caller's own record. SMART's "openid
+// fhirUser" is the permission to retrieve the current user, whatever the
+// token's resource scopes or patient context (a clinician's standalone or
+// EHR launch into one patient still resolves its fhirUser); a user/ scope
+// that reads Practitioner does too, outside a patient context. The token
+// must name a user: one with no NHS role (application-restricted access,
+// whose subject is a client) has no user record.
+func decideUser(p Principal) error {
+	_, patientCtx := PatientScoped(p)
+	switch {
+	case len(p.Roles) == 0:
+		return forbidden(CodeAccessDenied, ReasonRole, "the token names no user in an NHS role, so there is no user record to read")
+	case p.Scopes.Has("fhirUser"):
+		return nil
+	case !patientCtx && p.Scopes.AllowsIn(UserContext, UserType, Read):
+		return nil
+	}
+	return forbidden(CodeInsufficientScope, ReasonInsufficientScope, "reading the user's own "+UserType+" record needs the fhirUser scope")
 }
 
 func describe(resourceType string, i Interaction) string {

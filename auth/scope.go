@@ -153,6 +153,17 @@ func (s Scopes) String() string {
 	return strings.Join(parts, " ")
 }
 
+// Has reports whether word (openid, fhirUser, launch/patient…) is among
+// the scopes that are not resource scopes.
+func (s Scopes) Has(word string) bool {
+	for _, w := range s.Other {
+		if w == word {
+			return true
+		}
+	}
+	return false
+}
+
 // Allows reports whether any resource scope, whatever its context, grants
 // interaction i on resourceType. Policy.Decide also weighs the context and
 // the role; use it to decide a request.

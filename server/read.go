@@ -37,7 +37,9 @@ func (s *Server) read(a *access, r *http.Request, _ format, q url.Values) (*repl
 		return nil, err
 	}
 	// The resource is the Patient in context, or its subject or patient is.
-	if err := a.touch(compartmentOf(res, body)...); err != nil && res.Type != "OperationDefinition" {
+	// Neither a definition nor the caller's own record (its fhirUser) is
+	// about any patient: a patient-bound token reads them too.
+	if err := a.touch(compartmentOf(res, body)...); err != nil && res.Type != "OperationDefinition" && res.Type != "Practitioner" {
 		return nil, err
 	}
 	if body, err = sub.apply(res.Type, body); err != nil {

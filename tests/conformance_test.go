@@ -117,6 +117,10 @@ var sampleIDs = map[string]string{
 	"Flag": "ra-9000000009.1512d9fd-5ed8-4c63-80c5-348885c3f809",
 	// Immunisation History: 9000000009's first COVID-19 vaccination (public sandbox).
 	"Immunization": "9000000009-x82adfd284b783728846afa78fc490f5e",
+	// The dev clinician's own record (get sends the clinician's token).
+	"Practitioner": "910000000001",
+	// PDS: 9000000009's guardian Mrs Jane Smith (public sandbox).
+	"RelatedPerson": "9000000009-507B7621",
 }
 
 func TestCapabilityInteractionsAreRouted(t *testing.T) {

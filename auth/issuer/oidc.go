@@ -77,8 +77,8 @@ func (i *Issuer) buildJWKS() []byte {
 // idToken returns an OpenID Connect id_token for the user of g, issued to
 // clientID: iss, sub, aud, azp, iat, exp, nonce (when the request had one)
 // and SMART's fhirUser (when granted): the user as a Practitioner under the
-// FHIR base. The facade serves no Practitioner resource: the URL identifies
-// the user, it does not resolve.
+// FHIR base, which the facade serves to the user's own access token
+// (resources.Practitioner: made from the token's claims, its sub the id).
 func (i *Issuer) idToken(g codeGrant, clientID string, now time.Time, ttl time.Duration) (string, error) {
 	k, err := i.oidc.get()
 	if err != nil {

@@ -615,6 +615,7 @@ func (a *App) build(cfg Config) error {
 	patient.UseSummarySources(resources.SummarySources(providers))
 	// The audit trail is searchable by auditors, never part of a summary.
 	providers = append(providers, resources.NewAuditEvent(a.audit))
+	providers = append(providers, resources.NewPractitioner()) // the caller's own record: a token's fhirUser resolves
 	opdefs, err := resources.NewOperationDefinitions(capability.Definitions(a.BaseURL, Version), providers...)
 	if err != nil {
 		return err
