@@ -1,9 +1,14 @@
 package server
 
 import (
+	"net/url"
+	"slices"
+	"strings"
+
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -62,4 +67,31 @@ func appendPatientRef(out []string, msg any) []string {
 		out = append(out, id)
 	}
 	return out
+}
+
+// compartmentQuery is the search a Patient compartment route asks for
+// (GET Patient/{id}/{type}, FHIR's compartment search): q with the
+// patient parameter naming Patient/{id}, so that the search is held to a
+// patient-bound token, audited and resolved (a superseded number) as
+// ?patient= is. A type is in the compartment here when its provider
+// searches by patient; a query naming the patient again is refused.
+// See: http://hl7.org/fhir/R4/http.html#vsearch
+func compartmentQuery(p resources.Provider, id string, q url.Values) (url.Values, error) {
+	sr, ok := p.(resources.Searcher)
+	if !ok || !slices.ContainsFunc(sr.SearchParams(), func(sp resources.SearchParam) bool {
+		return sp.Name == "patient" && sp.Type == resources.TypeReference
+	}) {
+		return nil, &fhirerr.Error{Category: fhirerr.NotFound, IssueCode: "not-supported",
+			Message: p.ResourceType() + " cannot be searched in a Patient compartment on this server"}
+	}
+	out := make(url.Values, len(q)+1)
+	for k, v := range q {
+		if base, _, _ := strings.Cut(k, ":"); base == "patient" {
+			return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "patient",
+				Message: "the compartment names the patient: give no patient parameter with Patient/{id}/" + p.ResourceType()}
+		}
+		out[k] = v
+	}
+	out.Set("patient", "Patient/"+id)
+	return out, nil
 }

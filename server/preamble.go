@@ -30,6 +30,9 @@ type endpoint struct {
 	// byID says the route names one record ({id}): the patient the id
 	// belongs to is held to the caller's context before the handler runs.
 	byID bool
+	// compartment says the route is a Patient compartment search
+	// (Patient/{id}/{type}): {id} is the search's patient (compartmentQuery).
+	compartment bool
 	// supports, when set, tells whether a provider can do the interaction
 	// (405 otherwise).
 	supports func(resources.Provider) bool
@@ -254,6 +257,12 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			if ep.supports != nil && !ep.supports(p) {
 				refuse(f, fhirerr.New(fhirerr.MethodNotAllowed, "%s is not supported for %s", ep.name, p.ResourceType()))
 				return
+			}
+			if ep.compartment {
+				if q, err = compartmentQuery(p, mux.Vars(r)["id"], q); err != nil {
+					refuse(f, err)
+					return
+				}
 			}
 			// The patients the request itself names are the audit record's
 			// subject even when it is refused below, or finds nothing.

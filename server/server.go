@@ -253,6 +253,8 @@ func (s *Server) endpoints() []route {
 			http.MethodPost: {name: "operation", kind: auth.CreateOperation, run: s.typeOperation}}},
 		{"/fhir/{type}/{id}/_history/{vid}", "/fhir/{type}/{id}/_history/{vid}", map[string]endpoint{
 			http.MethodGet: {name: "vread", kind: auth.VRead, byID: true, supports: versioned, run: s.vread}}},
+		{"/fhir/Patient/{id}/{type:[A-Z][A-Za-z]*}", "/fhir/Patient/{id}/{type}", map[string]endpoint{
+			http.MethodGet: {name: "search-type", kind: auth.Search, compartment: true, supports: is[resources.Searcher], run: s.searchType}}},
 		{"/fhir/{type}/{id}", "/fhir/{type}/{id}", map[string]endpoint{
 			http.MethodGet:   {name: "read", kind: auth.Read, byID: true, supports: readable, run: s.read},
 			http.MethodPut:   {name: "update", kind: auth.Update, byID: true, supports: is[resources.Updater], run: s.update},

@@ -67,7 +67,7 @@ type crossPatientAttempt struct {
 // fails the test: a new handler cannot be added without being walked.
 func TestEveryRouteHoldsAPatientBoundToken(t *testing.T) {
 	sb := env.app.Sandbox
-	ra, nrl := sb.RA.Requests, sb.NRL.Requests
+	ra, nrl, pds := sb.RA.Requests, sb.NRL.Requests, sb.PDS.Requests
 	ifMatch := map[string]string{"Content-Type": "application/fhir+json", "If-Match": `W/"1"`}
 	attempts := map[string][]crossPatientAttempt{
 		"POST /fhir": {{name: "batch entry reads the other patient", method: "POST", path: "/",
@@ -81,9 +81,14 @@ func TestEveryRouteHoldsAPatientBoundToken(t *testing.T) {
 		"POST /fhir/{type}/$op": {{name: "notify a birth", method: "POST", path: "/Patient/$notify-birth",
 			hdr: map[string]string{"Content-Type": "application/fhir+json"}, body: birthParams(nil), unnamed: true}},
 		"GET /fhir/{type}/{id}/_history/{vid}": {{name: "vread", method: "GET", path: "/Patient/" + victim + "/_history/1"}},
+		"GET /fhir/Patient/{id}/{type}": {
+			{name: "related people", method: "GET", path: "/Patient/" + victim + "/RelatedPerson", backend: pds},
+			{name: "flags", method: "GET", path: "/Patient/" + victim + "/Flag", backend: ra},
+		},
 		"GET /fhir/{type}/{id}": {
 			{name: "Patient", method: "GET", path: "/Patient/" + victim},
 			{name: "RA flag by id", method: "GET", path: "/Flag/" + victimRAFlag, backend: ra},
+			{name: "related person by id", method: "GET", path: "/RelatedPerson/" + victim + "-507B7621", backend: pds},
 			{name: "document", method: "GET", path: "/Binary/" + victimDocument, hdr: map[string]string{"Cache-Control": "no-cache"}, backend: nrl, maxBackendCalls: 1},
 		},
 		"PUT /fhir/{type}/{id}": {
@@ -100,6 +105,7 @@ func TestEveryRouteHoldsAPatientBoundToken(t *testing.T) {
 			{name: "flags", method: "GET", path: "/Flag?patient=" + victim, backend: ra},
 			{name: "flags by identifier", method: "GET", path: "/Flag?patient:identifier=" + url.QueryEscape("https://fhir.nhs.uk/Id/nhs-number|"+victim), backend: ra},
 			{name: "Patient by identifier", method: "GET", path: "/Patient?identifier=" + victim},
+			{name: "related people", method: "GET", path: "/RelatedPerson?patient=" + victim, backend: pds},
 		},
 		"POST /fhir/{type}": {
 			{name: "a flag for them", method: "POST", path: "/Flag", hdr: fhirJSON, body: raFlag(victim, ""), backend: ra},
