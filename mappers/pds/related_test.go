@@ -9,10 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	rppb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/related_person_go_proto"
+
 	"github.com/carerecords/fhir-facade/mappers/internal/goldentest"
 	"github.com/carerecords/fhir-facade/mappers/pds"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/model/redact"
 )
 
 // relatedGolden is what a testdata/related/<case>.golden.json holds: the
@@ -211,5 +214,38 @@ func TestRelatedPersonID(t *testing.T) {
 		if nhs != tt.nhs || pdsID != tt.pdsID || ok != tt.ok {
 			t.Errorf("ParseRelatedPersonID(%q) = %q, %q, %v; want %q, %q, %v", tt.id, nhs, pdsID, ok, tt.nhs, tt.pdsID, tt.ok)
 		}
+	}
+}
+
+// TestRelatedPeopleOfARestrictedPatientRedacted: PDS returns no related
+// people for a restricted patient; were it to, what the server would serve
+// (model/redact, as for every resource about such a patient) keeps no
+// address or phone, is labelled REDACTED, and is still valid R4.
+func TestRelatedPeopleOfARestrictedPatientRedacted(t *testing.T) {
+	raw, err := os.ReadFile("testdata/related/stub_related_person_9000000009.in.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pds.RelatedPeopleOf(raw, "9000000009")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rp := range got.People {
+		msg, _ := redact.Locating(rp)
+		out := msg.(*rppb.RelatedPerson)
+		if len(out.GetAddress()) != 0 || len(out.GetTelecom()) != 0 {
+			t.Errorf("%s keeps an address or telecom", out.GetId().GetValue())
+		}
+		labelled := false
+		for _, c := range out.GetMeta().GetSecurity() {
+			labelled = labelled || c.GetCode().GetValue() == redact.SecurityCode
+		}
+		if had := len(rp.GetAddress())+len(rp.GetTelecom()) > 0; had != labelled {
+			t.Errorf("%s: REDACTED label %v, want %v", out.GetId().GetValue(), labelled, had)
+		}
+		if out.GetPatient().GetPatientId().GetValue() != "9000000009" {
+			t.Errorf("%s: the patient reference went", out.GetId().GetValue())
+		}
+		goldentest.Compact(t, out) // valid R4
 	}
 }
