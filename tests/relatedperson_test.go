@@ -193,3 +193,62 @@ func TestRelatedPersonPatientBoundToken(t *testing.T) {
 		t.Errorf("without a RelatedPerson scope: %d %s", r.status, r.raw)
 	}
 }
+
+// TestRelatedPersonCapability: the CapabilityStatement says what the
+// provider does (read, search by patient and _id, RelatedPerson:patient
+// included, and RelatedPerson revincluded from Patient), and each works.
+func TestRelatedPersonCapability(t *testing.T) {
+	var rp, pt map[string]any
+	for _, res := range capabilityResources(t) {
+		switch res["type"] {
+		case "RelatedPerson":
+			rp = res
+		case "Patient":
+			pt = res
+		}
+	}
+	if rp == nil {
+		t.Fatal("RelatedPerson is not in the CapabilityStatement")
+	}
+	var interactions []string
+	for _, x := range rp["interaction"].([]any) {
+		interactions = append(interactions, x.(map[string]any)["code"].(string))
+	}
+	if got := strings.Join(interactions, ","); got != "read,search-type" {
+		t.Errorf("interactions %s", got)
+	}
+	for _, p := range []string{"patient", "_id"} {
+		if !advertises(rp, p) {
+			t.Errorf("search parameter %s not advertised", p)
+		}
+	}
+	if advertises(rp, "name") {
+		t.Error("advertises a parameter it does not have")
+	}
+	if !strings.Contains(string(mustJSON(rp["searchInclude"])), "RelatedPerson:patient") ||
+		!strings.Contains(string(mustJSON(pt["searchRevInclude"])), "RelatedPerson:patient") {
+		t.Errorf("include %v, Patient revinclude %v", rp["searchInclude"], pt["searchRevInclude"])
+	}
+	r := get(t, "/RelatedPerson?patient=9000000009&_include=RelatedPerson:patient")
+	if ids := strings.Join(entryIDs(t, r), ","); r.status != 200 || ids != related1+","+related2+",9000000009" {
+		t.Errorf("_include: %d %s", r.status, ids)
+	}
+	r = get(t, "/Patient?_id=9000000009&_revinclude=RelatedPerson:patient")
+	if ids := strings.Join(entryIDs(t, r), ","); r.status != 200 || ids != "9000000009,"+related1+","+related2 {
+		t.Errorf("_revinclude: %d %s", r.status, ids)
+	}
+}
+
+// entryIDs are the ids of a searchset's resources other than outcomes, in
+// order.
+func entryIDs(t *testing.T, r response) []string {
+	t.Helper()
+	var out []string
+	for _, e := range asList(r.body["entry"]) {
+		res := resourceOf(e.(map[string]any))
+		if res["resourceType"] != "OperationOutcome" {
+			out = append(out, res["id"].(string))
+		}
+	}
+	return out
+}
