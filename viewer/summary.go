@@ -399,6 +399,9 @@ func (s *Summary) markMissing(source string) {
 		s.Vaccinations.Missing = append(s.Vaccinations.Missing, source)
 	case strings.HasPrefix(source, "DocumentReference"), strings.HasPrefix(source, "Binary"):
 		s.Documents.Missing = append(s.Documents.Missing, source)
+	case strings.HasPrefix(source, "RelatedPerson"):
+		// PDS's related people have no section on this page (the failure
+		// list names them); they are no alert service.
 	default:
 		// Flag and its services (RA, CP-IS, FGM-IS, and any added later):
 		// every other source is an alert service, and a missing alert is
