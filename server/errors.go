@@ -101,11 +101,14 @@ func detailsOf(e *fhirerr.Error, status int) *codeableConcept {
 		return nil
 	}
 	var cs []coding
-	for _, c := range []*fhirerr.Coding{e.Spine, e.Details} {
-		if c == nil || (c == e.Details && e.Spine != nil && c.System == e.Spine.System && c.Code == e.Spine.Code) {
-			continue
-		}
+	add := func(c *fhirerr.Coding) {
 		cs = append(cs, coding{System: c.System, Version: c.Version, Code: c.Code, Display: c.Display})
+	}
+	if e.Spine != nil {
+		add(e.Spine)
+	}
+	if d := e.Details; d != nil && (e.Spine == nil || d.System != e.Spine.System || d.Code != e.Spine.Code) {
+		add(d)
 	}
 	if len(cs) == 0 {
 		return nil

@@ -28,6 +28,8 @@ func TestErrorReplyDetails(t *testing.T) {
 		{name: "PDS's code as both Spine and Details, once", err: &fhirerr.Error{Category: fhirerr.Invalid, Message: "bad", Spine: spine,
 			Details: &fhirerr.Coding{System: fhirerr.SpineSystem, Version: "1", Code: "INVALID_RESOURCE_ID", Display: "Resource Id is invalid"}},
 			want: []any{spineJSON}},
+		{name: "one coding as both Spine and Details", err: &fhirerr.Error{Category: fhirerr.NotFound, Message: "none", Spine: spine, Details: spine},
+			want: []any{spineJSON}},
 		{name: "another backend code kept after the Spine code", err: &fhirerr.Error{Category: fhirerr.Forbidden, Message: "no", Spine: spine, Details: scr},
 			want: []any{spineJSON, scrJSON}},
 		{name: "backend code alone", err: &fhirerr.Error{Category: fhirerr.Forbidden, Message: "no", Details: scr},
