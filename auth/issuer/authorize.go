@@ -191,6 +191,10 @@ func (i *Issuer) parseAuthorize(p url.Values) (authzRequest, *authzError) {
 		return fail(ErrInvalidScope, "scope is required")
 	case err != nil:
 		return fail(ErrInvalidScope, "the scope is malformed: "+strings.TrimPrefix(err.Error(), "auth: "))
+	case !slices.Contains(parsed.Other, "launch") && slices.Contains(parsed.Other, "launch/patient"):
+		// launch/patient alone asks for a standalone launch, which would
+		// need this issuer to pick the patient: it only grants EHR launches.
+		return fail(ErrInvalidScope, "the standalone launch (launch/patient without launch) is not supported: launch the app from the clinical system (SMART launch-ehr)")
 	case !slices.Contains(parsed.Other, "launch"):
 		return fail(ErrInvalidScope, "an EHR launch needs the launch scope")
 	}

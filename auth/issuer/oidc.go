@@ -127,6 +127,23 @@ func (i *Issuer) Endpoints() Endpoints {
 var ScopesSupported = []string{"openid", "fhirUser", "launch", "launch/patient",
 	"patient/*.rs", "patient/*.read", "user/*.rs", "user/*.read", "user/Patient.rus", "user/Patient.crus", "user/Patient.c", "user/Flag.cu", "system/*.rs"}
 
+// TokenEndpointAuthMethods are how clients authenticate at the token
+// endpoint (see authenticate): a secret by HTTP Basic or in the form, or
+// none for a public client (its client_id alone, with PKCE).
+var TokenEndpointAuthMethods = []string{"client_secret_basic", "client_secret_post", "none"}
+
+// SMARTCapabilities are the SMART App Launch capabilities the issuer
+// itself backs, each exercised by tests/capability_truth_test.go: the EHR
+// launch (LaunchHandler, AuthorizeHandler by GET or POST), public and
+// confidential (client secret) clients, the launch's patient in the token
+// response with need_patient_banner, and an OpenID Connect id_token. Not
+// the standalone launch: an authorization request must carry an EHR launch,
+// so launch/patient is granted inside one (the patient is the launch's) and
+// never makes the issuer pick a patient. No refresh tokens
+// (offline_access, online_access).
+var SMARTCapabilities = []string{"client-confidential-symmetric", "launch-ehr", "authorize-post", "client-public",
+	"context-ehr-patient", "context-banner", "sso-openid-connect"}
+
 // OpenIDConfiguration is the OpenID Connect discovery document (OpenID
 // Connect Discovery 1.0 §3), served at the issuer URL +
 // OpenIDConfigurationPath.
@@ -156,7 +173,7 @@ func (i *Issuer) OpenIDConfiguration() OpenIDConfiguration {
 		ScopesSupported:                   ScopesSupported,
 		ClaimsSupported:                   []string{"iss", "sub", "aud", "azp", "iat", "exp", "nonce", "fhirUser"},
 		GrantTypesSupported:               []string{"authorization_code", "client_credentials"},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
+		TokenEndpointAuthMethodsSupported: TokenEndpointAuthMethods,
 		CodeChallengeMethodsSupported:     []string{"S256"},
 	}
 }

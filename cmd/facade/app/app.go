@@ -773,10 +773,9 @@ func (a *App) authentication(cfg Config) (*server.Auth, *server.SMARTConfigurati
 	root := strings.TrimSuffix(base, "/fhir")
 	var issuers []auth.IssuerConfig
 	smart := &server.SMARTConfiguration{
-		GrantTypesSupported:               []string{"client_credentials"},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic"},
-		ScopesSupported:                   []string{"user/*.rs", "user/Patient.rus", "user/Patient.crus", "user/Patient.c", "user/Flag.cu", "patient/*.rs", "system/*.rs"},
-		Capabilities:                      []string{"permission-v1", "permission-v2", "permission-user", "permission-patient", "client-confidential-symmetric"},
+		GrantTypesSupported: []string{"client_credentials"},
+		ScopesSupported:     []string{"user/*.rs", "user/Patient.rus", "user/Patient.crus", "user/Patient.c", "user/Flag.cu", "patient/*.rs", "system/*.rs"},
+		Capabilities:        []string{"permission-v1", "permission-v2", "permission-user", "permission-patient"},
 	}
 	handlers := map[string]http.Handler{}
 	if cfg.Auth.Issuer != "" {
@@ -823,8 +822,8 @@ func (a *App) authentication(cfg Config) (*server.Auth, *server.SMARTConfigurati
 		smart.ResponseTypesSupported = []string{"code"}
 		smart.CodeChallengeMethodsSupported = []string{"S256"}
 		smart.ScopesSupported = issuer.ScopesSupported
-		smart.Capabilities = append(smart.Capabilities, "launch-ehr", "authorize-post", "client-public",
-			"context-ehr-patient", "context-banner", "sso-openid-connect")
+		smart.TokenEndpointAuthMethodsSupported = issuer.TokenEndpointAuthMethods
+		smart.Capabilities = append(smart.Capabilities, issuer.SMARTCapabilities...)
 		cfg.Logger.Warn("using the LOCAL TEST token issuer (no AUTH_ISSUER configured): tokens from POST " + e.Token + " (client " + issuer.DevClientID + "), or `go run ./cmd/token`; SMART EHR launches registered at POST " + e.Launch + ". Development only.")
 		if devIssuerExposed(cfg) {
 			cfg.Logger.Warn("INSECURE DEMO (FACADE_INSECURE_DEMO_ISSUER / -insecure-demo-issuer): the LOCAL TEST token issuer, whose client secret is published, serves on " + cfg.Addr +
