@@ -2,6 +2,9 @@ package resources
 
 import (
 	"context"
+	"strconv"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/carerecords/fhir-facade/backends/nrl"
 	nrlmap "github.com/carerecords/fhir-facade/mappers/nrl"
@@ -47,7 +50,9 @@ func (*Binary) Profile() string { return "" }
 func (*Binary) Documentation() string {
 	return "The documents DocumentReference pointers point at, retrieved from the organisation holding them through the Spine Secure Proxy " +
 		"and streamed in their own media type (the pointer's attachment.contentType, which the holder's answer must match): " +
-		"Binary/<DocumentReference id> is content[0], Binary/<id>.<n> content[n]. Read only, raw content only (no Binary resource JSON). " +
+		"Binary/<DocumentReference id> is content[0], Binary/<id>.<n> content[n]. Read only. " +
+		"Asked for in a FHIR format (Accept: application/fhir+json, or _format=json), the answer is a Binary resource " +
+		"(contentType, data in base64, securityContext naming the DocumentReference), for documents up to 10 MiB; otherwise the raw content. " +
 		"A holder that cannot be reached is 502, one that does not answer in time 504, a document no longer held 404."
 }
 
@@ -88,7 +93,18 @@ func (b *Binary) ReadStream(ctx context.Context, id string, admit func(patient s
 		if err != nil {
 			return nil, err
 		}
-		return &Stream{ContentType: doc.ContentType, Size: doc.Size, Body: doc.Body, Patient: patient}, nil
+		return &Stream{ContentType: doc.ContentType, Size: doc.Size, Body: doc.Body, Patient: patient,
+			Version: contentVersion(body, ref.Index), SecurityContext: "DocumentReference/" + p.ID}, nil
 	}
 	return nil, fhirerr.New(fhirerr.NotFound, "no document with this id (Binary ids are <DocumentReference id>[.<n>])")
+}
+
+// contentVersion names content[index] of a pointer as NRL answered it. A
+// document behind a pointer does not change while the pointer does not (a
+// new version of a document is a new pointer superseding the old), so a
+// pointer read the same way names the same content. Any change to the
+// pointer, or to how NRL writes it, makes another version: a client
+// downloads again, never keeps stale content.
+func contentVersion(pointer []byte, index int) string {
+	return "p" + strconv.FormatUint(xxhash.Sum64(pointer), 36) + "." + strconv.Itoa(index)
 }

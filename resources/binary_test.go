@@ -167,3 +167,30 @@ func TestBinaryIsAStreamerOnly(t *testing.T) {
 		t.Errorf("%s %q", p.ResourceType(), p.Documentation())
 	}
 }
+
+// TestBinaryVersion: a document's Version names its pointer and the
+// content's index (another for each content, another when the pointer
+// changes); its SecurityContext is the DocumentReference.
+func TestBinaryVersion(t *testing.T) {
+	read := func(nrlFake *fakeNRL, id string) *resources.Stream {
+		t.Helper()
+		st, err := resources.NewBinary(nrlFake, &fakeFetcher{}).ReadStream(context.Background(), id, admitAll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Body.Close()
+		return st
+	}
+	one := &fakeNRL{pointers: []string{pointerJSON("Y05868-1", "9000000009", "736253002")}}
+	other := &fakeNRL{pointers: []string{pointerJSON("Y05868-1", "9000000009", "1382601000000107")}}
+	c0, again, c1, changed := read(one, "Y05868-1"), read(one, "Y05868-1"), read(one, "Y05868-1.1"), read(other, "Y05868-1")
+	if c0.Version == "" || c0.Version != again.Version {
+		t.Errorf("the same pointer read twice: versions %q, %q", c0.Version, again.Version)
+	}
+	if c1.Version == c0.Version || changed.Version == c0.Version {
+		t.Errorf("content[1] %q and a changed pointer %q share content[0]'s version %q", c1.Version, changed.Version, c0.Version)
+	}
+	if c0.SecurityContext != "DocumentReference/Y05868-1" || c1.SecurityContext != "DocumentReference/Y05868-1" {
+		t.Errorf("securityContext %q, %q", c0.SecurityContext, c1.SecurityContext)
+	}
+}

@@ -224,6 +224,14 @@ type Stream struct {
 	// Patient is the NHS number of the patient the content is about, for
 	// the audit trail ("" when unknown).
 	Patient string
+	// Version names what the content was fetched from (the pointer to
+	// it): another Version when the content may have changed. It is the
+	// raw content's weak ETag; "" for none.
+	Version string
+	// SecurityContext is the resource whose access rules the content
+	// follows ("DocumentReference/<id>"), for the Binary resource's
+	// securityContext; "" for none.
+	SecurityContext string
 }
 
 // Streamer is implemented by providers whose read returns raw content rather

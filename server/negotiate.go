@@ -95,3 +95,28 @@ func first(q map[string][]string, k string) string {
 	}
 	return ""
 }
+
+// binaryAsResource tells whether a Binary read asks for the Binary resource
+// rather than the content itself: it does when it names a FHIR format, by
+// _format (FHIR's own parameter: ferr, negotiate's answer to it, stands) or
+// by application/fhir+json in Accept. Anything else (*/*, the document's
+// own type, none) is answered with the content, in its own media type.
+// See: http://hl7.org/fhir/R4/binary.html#rest
+func binaryAsResource(r *http.Request, q map[string][]string, ferr error) (bool, error) {
+	if _, ok := q["_format"]; ok {
+		return ferr == nil, ferr
+	}
+	for _, h := range r.Header.Values("Accept") {
+		for _, part := range strings.Split(h, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil || (mt != mediaFHIRJSON && mt != "application/json+fhir") {
+				continue
+			}
+			if qv, err := strconv.ParseFloat(params["q"], 64); err == nil && qv <= 0 {
+				continue
+			}
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -16,9 +19,11 @@ import (
 // maxOperationEntries bounds what one operation returns (it is not paged).
 const maxOperationEntries = 1000
 
-// operation serves GET [base]/[type]/[id]/$[name] for providers' instance
-// operations, answering a searchset Bundle with every resource (not paged)
-// and an OperationOutcome entry for issues such as a missing source.
+// operation serves GET and POST [base]/[type]/[id]/$[name] for providers'
+// instance operations, answering a searchset Bundle with every resource (not
+// paged) and an OperationOutcome entry for issues such as a missing source.
+// A POST may carry a Parameters resource (or nothing) whose parameters join
+// those of the URL (operationParams).
 // See: http://hl7.org/fhir/R4/operations.html
 func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (*reply, error) {
 	ri, p := a.ri, a.provider
@@ -44,9 +49,18 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 		// tell is not for a patient-bound token.
 		return nil, errOtherPatient
 	}
+	// _summary and _elements shape the answer (parseSubset, above): they
+	// are the URL's, never the body's. The operation's own parameters may
+	// come in either.
+	params := q
+	if r.Method == http.MethodPost {
+		if params, err = operationParams(r, q); err != nil {
+			return nil, err
+		}
+	}
 	// A fan-out operation asks only the sources the caller may search.
 	ctx := resources.WithAllowedTypes(r.Context(), func(t string) bool { return s.allow(r, t, auth.Search) == nil })
-	res, err := op.Run(ctx, id, q)
+	res, err := op.Run(ctx, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +70,7 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 		// Asked again with the current one; the answer names both.
 		_, issue := a.afterResolving(id, resolved{current: current})
 		first := res
-		if res, err = op.Run(ctx, current, q); err != nil {
+		if res, err = op.Run(ctx, current, params); err != nil {
 			return nil, err
 		}
 		keepPatientLink(res, first, current)
@@ -70,6 +84,72 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 	}
 	req := &searchRequest{query: &resources.Query{Count: maxOperationEntries}, subset: sub, selfURL: self}
 	return s.searchset(r, p.ResourceType(), req, res)
+}
+
+// operationParams are the parameters of an operation invoked by POST: the
+// URL's, and those of the Parameters resource in the body, if there is a
+// body. The operations take primitive values only (they can be invoked by
+// GET), so a parameter with a resource, parts or a complex value is refused,
+// and so is one given both in the URL and the body: which was meant cannot
+// be told.
+// See: https://hl7.org/fhir/R4/operations.html#request
+func operationParams(r *http.Request, q url.Values) (url.Values, error) {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return q, nil
+	}
+	body, err := readParameters(r)
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		Parameter []map[string]json.RawMessage `json:"parameter"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, fhirerr.New(fhirerr.Invalid, "the Parameters resource cannot be read")
+	}
+	out := url.Values{}
+	for k, v := range q {
+		out[k] = v
+	}
+	for i, p := range in.Parameter {
+		var name string
+		_ = json.Unmarshal(p["name"], &name)
+		where := fmt.Sprintf("Parameters.parameter[%d]", i)
+		if _, inURL := q[name]; inURL {
+			return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: where, Message: "parameter " + safeName(name) + " is given both in the URL and in the body: give it once"}
+		}
+		v, ok := primitiveValue(p)
+		if !ok {
+			return nil, &fhirerr.Error{Category: fhirerr.NotSupported, Expression: where,
+				Message: "parameter " + safeName(name) + ": this operation takes only primitive values (value[x] of a primitive type), not resources, parts or complex types"}
+		}
+		out[name] = append(out[name], v)
+	}
+	return out, nil
+}
+
+// primitiveValue is a parameter's value[x] as it would be in a URL, when
+// that value is of a primitive type (a JSON string, number or boolean).
+func primitiveValue(p map[string]json.RawMessage) (string, bool) {
+	for k, raw := range p {
+		if !strings.HasPrefix(k, "value") {
+			continue
+		}
+		var str string
+		if json.Unmarshal(raw, &str) == nil {
+			return str, true
+		}
+		var num json.Number
+		if json.Unmarshal(raw, &num) == nil {
+			return num.String(), true
+		}
+		var b bool
+		if json.Unmarshal(raw, &b) == nil {
+			return strconv.FormatBool(b), true
+		}
+		return "", false
+	}
+	return "", false
 }
 
 // opName is the operation the path names, without its '$'.

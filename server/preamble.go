@@ -198,10 +198,6 @@ func searchPatients(p resources.Provider, q url.Values) []string {
 // context; and only then is the body read and the handler run. A reply
 // that would still carry another patient's data is refused at the end.
 func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
-	var allow []string
-	for m := range byMethod {
-		allow = append(allow, m)
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := infoFrom(r.Context())
 		ri.route = route
@@ -232,7 +228,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			return
 		}
 		if byMethod == nil {
-			refuse(f, fhirerr.New(fhirerr.NotFound, "no such FHIR endpoint"))
+			refuse(f, unserved(route))
 			return
 		}
 		ep, ok := byMethod[r.Method]
@@ -240,8 +236,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			ep, ok = byMethod[http.MethodGet]
 		}
 		if !ok {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			refuse(f, fhirerr.New(fhirerr.MethodNotAllowed, "%s is not supported on this endpoint", r.Method))
+			refuse(f, s.notAllowed(w, r, byMethod, nil))
 			return
 		}
 		ri.interaction = ep.name
@@ -255,7 +250,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			}
 			a.provider = p
 			if ep.supports != nil && !ep.supports(p) {
-				refuse(f, fhirerr.New(fhirerr.MethodNotAllowed, "%s is not supported for %s", ep.name, p.ResourceType()))
+				refuse(f, s.notAllowed(w, r, byMethod, p))
 				return
 			}
 			if ep.compartment {
@@ -310,8 +305,9 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		s.bodyDeadline(w, r)
 		if st, ok := a.provider.(resources.Streamer); ok && ep.kind == auth.Read && ep.byID {
 			// Raw content is served in its own media type, whatever Accept
-			// says, and bounded by its own timeouts, not the request's.
-			s.readStream(w, r, a, format{contentType: mediaFHIRJSON, pretty: f.pretty}, st)
+			// says (unless it asks for the Binary resource), and bounded by
+			// its own timeouts, not the request's.
+			s.readStream(w, r, a, f, ferr, q, st)
 			return
 		}
 		if ferr != nil {
@@ -339,6 +335,63 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		}
 		s.writeReply(w, r, f, rep)
 	})
+}
+
+// methodOrder is the order Allow lists methods in.
+var methodOrder = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowed lists the methods a route serves for the type p (nil for an
+// untyped route): those whose endpoint the provider can do, HEAD wherever
+// GET is (the preamble serves HEAD as GET without the body).
+func allowed(byMethod map[string]endpoint, p resources.Provider) []string {
+	out := []string{}
+	for _, m := range methodOrder {
+		ep, ok := byMethod[m]
+		if m == http.MethodHead && !ok {
+			ep, ok = byMethod[http.MethodGet]
+		}
+		if ok && (ep.supports == nil || p == nil || ep.supports(p)) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// notAllowed is the answer to a method a route does not serve, or that
+// the type named (p, resolved here when nil and the route is typed) cannot
+// do: 405, with an Allow header listing exactly what the URL takes for
+// that type, also named in the OperationOutcome. An unknown type is its
+// own 404.
+// See: https://www.rfc-editor.org/rfc/rfc9110#section-15.5.6
+func (s *Server) notAllowed(w http.ResponseWriter, r *http.Request, byMethod map[string]endpoint, p resources.Provider) error {
+	typed := false
+	for _, ep := range byMethod {
+		typed = typed || ep.kind != 0
+	}
+	if typed && p == nil {
+		var err error
+		if p, err = s.provider(r); err != nil {
+			return err
+		}
+	}
+	allow := allowed(byMethod, p)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	what := "this URL"
+	if p != nil {
+		what = "this URL for " + p.ResourceType()
+	}
+	method := r.Method
+	if len(method) > 16 || !typePattern.MatchString(method) {
+		method = "this method"
+	}
+	msg := method + " is not supported on " + what
+	if r.Method == http.MethodDelete {
+		msg += " (this server never deletes records)"
+	}
+	if len(allow) == 0 {
+		return fhirerr.New(fhirerr.MethodNotAllowed, "%s, which allows no method", msg)
+	}
+	return fhirerr.New(fhirerr.MethodNotAllowed, "%s; allowed: %s", msg, strings.Join(allow, ", "))
 }
 
 // bodyDeadline bounds how long a request's body may take to arrive: a

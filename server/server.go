@@ -224,7 +224,19 @@ func (s *Server) routes() http.Handler {
 	for _, rt := range s.endpoints() {
 		f.Handle(strings.TrimPrefix(rt.path, "/fhir"), s.fhir(rt.template, rt.methods))
 	}
-	f.NotFoundHandler = s.fhir("/fhir/*", nil)
+	// A trailing slash is answered as without it, as HAPI does (its path
+	// tokenizer skips empty segments): Patient/ is Patient. Not redirected:
+	// clients would resend a POST as a GET, or drop its body.
+	notFound := s.fhir("/fhir/*", nil)
+	f.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if p := strings.TrimRight(req.URL.Path, "/"); p != req.URL.Path && p != "/fhir" {
+			req = req.Clone(req.Context())
+			req.URL.Path, req.URL.RawPath = p, strings.TrimRight(req.URL.RawPath, "/")
+			r.ServeHTTP(w, req)
+			return
+		}
+		notFound.ServeHTTP(w, req)
+	})
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, format{contentType: mediaFHIRJSON}, fhirerr.New(fhirerr.NotFound, "no such endpoint; the FHIR base is /fhir"))
 	})
@@ -243,12 +255,18 @@ type route struct {
 // tests proves a patient-bound token reaches no other patient through any.
 func (s *Server) endpoints() []route {
 	return []route{
+		// FHIR URLs served by no interaction (nil): each says why, whatever
+		// the method. First, so that _history is not read as a type or id.
+		{"/fhir/_history", "/fhir/_history", nil},
+		{"/fhir/{type}/_history", "/fhir/{type}/_history", nil},
+		{"/fhir/{type}/{id}/_history", "/fhir/{type}/{id}/_history", nil},
 		{"/fhir/metadata", "/fhir/metadata", map[string]endpoint{
 			http.MethodGet: {name: "capabilities", run: s.metadata}}},
 		{"/fhir/{type}/_search", "/fhir/{type}/_search", map[string]endpoint{
 			http.MethodPost: {name: "search-type", kind: auth.Search, supports: is[resources.Searcher], run: s.searchType}}},
 		{"/fhir/{type}/{id}/{op:\\$[a-z][a-z-]*}", "/fhir/{type}/{id}/$op", map[string]endpoint{
-			http.MethodGet: {name: "operation", kind: auth.Operation, byID: true, run: s.operation}}},
+			http.MethodGet:  {name: "operation", kind: auth.Operation, byID: true, run: s.operation},
+			http.MethodPost: {name: "operation", kind: auth.Operation, byID: true, run: s.operation}}},
 		{"/fhir/{type}/{op:\\$[a-z][a-z-]*}", "/fhir/{type}/$op", map[string]endpoint{
 			http.MethodPost: {name: "operation", kind: auth.CreateOperation, run: s.typeOperation}}},
 		{"/fhir/{type}/{id}/_history/{vid}", "/fhir/{type}/{id}/_history/{vid}", map[string]endpoint{
@@ -263,6 +281,22 @@ func (s *Server) endpoints() []route {
 			http.MethodGet:  {name: "search-type", kind: auth.Search, supports: is[resources.Searcher], run: s.searchType},
 			http.MethodPost: {name: "create", kind: auth.Create, supports: is[resources.Creator], run: s.create}}},
 	}
+}
+
+// unserved is the answer at a route without endpoints. History (system,
+// type or instance) is a FHIR interaction this server does not offer: 404
+// not-supported, as for a type or an operation it does not offer (FHIR:
+// "404 Not Found - resource type not supported, or not a FHIR end-point").
+// Not 405: GET is history's only method, so no other could be allowed;
+// HAPI answers an interaction it lacks with 400, saying only that it does
+// not know how to handle the URL.
+func unserved(route string) error {
+	switch route {
+	case "/fhir/_history", "/fhir/{type}/_history", "/fhir/{type}/{id}/_history":
+		return &fhirerr.Error{Category: fhirerr.NotFound, IssueCode: "not-supported", Message: "history is not supported by this server: " +
+			"the national services keep only each record's current version; read it ([type]/[id]), or vread that version ([type]/[id]/_history/[vid], vid its meta.versionId)"}
+	}
+	return fhirerr.New(fhirerr.NotFound, "no such FHIR endpoint")
 }
 
 // Endpoint names one FHIR interaction the server serves: for the tests

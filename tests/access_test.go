@@ -78,6 +78,10 @@ func TestEveryRouteHoldsAPatientBoundToken(t *testing.T) {
 		"POST /fhir/{type}/_search": {{name: "POST _search with the patient in the body", method: "POST", path: "/Flag/_search",
 			hdr: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, body: "patient=" + victim, backend: ra}},
 		"GET /fhir/{type}/{id}/$op": {{name: "summary", method: "GET", path: "/Patient/" + victim + "/$summary", backend: ra}},
+		"POST /fhir/{type}/{id}/$op": {
+			{name: "summary, no body", method: "POST", path: "/Patient/" + victim + "/$summary", backend: ra},
+			{name: "summary, Parameters", method: "POST", path: "/Patient/" + victim + "/$summary", hdr: fhirJSON, body: `{"resourceType":"Parameters"}`, backend: ra},
+		},
 		"POST /fhir/{type}/$op": {{name: "notify a birth", method: "POST", path: "/Patient/$notify-birth",
 			hdr: map[string]string{"Content-Type": "application/fhir+json"}, body: birthParams(nil), unnamed: true}},
 		"GET /fhir/{type}/{id}/_history/{vid}": {{name: "vread", method: "GET", path: "/Patient/" + victim + "/_history/1"}},

@@ -217,6 +217,9 @@ func call(t *testing.T, method, path string, hdr map[string]string, body string)
 			if err := profiles.Validate(raw); err != nil {
 				t.Errorf("%s %s: response does not validate against the FHIR R4 schema: %v", method, path, err)
 			}
+			if err := checkUKCore(raw); err != nil {
+				t.Errorf("%s %s: %v", method, path, err)
+			}
 		}
 	}
 	return r

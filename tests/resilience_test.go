@@ -121,6 +121,9 @@ func (f *facade) send(method, path string, hdr map[string]string, body string) (
 			if err := profiles.Validate(raw); err != nil {
 				return r, fmt.Errorf("%s %s: response does not validate against the FHIR R4 schema: %w", method, path, err)
 			}
+			if err := checkUKCore(raw); err != nil {
+				return r, fmt.Errorf("%s %s: %w", method, path, err)
+			}
 		}
 	}
 	return r, nil
