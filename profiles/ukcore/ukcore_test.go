@@ -225,6 +225,14 @@ func TestValidate(t *testing.T) {
 			want: "profile@Flag.meta.profile",
 		},
 		{
+			name: "composition: careSettingType at most once",
+			resource: `{"resourceType":"Composition","meta":{"profile":["https://fhir.hl7.org.uk/StructureDefinition/UKCore-Composition"]},
+ "status":"final","type":{"text":"summary"},"date":"2024-01-01","author":[{"display":"facade"}],"title":"t",
+ "extension":[{"url":"https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-CareSettingType","valueCodeableConcept":{"text":"a"}},
+  {"url":"https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-CareSettingType","valueCodeableConcept":{"text":"b"}}]}`,
+			want: "cardinality@Composition.extension",
+		},
+		{
 			name: "bundle entries are checked",
 			resource: `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":` +
 				edit(t, validPatient, func(m map[string]any) { delete(nhsIdentifier(m), "value") }) + `}]}`,
@@ -345,6 +353,36 @@ func TestProfiles(t *testing.T) {
 		url, ok := ProfileFor(rt)
 		if !ok || url != "https://fhir.hl7.org.uk/StructureDefinition/UKCore-"+rt {
 			t.Errorf("ProfileFor(%s) = %q, %v", rt, url, ok)
+		}
+	}
+}
+
+// TestAllChecks lists what cannot be checked offline (go test -v prints it)
+// and pins a few entries that must be there.
+func TestAllChecks(t *testing.T) {
+	list, err := AllChecks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range list {
+		t.Log(u)
+	}
+	for _, want := range []struct{ profile, path, rule string }{
+		{patientURL, "Patient.communication.language", "required binding"},
+		{"https://fhir.hl7.org.uk/StructureDefinition/UKCore-DocumentReference", "DocumentReference.type", "extensible binding"},
+		{patientURL, "Patient.extension:birthSex", "extension definition"},
+	} {
+		found := false
+		for _, u := range list {
+			found = found || (u.Profile == want.profile && u.Path == want.path && u.Rule == want.rule)
+		}
+		if !found {
+			t.Errorf("%s %s %s is not listed as unchecked", want.profile, want.path, want.rule)
+		}
+	}
+	for _, u := range list {
+		if u.Rule == "invariant ukcore-imm-001" || (u.Path == "Patient.identifier:nhsNumber.extension:nhsNumberVerificationStatus" && u.Rule == "extension definition") {
+			t.Errorf("listed as unchecked but checked: %v", u)
 		}
 	}
 }
