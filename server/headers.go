@@ -42,7 +42,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) (handled bool) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Add("Vary", "Origin")
-	h.Set("Access-Control-Expose-Headers", "ETag, Last-Modified, Location, X-Request-ID, Retry-After")
+	h.Set("Access-Control-Expose-Headers", "ETag, Last-Modified, Location, X-Request-ID, Retry-After, Allow, Content-Disposition")
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH")
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, If-Match, If-None-Match, If-Modified-Since, Prefer, X-Request-ID")
