@@ -62,7 +62,7 @@ func OperationDefinition(d resources.OperationDefinition, base, version string) 
 		"instance":     !d.Type,
 		"parameter": []map[string]any{{
 			"name": "return", "use": "out", "min": 1, "max": "1", "type": "Bundle",
-			"documentation": "A searchset Bundle: the resources, and an OperationOutcome entry for any source that failed.",
+			"documentation": returnDoc(d),
 		}},
 	}
 	if b, ok := standardBases[d.Resource+"/"+d.Code]; ok {
@@ -91,4 +91,12 @@ func OperationDefinition(d resources.OperationDefinition, base, version string) 
 		return nil, err
 	}
 	return cr.ProtoReflect().Get(cr.ProtoReflect().Descriptor().Fields().ByName("operation_definition")).Message().Interface(), nil
+}
+
+// returnDoc documents the Bundle an instance operation returns.
+func returnDoc(d resources.OperationDefinition) string {
+	if d.ReturnDoc != "" {
+		return d.ReturnDoc
+	}
+	return "A searchset Bundle: the resources, and an OperationOutcome entry for any source that failed."
 }

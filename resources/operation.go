@@ -15,11 +15,16 @@ import (
 // Operation is a FHIR operation invoked on one resource instance:
 // GET [base]/[type]/[id]/$[name]. Its answer is a set of resources, returned
 // to the client as a searchset Bundle (with an OperationOutcome entry for
-// any issue).
+// any issue), or as a document when Document is set.
 // See: http://hl7.org/fhir/R4/operations.html
 type Operation struct {
 	// Name without the '$', e.g. "summary".
 	Name string
+	// Document: the answer is a FHIR document Bundle (a Composition first,
+	// one section per source, SearchResult.Parts saying how each answered)
+	// rather than a searchset.
+	// See: http://hl7.org/fhir/R4/documents.html
+	Document bool
 	// Definition describes the operation; it is served as
 	// [base]/OperationDefinition/[Definition.ID] and named in the
 	// CapabilityStatement.
@@ -47,6 +52,9 @@ type OperationDefinition struct {
 	Type         bool
 	AffectsState bool
 	Parameters   []OperationParameter
+	// ReturnDoc documents the one out parameter of an instance operation
+	// (the Bundle it returns); empty says a searchset.
+	ReturnDoc string
 }
 
 // OperationParameter is one parameter of an OperationDefinition.
@@ -94,9 +102,10 @@ func SummarySources(ps []Provider) []SummarySource {
 }
 
 // summaryDefinition is the OperationDefinition of Patient/[id]/$summary
-// (and $everything, which means the same here).
+// (an International Patient Summary-shaped document) and $everything (the
+// same records as a searchset).
 func summaryDefinition(code string) OperationDefinition {
-	return OperationDefinition{
+	d := OperationDefinition{
 		ID:    "Patient-" + code,
 		Name:  "Patient" + strings.ToUpper(code[:1]) + code[1:],
 		Title: "The national picture of one patient in one call",
@@ -109,15 +118,52 @@ func summaryDefinition(code string) OperationDefinition {
 		Resource: "Patient",
 		Code:     code,
 	}
+	if code == "summary" {
+		d.Title = "Patient summary document (International Patient Summary shape)"
+		d.Description = "Returns a FHIR document: a Bundle of type document whose first entry is a Composition " +
+			"(LOINC 60591-5 Patient summary Document; subject the Patient from PDS; author the facade, a Device), then the Patient, " +
+			"then every resource a section references. The national backends are called in parallel; each feeds one section: " +
+			"allergies (48765-2) and medications (10160-0) from the Summary Care Record, immunizations (11369-6), " +
+			"alerts (104605-1: reasonable adjustments, CP-IS, FGM-IS, overseas visitor status) and documents held elsewhere " +
+			"(55107-7, from the National Record Locator). A section whose source failed, timed out or answered unreadably carries " +
+			"emptyReason unavailable; one withheld (the patient's consent, or the caller's role or scopes) withheld; one whose source " +
+			"has nothing recorded nilknown; one with no source configured notasked; each says so in its narrative, so a missing " +
+			"source never reads as none. A source read in part keeps its entries and says so. An OperationOutcome entry holds every " +
+			"issue (error incomplete for a missing source). Unknown patient: 404; invalidated: 410. " +
+			"$everything returns the same records as a searchset Bundle."
+		d.ReturnDoc = "A document Bundle: the Composition, the Patient, the resources its sections reference, the facade's Device " +
+			"(the author) and an OperationOutcome for any source that failed or was read in part."
+	}
+	return d
 }
 
-// summaryOperations are $summary and $everything on Patient.
+// summaryOperations are $summary (a document) and $everything (a
+// searchset) on Patient.
 func (p *Patient) summaryOperations() []Operation {
 	var ops []Operation
 	for _, code := range []string{"summary", "everything"} {
-		ops = append(ops, Operation{Name: code, Definition: summaryDefinition(code), Run: p.summary})
+		ops = append(ops, Operation{Name: code, Document: code == "summary", Definition: summaryDefinition(code), Run: p.summary})
 	}
 	return ops
+}
+
+// SourcePart is what one source of a fan-out operation answered: its
+// records are the result's entries of its Type.
+type SourcePart struct {
+	// Type is the resource type the source gives ("Patient" for PDS).
+	Type string
+	// Name is how the result's issues name the source.
+	Name string
+	// Err: the source failed, its records are missing.
+	Err error
+	// Withheld: not asked, as the caller's role or scopes do not allow the
+	// type.
+	Withheld bool
+	// Issues are the source's own: a part it could not read, consent
+	// withheld, information about what it holds.
+	Issues []Issue
+	// Count is how many records it gave.
+	Count int
 }
 
 // Operations implements Operator.
@@ -134,7 +180,9 @@ func (p *Patient) summary(ctx context.Context, id string, _ url.Values) (*Search
 	if !nhsnumber.Valid(id) {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Message: "the id must be a valid NHS number (10 digits with a correct check digit)"}
 	}
-	// Every source, the patient's own record included, is asked at once.
+	// Every source, the patient's own record included, is asked at once;
+	// each records what it answered (parts[i] is sources[i]'s), for an
+	// answer that reports sources one by one (the $summary document).
 	var patientErr error
 	sources := []Source{{Name: "Patient (PDS)", Search: func(ctx context.Context) (*SearchResult, error) {
 		res, err := p.Read(ctx, id)
@@ -144,28 +192,49 @@ func (p *Patient) summary(ctx context.Context, id string, _ url.Values) (*Search
 		}
 		return &SearchResult{Total: 1, Entries: []SearchEntry{{Resource: res, Mode: "match"}}}, nil
 	}}}
+	types := []string{"Patient"}
 	var withheld []string
 	for _, s := range p.summarySources {
 		if !allowedType(ctx, s.Type) {
 			withheld = append(withheld, s.Type)
 			continue
 		}
+		types = append(types, s.Type)
 		sources = append(sources, Source{Name: s.Type, Search: func(ctx context.Context) (*SearchResult, error) {
 			return s.Searcher.Search(ctx, &Query{Params: url.Values{s.Param: {"Patient/" + id}}, Count: 1000})
 		}})
+	}
+	parts := make([]SourcePart, len(sources))
+	for i, src := range sources {
+		parts[i] = SourcePart{Type: types[i], Name: src.Name}
+		sources[i].Search = func(ctx context.Context) (*SearchResult, error) {
+			r, err := src.Search(ctx)
+			parts[i].Err = err
+			if r != nil {
+				parts[i].Issues, parts[i].Count = r.Issues, len(r.Entries)
+			}
+			return r, err
+		}
 	}
 	res, err := FanOut(WithShare(ctx), sources)
 	switch fhirerr.CategoryOf(patientErr) {
 	case fhirerr.NotFound, fhirerr.Gone, fhirerr.Invalid:
 		return nil, patientErr // there is no patient to summarise
 	}
-	if err == nil && len(withheld) > 0 {
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range withheld {
+		parts = append(parts, SourcePart{Type: t, Name: t, Withheld: true})
+	}
+	res.Parts = parts
+	if len(withheld) > 0 {
 		// A warning, as consent withheld is: the patient may have such
 		// records, and an app must not show their absence as none.
 		res.Issues = append(res.Issues, Issue{Severity: "warning", Code: "suppressed",
 			Diagnostics: "not included, as your role or scopes do not allow them: " + strings.Join(withheld, ", ")})
 	}
-	return res, err
+	return res, nil
 }
 
 // OperationDefinitions serves the definitions of every provider's

@@ -140,6 +140,9 @@ type SearchResult struct {
 	Total   int
 	Entries []SearchEntry
 	Issues  []Issue
+	// Parts, set by a fan-out operation ($summary), is what each of its
+	// sources answered, for an answer that reports them one by one.
+	Parts []SourcePart
 }
 
 // Registry lists the providers, one per resource type.

@@ -82,6 +82,9 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 	if r.URL.RawQuery != "" {
 		self += "?" + r.URL.RawQuery
 	}
+	if op.Document {
+		return s.document(r, id, sub, self, res)
+	}
 	req := &searchRequest{query: &resources.Query{Count: maxOperationEntries}, subset: sub, selfURL: self}
 	return s.searchset(r, p.ResourceType(), req, res)
 }

@@ -79,13 +79,15 @@ func safeName(s string) string {
 }
 
 type bundle struct {
-	ResourceType string        `json:"resourceType"`
-	ID           string        `json:"id"`
-	Meta         bundleMeta    `json:"meta"`
-	Type         string        `json:"type"`
-	Total        *int          `json:"total,omitempty"`
-	Link         []bundleLink  `json:"link"`
-	Entry        []bundleEntry `json:"entry,omitempty"`
+	ResourceType string            `json:"resourceType"`
+	ID           string            `json:"id"`
+	Meta         bundleMeta        `json:"meta"`
+	Identifier   *bundleIdentifier `json:"identifier,omitempty"` // a document's
+	Type         string            `json:"type"`
+	Timestamp    string            `json:"timestamp,omitempty"` // a document's
+	Total        *int              `json:"total,omitempty"`
+	Link         []bundleLink      `json:"link"`
+	Entry        []bundleEntry     `json:"entry,omitempty"`
 }
 
 // encode writes the Bundle with its entries' resources copied as they are:
@@ -136,6 +138,11 @@ func (b *bundle) encode() ([]byte, error) {
 		out = append(out, '}')
 	}
 	return append(out, "]}"...), nil
+}
+
+type bundleIdentifier struct {
+	System string `json:"system"`
+	Value  string `json:"value"`
 }
 
 type bundleMeta struct {

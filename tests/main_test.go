@@ -239,9 +239,15 @@ func outcomeIssue(t *testing.T, r response) map[string]any {
 	return r.body["issue"].([]any)[0].(map[string]any)
 }
 
-// entries returns the Bundle's entries split by search mode.
+// entries returns the Bundle's entries split by search mode. A document
+// ($summary) is read alike: its records are the matches, its
+// OperationOutcome the outcome; its Composition and author are not records
+// (documentEntries checks them).
 func entries(t *testing.T, r response) (matches, outcomes []map[string]any) {
 	t.Helper()
+	if r.body["resourceType"] == "Bundle" && r.body["type"] == "document" {
+		return documentEntries(t, r)
+	}
 	if r.body["resourceType"] != "Bundle" || r.body["type"] != "searchset" {
 		t.Fatalf("want a searchset Bundle, got %s", r.raw)
 	}

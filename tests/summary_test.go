@@ -1,9 +1,11 @@
 package tests
 
 import (
+	"html"
 	"strings"
 	"testing"
 
+	"github.com/carerecords/fhir-facade/auth/issuer"
 	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -42,7 +44,21 @@ func TestPatientSummary(t *testing.T) {
 			if linkURL(r, "next") != "" {
 				t.Error("an operation's answer is not paged")
 			}
+			// $summary is a document, $everything the same records as a
+			// searchset.
+			if want := map[string]string{"$summary": "document", "$everything": "searchset"}[op]; r.body["type"] != want {
+				t.Errorf("a %v Bundle, want %s", r.body["type"], want)
+			}
+			if op == "$summary" {
+				checkSummaryComposition(t, r, "9000000009")
+			}
 		})
+	}
+	// $summary and $everything hold the same records.
+	sum, _ := entries(t, get(t, "/Patient/9000000009/$summary"))
+	every, _ := entries(t, get(t, "/Patient/9000000009/$everything"))
+	if len(sum) != len(every) {
+		t.Errorf("$summary holds %d records, $everything %d", len(sum), len(every))
 	}
 	tests := []struct {
 		name   string
@@ -83,6 +99,185 @@ func TestPatientSummaryWithPDSDown(t *testing.T) {
 	_, outcomes := entries(t, r)
 	if len(outcomes) != 1 || !strings.Contains(string(r.raw), "Patient (PDS) could not be reached") {
 		t.Errorf("missing source not named: %s", r.raw)
+	}
+	// The document names its subject by NHS number, and says why.
+	comp := resourceOf(asList(r.body["entry"])[0].(map[string]any))
+	if id := mapOf(mapOf(comp["subject"])["identifier"]); id["value"] != "9000000009" || id["system"] != "https://fhir.nhs.uk/Id/nhs-number" {
+		t.Errorf("subject %v", comp["subject"])
+	}
+	if !strings.Contains(string(mustJSON(comp["section"])), "Demographics could not be retrieved from the Personal Demographics Service") {
+		t.Errorf("the document does not say PDS did not answer: %v", comp["section"])
+	}
+}
+
+// summaryLOINC are the $summary document's sections and the type of their
+// entries.
+var summaryLOINC = map[string]string{
+	"48765-2":  "AllergyIntolerance",
+	"10160-0":  "MedicationStatement",
+	"11369-6":  "Immunization",
+	"104605-1": "Flag",
+	"55107-7":  "DocumentReference",
+}
+
+// checkSummaryComposition checks the Composition of a $summary document
+// of patient nhs: IPS type, final, the Patient its subject, the facade (a
+// Device) its author; a section per source, each with generated
+// narrative, holding entries of its type only or an emptyReason, never
+// both; and every record of the document is in its type's section.
+func checkSummaryComposition(t *testing.T, r response, nhs string) {
+	t.Helper()
+	matches, _ := entries(t, r)
+	es := asList(r.body["entry"])
+	comp := resourceOf(es[0].(map[string]any))
+	coding := asList(mapOf(comp["type"])["coding"])
+	if len(coding) == 0 || coding[0].(map[string]any)["code"] != "60591-5" || coding[0].(map[string]any)["system"] != "http://loinc.org" {
+		t.Errorf("Composition.type %v", comp["type"])
+	}
+	if comp["status"] != "final" || comp["date"] == nil || comp["title"] == nil {
+		t.Errorf("Composition %v", comp)
+	}
+	if ref := mapOf(comp["subject"])["reference"]; ref != "Patient/"+nhs {
+		t.Errorf("subject %v, want Patient/%s", comp["subject"], nhs)
+	}
+	if es[1].(map[string]any)["resource"].(map[string]any)["resourceType"] != "Patient" {
+		t.Error("the Patient is not the second entry")
+	}
+	authorRef, _ := mapOf(asList(comp["author"])[0])["reference"].(string)
+	for _, e := range es {
+		if m := e.(map[string]any); m["fullUrl"] == authorRef && resourceOf(m)["resourceType"] != "Device" {
+			t.Errorf("the author is a %v", resourceOf(m)["resourceType"])
+		}
+	}
+	inSection := map[string]bool{}
+	for code, typ := range summaryLOINC {
+		sec := summarySection(t, r, code)
+		if sec == nil {
+			t.Errorf("no section %s (%s)", code, typ)
+			continue
+		}
+		if mapOf(sec["text"])["status"] != "generated" || !strings.HasPrefix(sectionText(sec), `<div xmlns="http://www.w3.org/1999/xhtml">`) {
+			t.Errorf("section %s narrative %v", code, sec["text"])
+		}
+		refs := sectionRefs(sec)
+		if (len(refs) == 0) == (emptyReason(sec) == "") {
+			t.Errorf("section %s: %d entries, emptyReason %q: want one or the other", code, len(refs), emptyReason(sec))
+		}
+		for _, ref := range refs {
+			if !strings.HasPrefix(ref, typ+"/") && !strings.HasPrefix(ref, "urn:uuid:") {
+				t.Errorf("section %s holds %s", code, ref)
+			}
+			inSection[ref] = true
+		}
+	}
+	for _, m := range matches {
+		res := resourceOf(m)
+		if typ := res["resourceType"].(string); typ != "Patient" && typ != "RelatedPerson" && !inSection[typ+"/"+res["id"].(string)] {
+			t.Errorf("%s/%s is in no section of its type", typ, res["id"])
+		}
+	}
+}
+
+// TestSummarySectionsSayWhy: each way a source can leave its section
+// without records is said in the section (emptyReason and narrative),
+// never as "none"; a source read in part keeps its records, says so, and
+// points at the OperationOutcome. The sandbox's patients and outages.
+func TestSummarySectionsSayWhy(t *testing.T) {
+	scopeToken := func(t *testing.T, scopes ...string) string {
+		c, err := env.app.Issuer.DevClaims(issuer.DevClientID, "clinician", "", scopes, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := env.app.Issuer.Mint(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + tok
+	}
+	type want struct {
+		code, reason string
+		says         []string // in the narrative
+		partial      bool     // records kept, the outcome referenced
+	}
+	tests := []struct {
+		name   string
+		nhs    string
+		outage string // a simulator failed (503)
+		scopes []string
+		want   []want
+	}{
+		{name: "every source answered", nhs: "9000000009", want: []want{
+			{code: "48765-2", says: []string{"Toxic reaction to wasp sting"}},
+			{code: "104605-1", says: []string{"Child Protection Plan"}},
+		}},
+		{name: "SCR down", nhs: "9000000009", outage: "scr", want: []want{
+			{code: "48765-2", reason: "unavailable", says: []string{"Allergies could not be retrieved from the Summary Care Record (SCR)", "may have allergies that are not shown"}},
+			{code: "10160-0", reason: "unavailable", says: []string{"Medications could not be retrieved from the Summary Care Record (SCR)"}},
+			// The sandbox's HPV history is another patient's: read in part.
+			{code: "11369-6", partial: true, says: []string{"HPV history could not be read completely"}},
+		}},
+		{name: "one alert service down", nhs: "9000000009", outage: "cpis", want: []want{
+			{code: "104605-1", partial: true, says: []string{"may be incomplete", resources.SourceCPIS + " could not be reached"}},
+		}},
+		{name: "NRL down", nhs: "9000000009", outage: "nrl", want: []want{
+			{code: "55107-7", reason: "unavailable", says: []string{"Documents could not be retrieved from the National Record Locator (NRL)"}},
+		}},
+		{name: "consent withheld", nhs: "9000000017", want: []want{
+			{code: "48765-2", reason: "withheld", says: []string{"withheld consent", "not a statement that the patient has no allergies"}},
+			{code: "10160-0", reason: "withheld"},
+		}},
+		{name: "nothing recorded", nhs: "9000000025", want: []want{
+			{code: "104605-1", reason: "nilknown", says: []string{"No alerts are recorded in the national alert services", "not that the patient has none"}},
+		}},
+		{name: "scopes do not allow", nhs: "9000000009", scopes: []string{"user/Patient.rs", "user/Flag.rs"}, want: []want{
+			{code: "48765-2", reason: "withheld", says: []string{"Allergies are not included: your role or scopes do not allow them"}},
+			{code: "11369-6", reason: "withheld"},
+			{code: "104605-1", says: []string{"Child Protection Plan"}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.outage != "" {
+				if err := env.app.Sandbox.SetOutage(tt.outage, "503"); err != nil {
+					t.Fatal(err)
+				}
+				defer func() { _ = env.app.Sandbox.SetOutage(tt.outage, "") }()
+			}
+			hdr := map[string]string{}
+			if tt.scopes != nil {
+				hdr["Authorization"] = scopeToken(t, tt.scopes...)
+			}
+			r := call(t, "GET", "/Patient/"+tt.nhs+"/$summary", hdr, "")
+			if r.status != 200 {
+				t.Fatalf("status %d: %.300s", r.status, r.raw)
+			}
+			checkSummaryComposition(t, r, tt.nhs)
+			_, outcomes := entries(t, r)
+			for _, w := range tt.want {
+				sec := summarySection(t, r, w.code)
+				if got := emptyReason(sec); got != w.reason {
+					t.Errorf("section %s: emptyReason %q, want %q", w.code, got, w.reason)
+				}
+				text := html.UnescapeString(sectionText(sec))
+				for _, phrase := range w.says {
+					if !strings.Contains(text, phrase) {
+						t.Errorf("section %s says %q, want %q", w.code, text, phrase)
+					}
+				}
+				if w.reason != "nilknown" && strings.Contains(text, " are recorded in ") && strings.Contains(text, "No ") {
+					t.Errorf("section %s reads as none: %q", w.code, text)
+				}
+				pointsAtOutcome := false
+				for _, ref := range sectionRefs(sec) {
+					for _, o := range outcomes {
+						pointsAtOutcome = pointsAtOutcome || o["fullUrl"] == ref
+					}
+				}
+				if pointsAtOutcome != w.partial || w.partial && (len(sectionRefs(sec)) < 2 || !strings.Contains(text, "may be incomplete")) {
+					t.Errorf("section %s: entries %v, narrative %q; partial %v", w.code, sectionRefs(sec), text, w.partial)
+				}
+			}
+		})
 	}
 }
 
