@@ -378,11 +378,12 @@ func TestResiliencePartialAnswersAreFlagged(t *testing.T) {
 		if r.status != http.StatusOK {
 			t.Fatalf("status %d: %s", r.status, r.raw)
 		}
+		// PDS feeds the Patient and its related people: each is named.
 		w := warnings(t, r)
-		if len(w) != 1 || !strings.Contains(w[0], "Patient (PDS)") {
-			t.Errorf("warnings %q, want one naming Patient (PDS)", w)
+		if len(w) != 2 || !strings.Contains(w[0], "Patient (PDS)") || !strings.HasPrefix(w[1], "[incomplete] RelatedPerson") {
+			t.Errorf("warnings %q, want one naming Patient (PDS), one RelatedPerson", w)
 		}
-		if types := resourceTypes(t, r); types["Patient"] != 0 || types["AllergyIntolerance"] == 0 {
+		if types := resourceTypes(t, r); types["Patient"] != 0 || types["RelatedPerson"] != 0 || types["AllergyIntolerance"] == 0 {
 			t.Errorf("entries %v", types)
 		}
 	})
