@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"html"
 	"io"
 	"maps"
 	"net/http"
@@ -143,7 +144,26 @@ func TestIncompleteSummary(t *testing.T) {
 					if got := summaryCounts(t, r); len(issues) != 0 || !maps.Equal(got, want) {
 						t.Errorf("entries %v, issues %q: want every record (%v) and no issue", got, issues, want)
 					}
+					for _, code := range sectionsFed[b.name] {
+						if got, was := emptyReason(summarySection(t, r, code)), emptyReason(summarySection(t, full, code)); got != was {
+							t.Errorf("section %s: emptyReason %q, %q with every backend up", code, got, was)
+						}
+					}
 					return
+				}
+				// The document's sections it feeds say it: records kept
+				// and marked incomplete, or none and unavailable; never
+				// "nil known".
+				_, outcomes := entries(t, r)
+				for _, code := range sectionsFed[b.name] {
+					sec := summarySection(t, r, code)
+					refs, text := sectionRefs(sec), html.UnescapeString(sectionText(sec))
+					switch {
+					case len(refs) == 0 && emptyReason(sec) != "unavailable":
+						t.Errorf("section %s: no records, emptyReason %q, want unavailable: %s", code, emptyReason(sec), text)
+					case len(refs) > 0 && (len(outcomes) != 1 || !slices.Contains(refs, outcomes[0]["fullUrl"].(string)) || !strings.Contains(text, "may be incomplete")):
+						t.Errorf("section %s: records %v not marked incomplete: %s", code, refs, text)
+					}
 				}
 				if b.own != nil {
 					if len(issues) == 0 || slices.ContainsFunc(issues, func(d string) bool { return !b.own(d) }) {
@@ -185,6 +205,13 @@ func TestIncompleteSummary(t *testing.T) {
 	if r := get(t, path); r.status != 200 || len(without(incompleteIssues(t, r), before)) != 0 {
 		t.Errorf("after the outages: %d %.300s", r.status, r.raw)
 	}
+}
+
+// sectionsFed are the $summary document's sections (LOINC) each simulator
+// feeds.
+var sectionsFed = map[string][]string{
+	"scr": {"48765-2", "10160-0"}, "ra": {"104605-1"}, "cpis": {"104605-1"}, "fgm": {"104605-1"}, "ovm": {"104605-1"},
+	"nrl": {"55107-7"}, "imms": {"11369-6"},
 }
 
 // without is issues less those in seen.

@@ -30,8 +30,8 @@ const summaryLatency = 20 * time.Millisecond
 // added latency for reference; and, in the same run, the backend calls that
 // one $summary makes, sent straight to the simulators:
 //
-//   - "backends-one-after-another": all of them in sequence (PDS read, SCR
-//     DocumentReference + Bundle twice — AllergyIntolerance and
+//   - "backends-one-after-another": all of them in sequence (PDS read,
+//     related people and read again, SCR DocumentReference + Bundle twice — AllergyIntolerance and
 //     MedicationStatement each read the summary —, NRL search, RA flags and
 //     consent, CP-IS, FGM-IS, Immunisation History's COVID19, FLU and HPV
 //     stores, one call each), what a client without
@@ -98,7 +98,11 @@ func BenchmarkPatientSummary(b *testing.B) {
 		}.Encode())
 	}
 	all := slices.Concat(
-		[]string{sb.PDSBaseURL + "/Patient/9000000009"},
+		// PDS: the Patient; its related people (the RelatedPerson
+		// section), whose provider reads the Patient again to learn
+		// whether the record is restricted (Patient.Restricted, asked
+		// alongside the first read, not after it).
+		[]string{sb.PDSBaseURL + "/Patient/9000000009", sb.PDSBaseURL + "/Patient/9000000009/RelatedPerson", sb.PDSBaseURL + "/Patient/9000000009"},
 		scrChain,
 		[]string{
 			sb.NRLBaseURL + "/DocumentReference?" + url.Values{"subject:identifier": {"https://fhir.nhs.uk/Id/nhs-number|9000000009"}}.Encode(),

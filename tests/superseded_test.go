@@ -54,8 +54,22 @@ func TestSupersededNumberFindsTheCurrentRecords(t *testing.T) {
 			if !said {
 				t.Errorf("the answer does not say the number was superseded: %s", old.raw)
 			}
-			if strings.Contains(path, "$summary") && !strings.Contains(string(old.raw), `"type":"replaces"`) {
-				t.Error("the summary's Patient does not link the superseded number")
+			if strings.Contains(path, "$summary") {
+				if !strings.Contains(string(old.raw), `"type":"replaces"`) {
+					t.Error("the summary's Patient does not link the superseded number")
+				}
+				// The document is the current record's, and says so.
+				checkSummaryComposition(t, old, supersedingNHS)
+				comp := resourceOf(asList(old.body["entry"])[0].(map[string]any))
+				about := ""
+				for _, sec := range asList(comp["section"]) {
+					if mapOf(sec)["title"] == "About this summary" {
+						about = sectionText(mapOf(sec))
+					}
+				}
+				if !strings.Contains(about, "NHS number "+supersededNHS+" has been superseded by "+supersedingNHS) {
+					t.Errorf("the document does not say the number was superseded: %q", about)
+				}
 			}
 		})
 	}
