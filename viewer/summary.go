@@ -3,6 +3,7 @@ package viewer
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/url"
 	"regexp"
 	"sort"
@@ -31,6 +32,10 @@ type Section[T any] struct {
 	Items []T
 	// Missing names the source(s) that failed, so the list may be incomplete.
 	Missing []string
+	// Reason is what a $summary document's section says of a list that is
+	// not whole: its source failed, was withheld or not asked (emptyReason),
+	// or was read in part. Empty when the list is whole or none is known.
+	Reason []string
 }
 
 // Banner is the patient banner.
@@ -131,7 +136,9 @@ type DocumentLink struct {
 type (
 	bundle struct {
 		ResourceType string `json:"resourceType"`
+		Type         string `json:"type"`
 		Entry        []struct {
+			FullURL  string          `json:"fullUrl"`
 			Resource json.RawMessage `json:"resource"`
 			Search   struct {
 				Mode string `json:"mode"`
@@ -236,12 +243,22 @@ type (
 				Title       string `json:"title"`
 			} `json:"attachment"`
 		} `json:"content"`
+		// Composition ($summary's document)
+		Section []compositionSection `json:"section"`
 		// OperationOutcome
 		Issue []struct {
 			Severity    string `json:"severity"`
 			Code        string `json:"code"`
 			Diagnostics string `json:"diagnostics"`
 		} `json:"issue"`
+	}
+	compositionSection struct {
+		Code        *concept `json:"code"`
+		EmptyReason *concept `json:"emptyReason"`
+		Text        struct {
+			Div string `json:"div"`
+		} `json:"text"`
+		Entry []reference `json:"entry"`
 	}
 	humanName struct {
 		Use    string   `json:"use"`
@@ -262,9 +279,11 @@ type (
 // failedSource matches FanOut's warning: "<source> could not be reached, …".
 var failedSource = regexp.MustCompile(`^(.+?) could not be reached\b`)
 
-// ParseSummary reads a Patient/$summary searchset Bundle for patient nhs
-// (the NHS number asked for, shown when PDS did not answer). now dates ages;
-// documentHref makes the link that opens a Binary id.
+// ParseSummary reads a Patient/$summary answer for patient nhs (the NHS
+// number asked for, shown when PDS did not answer): the document (its
+// sections say which lists are not whole, and why) or a searchset, as
+// $everything answers. now dates ages; documentHref makes the link that
+// opens a Binary id.
 func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binaryID string) string) (*Summary, error) {
 	var b bundle
 	if err := json.Unmarshal(raw, &b); err != nil {
@@ -280,12 +299,18 @@ func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binar
 	// become this page's, so the asked number wins, else the first.
 	patientFound, patientExact := false, false
 	seenNote := map[string]bool{}
-	for _, e := range b.Entry {
+	var sections []compositionSection
+	outcomes := map[string]bool{} // the fullUrls of OperationOutcome entries
+	for i, e := range b.Entry {
 		var r resource
 		if err := json.Unmarshal(e.Resource, &r); err != nil {
 			return nil, fmt.Errorf("viewer: an entry of the summary is unreadable: %w", err)
 		}
 		switch r.ResourceType {
+		case "Composition":
+			if b.Type == "document" && i == 0 {
+				sections = r.Section
+			}
 		case "Patient":
 			exact := isPatient(&r, nhs)
 			if !patientFound || exact && !patientExact {
@@ -337,6 +362,7 @@ func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binar
 		case "DocumentReference":
 			s.Documents.Items = append(s.Documents.Items, document(&r, documentHref))
 		case "OperationOutcome":
+			outcomes[e.FullURL] = e.FullURL != ""
 			for _, is := range r.Issue {
 				d := strings.TrimSpace(is.Diagnostics)
 				if d == "" {
@@ -346,6 +372,15 @@ func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binar
 					if !seenNote[d] {
 						seenNote[d] = true
 						s.Notes = append(s.Notes, d)
+					}
+					continue
+				}
+				if types, ok := strings.CutPrefix(d, withheldTypes); ok {
+					// Left out for the caller's role: each type's list
+					// is marked, not the alerts'.
+					s.Failures = append(s.Failures, Failure{Source: types, Reason: "your role or scopes do not allow them"})
+					for _, typ := range strings.Split(types, ", ") {
+						s.markMissing(typ)
 					}
 					continue
 				}
@@ -361,6 +396,9 @@ func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binar
 			}
 		}
 	}
+	for _, sec := range sections {
+		s.readSection(sec, outcomes)
+	}
 	sortFlags(s.Flags.Items)
 	// Most recent first, as a clinician reads them.
 	sort.SliceStable(s.Vaccinations.Items, func(i, j int) bool {
@@ -368,6 +406,73 @@ func ParseSummary(raw []byte, nhs string, now time.Time, documentHref func(binar
 	})
 	return s, nil
 }
+
+// withheldTypes begins the facade's warning naming the types the caller's
+// role or scopes do not allow (resources.Patient's summary).
+const withheldTypes = "not included, as your role or scopes do not allow them: "
+
+// sectionReasons are the emptyReasons that say a list is not whole:
+// nilknown (the source answered with nothing) is the one that does not.
+var sectionReasons = map[string]bool{"unavailable": true, "withheld": true, "notasked": true}
+
+// readSection notes what a document's section says of a list that is not
+// whole: its emptyReason, or an entry pointing at the OperationOutcome (a
+// list read in part), with the section's own words.
+func (s *Summary) readSection(sec compositionSection, outcomes map[string]bool) {
+	reason := ""
+	if sec.EmptyReason != nil {
+		for _, c := range sec.EmptyReason.Coding {
+			reason = c.Code
+		}
+	}
+	partial := false
+	for _, e := range sec.Entry {
+		partial = partial || outcomes[e.Reference]
+	}
+	if !sectionReasons[reason] && !partial {
+		return
+	}
+	code := ""
+	if sec.Code != nil {
+		for _, c := range sec.Code.Coding {
+			if c.System == "http://loinc.org" {
+				code = c.Code
+			}
+		}
+	}
+	words := paragraphs(sec.Text.Div)
+	if len(words) == 0 {
+		words = []string{"This list may be incomplete."}
+	}
+	switch code {
+	case "48765-2":
+		s.Allergies.Reason = words
+	case "10160-0":
+		s.Medications.Reason = words
+	case "11369-6":
+		s.Vaccinations.Reason = words
+	case "104605-1":
+		s.Flags.Reason = words
+	case "55107-7":
+		s.Documents.Reason = words
+	}
+}
+
+// paragraphs are the text of a narrative's <p> elements (the facade's
+// section narrative: the paragraphs say why, the list holds the records).
+var paragraph = regexp.MustCompile(`(?s)<p>(.*?)</p>`)
+
+func paragraphs(div string) []string {
+	var out []string
+	for _, m := range paragraph.FindAllStringSubmatch(div, -1) {
+		if t := strings.TrimSpace(html.UnescapeString(tags.ReplaceAllString(m[1], ""))); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+var tags = regexp.MustCompile(`<[^>]*>`)
 
 // issueSource names the section an issue that is not a failed source
 // leaves incomplete: an immunisation history read in part, a Summary Care
@@ -385,8 +490,9 @@ func issueSource(d string) string {
 // markMissing notes a failed source against the section it feeds.
 func (s *Summary) markMissing(source string) {
 	switch {
-	case strings.HasPrefix(source, "Patient"):
-		// the banner says so (Banner.Missing)
+	case strings.HasPrefix(source, "Patient"), strings.HasPrefix(source, "RelatedPerson"):
+		// the banner says so (Banner.Missing); the page lists no
+		// related people
 	case strings.HasPrefix(source, "AllergyIntolerance and MedicationStatement"):
 		s.Allergies.Missing = append(s.Allergies.Missing, source)
 		s.Medications.Missing = append(s.Medications.Missing, source)

@@ -101,6 +101,64 @@ func TestParseSummaryPartial(t *testing.T) {
 	}
 }
 
+// TestParseSummaryDocument reads the facade's $summary document (SCR and
+// CP-IS down, the sandbox's HPV history read in part): each list that is
+// not whole carries its section's words; the whole ones none.
+func TestParseSummaryDocument(t *testing.T) {
+	s := parse(t, "summary-document.json", "9000000009")
+	if s.Patient.Missing || s.Patient.NHSNumber != "900 000 0009" {
+		t.Errorf("banner %+v", s.Patient)
+	}
+	has := func(reason []string, phrase string) bool {
+		return slices.ContainsFunc(reason, func(r string) bool { return strings.Contains(r, phrase) })
+	}
+	if len(s.Allergies.Items) != 0 || !has(s.Allergies.Reason, "Allergies could not be retrieved from the Summary Care Record") || len(s.Allergies.Missing) == 0 {
+		t.Errorf("allergies %+v", s.Allergies)
+	}
+	if len(s.Flags.Items) == 0 || !has(s.Flags.Reason, "may be incomplete") || !has(s.Flags.Reason, "CP-IS") {
+		t.Errorf("alerts: %d, reason %q", len(s.Flags.Items), s.Flags.Reason)
+	}
+	if len(s.Vaccinations.Items) == 0 || !has(s.Vaccinations.Reason, "HPV history could not be read completely") {
+		t.Errorf("vaccinations: %d, reason %q", len(s.Vaccinations.Items), s.Vaccinations.Reason)
+	}
+	if len(s.Documents.Items) == 0 || s.Documents.Reason != nil || s.Documents.Missing != nil {
+		t.Errorf("documents %+v", s.Documents)
+	}
+}
+
+// TestParseSummaryDocumentReasons: a section withheld or not asked is not
+// whole, whatever the OperationOutcome says; one whose source has nothing
+// recorded (nilknown) is; the types the caller's role does not allow mark
+// their own lists, not the alerts.
+func TestParseSummaryDocumentReasons(t *testing.T) {
+	section := func(code, reason, para string) string {
+		return `{"title":"x","code":{"coding":[{"system":"http://loinc.org","code":"` + code + `"}]},"emptyReason":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/list-empty-reason","code":"` + reason +
+			`"}]},"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>` + para + `</p></div>"}}`
+	}
+	raw := `{"resourceType":"Bundle","type":"document","entry":[
+	 {"fullUrl":"urn:uuid:c","resource":{"resourceType":"Composition","section":[` +
+		section("48765-2", "withheld", "Allergies are not included: your role or scopes do not allow them.") + "," +
+		section("10160-0", "notasked", "Medications were not asked for.") + "," +
+		section("11369-6", "nilknown", "No vaccinations are recorded.") + "," +
+		section("55107-7", "unavailable", "Documents could not be retrieved &amp; more.") + `]}},
+	 {"fullUrl":"https://x/fhir/Patient/9000000009","resource":{"resourceType":"Patient","id":"9000000009"}},
+	 {"fullUrl":"urn:uuid:o","resource":{"resourceType":"OperationOutcome","issue":[
+	   {"severity":"warning","code":"suppressed","diagnostics":"not included, as your role or scopes do not allow them: AllergyIntolerance, MedicationStatement"}]}}]}`
+	s, err := viewer.ParseSummary([]byte(raw), "9000000009", now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Allergies.Reason) != 1 || len(s.Medications.Reason) != 1 || s.Vaccinations.Reason != nil || len(s.Documents.Reason) != 1 {
+		t.Errorf("reasons: allergies %q, medications %q, vaccinations %q, documents %q", s.Allergies.Reason, s.Medications.Reason, s.Vaccinations.Reason, s.Documents.Reason)
+	}
+	if s.Documents.Reason[0] != "Documents could not be retrieved & more." {
+		t.Errorf("documents reason %q", s.Documents.Reason[0])
+	}
+	if len(s.Allergies.Missing) == 0 || len(s.Medications.Missing) == 0 || len(s.Flags.Missing) != 0 {
+		t.Errorf("missing: allergies %q, medications %q, alerts %q", s.Allergies.Missing, s.Medications.Missing, s.Flags.Missing)
+	}
+}
+
 func TestParseSummaryMinimal(t *testing.T) {
 	s := parse(t, "summary-minimal.json", "9000000033")
 	if len(s.Notes) != 1 || !strings.Contains(s.Notes[0], "no Summary Care Record") {
@@ -145,6 +203,12 @@ func TestPages(t *testing.T) {
 		{"partial", "9000000009", "summary-partial.json", true,
 			[]string{`Incomplete record: 3 sources did not answer`, `(the cpis service could not be reached)`, `<strong>Child Protection - Information Sharing (CP-IS)</strong>`, `<strong>AllergyIntolerance</strong>`, `May be incomplete:`},
 			[]string{`None recorded in the Summary Care Record`}},
+		// The facade's $summary document with the SCR and CP-IS down: the
+		// sections' own words, the alerts kept and marked incomplete.
+		{"document", "9000000009", "summary-document.json", true,
+			[]string{`Allergies could not be retrieved from the Summary Care Record (SCR)`, `Medications could not be retrieved`,
+				`This list may be incomplete: some alerts could not be retrieved`, `Does lip read`, `May be incomplete:`, `Incomplete record:`},
+			[]string{`None recorded in the Summary Care Record`, `No alerts`}},
 		{"minimal", "9000000033", "summary-minimal.json", false,
 			[]string{`900 000 0033`, `no Summary Care Record`, `No alerts`},
 			[]string{`Incomplete record`, `deceased`, `Born`}},
