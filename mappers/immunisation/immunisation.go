@@ -233,6 +233,7 @@ func entry(raw []byte, nhs string, patients map[string]string, i int) (*impb.Imm
 			*c = nil
 		}
 	}
+	dropNullDisplays(m.Extension)
 	if err := checkPatient(m, nhs, patients); err != nil {
 		if ee, ok := err.(*EntryError); ok {
 			ee.Entry = i
@@ -253,6 +254,23 @@ func entry(raw []byte, nhs string, patients map[string]string, i int) (*impb.Imm
 		return nil, &EntryError{Entry: i, Err: err}
 	}
 	return im, nil
+}
+
+// dropNullDisplays removes a coding display that is the string "null": the
+// public sandbox sends its vaccination procedure so (a serialised JavaScript
+// null), and a clinician must not read "null" as the procedure's name. The
+// code stays; a reader looks its display up.
+func dropNullDisplays(exts []fhirjson.Extension) {
+	for i := range exts {
+		if cc := exts[i].ValueCodeableConcept; cc != nil {
+			for j := range cc.Coding {
+				if cc.Coding[j].Display == "null" {
+					cc.Coding[j].Display = ""
+				}
+			}
+		}
+		dropNullDisplays(exts[i].Extension)
+	}
 }
 
 // statusReason reads the API's statusReason: an array of CodeableConcepts
