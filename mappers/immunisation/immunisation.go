@@ -233,7 +233,6 @@ func entry(raw []byte, nhs string, patients map[string]string, i int) (*impb.Imm
 			*c = nil
 		}
 	}
-	dropNullDisplays(m.Extension)
 	if err := checkPatient(m, nhs, patients); err != nil {
 		if ee, ok := err.(*EntryError); ok {
 			ee.Entry = i
@@ -247,6 +246,9 @@ func entry(raw []byte, nhs string, patients map[string]string, i int) (*impb.Imm
 			return nil, &EntryError{Entry: i, Reason: "cannot read the Immunization", Err: err}
 		}
 	}
+	// After the key: an id names the record as the API sent it, so a
+	// repair here never changes an id a client already holds.
+	dropNullDisplays(q.Extension)
 	q.ID = ID(nhs, key)
 	q.Meta = ukprofile.Declare(q.Meta, ukprofile.Immunization)
 	im, err := fhirjson.BuildImmunization(q)
