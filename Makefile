@@ -38,14 +38,14 @@ $(NEWMAN): package.json
 	npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 	@touch $(NEWMAN)
 
-bench: ## Go benchmarks, then the load report (scripts/bench.sh → docs/perf/, see docs/performance.md); about 6 minutes
+bench: ## Go benchmarks, then the load report (tools/perf/bench.sh → docs/perf/, see docs/performance.md); about 6 minutes
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./server/ ./mappers/... ./profiles/
 	$(GO) test -run '^$$' -bench 'FlagSearch|PatientSummary' -benchtime 50x ./tests/
-	scripts/bench.sh $(BENCHDUR) $(SWEEPDUR)
+	tools/perf/bench.sh $(BENCHDUR) $(SWEEPDUR)
 
 FUZZTIME ?= 20s
 fuzz: ## Every fuzz target in the repository, FUZZTIME each
-	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+	FUZZTIME=$(FUZZTIME) tools/fuzz.sh
 
 ROLE ?= clinician
 # make token asks the facade where make run serves it (ADDR, or the root of

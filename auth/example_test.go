@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/carerecords/fhir-facade/auth"
-	"github.com/carerecords/fhir-facade/auth/issuer"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 )
 
 func ExampleVerifier() {

@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/carerecords/fhir-facade/backends/nrl"
-	sandboxnrl "github.com/carerecords/fhir-facade/backends/sandbox/nrl"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
+	sandboxnrl "github.com/carerecords/fhir-facade/sandbox/nrl"
 )
 
 // fakeFetcher records what it was asked to fetch and answers with a small body.

@@ -15,12 +15,12 @@ import (
 	drpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/document_reference_go_proto"
 
 	"github.com/carerecords/fhir-facade/backends/nrl"
-	sandboxnrl "github.com/carerecords/fhir-facade/backends/sandbox/nrl"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/profiles"
 	"github.com/carerecords/fhir-facade/resources"
+	sandboxnrl "github.com/carerecords/fhir-facade/sandbox/nrl"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // fakeNRL answers SearchAll and Read from canned pointers and records the

@@ -19,16 +19,16 @@ import (
 	"github.com/carerecords/fhir-facade/backends/fgm"
 	"github.com/carerecords/fhir-facade/backends/ovm"
 	"github.com/carerecords/fhir-facade/backends/ra"
-	simcpis "github.com/carerecords/fhir-facade/backends/sandbox/cpis"
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
-	simfgm "github.com/carerecords/fhir-facade/backends/sandbox/fgm"
-	simovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
-	simra "github.com/carerecords/fhir-facade/backends/sandbox/ra"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	ramap "github.com/carerecords/fhir-facade/mappers/ra"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
+	simcpis "github.com/carerecords/fhir-facade/sandbox/cpis"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
+	simfgm "github.com/carerecords/fhir-facade/sandbox/fgm"
+	simovm "github.com/carerecords/fhir-facade/sandbox/ovm"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+	simra "github.com/carerecords/fhir-facade/sandbox/ra"
 )
 
 // flagEnv is the Flag provider over the four simulators, each on its own

@@ -15,17 +15,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/bna"
-	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
-	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
-	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
-	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
-	"github.com/carerecords/fhir-facade/backends/sandbox/ovm"
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
-	"github.com/carerecords/fhir-facade/backends/sandbox/ra"
-	"github.com/carerecords/fhir-facade/backends/sandbox/scr"
+	"github.com/carerecords/fhir-facade/sandbox/bna"
+	"github.com/carerecords/fhir-facade/sandbox/cpis"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
+	"github.com/carerecords/fhir-facade/sandbox/fgm"
+	"github.com/carerecords/fhir-facade/sandbox/immunisation"
+	"github.com/carerecords/fhir-facade/sandbox/nrl"
+	"github.com/carerecords/fhir-facade/sandbox/ovm"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/ra"
+	"github.com/carerecords/fhir-facade/sandbox/scr"
 )
 
 // Options configure Start.

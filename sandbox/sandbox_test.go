@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox"
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 func getPatient(t *testing.T, url, token string) (int, map[string]any) {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/carerecords/fhir-facade/auth/issuer"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 )
 
 // The patient-bound tokens of these tests are bound to ownPatient; every

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/auth/issuer"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 )
 
 func TestAuthentication(t *testing.T) {

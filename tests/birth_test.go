@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/auth/issuer"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 )
 
 // birthSeq makes each test's births distinct (the simulator refuses the same

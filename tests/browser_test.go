@@ -15,8 +15,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	sandboxcpis "github.com/carerecords/fhir-facade/backends/sandbox/cpis"
 	"github.com/carerecords/fhir-facade/cmd/facade/app"
+	sandboxcpis "github.com/carerecords/fhir-facade/sandbox/cpis"
 )
 
 // chromiumPath is Debian's chromium package; .ci/run installs it.

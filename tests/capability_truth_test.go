@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/auth/issuer"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 	"github.com/carerecords/fhir-facade/viewer"
 )
 

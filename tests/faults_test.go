@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
+	sandboxpds "github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 // TestBackendFailures makes the PDS simulator misbehave and checks that the

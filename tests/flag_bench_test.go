@@ -10,10 +10,10 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
-	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
-	sandboxovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
-	"github.com/carerecords/fhir-facade/backends/sandbox/ra"
+	"github.com/carerecords/fhir-facade/sandbox/cpis"
+	"github.com/carerecords/fhir-facade/sandbox/fgm"
+	sandboxovm "github.com/carerecords/fhir-facade/sandbox/ovm"
+	"github.com/carerecords/fhir-facade/sandbox/ra"
 )
 
 // flagLatency is the simulated latency of each Flag backend.

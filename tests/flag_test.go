@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	sandboxcpis "github.com/carerecords/fhir-facade/backends/sandbox/cpis"
-	sandboxfgm "github.com/carerecords/fhir-facade/backends/sandbox/fgm"
-	sandboxovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
-	sandboxra "github.com/carerecords/fhir-facade/backends/sandbox/ra"
 	"github.com/carerecords/fhir-facade/resources"
+	sandboxcpis "github.com/carerecords/fhir-facade/sandbox/cpis"
+	sandboxfgm "github.com/carerecords/fhir-facade/sandbox/fgm"
+	sandboxovm "github.com/carerecords/fhir-facade/sandbox/ovm"
+	sandboxra "github.com/carerecords/fhir-facade/sandbox/ra"
 )
 
 // flagServices counts a searchset's Flags by the service their id names.

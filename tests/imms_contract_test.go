@@ -10,7 +10,7 @@ import (
 
 // TestImmunizationRealSandboxContract closes the Immunisation History
 // contract end to end: for each of the public sandbox's answers for
-// 9000000009 (which backends/sandbox/immunisation's TestRealSandboxContract
+// 9000000009 (which sandbox/immunisation's TestRealSandboxContract
 // proves the simulator serves byte for byte), the facade serves exactly the
 // resources the mapper's golden for that answer holds
 // (mappers/immunisation/testdata/real_sandbox_*.golden.json), or fails as

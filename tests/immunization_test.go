@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	sandboximms "github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	sandboximms "github.com/carerecords/fhir-facade/sandbox/immunisation"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // 9000000009's records in the public sandbox's answers, which have no ids:

@@ -12,10 +12,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox"
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
 	"github.com/carerecords/fhir-facade/cmd/facade/app"
 	"github.com/carerecords/fhir-facade/resources"
+	"github.com/carerecords/fhir-facade/sandbox"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
 )
 
 // Issue #16, "missing data can read as none": a source that failed, timed

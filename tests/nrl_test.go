@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
-	sandboxnrl "github.com/carerecords/fhir-facade/backends/sandbox/nrl"
+	sandboxnrl "github.com/carerecords/fhir-facade/sandbox/nrl"
 )
 
 // nrlResources returns the resources of a searchset's match entries.

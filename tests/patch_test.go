@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // patchable returns a synthetic patient nobody else's test touches: alive,

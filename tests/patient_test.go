@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
+	sandboxpds "github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 func TestPatientRead(t *testing.T) {

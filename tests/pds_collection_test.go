@@ -41,7 +41,7 @@ var pdsFolders = []struct{ name, role string }{
 // the test checks the facade's answer against it as two assertions,
 // "status <n>" and "Spine code <code>" (the latter only where the sandbox
 // sends one). The statuses and codes are those of the PDS simulator in its
-// public-sandbox mode (backends/sandbox/pds/postman_test.go,
+// public-sandbox mode (sandbox/pds/postman_test.go,
 // postmanUpdateStateless).
 type pdsSandboxAnswer struct {
 	status int

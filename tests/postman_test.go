@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/auth/issuer"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 )
 
 const (

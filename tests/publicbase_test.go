@@ -13,8 +13,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/carerecords/fhir-facade/auth/issuer"
 	"github.com/carerecords/fhir-facade/cmd/facade/app"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 )
 
 // toServer sends every request to one test server whatever host its URL

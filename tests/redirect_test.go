@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	sandboxnrl "github.com/carerecords/fhir-facade/backends/sandbox/nrl"
-	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
+	sandboxnrl "github.com/carerecords/fhir-facade/sandbox/nrl"
+	sandboxpds "github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 // TestRedirectFromBackendIsNotFollowed makes a backend, or a document holder

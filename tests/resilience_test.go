@@ -27,19 +27,19 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
-	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
-	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
-	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
-	sandboxovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
-	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
-	sandboxra "github.com/carerecords/fhir-facade/backends/sandbox/ra"
-	"github.com/carerecords/fhir-facade/backends/sandbox/scr"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/cmd/facade/app"
 	"github.com/carerecords/fhir-facade/profiles"
 	"github.com/carerecords/fhir-facade/resources"
+	"github.com/carerecords/fhir-facade/sandbox/cpis"
+	"github.com/carerecords/fhir-facade/sandbox/fgm"
+	"github.com/carerecords/fhir-facade/sandbox/immunisation"
+	"github.com/carerecords/fhir-facade/sandbox/nrl"
+	sandboxovm "github.com/carerecords/fhir-facade/sandbox/ovm"
+	sandboxpds "github.com/carerecords/fhir-facade/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+	sandboxra "github.com/carerecords/fhir-facade/sandbox/ra"
+	"github.com/carerecords/fhir-facade/sandbox/scr"
 )
 
 // never is a simulated latency no request waits out: the simulator answers

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // TestRestrictedPatientsCrawl: for every restricted patient of the

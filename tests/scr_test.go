@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
-	sandboxscr "github.com/carerecords/fhir-facade/backends/sandbox/scr"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+	sandboxscr "github.com/carerecords/fhir-facade/sandbox/scr"
 )
 
 const (

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/auth/issuer"
 	"github.com/carerecords/fhir-facade/cmd/facade/app"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 )
 
 // The SMART App Launch EHR launch over HTTP against the whole facade: the

@@ -10,14 +10,14 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
-	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
-	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
-	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
-	sandboxovm "github.com/carerecords/fhir-facade/backends/sandbox/ovm"
-	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
-	"github.com/carerecords/fhir-facade/backends/sandbox/ra"
-	"github.com/carerecords/fhir-facade/backends/sandbox/scr"
+	"github.com/carerecords/fhir-facade/sandbox/cpis"
+	"github.com/carerecords/fhir-facade/sandbox/fgm"
+	"github.com/carerecords/fhir-facade/sandbox/immunisation"
+	"github.com/carerecords/fhir-facade/sandbox/nrl"
+	sandboxovm "github.com/carerecords/fhir-facade/sandbox/ovm"
+	sandboxpds "github.com/carerecords/fhir-facade/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/ra"
+	"github.com/carerecords/fhir-facade/sandbox/scr"
 )
 
 // summaryLatency is the simulated latency of every backend in

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/auth/issuer"
-	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/resources"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
+	sandboxpds "github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 func TestPatientSummary(t *testing.T) {

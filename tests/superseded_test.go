@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
+	sandboxpds "github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 // A superseded NHS number: PDS answers it with the record that replaced it

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/carerecords/fhir-facade/backends/bna"
-	sandboxbna "github.com/carerecords/fhir-facade/backends/sandbox/bna"
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	sandboxbna "github.com/carerecords/fhir-facade/sandbox/bna"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 // bornAt is one birth time for the whole run: a retry must be the same

@@ -5,7 +5,7 @@
 // NRL's payloads as bytes for mappers/nrl to decode, and turns NRL's error
 // codes into categorised fhirerr errors.
 //
-// Paging (project contract, as the simulator in backends/sandbox/nrl
+// Paging (project contract, as the simulator in sandbox/nrl
 // implements it): while more pointers remain, NRL's searchset Bundle carries
 // meta.tag {"code": "next-page-token", "display": <token>}; the next page is
 // the same search with next-page-token=<token>. A tag whose system ends in

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/carerecords/fhir-facade/backends/nrl"
-	sandboxnrl "github.com/carerecords/fhir-facade/backends/sandbox/nrl"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	sandboxnrl "github.com/carerecords/fhir-facade/sandbox/nrl"
 )
 
 var (

@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/carerecords/fhir-facade/backends/nrl"
-	sandboxnrl "github.com/carerecords/fhir-facade/backends/sandbox/nrl"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	sandboxnrl "github.com/carerecords/fhir-facade/sandbox/nrl"
 )
 
 // A holder (or the proxy) answering a document request with a redirect

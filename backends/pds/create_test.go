@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/carerecords/fhir-facade/backends/pds"
-	sandboxpds "github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	sandboxpds "github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 // createRequest is a PatientCreateRequest (synthetic data).

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/carerecords/fhir-facade/backends/ra"
-	sandboxra "github.com/carerecords/fhir-facade/backends/sandbox/ra"
 	"github.com/carerecords/fhir-facade/backends/upstream"
+	sandboxra "github.com/carerecords/fhir-facade/sandbox/ra"
 )
 
 // TestAgainstTheSandboxRules: with no role configured, the client still

@@ -13,8 +13,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 func main() {

@@ -37,7 +37,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/carerecords/fhir-facade/auth/issuer"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 )
 
 func main() {

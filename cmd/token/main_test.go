@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/carerecords/fhir-facade/auth"
-	"github.com/carerecords/fhir-facade/auth/issuer"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 )
 
 // facade stands in for the running facade: the dev issuer's token endpoint

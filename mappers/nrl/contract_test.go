@@ -9,9 +9,9 @@ import (
 )
 
 // sandboxSeed is the public NRL sandbox's seed data, as the NRL simulator
-// embeds it (origin and licence: backends/sandbox/nrl/testdata/real-sandbox/
+// embeds it (origin and licence: sandbox/nrl/testdata/real-sandbox/
 // SOURCES.md): every pointer the sandbox answers with.
-const sandboxSeed = "../../backends/sandbox/nrl/fixtures/document-pointer.json"
+const sandboxSeed = "../../sandbox/nrl/fixtures/document-pointer.json"
 
 // TestContractRealPayloads maps every DocumentReference the public sandbox
 // serves (its seed data; searches and reads answer them as stored) and

@@ -16,10 +16,10 @@ import (
 // to (docs/backends.md, "PDS"): the public sandbox's stubs, which the
 // simulator embeds, and the bodies derived from its mock. They are read
 // where they are kept, not copied again (origin and licence:
-// backends/sandbox/pds/testdata/real-sandbox/SOURCES.md).
+// sandbox/pds/testdata/real-sandbox/SOURCES.md).
 const (
-	sandboxStubs   = "../../backends/sandbox/pds/fixtures"
-	sandboxDerived = "../../backends/sandbox/pds/testdata/real-sandbox/derived"
+	sandboxStubs   = "../../sandbox/pds/fixtures"
+	sandboxDerived = "../../sandbox/pds/testdata/real-sandbox/derived"
 )
 
 // TestContractRealPayloads maps every Patient the public sandbox answers

@@ -11,8 +11,8 @@ import (
 )
 
 // The public RA sandbox's files, where the RA simulator embeds them (origin
-// and licence: backends/sandbox/ra/testdata/real-sandbox/SOURCES.md).
-const sandboxRA = "../../backends/sandbox/ra/fixtures/"
+// and licence: sandbox/ra/testdata/real-sandbox/SOURCES.md).
+const sandboxRA = "../../sandbox/ra/fixtures/"
 
 // TestContractRealPayloads maps every Flag the public sandbox answers with
 // 200 or 201 (the search's entries, a created and an updated flag) with the

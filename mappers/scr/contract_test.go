@@ -10,8 +10,8 @@ import (
 
 // The real GET /Bundle payloads the SCR simulator's contract test holds the
 // simulator to (docs/backends.md, "SCR"), read where they are kept (origin
-// and licence: backends/sandbox/scr/testdata/real-sandbox/SOURCES.md).
-const sandboxSCR = "../../backends/sandbox/scr/"
+// and licence: sandbox/scr/testdata/real-sandbox/SOURCES.md).
+const sandboxSCR = "../../sandbox/scr/"
 
 // TestContractRealPayloads maps every 200 GET /Bundle payload of the real
 // service the contract knows and requires no error: the summary the public

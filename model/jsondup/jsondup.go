@@ -24,7 +24,7 @@ import (
 )
 
 // MaxDepth bounds the nesting of objects and arrays, as the PDS simulator's
-// JSON reader does (backends/sandbox/pds): a Bundle of Patients nests about
+// JSON reader does (sandbox/pds): a Bundle of Patients nests about
 // a dozen deep, and a hostile body must not cost a deep stack.
 const MaxDepth = 64
 

@@ -525,7 +525,7 @@ func corpus(t *testing.T) []string {
 		"../../profiles/testdata/hl7-r4-examples/*.json",
 		"../../model/fhirjson/testdata/hl7-r4-examples/*.json",
 		"../../model/fhirjson/testdata/nrl-examples/*.json",
-		"../../backends/sandbox/fgm/testdata/*.json",
+		"../../sandbox/fgm/testdata/*.json",
 	} {
 		m, err := filepath.Glob(g)
 		if err != nil {

@@ -40,10 +40,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
-	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/wire"
 )
 
 // BasePath is the service's path prefix.

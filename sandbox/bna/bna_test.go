@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/bna"
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/bna"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)

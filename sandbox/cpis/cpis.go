@@ -36,11 +36,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
-	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/wire"
 )
 
 // BasePath is the path prefix CP-IS serves.

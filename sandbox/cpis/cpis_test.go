@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	mapcpis "github.com/carerecords/fhir-facade/mappers/cpis"
+	"github.com/carerecords/fhir-facade/sandbox/cpis"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 type result struct {

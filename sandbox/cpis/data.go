@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // Codes of the CP-IS contract (BACKENDS.md §4.1).

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
 )
 
 const base = "/svc/FHIR/R4"

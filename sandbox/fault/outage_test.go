@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
 )
 
 func TestParseKind(t *testing.T) {

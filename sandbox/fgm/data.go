@@ -3,9 +3,9 @@ package fgm
 import (
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // SNOMED CT "Family history of FGM (female genital mutilation)".

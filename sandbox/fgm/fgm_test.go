@@ -13,8 +13,8 @@ import (
 
 	mapfgm "github.com/carerecords/fhir-facade/mappers/fgm"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/fgm"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 type result struct {

@@ -3,7 +3,7 @@ package immunisation
 import (
 	"net/http"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
 )
 
 // Fault replaces the simulator's answer to matching requests, so tests can

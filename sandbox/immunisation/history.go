@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // The public sandbox's answers for 9000000009, one per data store, as its

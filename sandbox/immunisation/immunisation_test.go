@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/profiles"
+	"github.com/carerecords/fhir-facade/sandbox/immunisation"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 var updateMapperTestdata = flag.Bool("update-mapper-testdata", false, "rewrite mappers/immunisation/testdata/generated_*.in.json from the simulator")
@@ -176,7 +176,7 @@ func TestMapperCopiesAreTheRealSandbox(t *testing.T) {
 		"real_sandbox_9000000009_hpv":                        "hpv-target.v1.9000000009.200.derived.json",
 		"real_sandbox_9000000033_empty":                      "other-nhs-number.v1.200.empty.derived.json",
 	} {
-		a, err := os.ReadFile(filepath.Join("../../../mappers/immunisation/testdata", in+".in.json"))
+		a, err := os.ReadFile(filepath.Join("../../mappers/immunisation/testdata", in+".in.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -586,7 +586,7 @@ func representatives(sim *immunisation.Simulator) map[string][2]string {
 // equal to what the simulator generates (-update-mapper-testdata rewrites them).
 func TestMapperTestdataIsCurrent(t *testing.T) {
 	s := start(t, true)
-	dir := "../../../mappers/immunisation/testdata"
+	dir := "../../mappers/immunisation/testdata"
 	reps := representatives(s.sim)
 	if len(reps) != 3 {
 		t.Fatalf("representatives %v", reps)
@@ -619,7 +619,7 @@ func TestMapperTestdataIsCurrent(t *testing.T) {
 		}
 		got, err := os.ReadFile(path)
 		if err != nil || !bytes.Equal(bytes.TrimSuffix(got, []byte("\n")), body) {
-			t.Errorf("%s (%s) is not what the simulator generates (go test ./backends/sandbox/immunisation -update-mapper-testdata)", path, label)
+			t.Errorf("%s (%s) is not what the simulator generates (go test ./sandbox/immunisation -update-mapper-testdata)", path, label)
 		}
 		if cases[name] != nhs {
 			t.Errorf("cases.json lacks %s", name)

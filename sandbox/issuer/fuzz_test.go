@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/auth/issuer"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 )
 
 // FuzzTokenEndpoint posts arbitrary form bodies to the token endpoint: it

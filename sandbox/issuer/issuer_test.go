@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/carerecords/fhir-facade/auth"
-	"github.com/carerecords/fhir-facade/auth/issuer"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 )
 
 const aud = "http://127.0.0.1:8080/fhir"

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/carerecords/fhir-facade/auth"
-	"github.com/carerecords/fhir-facade/auth/issuer"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 )
 
 // The SMART EHR launch: POST /oauth/launch, GET|POST /oauth/authorize, POST

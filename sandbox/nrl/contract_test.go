@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/internal/jsoncompare"
-	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/internal/jsoncompare"
+	"github.com/carerecords/fhir-facade/sandbox/nrl"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // The contract with the public NRL consumer sandbox (docs/backends.md,

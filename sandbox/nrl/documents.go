@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
+	"github.com/carerecords/fhir-facade/sandbox/wire"
 )
 
 // InteractionID is the Ssp-InteractionID of NRL document retrieval through

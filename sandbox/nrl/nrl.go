@@ -53,9 +53,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
-	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/wire"
 )
 
 // BasePath is the path prefix of the consumer API, as on api.service.nhs.uk.

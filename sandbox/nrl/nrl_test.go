@@ -13,9 +13,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/profiles"
+	"github.com/carerecords/fhir-facade/sandbox/nrl"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 const (

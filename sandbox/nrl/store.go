@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // Pointers with a documented sandbox behaviour (see the package doc).

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // Categories are the overseas visitor charging category letters the

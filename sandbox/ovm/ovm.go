@@ -27,10 +27,10 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
-	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/wire"
 )
 
 // BasePath is the path prefix the service serves (BACKENDS.md §7a).

@@ -15,9 +15,9 @@ import (
 
 	mapovm "github.com/carerecords/fhir-facade/mappers/ovm"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/ovm"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/ovm"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 type result struct {
@@ -295,7 +295,7 @@ func TestFaults(t *testing.T) {
 // payloads, byte for byte: testdata/cases.json names the patient of each,
 // and which of their statuses it is. OVM_WRITE_FIXTURES=1 rewrites them.
 func TestMapperFixturesAreSimulatorPayloads(t *testing.T) {
-	const dir = "../../../mappers/ovm/testdata"
+	const dir = "../../mappers/ovm/testdata"
 	_, base := start(t, ovm.Options{})
 	if os.Getenv("OVM_WRITE_FIXTURES") == "1" {
 		writeFixtures(t, base, dir)

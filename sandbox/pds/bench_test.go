@@ -5,7 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 func benchmarkGet(b *testing.B, path string) {

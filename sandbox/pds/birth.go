@@ -12,7 +12,7 @@ import (
 // Births (project contract, docs/backends.md): the national birth
 // notification service allocates the baby's NHS number and creates its PDS
 // record linked to the mother. PDS's own POST /Patient is not for births,
-// so the birth notification simulator (backends/sandbox/bna) adds the baby
+// so the birth notification simulator (sandbox/bna) adds the baby
 // in-process with RegisterBirth, sharing this simulator's allocator: a baby
 // gets the next free number, as a created patient does.
 //

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/internal/jsoncompare"
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/internal/jsoncompare"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // The contract with the public PDS sandbox (docs/backends.md, "PDS"): one

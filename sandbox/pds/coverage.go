@@ -3,8 +3,8 @@ package pds
 import (
 	"net/http"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds/fixtures"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/pds/fixtures"
 )
 
 // GET /Coverage?subscriber:identifier={nhsNumber}: the patient's European

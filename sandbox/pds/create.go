@@ -12,8 +12,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // POST /Patient (OpenAPI components/paths/patient-create.yaml, request

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // createBody is a valid PatientCreateRequest (synthetic data); edit

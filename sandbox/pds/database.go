@@ -7,8 +7,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds/fixtures"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/pds/fixtures"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // record is one patient as the simulator serves and matches it. Records are

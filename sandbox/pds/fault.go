@@ -1,6 +1,6 @@
 package pds
 
-import "github.com/carerecords/fhir-facade/backends/sandbox/fault"
+import "github.com/carerecords/fhir-facade/sandbox/fault"
 
 // Fault replaces the simulator's answer to matching requests, so tests can
 // see how a client copes with a misbehaving PDS. Its PathPrefix matches with

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 const testRequestID = "60E0B220-8136-4CA5-AE46-1D97EF59D068"

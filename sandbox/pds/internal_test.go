@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 func TestSoundex(t *testing.T) {

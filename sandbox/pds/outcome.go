@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds/fixtures"
+	"github.com/carerecords/fhir-facade/sandbox/pds/fixtures"
 )
 
 // SpineErrorSystem is the coding system of PDS error codes.

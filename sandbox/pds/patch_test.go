@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 const contentTypePatch = "application/json-patch+json"

@@ -15,7 +15,7 @@
 //	POST  /Patient               create a record, allocating an NHS number
 //	                             (create.go); RegisterBirth adds a notified
 //	                             baby in-process, from the same allocator
-//	                             (birth.go, for backends/sandbox/bna)
+//	                             (birth.go, for sandbox/bna)
 //	POST  /Patient/$process-birth-details   a birth, over HTTP (birth.go)
 //	GET   /Coverage?subscriber:identifier=…  EHIC coverage (coverage.go)
 //
@@ -48,10 +48,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
-	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/wire"
 )
 
 // BasePath is the path prefix PDS serves, as on api.service.nhs.uk.

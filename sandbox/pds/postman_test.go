@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 // collection is NHS England's Postman collection for the PDS sandbox,
@@ -33,7 +33,7 @@ const (
 // findNewman looks for newman in the repository's node_modules, then on PATH.
 func findNewman(t *testing.T) string {
 	t.Helper()
-	local, err := filepath.Abs("../../../node_modules/.bin/newman")
+	local, err := filepath.Abs("../../node_modules/.bin/newman")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds/fixtures"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/pds/fixtures"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // GET /Patient/{nhsNumber}/RelatedPerson (OpenAPI

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // The JSON shapes below follow the PDS OpenAPI schemas (Patient.yaml and its

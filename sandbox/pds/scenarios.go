@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds/fixtures"
+	"github.com/carerecords/fhir-facade/sandbox/pds/fixtures"
 )
 
 // scenarioAnswer is one canned answer: the patients, in order, with their

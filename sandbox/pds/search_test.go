@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // samMattSmiths are the fixtures' twenty male Smiths born 2000-05-05 at

@@ -1,5 +1,5 @@
 // Package population generates the synthetic patients shared by every
-// simulator in backends/sandbox. The same seed and size always give the same
+// simulator in sandbox. The same seed and size always give the same
 // people, so a facade request touching several simulators sees one
 // consistent person.
 //
@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds/fixtures"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/pds/fixtures"
 )
 
 // Defaults used by Default.

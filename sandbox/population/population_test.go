@@ -5,9 +5,9 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds/fixtures"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/pds/fixtures"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 func TestGenerateDeterministic(t *testing.T) {

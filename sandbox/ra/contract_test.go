@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
-	"github.com/carerecords/fhir-facade/backends/sandbox/ra"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/ra"
 )
 
 // The contract with the public Reasonable Adjustment Flag sandbox

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // fixtureFS holds the public sandbox's files (the canned answers of its app,

@@ -14,9 +14,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
-	"github.com/carerecords/fhir-facade/backends/sandbox/ra"
 	mapra "github.com/carerecords/fhir-facade/mappers/ra"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/ra"
 )
 
 const category = "https://fhir.nhs.uk/STU3/CodeSystem/RARecord-FlagCategory-1|NRAF"

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/internal/jsoncompare"
-	"github.com/carerecords/fhir-facade/backends/sandbox/scr"
+	"github.com/carerecords/fhir-facade/sandbox/internal/jsoncompare"
+	"github.com/carerecords/fhir-facade/sandbox/scr"
 )
 
 // The contract with the public SCR sandbox (docs/backends.md, "SCR"): one

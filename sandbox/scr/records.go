@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // The public sandbox's answers for 9000000009: its DocumentReference search

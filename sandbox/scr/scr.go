@@ -53,10 +53,10 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/fault"
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
-	"github.com/carerecords/fhir-facade/backends/sandbox/wire"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/fault"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/wire"
 )
 
 // BasePath is the path prefix the SCR API serves, as on api.service.nhs.uk.

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox/population"
-	"github.com/carerecords/fhir-facade/backends/sandbox/scr"
 	scrmap "github.com/carerecords/fhir-facade/mappers/scr"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/scr"
 )
 
 var updateMapperTestdata = flag.Bool("update-mapper-testdata", false, "rewrite mappers/scr/testdata/generated_*.in.json from the simulator")
@@ -316,7 +316,7 @@ func representatives(sim *scr.Simulator) map[string]string {
 // equal to what the simulator generates (-update-mapper-testdata rewrites them).
 func TestMapperTestdataIsCurrent(t *testing.T) {
 	s := start(t, true)
-	dir := "../../../mappers/scr/testdata"
+	dir := "../../mappers/scr/testdata"
 	reps := representatives(s.sim)
 	if len(reps) != 4 {
 		t.Fatalf("representatives %v", reps)
@@ -350,7 +350,7 @@ func TestMapperTestdataIsCurrent(t *testing.T) {
 		}
 		got, err := os.ReadFile(path)
 		if err != nil || !bytes.Equal(bytes.TrimSuffix(got, []byte("\n")), body) {
-			t.Errorf("%s (%s) is not what the simulator generates (go test ./backends/sandbox/scr -update-mapper-testdata)", path, label)
+			t.Errorf("%s (%s) is not what the simulator generates (go test ./sandbox/scr -update-mapper-testdata)", path, label)
 		}
 		if c := cases[name]; c["nhs"] != nhs || c["uuid"] != d.UUID {
 			t.Errorf("cases.json lacks %s", name)

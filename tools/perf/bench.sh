@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The load report of docs/performance.md, measured in one run on loopback.
 #
-#   scripts/bench.sh [run-duration] [sweep-point-duration]     (defaults 3s 2s)
+#   tools/perf/bench.sh [run-duration] [sweep-point-duration]     (defaults 3s 2s)
 #
-# Starts every backend simulator in one process (scripts/perfsim) and, each
+# Starts every backend simulator in one process (tools/perf/perfsim) and, each
 # in its own process, the facade (cmd/facade) pointed at them: one as
 # configured by default for these loopback backends (no backend cache), one
 # with the PDS cache on (PDS_CACHE_TTL=60s), one with the PDS cache on and
-# authentication off, and one as the first with GOMEMLIMIT=150MiB. Then, with cmd/loadgen, the facade and the simulators
+# authentication off, and one as the first with GOMEMLIMIT=150MiB. Then, with tools/perf/loadgen, the facade and the simulators
 # directly, in the same run:
 #
 #   1. closed loop, 1 and $C requests in flight: Patient read (cache hit,
@@ -21,7 +21,7 @@
 #      2× the saturation rate with up to 1,000 in flight: overload;
 #   4. 1,000 concurrent connections, with the facade's VmRSS/VmHWM;
 #   5. CPU and allocation profiles of the facade under load
-#      (scripts/pproffacade: cmd/facade plus net/http/pprof on loopback).
+#      (tools/perf/pproffacade: cmd/facade plus net/http/pprof on loopback).
 #
 # Writes docs/perf/*.csv (one row per run), *.png (latency and throughput
 # against load), profile-*.txt (raw profiles in raw/, not committed), meta.txt
@@ -57,7 +57,7 @@ mkdir -p "$OUT"
 rm -f "$OUT"/compare.csv "$OUT"/knee-*.csv "$OUT"/overload.csv "$OUT"/rss.csv "$OUT"/knee-*.png "$OUT"/profile-*.txt
 
 log "build"
-go build -o "$tmp/" ./cmd/facade ./cmd/loadgen ./cmd/token ./scripts/perfsim ./scripts/pproffacade ./scripts/perfreport ./scripts/nullfanout
+go build -o "$tmp/" ./cmd/facade ./tools/perf/loadgen ./cmd/token ./tools/perf/perfsim ./tools/perf/pproffacade ./tools/perf/perfreport ./tools/perf/nullfanout
 LG="$tmp/loadgen"
 
 {
@@ -277,7 +277,7 @@ if step 5; then
     wait "$lpid"
     curl -sf -o "$tmp/allocs-$name.pb.gz" "http://127.0.0.1:$pport/debug/pprof/allocs"
     {
-      echo "# CPU profile of the facade serving GET /fhir$path, $C in flight (6 s of an 8 s run); scripts/bench.sh"
+      echo "# CPU profile of the facade serving GET /fhir$path, $C in flight (6 s of an 8 s run); tools/perf/bench.sh"
       grep -E 'requests|latency' "$tmp/load-$name.txt" | sed 's/^/# /'
       go tool pprof -top -nodecount=45 "$tmp/pproffacade" "$tmp/cpu-$name.pb.gz" 2>/dev/null
       echo

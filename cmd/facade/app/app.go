@@ -22,7 +22,6 @@ import (
 
 	"github.com/carerecords/fhir-facade/audit"
 	"github.com/carerecords/fhir-facade/auth"
-	"github.com/carerecords/fhir-facade/auth/issuer"
 	"github.com/carerecords/fhir-facade/backends/bna"
 	"github.com/carerecords/fhir-facade/backends/cpis"
 	"github.com/carerecords/fhir-facade/backends/fgm"
@@ -31,13 +30,14 @@ import (
 	"github.com/carerecords/fhir-facade/backends/ovm"
 	"github.com/carerecords/fhir-facade/backends/pds"
 	"github.com/carerecords/fhir-facade/backends/ra"
-	"github.com/carerecords/fhir-facade/backends/sandbox"
 	"github.com/carerecords/fhir-facade/backends/scr"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/backends/upstream/cache"
 	"github.com/carerecords/fhir-facade/capability"
 	ramap "github.com/carerecords/fhir-facade/mappers/ra"
 	"github.com/carerecords/fhir-facade/resources"
+	"github.com/carerecords/fhir-facade/sandbox"
+	"github.com/carerecords/fhir-facade/sandbox/issuer"
 	"github.com/carerecords/fhir-facade/server"
 	"github.com/carerecords/fhir-facade/viewer"
 )

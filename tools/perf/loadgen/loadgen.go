@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/carerecords/fhir-facade/internal/loadtarget"
+	"github.com/carerecords/fhir-facade/tools/perf/loadtarget"
 )
 
 // Limits on one run. A load generator that can be told to run forever, or

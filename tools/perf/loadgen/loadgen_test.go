@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carerecords/fhir-facade/internal/loadtarget"
+	"github.com/carerecords/fhir-facade/tools/perf/loadtarget"
 )
 
 // newServer answers /ok with 200 and a small body, /fail with 503, /slow

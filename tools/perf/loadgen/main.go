@@ -40,7 +40,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/carerecords/fhir-facade/internal/loadtarget"
+	"github.com/carerecords/fhir-facade/tools/perf/loadtarget"
 )
 
 func main() {

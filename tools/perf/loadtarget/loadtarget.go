@@ -1,5 +1,5 @@
 // Package loadtarget holds the rules every load tool of this repository
-// follows (cmd/loadgen, scripts/nullfanout): load goes to loopback hosts
+// follows (tools/perf/loadgen, tools/perf/nullfanout): load goes to loopback hosts
 // only — checked on the URL and again on every address dialled — and
 // headers are given as "Name: value" lines (-H).
 package loadtarget

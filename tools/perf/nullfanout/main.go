@@ -1,5 +1,5 @@
 // Command nullfanout is the control for the $summary latency target in
-// scripts/bench.sh: an HTTP server that, for every request, makes the same
+// tools/perf/bench.sh: an HTTP server that, for every request, makes the same
 // backend calls a $summary makes — a chain of dependent calls (SCR's two)
 // and the others at once beside it — with the same kind of pooled HTTP
 // client, reads every body, and answers 200 with an empty JSON object. It
@@ -10,7 +10,7 @@
 //
 //	nullfanout -addr 127.0.0.1:0 -ready /tmp/nf.addr -chain URL1,URL2 -H 'Name: value' URL…
 //
-// Only loopback URLs are accepted (internal/loadtarget, as cmd/loadgen);
+// Only loopback URLs are accepted (tools/perf/loadtarget, as tools/perf/loadgen);
 // it exits after -lifetime.
 package main
 
@@ -28,7 +28,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/carerecords/fhir-facade/internal/loadtarget"
+	"github.com/carerecords/fhir-facade/tools/perf/loadtarget"
 )
 
 type headers []string

@@ -1,5 +1,5 @@
 // Command perfsim runs every backend simulator on free loopback ports for
-// the load script (scripts/bench.sh), with a small control endpoint to give
+// the load script (tools/perf/bench.sh), with a small control endpoint to give
 // all of them a latency while it runs. It writes the facade's backend
 // configuration (PDS_BASE_URL, PDS_TOKEN, … for every backend) to -env, as
 // shell assignments, and exits on SIGINT/SIGTERM or after -lifetime, so a
@@ -24,15 +24,15 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/carerecords/fhir-facade/backends/sandbox"
-	"github.com/carerecords/fhir-facade/backends/sandbox/cpis"
-	"github.com/carerecords/fhir-facade/backends/sandbox/fgm"
-	"github.com/carerecords/fhir-facade/backends/sandbox/immunisation"
-	"github.com/carerecords/fhir-facade/backends/sandbox/nrl"
-	"github.com/carerecords/fhir-facade/backends/sandbox/ovm"
-	"github.com/carerecords/fhir-facade/backends/sandbox/pds"
-	"github.com/carerecords/fhir-facade/backends/sandbox/ra"
-	"github.com/carerecords/fhir-facade/backends/sandbox/scr"
+	"github.com/carerecords/fhir-facade/sandbox"
+	"github.com/carerecords/fhir-facade/sandbox/cpis"
+	"github.com/carerecords/fhir-facade/sandbox/fgm"
+	"github.com/carerecords/fhir-facade/sandbox/immunisation"
+	"github.com/carerecords/fhir-facade/sandbox/nrl"
+	"github.com/carerecords/fhir-facade/sandbox/ovm"
+	"github.com/carerecords/fhir-facade/sandbox/pds"
+	"github.com/carerecords/fhir-facade/sandbox/ra"
+	"github.com/carerecords/fhir-facade/sandbox/scr"
 )
 
 func main() {

@@ -1,7 +1,7 @@
 // Command pproffacade is cmd/facade with the Go profiler: the same
 // configuration (app.FromEnv, the same flags), the same app.New, plus
 // net/http/pprof on a second loopback listener, for profiling the facade
-// under load (scripts/bench.sh). It is a measuring instrument, never a way
+// under load (tools/perf/bench.sh). It is a measuring instrument, never a way
 // to run the facade: the profiler listens only on loopback and the process
 // exits after -lifetime.
 //
