@@ -6,32 +6,53 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/carerecords/fhir-facade/backends/internal/recorded"
 	"github.com/carerecords/fhir-facade/backends/nrl"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	sandboxnrl "github.com/carerecords/fhir-facade/sandbox/nrl"
 )
 
-var (
-	simOnce sync.Once
-	sim     *sandboxnrl.Simulator
-	simURL  string
+// Paths and patients of the simulator the cassettes were recorded from
+// (sandbox/nrl, see testdata/SOURCES.md).
+const (
+	basePath = "/record-locator/consumer/FHIR/R4"
+	sspPath  = "/ssp"
+	// edgeCase has 24 pointers, more than a page, among them the three below.
+	edgeCase        = "9990000042"
+	largeDocument   = "Y05868-3000000011" // a scanned record of largeSize bytes
+	largeSize       = 5 << 20
+	holderDown      = "Y05868-3000000028"
+	missingDocument = "Y05868-3000000035"
 )
 
-// simulator is one shared NRL simulator (default population, token required).
-func simulator(t *testing.T) (*sandboxnrl.Simulator, string) {
+// keep is what a recorded NRL or SSP request must carry besides its
+// method, URL and body.
+var keep = map[string]string{
+	"Authorization": "", "Accept": "", "NHSD-End-User-Organisation-ODS": "", "X-Request-ID": recorded.AnyValue,
+	"Ssp-From": "", "Ssp-To": "", "Ssp-InteractionID": "", "Ssp-TraceID": recorded.AnyValue,
+}
+
+// replay serves the cassette testdata/<name>.json, recorded from the
+// simulator, and returns the server's URL.
+func replay(t *testing.T, name string) string {
 	t.Helper()
-	simOnce.Do(func() {
-		sim = sandboxnrl.New(sandboxnrl.Options{})
-		simURL = httptest.NewServer(sim).URL
-	})
-	return sim, simURL
+	return recorded.Server(t, filepath.Join("testdata", name+".json"), keep).URL
+}
+
+// cassette is what testdata/<name>.json holds; nothing while it is being
+// recorded.
+func cassette(t *testing.T, name string) []recorded.Exchange {
+	t.Helper()
+	if recorded.Recording() {
+		return nil
+	}
+	return recorded.Load(t, filepath.Join("testdata", name+".json"))
 }
 
 func newClient(t *testing.T, baseURL string, opts nrl.Options) *nrl.Client {
@@ -41,12 +62,6 @@ func newClient(t *testing.T, baseURL string, opts nrl.Options) *nrl.Client {
 		t.Fatal(err)
 	}
 	return nrl.New(up, opts)
-}
-
-func simClient(t *testing.T, opts nrl.Options) *nrl.Client {
-	t.Helper()
-	_, u := simulator(t)
-	return newClient(t, u+sandboxnrl.BasePath, opts)
 }
 
 func ids(t *testing.T, entries []json.RawMessage) []string {
@@ -64,9 +79,10 @@ func ids(t *testing.T, entries []json.RawMessage) []string {
 	return out
 }
 
-// Contract tests: the client against the simulator.
+// Contract tests: the client against what the simulator answered it.
 
 func TestSearchAgainstTheSimulator(t *testing.T) {
+	srv := replay(t, "search")
 	tests := []struct {
 		name string
 		opts nrl.Options
@@ -81,7 +97,7 @@ func TestSearchAgainstTheSimulator(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := simClient(t, tc.opts)
+			c := newClient(t, srv+basePath, tc.opts)
 			res, err := c.SearchAll(context.Background(), tc.q)
 			if err != nil {
 				t.Fatal(err)
@@ -98,10 +114,31 @@ func TestSearchAgainstTheSimulator(t *testing.T) {
 }
 
 func TestSearchAllFollowsPages(t *testing.T) {
-	s, _ := simulator(t)
-	want := s.Pointers(sandboxnrl.EdgeCaseNHSNumber)
-	c := simClient(t, nrl.Options{})
-	res, err := c.SearchAll(context.Background(), nrl.Query{NHSNumber: sandboxnrl.EdgeCaseNHSNumber})
+	srv := replay(t, "pages")
+	// The pointers the simulator held, in its order: its two pages' entries
+	// (the cassette asks for the first page again, for MaxPages 1).
+	var want []string
+	seen := map[string]bool{}
+	for _, x := range cassette(t, "pages") {
+		if seen[x.Request.URI] {
+			continue
+		}
+		seen[x.Request.URI] = true
+		var b struct {
+			Entry []struct{ Resource json.RawMessage }
+		}
+		if err := json.Unmarshal(x.Response.JSON, &b); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range b.Entry {
+			want = append(want, ids(t, []json.RawMessage{e.Resource})...)
+		}
+	}
+	if len(want) != 24 && !recorded.Recording() {
+		t.Fatalf("the cassette holds %d pointers, want the edge case's 24", len(want))
+	}
+	c := newClient(t, srv+basePath, nrl.Options{})
+	res, err := c.SearchAll(context.Background(), nrl.Query{NHSNumber: edgeCase})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,8 +150,8 @@ func TestSearchAllFollowsPages(t *testing.T) {
 		t.Errorf("%d pages, %v (total %d), want %v", len(res.Pages), got, res.Total, want)
 	}
 
-	one := simClient(t, nrl.Options{MaxPages: 1})
-	res, err = one.SearchAll(context.Background(), nrl.Query{NHSNumber: sandboxnrl.EdgeCaseNHSNumber})
+	one := newClient(t, srv+basePath, nrl.Options{MaxPages: 1})
+	res, err = one.SearchAll(context.Background(), nrl.Query{NHSNumber: edgeCase})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +161,7 @@ func TestSearchAllFollowsPages(t *testing.T) {
 }
 
 func TestReadAgainstTheSimulator(t *testing.T) {
-	c := simClient(t, nrl.Options{})
+	c := newClient(t, replay(t, "read")+basePath, nrl.Options{})
 	body, err := c.Read(context.Background(), "Y05868-1234567892")
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +172,7 @@ func TestReadAgainstTheSimulator(t *testing.T) {
 }
 
 func TestErrorsAgainstTheSimulator(t *testing.T) {
+	srv := replay(t, "errors")
 	tests := []struct {
 		name     string
 		opts     nrl.Options
@@ -165,7 +203,7 @@ func TestErrorsAgainstTheSimulator(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.do(simClient(t, tc.opts))
+			err := tc.do(newClient(t, srv+basePath, tc.opts))
 			e := fhirerr.As(err)
 			if e == nil || e.Category != tc.category || e.Details == nil || e.Details.Code != tc.code || e.Details.System != nrl.ErrorSystem || e.Expression != tc.expr {
 				t.Fatalf("err = %#v, want category %d code %s expression %q", e, tc.category, tc.code, tc.expr)
@@ -204,7 +242,7 @@ func newFake(t *testing.T, status int, ctype, body string, hdr http.Header) *fak
 
 func TestSearchSendsNRLsQuery(t *testing.T) {
 	f := newFake(t, 200, "application/fhir+json", `{"resourceType":"Bundle","type":"searchset","total":0}`, nil)
-	c := newClient(t, f.URL+sandboxnrl.BasePath, nrl.Options{ODSCode: "A12345"})
+	c := newClient(t, f.URL+basePath, nrl.Options{ODSCode: "A12345"})
 	_, err := c.Search(context.Background(), nrl.Query{NHSNumber: "9000000009", Type: "http://snomed.info/sct|736253002", Custodian: "Y05868"}, "tok")
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +262,7 @@ func TestSearchSendsNRLsQuery(t *testing.T) {
 	if r.Header.Get("NHSD-End-User-Organisation-ODS") != "A12345" || r.Header.Get("X-Request-ID") == "" || r.Header.Get("Authorization") != "Bearer t" {
 		t.Errorf("headers %v", r.Header)
 	}
-	if r.URL.Path != sandboxnrl.BasePath+"/DocumentReference" {
+	if r.URL.Path != basePath+"/DocumentReference" {
 		t.Errorf("path %s", r.URL.Path)
 	}
 }

@@ -1,20 +1,24 @@
 package nrl_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/carerecords/fhir-facade/backends/internal/recorded"
 	"github.com/carerecords/fhir-facade/backends/nrl"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	sandboxnrl "github.com/carerecords/fhir-facade/sandbox/nrl"
 )
 
 func newFetcher(t *testing.T, sspBase string, opts nrl.FetcherOptions) *nrl.Fetcher {
@@ -31,10 +35,10 @@ func newFetcher(t *testing.T, sspBase string, opts nrl.FetcherOptions) *nrl.Fetc
 	return f
 }
 
-// target reads pointer id from the simulator and returns its content[i].
-func target(t *testing.T, id string, i int) nrl.Target {
+// target reads pointer id from the server at srv and returns its content[i].
+func target(t *testing.T, srv, id string, i int) nrl.Target {
 	t.Helper()
-	body, err := simClient(t, nrl.Options{}).Read(context.Background(), id)
+	body, err := newClient(t, srv+basePath, nrl.Options{}).Read(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,13 +67,29 @@ func target(t *testing.T, id string, i int) nrl.Target {
 	return tg
 }
 
-func simFetcher(t *testing.T, opts nrl.FetcherOptions) *nrl.Fetcher {
+// documentServer answers pointer reads and SSP document requests as the
+// simulator did (testdata/fetch.json), but for the large scanned record,
+// made here rather than kept as 5 MB of data: a PDF of largeSize bytes,
+// as the simulator serves it.
+func documentServer(t *testing.T) string {
 	t.Helper()
-	_, u := simulator(t)
-	return newFetcher(t, u+sandboxnrl.SSPPath, opts)
+	large := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte{'0'}, largeSize-9)...)
+	replayed := recorded.Handler(t, filepath.Join("testdata", "fetch.json"), keep)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, sspPath+"/") || !strings.Contains(r.URL.Path, "3000000011") {
+			replayed.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/pdf")
+		w.Header().Set("Content-Length", strconv.Itoa(len(large)))
+		_, _ = w.Write(large)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func TestFetchFromTheSimulator(t *testing.T) {
+	srv := documentServer(t)
 	tests := []struct {
 		name     string
 		id       string
@@ -85,21 +105,21 @@ func TestFetchFromTheSimulator(t *testing.T) {
 		{name: "structured end of life summary", id: "Y07213-1000000107", ctype: "application/fhir+json", prefix: "{"},
 		{name: "its PDF rendering", id: "Y07213-1000000107", index: 1, ctype: "application/pdf", prefix: "%PDF-"},
 		{name: "sandbox example without a holder ASID", id: "Y05868-1234567892", ctype: "application/pdf", prefix: "%PDF-"},
-		{name: "large scanned record", id: sandboxnrl.LargeDocumentPointerID, ctype: "application/pdf", prefix: "%PDF-", minSize: sandboxnrl.LargeDocumentSize - 1024},
-		{name: "holder down", id: sandboxnrl.HolderDownPointerID, category: fhirerr.BadGateway},
-		{name: "document gone", id: sandboxnrl.MissingDocumentPointerID, category: fhirerr.NotFound},
+		{name: "large scanned record", id: largeDocument, ctype: "application/pdf", prefix: "%PDF-", minSize: largeSize - 1024},
+		{name: "holder down", id: holderDown, category: fhirerr.BadGateway},
+		{name: "document gone", id: missingDocument, category: fhirerr.NotFound},
 		{name: "another content type than declared", id: "Y05868-1000000091", modify: func(tg *nrl.Target) { tg.ContentType = "text/html" }, category: fhirerr.BadGateway},
 		{name: "declared type with parameters and case", id: "Y05868-1000000091", modify: func(tg *nrl.Target) { tg.ContentType = "Application/PDF; q=1" }, ctype: "Application/PDF; q=1", prefix: "%PDF-"},
-		{name: "larger than allowed", id: sandboxnrl.LargeDocumentPointerID, opts: nrl.FetcherOptions{MaxSize: 1 << 20}, category: fhirerr.BadGateway},
+		{name: "larger than allowed", id: largeDocument, opts: nrl.FetcherOptions{MaxSize: 1 << 20}, category: fhirerr.BadGateway},
 		{name: "wrong holder ASID", id: "Y05868-1000000091", modify: func(tg *nrl.Target) { tg.HolderASID = "000000000000" }, category: fhirerr.Forbidden},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tg := target(t, tc.id, tc.index)
+			tg := target(t, srv, tc.id, tc.index)
 			if tc.modify != nil {
 				tc.modify(&tg)
 			}
-			doc, err := simFetcher(t, tc.opts).Fetch(context.Background(), tg)
+			doc, err := newFetcher(t, srv+sspPath, tc.opts).Fetch(context.Background(), tg)
 			if tc.category != 0 {
 				if fhirerr.CategoryOf(err) != tc.category {
 					t.Fatalf("err = %v, want category %d", err, tc.category)
@@ -126,12 +146,20 @@ func TestFetchFromTheSimulator(t *testing.T) {
 	}
 }
 
+// TestFetchTimeout: a proxy that sends no headers for 2 s (the simulator's
+// Delay fault) is given up on after HeaderTimeout.
 func TestFetchTimeout(t *testing.T) {
-	s := sandboxnrl.New(sandboxnrl.Options{Open: true})
-	srv := newServer(t, s)
-	s.SetFault(&sandboxnrl.Fault{Delay: 2 * time.Second, PathPrefix: sandboxnrl.SSPPath})
-	f := newFetcher(t, srv+sandboxnrl.SSPPath, nrl.FetcherOptions{HeaderTimeout: 100 * time.Millisecond})
-	_, err := f.Fetch(context.Background(), nrl.Target{URL: srv + sandboxnrl.SSPPath + "/" + url.QueryEscape("https://docs.y05868.example.nhs.uk/mhcp/1000000091.pdf"), ContentType: "application/pdf"})
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "application/pdf")
+		_, _ = w.Write([]byte("%PDF-1.4"))
+	}))
+	f := newFetcher(t, srv+sspPath, nrl.FetcherOptions{HeaderTimeout: 100 * time.Millisecond})
+	_, err := f.Fetch(context.Background(), nrl.Target{URL: srv + sspPath + "/" + url.QueryEscape("https://docs.y05868.example.nhs.uk/mhcp/1000000091.pdf"), ContentType: "application/pdf"})
 	if e := fhirerr.As(err); e == nil || e.Category != fhirerr.Timeout || !strings.Contains(e.Message, "did not answer in time") {
 		t.Fatalf("err = %v, want Timeout", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/carerecords/fhir-facade/backends/nrl"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	sandboxnrl "github.com/carerecords/fhir-facade/sandbox/nrl"
 )
 
 // A holder (or the proxy) answering a document request with a redirect
@@ -88,8 +87,8 @@ func TestClientRefusesRedirects(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			elsewhere := newFake(t, 200, "application/fhir+json", `{"resourceType":"Bundle","type":"searchset","total":0}`, nil)
-			f := newFake(t, http.StatusFound, "text/html", "", http.Header{"Location": {elsewhere.URL + sandboxnrl.BasePath + "/DocumentReference"}})
-			err := tc.call(newClient(t, f.URL+sandboxnrl.BasePath, nrl.Options{ODSCode: "A12345"}))
+			f := newFake(t, http.StatusFound, "text/html", "", http.Header{"Location": {elsewhere.URL + basePath + "/DocumentReference"}})
+			err := tc.call(newClient(t, f.URL+basePath, nrl.Options{ODSCode: "A12345"}))
 			if elsewhere.hits.Load() != 0 || f.hits.Load() != 1 {
 				t.Fatalf("the redirect was followed: %d requests elsewhere, %d to NRL", elsewhere.hits.Load(), f.hits.Load())
 			}
