@@ -2,6 +2,7 @@ package upstream_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,4 +40,46 @@ func BenchmarkCachedGet(b *testing.B) {
 			}
 		}
 	})
+}
+
+// roundTripFunc answers a request without a network.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// BenchmarkPolicy is the resilience policy's share of an uncached call
+// (breaker, rate limit, bulkhead, retry bookkeeping) over an in-memory
+// transport, with and without a rate limit high enough never to wait.
+func BenchmarkPolicy(b *testing.B) {
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/fhir+json"}},
+			Body: io.NopCloser(strings.NewReader(`{}`)), ContentLength: 2, Request: r}, nil
+	})
+	for _, bc := range []struct {
+		name string
+		cfg  upstream.Config
+	}{
+		{"unlimited", upstream.Config{}},
+		{"rate-limited", upstream.Config{RateLimit: 1e9, RateBurst: 1 << 20}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := bc.cfg
+			cfg.Name, cfg.BaseURL, cfg.Transport = "pds", "http://backend.invalid"+basePath, rt
+			c, err := upstream.New(cfg, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			req := upstream.Request{Method: http.MethodGet, Path: testPath, Op: "read"}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.Do(context.Background(), req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }

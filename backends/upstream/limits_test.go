@@ -218,3 +218,28 @@ func TestRateLimitRefills(t *testing.T) {
 		t.Errorf("waits %v, %d calls; want none and 4", clk.Slept(), srv.count())
 	}
 }
+
+// A caller that gives up while waiting for its token gives it back: the
+// next caller waits as if it had never asked.
+func TestRateLimitGiveBack(t *testing.T) {
+	srv := newScripted(t, always(http.StatusOK))
+	c := newClient(t, srv.URL, upstream.Config{RateLimit: 1}, nil)
+	clk := useFakeClock(c)
+	if _, err := c.Do(context.Background(), upstream.Request{Method: http.MethodGet, Path: testPath}); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Do(cancelled, upstream.Request{Method: http.MethodGet, Path: testPath}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled while waiting: %v, want a cancellation", err)
+	}
+	if _, err := c.Do(context.Background(), upstream.Request{Method: http.MethodGet, Path: testPath}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := clk.Slept(), []time.Duration{time.Second}; !slices.Equal(got, want) {
+		t.Errorf("waits %v, want %v (the cancelled caller's token given back)", got, want)
+	}
+	if srv.count() != 2 {
+		t.Errorf("%d calls reached the backend, want 2", srv.count())
+	}
+}

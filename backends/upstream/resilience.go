@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 )
 
@@ -186,47 +188,22 @@ func (b *breaker) done(now time.Time, probe bool, o outcome) {
 	}
 }
 
-// limiter is a token bucket: rate tokens a second, at most burst banked.
-// Tokens may go negative: each one owed is a caller already waiting.
-type limiter struct {
-	rate  float64
-	burst float64
-
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(rate float64, burst int, now time.Time) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
-}
-
-// reserve takes a token, returning how long the caller must wait before
-// using it. When that is longer than maxWait it takes nothing and ok is
-// false.
-func (l *limiter) reserve(now time.Time, maxWait time.Duration) (wait time.Duration, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.After(l.last) {
-		l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-		l.last = now
+// reserve takes a token from the rate limiter, returning how long the
+// caller must wait before using it, and the reservation to cancel should it
+// give up waiting (nil when a token was there at once). When the wait is
+// longer than ctx allows (or Timeout), it takes nothing and ok is false.
+// Times are the client's clock, so that tests can move it.
+func (c *Client) reserve(ctx context.Context) (r *rate.Reservation, wait time.Duration, ok bool) {
+	now := c.now()
+	if c.limiter.AllowN(now, 1) {
+		return nil, 0, true // the common case, without a Reservation to allocate
 	}
-	left := l.tokens - 1
-	if left < 0 {
-		wait = time.Duration(-left / l.rate * float64(time.Second))
+	r = c.limiter.ReserveN(now, 1)
+	if wait = r.DelayFrom(now); wait > c.budget(ctx) {
+		r.CancelAt(now)
+		return nil, wait, false
 	}
-	if wait > maxWait {
-		return wait, false
-	}
-	l.tokens = left
-	return wait, true
-}
-
-// unreserve gives back a token the caller will not use.
-func (l *limiter) unreserve() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.tokens = min(l.burst, l.tokens+1)
+	return r, wait, true
 }
 
 // ticket is a call's admission: its breaker probe flag and bulkhead slot.
@@ -251,7 +228,7 @@ func (c *Client) admit(ctx context.Context) (ticket, error) {
 		t.probe = probe
 	}
 	if c.limiter != nil {
-		wait, ok := c.limiter.reserve(c.now(), c.budget(ctx))
+		r, wait, ok := c.reserve(ctx)
 		if !ok {
 			c.finish(t, neutral)
 			c.metrics.rejected(c.cfg.Name, "rate_limit")
@@ -260,7 +237,7 @@ func (c *Client) admit(ctx context.Context) (ticket, error) {
 		}
 		if wait > 0 {
 			if err := c.sleep(ctx, wait); err != nil {
-				c.limiter.unreserve()
+				r.CancelAt(c.now())
 				c.finish(t, neutral)
 				return t, c.contextError(ctx, err)
 			}

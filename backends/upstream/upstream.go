@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/carerecords/fhir-facade/backends/upstream/cache"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
@@ -113,7 +114,7 @@ type Client struct {
 	created time.Time
 
 	breaker *breaker      // nil when disabled
-	limiter *limiter      // nil when unlimited
+	limiter *rate.Limiter // nil when unlimited
 	slots   chan struct{} // the bulkhead; nil when unbounded
 
 	store    *cache.Cache // nil when not caching
@@ -174,7 +175,7 @@ func New(cfg Config, m *Metrics) (*Client, error) {
 		c.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, c.created)
 	}
 	if cfg.RateLimit > 0 {
-		c.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, c.created)
+		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
 	if cfg.MaxConcurrent > 0 {
 		c.slots = make(chan struct{}, cfg.MaxConcurrent)

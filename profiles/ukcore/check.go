@@ -2,10 +2,13 @@ package ukcore
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/carerecords/fhir-facade/profiles/extensions"
 )
 
 // run validates one resource against one profile and collects the findings.
@@ -344,12 +347,28 @@ func (r *registry) extensions(val any, path string, rep *Report, top *profile) {
 				continue // another resource: checked on its own
 			}
 			if k == "extension" || k == "modifierExtension" {
+				count := map[string]int{}
 				for i, item := range list(x[k]) {
 					p := fmt.Sprintf("%s[%d]", child, i)
 					m, _ := item.(map[string]any)
 					url, _ := m["url"].(string)
+					if id, ok := extensions.ID(url); ok && r.profiles[url] == nil {
+						// A facade extension under a deployment's base:
+						// its definition is embedded under the placeholder.
+						m = maps.Clone(m)
+						url = extensions.Prefix + id
+						m["url"] = url
+					}
 					if ext := r.profiles[url]; ext != nil && ext.typ == "Extension" {
+						// The definition's max bounds its repeats on one element.
+						if count[url]++; ext.root.max >= 0 && count[url] == ext.root.max+1 {
+							rep.Issues = append(rep.Issues, Issue{Profile: url, Path: p, Rule: "cardinality", Severity: "error",
+								Message: fmt.Sprintf("%s repeats on %s: at most %d", url, child, ext.root.max)})
+						}
 						(&run{reg: r, prof: ext, rep: rep}).element(ext.root, m, nil, p, "Extension")
+					} else if strings.HasPrefix(url, extensions.Prefix) {
+						rep.Issues = append(rep.Issues, Issue{Profile: top.url, Path: p + ".url", Rule: "extension definition", Severity: "error",
+							Message: url + " names a facade extension that is not published (profiles/extensions)"})
 					} else if strings.HasPrefix(url, "https://fhir.hl7.org.uk/StructureDefinition/") {
 						u := Unchecked{Profile: top.url, Path: p, Rule: "extension definition",
 							Reason: url + " is not embedded (only its cardinality and the R4 Extension rules are checked)"}

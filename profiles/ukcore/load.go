@@ -9,6 +9,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/carerecords/fhir-facade/profiles/extensions"
 )
 
 //go:embed definitions
@@ -377,5 +379,20 @@ func readDefinitions() (sds []*rawSD, terms *terminology, err error) {
 		}
 		return nil
 	})
-	return sds, terms, err
+	if err != nil {
+		return nil, nil, err
+	}
+	// The facade's own extensions, checked like UK Core's (profiles/extensions).
+	if err := extensions.Err(); err != nil {
+		return nil, nil, err
+	}
+	for _, id := range extensions.IDs() {
+		b, _ := extensions.Definition(id)
+		sd, err := parseJSONSD(b)
+		if err != nil {
+			return nil, nil, fmt.Errorf("extension %s: %w", id, err)
+		}
+		sds = append(sds, sd)
+	}
+	return sds, terms, nil
 }

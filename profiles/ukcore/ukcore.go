@@ -27,8 +27,10 @@
 //     from the embedded ValueSets and CodeSystems;
 //   - every extension whose StructureDefinition is embedded (UK Core's NHS
 //     number verification status and OVM charging category, HL7's patient and
-//     organization extensions UK Core names), wherever it sits, against that
-//     definition;
+//     organization extensions UK Core names, and the facade's own from
+//     package extensions, under any deployment's base), wherever it sits,
+//     against that definition, and its repeats against the definition's
+//     max; a facade extension that is not published is an error;
 //   - invariants: the differentials' own (UK Core's ukcore-imm-001) by hand,
 //     and R4's ext-1.
 //
