@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/carerecords/fhir-facade/backends/internal/recorded"
 	"github.com/carerecords/fhir-facade/backends/pds"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	sandboxpds "github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 // createRequest is a PatientCreateRequest (synthetic data).
@@ -29,13 +29,17 @@ func createRequest(family, postcode string) json.RawMessage {
 	return b
 }
 
-// TestCreateAgainstSimulator runs Create against the PDS simulator: 201
-// with the allocated number and version, duplicates as a Conflict, PDS's
-// validation errors as Invalid/Required.
+// firstAllocated is the first NHS number a fresh simulator allocates
+// (sandbox/pds FirstAllocatedNHSNumber), as recorded in testdata/create.json.
+const firstAllocated = "5182663366"
+
+// TestCreateAgainstSimulator runs Create against what the PDS simulator
+// answered it (testdata/create.json): 201 with the allocated number and
+// version, duplicates as a Conflict, PDS's validation errors as
+// Invalid/Required.
 func TestCreateAgainstSimulator(t *testing.T) {
-	srv := httptest.NewServer(sandboxpds.New(sandboxpds.Options{}))
-	t.Cleanup(srv.Close)
-	up, err := upstream.New(upstream.Config{Name: pds.Name, BaseURL: srv.URL + sandboxpds.BasePath, Token: "t", Timeout: 5 * time.Second}, nil)
+	srv := recorded.Server(t, filepath.Join("testdata", "create.json"), map[string]string{"Authorization": "", "X-Request-ID": recorded.AnyValue})
+	up, err := upstream.New(upstream.Config{Name: pds.Name, BaseURL: srv.URL + basePath, Token: "t", Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +52,7 @@ func TestCreateAgainstSimulator(t *testing.T) {
 	}
 	var p struct{ ID string }
 	_ = json.Unmarshal(got.Body, &p)
-	if p.ID != sandboxpds.FirstAllocatedNHSNumber || got.Version != "1" {
+	if p.ID != firstAllocated || got.Version != "1" {
 		t.Fatalf("created %q version %q", p.ID, got.Version)
 	}
 

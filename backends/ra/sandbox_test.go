@@ -2,24 +2,29 @@ package ra_test
 
 import (
 	"context"
-	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/carerecords/fhir-facade/backends/internal/recorded"
 	"github.com/carerecords/fhir-facade/backends/ra"
 	"github.com/carerecords/fhir-facade/backends/upstream"
-	sandboxra "github.com/carerecords/fhir-facade/sandbox/ra"
 )
+
+// sandboxNHSNumber is the public sandbox's patient (sandbox/ra
+// SandboxNHSNumber).
+const sandboxNHSNumber = "5900026175"
 
 // TestAgainstTheSandboxRules: with no role configured, the client still
 // speaks what RA's sandbox proxy requires (X-Request-ID and
 // NHSD-Session-URID on every request, Content-Type application/fhir+json on
-// writes), so the simulator, which applies those rules, answers it; and the
-// sandbox's PATIENT_NOT_FOUND, sent as application/json, reads as no record.
+// writes), so the simulator, which applies those rules, answered it
+// (testdata/sandbox.json: the cassette holds only requests that carried
+// them); and the sandbox's PATIENT_NOT_FOUND, sent as application/json,
+// reads as no record.
 func TestAgainstTheSandboxRules(t *testing.T) {
-	ts := httptest.NewServer(sandboxra.New(sandboxra.Options{Open: true}))
-	t.Cleanup(ts.Close)
-	up, err := upstream.New(upstream.Config{Name: ra.Name, BaseURL: ts.URL + sandboxra.BasePath, Timeout: 5 * time.Second}, nil)
+	ts := recorded.Server(t, filepath.Join("testdata", "sandbox.json"), map[string]string{"X-Request-ID": recorded.AnyValue, "NHSD-Session-URID": recorded.AnyValue})
+	up, err := upstream.New(upstream.Config{Name: ra.Name, BaseURL: ts.URL + basePath, Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +34,7 @@ func TestAgainstTheSandboxRules(t *testing.T) {
 		flags     int
 		consent   bool
 	}{
-		{name: "the sandbox's patient", nhs: sandboxra.SandboxNHSNumber, flags: 1, consent: true},
+		{name: "the sandbox's patient", nhs: sandboxNHSNumber, flags: 1, consent: true},
 		{name: "no record", nhs: "9111231130"},
 	}
 	for _, tt := range tests {

@@ -265,12 +265,16 @@ func recorder(t testing.TB, path string, keep map[string]string) http.Handler {
 	t.Cleanup(func() {
 		mu.Lock()
 		defer mu.Unlock()
-		b, err := json.MarshalIndent(xs, "", "  ")
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // keep a URI's & readable
+		enc.SetIndent("", "  ")
+		err := enc.Encode(xs)
 		if err == nil {
 			err = os.MkdirAll(filepath.Dir(path), 0o755)
 		}
 		if err == nil {
-			err = os.WriteFile(path, append(b, '\n'), 0o644)
+			err = os.WriteFile(path, b.Bytes(), 0o644)
 		}
 		if err != nil {
 			t.Errorf("recording %s: %v", path, err)
