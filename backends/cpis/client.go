@@ -14,7 +14,6 @@ package cpis
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
@@ -75,40 +73,14 @@ func (c *Client) CareTeams(ctx context.Context, nhs string) ([]json.RawMessage, 
 	h := http.Header{}
 	h.Set("TraceID", uuid.NewString())
 	h.Set("IsUnscheduledAccessEvent", strconv.FormatBool(c.unscheduled(ctx)))
-	res, err := c.up.Do(ctx, upstream.Request{
+	// A searchset that cannot be the whole of what CP-IS holds for the
+	// patient is an error, lest their plans vanish without a word; an empty
+	// one is a patient without a plan.
+	return c.up.SearchBundle(ctx, upstream.Request{
 		Method: http.MethodGet, Path: "/CareTeam",
 		Query:  url.Values{"patient:identifier": {nhsnumber.System + "|" + nhs}},
 		Header: h, Op: "search-careteam",
-	})
-	if err != nil {
-		return nil, err
-	}
-	if res.Status != http.StatusOK {
-		return nil, errorFrom(res)
-	}
-	if !res.IsJSON() {
-		return nil, answerError("an unexpected", nil)
-	}
-	return matches(res.Body)
-}
-
-// matches reads a searchset answer: the resource of every entry, or an
-// error when the answer cannot be the whole of what CP-IS holds for the
-// patient (fhirjson.WholeSearchset), lest its plans vanish without a word.
-// A searchset with no entry and no total, or total 0, is a patient without
-// a plan.
-func matches(body []byte) ([]json.RawMessage, error) {
-	rs, err := fhirjson.WholeSearchset(body)
-	if se := (*fhirjson.SearchsetError)(nil); errors.As(err, &se) {
-		return nil, answerError(se.Kind, se.Err)
-	}
-	return rs, err
-}
-
-// answerError is a 200 answer the client cannot take as the patient's
-// plans: kind says how ("an empty", "a truncated" …), with no patient data.
-func answerError(kind string, err error) error {
-	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the cpis service sent " + kind + " response", Err: err}
+	}, upstream.Searchset{Failed: errorFrom})
 }
 
 // errorFrom maps a failed CP-IS answer to a categorised error (BACKENDS.md

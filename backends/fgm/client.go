@@ -8,7 +8,6 @@ package fgm
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 
@@ -16,7 +15,6 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
@@ -42,40 +40,14 @@ func (c *Client) Flags(ctx context.Context, nhs string) ([]json.RawMessage, erro
 	}
 	h := http.Header{}
 	h.Set("TraceID", uuid.NewString())
-	res, err := c.up.Do(ctx, upstream.Request{
+	// A searchset that cannot be the whole of what FGM-IS holds for the
+	// patient is an error, lest their flags vanish without a word; an empty
+	// one is a patient without a flag.
+	return c.up.SearchBundle(ctx, upstream.Request{
 		Method: http.MethodGet, Path: "/Flag",
 		Query:  url.Values{"patient:identifier": {nhsnumber.System + "|" + nhs}},
 		Header: h, Op: "search-flag",
-	})
-	if err != nil {
-		return nil, err
-	}
-	if res.Status != http.StatusOK {
-		return nil, errorFrom(res)
-	}
-	if !res.IsJSON() {
-		return nil, answerError("an unexpected", nil)
-	}
-	return matches(res.Body)
-}
-
-// matches reads a searchset answer: the resource of every entry, or an
-// error when the answer cannot be the whole of what FGM-IS holds for the
-// patient (fhirjson.WholeSearchset), lest its flags vanish without a word.
-// A searchset with no entry and no total, or total 0, is a patient without
-// a flag.
-func matches(body []byte) ([]json.RawMessage, error) {
-	rs, err := fhirjson.WholeSearchset(body)
-	if se := (*fhirjson.SearchsetError)(nil); errors.As(err, &se) {
-		return nil, answerError(se.Kind, se.Err)
-	}
-	return rs, err
-}
-
-// answerError is a 200 answer the client cannot take as the patient's
-// flags: kind says how ("an empty", "a truncated" …), with no patient data.
-func answerError(kind string, err error) error {
-	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the fgm service sent " + kind + " response", Err: err}
+	}, upstream.Searchset{Failed: errorFrom})
 }
 
 // errorFrom maps a failed FGM-IS answer to a categorised error (BACKENDS.md

@@ -8,13 +8,11 @@ package ra
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
 
@@ -74,32 +72,15 @@ func (c *Client) search(ctx context.Context, path, nhs string, q url.Values, op 
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Backend: Name, Message: "not a valid NHS number"}
 	}
 	q.Set("patient", nhs)
-	res, err := c.up.Do(ctx, upstream.Request{Method: http.MethodGet, Path: path, Query: q, Header: c.header(), Op: op})
-	if err != nil {
-		return nil, err
-	}
-	if res.Status == http.StatusNotFound && noRecord(res.Body) {
-		return nil, nil
-	}
-	if res.Status != http.StatusOK {
-		return nil, errorFrom(res, false)
-	}
-	if !res.IsJSON() {
-		return nil, badPayload(op, nil)
-	}
-	return matches(res.Body, op)
-}
-
-// matches reads a searchset answer to op: the resource of every entry, or
-// an error when the answer cannot be the whole of what RA holds for the
-// patient (fhirjson.WholeSearchset), lest their adjustments vanish without
-// a word. A searchset with no entry and no total, or total 0, holds nothing.
-func matches(body []byte, op string) ([]json.RawMessage, error) {
-	rs, err := fhirjson.WholeSearchset(body)
-	if se := (*fhirjson.SearchsetError)(nil); errors.As(err, &se) {
-		return nil, answerError(op, se.Kind, se.Err)
-	}
-	return rs, err
+	// A searchset that cannot be the whole of what RA holds for the patient
+	// is an error, lest their adjustments vanish without a word.
+	return c.up.SearchBundle(ctx, upstream.Request{Method: http.MethodGet, Path: path, Query: q, Header: c.header(), Op: op},
+		upstream.Searchset{Answer: op, Failed: func(res *upstream.Response) error {
+			if res.Status == http.StatusNotFound && noRecord(res.Body) {
+				return nil // no RA record: nothing to find
+			}
+			return errorFrom(res, false)
+		}})
 }
 
 // noRecord reports whether a 404 body says the patient has no RA record
@@ -158,7 +139,7 @@ func (c *Client) write(ctx context.Context, method, path string, body []byte, ve
 		return nil, errorFrom(res, true)
 	}
 	if !res.IsJSON() || len(res.Body) == 0 {
-		return nil, badPayload(op, nil)
+		return nil, &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the ra service sent an unexpected " + op + " response"}
 	}
 	return &Written{Body: res.Body, Version: upstream.ETagVersion(res.Header.Get("ETag")), Location: res.Header.Get("Location")}, nil
 }
@@ -172,16 +153,6 @@ func (c *Client) header() http.Header {
 		urid = DefaultSessionURID
 	}
 	return http.Header{"Nhsd-Session-Urid": {urid}}
-}
-
-func badPayload(op string, err error) error {
-	return answerError(op, "an unexpected", err)
-}
-
-// answerError is an answer to op the client cannot take as it is: kind
-// says how ("an empty", "a truncated" …), with no patient data.
-func answerError(op, kind string, err error) error {
-	return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: Name, Message: "the ra service sent " + kind + " " + op + " response", Err: err}
 }
 
 // errorFrom maps a failed RA answer to a categorised error.
