@@ -4,20 +4,26 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/carerecords/fhir-facade/backends/bna"
+	"github.com/carerecords/fhir-facade/backends/internal/recorded"
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	sandboxbna "github.com/carerecords/fhir-facade/sandbox/bna"
-	"github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
-// bornAt is one birth time for the whole run: a retry must be the same
-// notification to the second.
-var bornAt = time.Now().Add(-time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+// bornAt is one birth time for every notification: a retry must be the
+// same notification to the second. The cassettes were recorded from a
+// simulator whose clock read an hour later (a birth must not be in the
+// future nor over a year old).
+const bornAt = "2025-06-30T10:00:00Z"
+
+// basePath is the simulator's (sandbox/bna BasePath).
+const basePath = "/birth-notifications/v1"
 
 // earlier is the instant ts (RFC 3339) less five minutes.
 func earlier(ts string) string {
@@ -35,20 +41,46 @@ func notification(order int) bna.Notification {
 	}
 }
 
-func setup(t *testing.T) (*bna.Client, *sandboxbna.Simulator) {
+func newClient(t *testing.T, srv string) *bna.Client {
 	t.Helper()
-	sim := sandboxbna.New(sandboxbna.Options{PDS: pds.New(pds.Options{})})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	up, err := upstream.New(upstream.Config{Name: bna.Name, BaseURL: srv.URL + sandboxbna.BasePath, Token: "t", Timeout: 5 * time.Second}, nil)
+	up, err := upstream.New(upstream.Config{Name: bna.Name, BaseURL: srv + basePath, Token: "t", Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bna.New(up), sim
+	return bna.New(up)
+}
+
+// setup is a client of the cassette testdata/<name>.json, recorded from the
+// simulator (sandbox/bna over a fresh PDS simulator). Its exchanges match
+// on the exact X-Request-ID: a retry answered from the cassette was sent
+// under the key of the notification it repeats, as the simulator needs to
+// answer it with the same baby rather than a second one.
+func setup(t *testing.T, name string) *bna.Client {
+	t.Helper()
+	srv := recorded.Server(t, filepath.Join("testdata", name+".json"), map[string]string{"Authorization": "", "X-Request-ID": ""})
+	return newClient(t, srv.URL)
+}
+
+// fakeBNA answers every request with status, header and body, as the
+// simulator's faults do, and counts the requests.
+func fakeBNA(t *testing.T, status int, header http.Header, body string) (*bna.Client, *atomic.Int32) {
+	t.Helper()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		for k, v := range header {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	return newClient(t, srv.URL), &hits
 }
 
 func TestNotify(t *testing.T) {
-	c, sim := setup(t)
+	c := setup(t, "notify")
 	ctx := upstream.WithCorrelationID(context.Background(), "0C8E6C6A-58C4-4D0B-9E33-6B0C5C1F2A11")
 	first, err := c.Notify(ctx, notification(1))
 	if err != nil {
@@ -68,8 +100,8 @@ func TestNotify(t *testing.T) {
 	if twin2, err := c.Notify(odd, notification(2)); err != nil || twin2.NHSNumber != twin.NHSNumber {
 		t.Fatalf("replay with a non-UUID id: %+v %v", twin2, err)
 	}
-	if sim.Notified() != 2 {
-		t.Fatalf("%d babies, want 2", sim.Notified())
+	if twin.NHSNumber == first.NHSNumber {
+		t.Fatalf("the twins share NHS number %s", first.NHSNumber)
 	}
 	// Another professional who sends the first caller's request id does not
 	// get the first caller's answer: for the same birth, a duplicate.
@@ -78,8 +110,8 @@ func TestNotify(t *testing.T) {
 	if got, err := c.Notify(ctx, other); fhirerr.CategoryOf(err) != fhirerr.Conflict {
 		t.Fatalf("same request id, another caller: %+v %v, want a conflict", got, err)
 	}
-	if sim.Notified() != 2 {
-		t.Fatalf("%d babies, want 2", sim.Notified())
+	if bna.IdempotencyKey(ctx, other.NotifiedBy) == bna.IdempotencyKey(ctx, notification(1).NotifiedBy) {
+		t.Fatal("another caller's request id keys the first caller's notification")
 	}
 
 	tests := []struct {
@@ -90,10 +122,10 @@ func TestNotify(t *testing.T) {
 		code     string
 		expr     string
 	}{
-		{name: "same birth, new request", ctx: context.Background(), n: notification(1), category: fhirerr.Conflict, code: "DUPLICATE_NOTIFICATION"},
-		{name: "unknown mother", ctx: context.Background(), n: func() bna.Notification { n := notification(1); n.MotherNHSNumber = "9111231130"; return n }(),
+		{name: "same birth, new request", ctx: upstream.WithCorrelationID(context.Background(), "new-request"), n: notification(1), category: fhirerr.Conflict, code: "DUPLICATE_NOTIFICATION"},
+		{name: "unknown mother", ctx: upstream.WithCorrelationID(context.Background(), "unknown-mother"), n: func() bna.Notification { n := notification(1); n.MotherNHSNumber = "9111231130"; return n }(),
 			category: fhirerr.NotFound, code: "MOTHER_NOT_FOUND"},
-		{name: "bad value", ctx: context.Background(), n: func() bna.Notification { n := notification(1); n.Baby.Sex = "x"; return n }(),
+		{name: "bad value", ctx: upstream.WithCorrelationID(context.Background(), "bad-value"), n: func() bna.Notification { n := notification(1); n.Baby.Sex = "x"; return n }(),
 			category: fhirerr.Invalid, code: "INVALID_VALUE", expr: "baby.sex"},
 		{name: "invalid mother, never sent", ctx: context.Background(), n: func() bna.Notification { n := notification(1); n.MotherNHSNumber = "9000000000"; return n }(),
 			category: fhirerr.Invalid, expr: "motherNhsNumber"},
@@ -117,7 +149,7 @@ func TestNotify(t *testing.T) {
 // a Conflict telling the caller to send the correction with a new id,
 // whichever status the service refuses it with.
 func TestNotifyRequestIDReused(t *testing.T) {
-	c, sim := setup(t)
+	c := setup(t, "reused")
 	ctx := upstream.WithCorrelationID(context.Background(), "6f1d3c2a-4b5e-4c7d-8e9f-0a1b2c3d4e5f")
 	first, err := c.Notify(ctx, notification(1))
 	if err != nil {
@@ -162,13 +194,10 @@ func TestNotifyRequestIDReused(t *testing.T) {
 			}
 		})
 	}
-	if n := sim.Notified(); n != 1 {
-		t.Errorf("%d babies, want 1", n)
-	}
 
 	// A service that refuses with 409 rather than 422 means the same.
 	for _, status := range []int{http.StatusConflict, http.StatusUnprocessableEntity} {
-		sim.SetFault(&sandboxbna.Fault{Status: status, Body: `{"error":"REQUEST_ID_REUSED"}`, Count: 1})
+		c, _ := fakeBNA(t, status, nil, `{"error":"REQUEST_ID_REUSED"}`)
 		_, err := c.Notify(ctx, notification(1))
 		if fe := fhirerr.As(err); fe == nil || fe.Category != fhirerr.Conflict || fe.IssueCode == "duplicate" || !strings.Contains(fe.Message, "new X-Request-ID") {
 			t.Errorf("%d REQUEST_ID_REUSED: %v", status, err)
@@ -176,24 +205,15 @@ func TestNotifyRequestIDReused(t *testing.T) {
 	}
 }
 
-// TestContractConstants: the client reads what the simulators write.
-func TestContractConstants(t *testing.T) {
-	if bna.MotherNHSNumberURL != pds.MotherNHSNumberURL || bna.CodeRequestIDReused != sandboxbna.CodeRequestIDReused {
-		t.Fatal("the client and the simulators disagree on the contract")
-	}
-}
-
 // TestNotifyIsNeverRetried: a 503 after which the service may have
 // recorded the birth is passed on after one attempt.
 func TestNotifyIsNeverRetried(t *testing.T) {
-	c, sim := setup(t)
-	sim.SetFault(&sandboxbna.Fault{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"0"}}})
-	before := sim.Requests()
+	c, hits := fakeBNA(t, http.StatusServiceUnavailable, http.Header{"Retry-After": {"0"}}, "")
 	_, err := c.Notify(context.Background(), notification(1))
 	if fhirerr.CategoryOf(err) != fhirerr.Timeout {
 		t.Fatalf("err %v, want Timeout", err)
 	}
-	if n := sim.Requests() - before; n != 1 {
+	if n := hits.Load(); n != 1 {
 		t.Fatalf("%d attempts, want 1", n)
 	}
 }
