@@ -42,6 +42,9 @@ func FuzzVerify(f *testing.F) {
 	f.Add(sign(f, map[string]any{"alg": "HS256", "kid": "ec1"}, claims, doc))
 	f.Add(sign(f, map[string]any{"alg": "none"}, claims, nil))
 	f.Add(sign(f, map[string]any{"alg": "RS256", "kid": "ec1"}, claims, rk))
+	// Headers go-jose itself interprets: an embedded key, a certificate chain.
+	f.Add(sign(f, map[string]any{"alg": "ES256", "jwk": ecJWK("ec1", &ec.PublicKey)}, claims, ec))
+	f.Add(sign(f, map[string]any{"alg": "ES256", "kid": "ec1", "x5c": []string{"AAAA"}}, claims, ec))
 	f.Fuzz(func(t *testing.T, tok string) {
 		p, err := v.Verify(context.Background(), tok)
 		if err != nil {
@@ -152,6 +155,12 @@ func FuzzParseKeySet(f *testing.F) {
 	f.Add(string(jwksDoc(f, ecJWK("e", &ec.PublicKey), rsaJWK("r", &rk.PublicKey))))
 	f.Add(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`)
 	f.Add(`{"keys":[]}`)
+	// Members go-jose parses and this package used to ignore.
+	withX5c := ecJWK("x", &ec.PublicKey)
+	withX5c["x5c"] = []string{"AAAA"}
+	f.Add(string(jwksDoc(f, withX5c)))
+	f.Add(`{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAAAAAB","d":"AQ"}]}`)
+	f.Add(`{"keys":[{"kty":"EC","crv":"P-384","x":"AA","y":"AA"},{"kty":"OKP","crv":"Ed25519","x":"AA"}]}`)
 	f.Fuzz(func(t *testing.T, doc string) {
 		set, err := auth.ParseKeySet([]byte(doc))
 		if err != nil {

@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // JWK is one public verification key of a JSON Web Key Set (RFC 7517).
@@ -26,7 +28,7 @@ type JWK struct {
 	Algorithm string
 	// Use is the JWK's "use": "sig" or "".
 	Use string
-	// Key is an *rsa.PublicKey (2048 to 8192 bits) or an *ecdsa.PublicKey on P-256.
+	// Key is an *rsa.PublicKey (2048 to 4096 bits) or an *ecdsa.PublicKey on P-256.
 	Key crypto.PublicKey
 }
 
@@ -40,7 +42,9 @@ type KeySet struct {
 // MinRSABits is the smallest RSA modulus accepted.
 const MinRSABits = 2048
 
-const maxRSABits = 8192
+// maxRSABits is the largest: go-jose's jose.MaxRSAModulusBits, above which
+// it refuses a JWK (verifying with a huge modulus costs the verifier dearly).
+const maxRSABits = 4096
 
 // NewKeySet returns a KeySet of keys, refusing a key of a type or size this
 // package does not verify with.
@@ -56,7 +60,8 @@ func NewKeySet(keys ...JWK) (*KeySet, error) {
 func usableKey(k crypto.PublicKey) bool {
 	switch pub := k.(type) {
 	case *rsa.PublicKey:
-		return pub.N != nil && pub.N.BitLen() >= MinRSABits && pub.N.BitLen() <= maxRSABits && pub.E > 1 && pub.E%2 == 1
+		return pub.N != nil && pub.N.BitLen() >= MinRSABits && pub.N.BitLen() <= maxRSABits &&
+			pub.E > 1 && pub.E%2 == 1 && int64(pub.E) <= math.MaxUint32
 	case *ecdsa.PublicKey:
 		return pub.Curve == elliptic.P256()
 	}
@@ -93,21 +98,10 @@ func (s *KeySet) KeysFor(_ context.Context, kid string) ([]JWK, error) {
 	return s.Lookup(kid), nil
 }
 
-type rawJWK struct {
-	Kty string `json:"kty"`
-	Kid string `json:"kid"`
-	Use string `json:"use"`
-	Alg string `json:"alg"`
-	N   string `json:"n"`
-	E   string `json:"e"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
-}
-
-// ParseKeySet parses a JWKS document ({"keys":[…]}). Keys it cannot use
-// (see KeySet) are skipped; an RSA or EC key that is malformed is an error,
-// so a broken publisher is noticed rather than silently half-trusted.
+// ParseKeySet parses a JWKS document ({"keys":[…]}) with go-jose. Keys it
+// cannot use (see KeySet) are skipped; an RSA or EC key that is malformed is
+// an error, so a broken publisher is noticed rather than silently
+// half-trusted.
 func ParseKeySet(data []byte) (*KeySet, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -120,47 +114,36 @@ func ParseKeySet(data []byte) (*KeySet, error) {
 	}
 	set := &KeySet{}
 	for n, raw := range doc.Keys {
-		var k rawJWK
+		// Which keys to skip is decided on these members before go-jose
+		// parses the key: it refuses a key type or curve it does not know,
+		// where RFC 7517 §5 has a set's reader ignore such keys.
+		var k struct {
+			Kty string `json:"kty"`
+			Use string `json:"use"`
+			Alg string `json:"alg"`
+			Crv string `json:"crv"`
+		}
 		if err := json.Unmarshal(raw, &k); err != nil {
 			return nil, fmt.Errorf("auth: jwks: key %d: %w", n, err)
 		}
 		if k.Use != "" && k.Use != "sig" {
 			continue
 		}
-		var pub crypto.PublicKey
-		switch k.Kty {
-		case "RSA":
-			if k.Alg != "" && k.Alg != RS256 {
-				continue
-			}
-			nb, err1 := b64.DecodeString(k.N)
-			eb, err2 := b64.DecodeString(k.E)
-			if err1 != nil || err2 != nil || len(eb) == 0 || len(eb) > 4 {
-				return nil, fmt.Errorf("auth: jwks: key %d: malformed RSA n or e", n)
-			}
-			e := new(big.Int).SetBytes(eb)
-			pub = &rsa.PublicKey{N: new(big.Int).SetBytes(nb), E: int(e.Int64())}
-		case "EC":
-			if k.Crv != "P-256" || k.Alg != "" && k.Alg != ES256 {
-				continue
-			}
-			x, err1 := b64.DecodeString(k.X)
-			y, err2 := b64.DecodeString(k.Y)
-			if err1 != nil || err2 != nil || len(x) != 32 || len(y) != 32 {
-				return nil, fmt.Errorf("auth: jwks: key %d: malformed P-256 x or y", n)
-			}
-			p, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
-			if err != nil {
-				return nil, fmt.Errorf("auth: jwks: key %d: not a point on P-256", n)
-			}
-			pub = p
+		switch {
+		case k.Kty == "RSA" && (k.Alg == "" || k.Alg == RS256):
+		case k.Kty == "EC" && k.Crv == "P-256" && (k.Alg == "" || k.Alg == ES256):
 		default:
 			continue
 		}
-		if !usableKey(pub) {
-			return nil, fmt.Errorf("auth: jwks: key %d: RSA key outside %d-%d bits or a bad exponent", n, MinRSABits, maxRSABits)
+		var jwk jose.JSONWebKey
+		if err := jwk.UnmarshalJSON(raw); err != nil {
+			return nil, fmt.Errorf("auth: jwks: key %d: %w", n, err)
 		}
-		set.keys = append(set.keys, JWK{KeyID: k.Kid, Algorithm: k.Alg, Use: k.Use, Key: pub})
+		pub := jwk.Public() // a private part left in by the publisher is dropped
+		if !usableKey(pub.Key) {
+			return nil, fmt.Errorf("auth: jwks: key %d: not an RSA key of %d-%d bits with an odd 32-bit exponent, nor a P-256 key", n, MinRSABits, maxRSABits)
+		}
+		set.keys = append(set.keys, JWK{KeyID: pub.KeyID, Algorithm: pub.Algorithm, Use: pub.Use, Key: pub.Key})
 	}
 	return set, nil
 }

@@ -2,20 +2,19 @@ package auth
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math"
-	"math/big"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/carerecords/fhir-facade/model/jsondup"
 )
@@ -24,28 +23,29 @@ import (
 // "none" are deliberately absent: a verifier holding only public keys must
 // never accept a MAC keyed with one of them.
 const (
-	RS256 = "RS256" // RSASSA-PKCS1-v1_5 with SHA-256, RSA keys of 2048 bits or more
-	ES256 = "ES256" // ECDSA on P-256 with SHA-256
+	RS256 = string(jose.RS256) // RSASSA-PKCS1-v1_5 with SHA-256, RSA keys of 2048 to 4096 bits
+	ES256 = string(jose.ES256) // ECDSA on P-256 with SHA-256
 )
 
 // jws is a parsed compact JWS whose signature is not yet verified.
 type jws struct {
-	alg, kid     string
-	claims       map[string]json.RawMessage
-	signingInput []byte
-	signature    []byte
+	alg, kid string
+	claims   map[string]json.RawMessage
+	obj      *jose.JSONWebSignature
 }
 
-var b64 = base64.RawURLEncoding.Strict()
-
-// parseCompact splits and decodes a compact JWS (RFC 7515 §7.1). It checks
-// structure only: three non-empty base64url segments, a JSON object header
-// with a string alg and no crit, a JSON object payload, no duplicate member
-// names, valid UTF-8.
-func parseCompact(raw string) (*jws, *AuthError) {
+// parseCompact parses a compact JWS (RFC 7515 §7.1) with go-jose, allowing
+// only the algorithms in algs. Around go-jose it keeps the refusals go-jose
+// does not make, so that a token has exactly one spelling and one reading:
+// bytes outside the base64url alphabet (go-jose strips white space and its
+// decoder skips CR and LF), non-canonical base64url (non-zero trailing bits),
+// empty parts, duplicate member names in the header or payload (which JSON
+// parsers resolve differently; jsondup is the check FHIR bodies get too),
+// invalid UTF-8, a header or payload that is not a JSON object, a crit or enc
+// header, and a typ other than JWT or at+jwt. An alg outside algs is
+// ReasonAlgorithm; every other refusal is ReasonMalformed.
+func parseCompact(raw string, algs []jose.SignatureAlgorithm, allowed map[string]bool) (*jws, *AuthError) {
 	malformed := func(d string) *AuthError { return invalidToken(ReasonMalformed, d) }
-	// The base64 decoder skips CR and LF; refusing every byte outside the
-	// base64url alphabet keeps one token from having several spellings.
 	for i := 0; i < len(raw); i++ {
 		if c := raw[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
 			return nil, malformed("the token is not valid base64url")
@@ -59,10 +59,11 @@ func parseCompact(raw string) (*jws, *AuthError) {
 	if h == "" || p == "" || s == "" {
 		return nil, malformed("the token has an empty header, payload or signature")
 	}
-	hb, err1 := b64.DecodeString(h)
-	pb, err2 := b64.DecodeString(p)
-	sig, err3 := b64.DecodeString(s)
-	if err1 != nil || err2 != nil || err3 != nil {
+	if !canonicalB64(h) || !canonicalB64(p) || !canonicalB64(s) {
+		return nil, malformed("the token is not valid base64url")
+	}
+	hb, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
 		return nil, malformed("the token is not valid base64url")
 	}
 	header, err := decodeObject(hb)
@@ -90,13 +91,55 @@ func parseCompact(raw string) (*jws, *AuthError) {
 	if _, ok := header["enc"]; ok {
 		return nil, malformed("encrypted tokens (JWE) are not accepted")
 	}
-	t.claims, err = decodeObject(pb)
+	// Checked here, not left to go-jose's allow-list, to tell an algorithm
+	// refusal from a malformed token; go-jose enforces the same list below.
+	if !allowed[t.alg] {
+		return nil, invalidToken(ReasonAlgorithm, "the token's signature algorithm is not accepted")
+	}
+	t.obj, err = jose.ParseSignedCompact(raw, algs)
+	if err != nil || len(t.obj.Signatures) != 1 {
+		// e.g. an embedded jwk that is not a public key, or an x5c that is
+		// not a certificate chain.
+		return nil, malformed("the token is not a valid JWS")
+	}
+	t.claims, err = decodeObject(t.obj.UnsafePayloadWithoutVerification())
 	if err != nil {
 		return nil, malformed("the token payload is not a JSON object")
 	}
-	t.signingInput = []byte(raw[:len(h)+1+len(p)])
-	t.signature = sig
 	return &t, nil
+}
+
+// canonicalB64 reports whether s, already known to be in the base64url
+// alphabet, is unpadded base64url of a length that decodes and whose unused
+// trailing bits are zero: the one spelling of its bytes. (Go's non-strict
+// decoder, which go-jose uses, accepts other spellings.)
+func canonicalB64(s string) bool {
+	var mask byte
+	switch len(s) % 4 {
+	case 1:
+		return false
+	case 2:
+		mask = 0x0f
+	case 3:
+		mask = 0x03
+	default:
+		return true
+	}
+	c := s[len(s)-1]
+	var v byte
+	switch {
+	case c >= 'A' && c <= 'Z':
+		v = c - 'A'
+	case c >= 'a' && c <= 'z':
+		v = c - 'a' + 26
+	case c >= '0' && c <= '9':
+		v = c - '0' + 52
+	case c == '-':
+		v = 62
+	default:
+		v = 63
+	}
+	return v&mask == 0
 }
 
 func acceptableTyp(v string) bool {
@@ -131,7 +174,9 @@ func decodeObject(b []byte) (map[string]json.RawMessage, error) {
 
 // keyFits reports whether k may verify a token signed with alg: the
 // algorithm is bound to the key type (RS256 to RSA, ES256 to P-256), and to
-// the JWK's own alg and use when it states them.
+// the JWK's own alg and use when it states them. go-jose enforces the key
+// type too, but answers a mismatch as a failed signature; checking first
+// tells the client which it is.
 func keyFits(alg string, k JWK) bool {
 	if k.Algorithm != "" && k.Algorithm != alg {
 		return false
@@ -146,29 +191,6 @@ func keyFits(alg string, k JWK) bool {
 	case ES256:
 		pub, ok := k.Key.(*ecdsa.PublicKey)
 		return ok && pub.Curve == elliptic.P256()
-	}
-	return false
-}
-
-// verifySignature checks sig over input with key under alg. The caller has
-// checked keyFits.
-func verifySignature(alg string, key crypto.PublicKey, input, sig []byte) bool {
-	digest := sha256.Sum256(input)
-	switch alg {
-	case RS256:
-		pub, ok := key.(*rsa.PublicKey)
-		if !ok || len(sig) != pub.Size() {
-			return false
-		}
-		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) == nil
-	case ES256:
-		pub, ok := key.(*ecdsa.PublicKey)
-		if !ok || pub.Curve != elliptic.P256() || len(sig) != 64 {
-			return false
-		}
-		r := new(big.Int).SetBytes(sig[:32])
-		s := new(big.Int).SetBytes(sig[32:])
-		return ecdsa.Verify(pub, digest[:], r, s)
 	}
 	return false
 }
