@@ -100,24 +100,17 @@ func (p *Patient) Patch(ctx context.Context, id string, patch []byte, contentTyp
 // checkPatched applies ops to a copy of the current record and checks that
 // the result is still a valid FHIR R4 Patient that the facade can map.
 func checkPatched(current []byte, ops []jsonpatch.Op) error {
-	var doc any
-	if err := json.Unmarshal(current, &doc); err != nil {
-		return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: pds.Name, Message: "the pds service sent a Patient the facade could not read", Err: err}
-	}
-	patched, err := jsonpatch.Apply(doc, ops)
+	b, err := jsonpatch.Apply(current, ops)
 	if err != nil {
+		pe, ok := errors.AsType[*jsonpatch.Error](err)
+		if !ok { // the record itself is not JSON
+			return &fhirerr.Error{Category: fhirerr.BadGateway, Backend: pds.Name, Message: "the pds service sent a Patient the facade could not read", Err: err}
+		}
 		// PDS answers a patch it cannot apply (a failed test, a missing
 		// element) INVALID_UPDATE; FHIR's status is 422.
-		e := fhirerr.New(fhirerr.Unprocessable, "the patch cannot be applied to this patient")
-		if pe, ok := errors.AsType[*jsonpatch.Error](err); ok {
-			e.Message += ": " + pe.Error()
-		}
+		e := fhirerr.New(fhirerr.Unprocessable, "the patch cannot be applied to this patient: %s", pe.Error())
 		e.Spine = fhirerr.Spine("INVALID_UPDATE")
 		return e
-	}
-	b, err := json.Marshal(patched)
-	if err != nil {
-		return fhirerr.New(fhirerr.Unprocessable, "the patched patient is not JSON")
 	}
 	if err := profiles.Validate(b); err != nil {
 		var ve *profiles.ValidationError

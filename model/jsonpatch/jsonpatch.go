@@ -1,6 +1,12 @@
-// Package jsonpatch applies RFC 6902 JSON Patch documents to decoded JSON
-// (map[string]any / []any), all or nothing. It supports the operations PDS
-// accepts: add, remove, replace and test (move and copy are refused).
+// Package jsonpatch reads RFC 6902 JSON Patch documents as PDS accepts them
+// (add, remove, replace and test; move and copy are refused) and applies
+// them, all or nothing, with github.com/evanphx/json-patch/v5.
+//
+// The library applies the operations; this package adds what it leaves
+// out: the check of each operation's shape before anything is applied,
+// which operation failed and why (without quoting values, which may be
+// patient data), and three points where the library is laxer than RFC 6901
+// and RFC 6902 (see Apply).
 //
 // See: https://www.rfc-editor.org/rfc/rfc6902 and, for paths,
 // https://www.rfc-editor.org/rfc/rfc6901
@@ -9,10 +15,13 @@ package jsonpatch
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
+
+	evanphx "github.com/evanphx/json-patch/v5"
 )
 
 // Op is one patch operation.
@@ -21,6 +30,8 @@ type Op struct {
 	Path  string          `json:"path"`
 	Value json.RawMessage `json:"value,omitempty"`
 	From  string          `json:"from,omitempty"`
+
+	patch evanphx.Patch // this operation alone, its value in canonical form
 }
 
 // Error says which operation failed and why, without quoting values (they
@@ -51,6 +62,7 @@ func Parse(doc []byte) ([]Op, error) {
 	if len(ops) == 0 {
 		return nil, fmt.Errorf("the patch has no operations")
 	}
+	wire := make([]map[string]any, len(ops))
 	for i, op := range ops {
 		switch op.Op {
 		case "add", "replace", "test":
@@ -63,216 +75,157 @@ func Parse(doc []byte) ([]Op, error) {
 		default:
 			return nil, &Error{Index: i, Path: op.Path, Msg: "unknown operation " + strconv.Quote(op.Op)}
 		}
-		if _, err := pointer(op.Path); err != nil {
+		switch {
+		case op.Path == "":
+			return nil, &Error{Index: i, Path: op.Path, Msg: "the whole document cannot be patched"}
+		case op.Path[0] != '/':
+			return nil, &Error{Index: i, Path: op.Path, Msg: "a path is a JSON pointer starting with '/'"}
+		}
+		w, err := libraryOp(op)
+		if err != nil {
 			return nil, &Error{Index: i, Path: op.Path, Msg: err.Error()}
 		}
+		wire[i] = w
+	}
+	b, err := json.Marshal(wire)
+	if err != nil {
+		return nil, err
+	}
+	patch, err := evanphx.DecodePatch(b)
+	if err != nil || len(patch) != len(ops) {
+		return nil, fmt.Errorf("the patch could not be read: %v", err)
+	}
+	for i := range ops {
+		ops[i].patch = patch[i : i+1]
 	}
 	return ops, nil
 }
 
-// Apply applies ops to a deep copy of doc and returns it; doc is never
-// modified, so a failing operation leaves nothing half-applied.
-func Apply(doc any, ops []Op) (any, error) {
-	out := deepCopy(doc)
+// libraryOp is the library's form of an operation, its value in canonical
+// form (as encoding/json writes a decoded value: members sorted, numbers as
+// float64), which is what Apply's test compares. A test is sent as a
+// replace (see Apply).
+func libraryOp(op Op) (map[string]any, error) {
+	w := map[string]any{"op": op.Op, "path": op.Path}
+	if op.Op == "test" {
+		w["op"] = "replace"
+	}
+	if len(op.Value) > 0 {
+		v, err := canonical(op.Value)
+		if err != nil {
+			return nil, errors.New("the value is not JSON")
+		}
+		w["value"] = v
+	}
+	return w, nil
+}
+
+func canonical(b []byte) (json.RawMessage, error) {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// options: no negative array indexes (an extension the library turns on by
+// default), and no path created on add: the parent of an added member must
+// exist (RFC 6902 §4.1).
+var options = func() *evanphx.ApplyOptions {
+	o := evanphx.NewApplyOptions()
+	o.SupportNegativeIndices = false
+	o.EnsurePathExistsOnAdd = false
+	return o
+}()
+
+// numericToken is a reference token that reads as a number; index is the
+// form RFC 6901 §4 allows for an array index (no sign, no leading zero).
+var (
+	numericToken = regexp.MustCompile(`^[+-]?[0-9]+$`)
+	index        = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
+)
+
+// Apply applies ops in order to the JSON document doc and returns the
+// result (compact, members in canonical order); doc is not modified, and a
+// failing operation leaves nothing half-applied.
+//
+// The library applies add, remove and replace. Where it is laxer than the
+// RFCs, Apply refuses before it sees the operation: an array index with a
+// sign or a leading zero (the library reads "01" and "-0" as indexes), and
+// an empty reference token (which the library reads as the container
+// itself). A test is a replace of the value by the expected one, passing
+// when that changes nothing: both sides are in canonical form, so equal
+// JSON values are equal bytes (numbers by value, members in any order, as
+// RFC 6902 §4.6 says), and the target must exist. The library's own test
+// compares numbers by their text, passes a test for null of a member that
+// does not exist, and panics on an array holding null.
+func Apply(doc []byte, ops []Op) ([]byte, error) {
+	if !json.Valid(doc) {
+		return nil, errors.New("the document is not JSON")
+	}
 	for i, op := range ops {
-		tokens, err := pointer(op.Path)
+		if op.patch == nil {
+			return nil, &Error{Index: i, Path: op.Path, Msg: "the operation was not read by Parse"}
+		}
+		for t := range strings.SplitSeq(op.Path[1:], "/") {
+			switch {
+			case t == "":
+				return nil, &Error{Index: i, Path: op.Path, Msg: "a path has no empty segments"}
+			case numericToken.MatchString(t) && !index.MatchString(t):
+				return nil, &Error{Index: i, Path: op.Path, Msg: strconv.Quote(t) + " is not an array index"}
+			}
+		}
+	}
+	out, canon := doc, false
+	for i := 0; i < len(ops); {
+		if ops[i].Op == "test" {
+			if !canon {
+				out, _ = canonical(out) // valid JSON: out is doc or the library's
+				canon = true
+			}
+			next, err := ops[i].patch.ApplyWithOptions(out, options)
+			switch {
+			case err != nil:
+				return nil, &Error{Index: i, Path: ops[i].Path, Msg: reason(err)}
+			case !bytes.Equal(next, out):
+				return nil, &Error{Index: i, Path: ops[i].Path, Msg: "test failed: the value differs"}
+			}
+			i++
+			continue
+		}
+		// A run of changes goes to the library at once; only when it
+		// fails are they applied one by one, to say which failed.
+		j := i + 1
+		for j < len(ops) && ops[j].Op != "test" {
+			j++
+		}
+		run := make(evanphx.Patch, 0, j-i)
+		for _, op := range ops[i:j] {
+			run = append(run, op.patch...)
+		}
+		next, err := run.ApplyWithOptions(out, options)
 		if err != nil {
-			return nil, &Error{Index: i, Path: op.Path, Msg: err.Error()}
-		}
-		var value any
-		if len(op.Value) > 0 {
-			if err := json.Unmarshal(op.Value, &value); err != nil {
-				return nil, &Error{Index: i, Path: op.Path, Msg: "the value is not JSON"}
+			for k := i; k < j; k++ {
+				if out, err = ops[k].patch.ApplyWithOptions(out, options); err != nil {
+					return nil, &Error{Index: k, Path: ops[k].Path, Msg: reason(err)}
+				}
 			}
+			return nil, &Error{Index: i, Path: ops[i].Path, Msg: reason(err)} // not reached
 		}
-		switch op.Op {
-		case "add":
-			out, err = add(out, tokens, value)
-		case "remove":
-			out, err = remove(out, tokens)
-		case "replace":
-			out, err = remove(out, tokens)
-			if err == nil {
-				out, err = add(out, tokens, value)
-			}
-		case "test":
-			var got any
-			got, err = get(out, tokens)
-			if err == nil && !reflect.DeepEqual(normalise(got), normalise(value)) {
-				err = fmt.Errorf("test failed: the value differs")
-			}
-		default:
-			err = fmt.Errorf("unsupported operation %q", op.Op)
-		}
-		if err != nil {
-			return nil, &Error{Index: i, Path: op.Path, Msg: err.Error()}
-		}
+		out, canon, i = next, false, j
 	}
 	return out, nil
 }
 
-// pointer splits a JSON pointer into unescaped reference tokens.
-func pointer(p string) ([]string, error) {
-	if p == "" {
-		return nil, fmt.Errorf("the whole document cannot be patched")
-	}
-	if !strings.HasPrefix(p, "/") {
-		return nil, fmt.Errorf("a path is a JSON pointer starting with '/'")
-	}
-	parts := strings.Split(p[1:], "/")
-	for i, t := range parts {
-		parts[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
-	}
-	return parts, nil
-}
-
-// add sets tokens in doc to value: a member of an object (added or
-// replaced) or an element of an array (inserted before index, or appended
-// with "-").
-func add(doc any, tokens []string, value any) (any, error) {
-	if len(tokens) == 0 {
-		return value, nil
-	}
-	head, rest := tokens[0], tokens[1:]
-	switch c := doc.(type) {
-	case map[string]any:
-		if len(rest) == 0 {
-			c[head] = value
-			return c, nil
-		}
-		child, ok := c[head]
-		if !ok {
-			return nil, fmt.Errorf("no element %q to add into", head)
-		}
-		nc, err := add(child, rest, value)
-		if err != nil {
-			return nil, err
-		}
-		c[head] = nc
-		return c, nil
-	case []any:
-		if len(rest) == 0 {
-			if head == "-" {
-				return append(c, value), nil
-			}
-			i, err := index(head, len(c)+1)
-			if err != nil {
-				return nil, err
-			}
-			c = append(c, nil)
-			copy(c[i+1:], c[i:])
-			c[i] = value
-			return c, nil
-		}
-		i, err := index(head, len(c))
-		if err != nil {
-			return nil, err
-		}
-		nc, err := add(c[i], rest, value)
-		if err != nil {
-			return nil, err
-		}
-		c[i] = nc
-		return c, nil
+// reason words the library's error without its text, which repeats the
+// path and may quote a member name.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, evanphx.ErrMissing):
+		return "no element at this path"
+	case errors.Is(err, evanphx.ErrInvalidIndex):
+		return "the index is out of range"
 	default:
-		return nil, fmt.Errorf("%q is inside a value that is neither an object nor an array", head)
+		return "the path does not lead to an element this operation can change"
 	}
-}
-
-func remove(doc any, tokens []string) (any, error) {
-	head, rest := tokens[0], tokens[1:]
-	switch c := doc.(type) {
-	case map[string]any:
-		child, ok := c[head]
-		if !ok {
-			return nil, fmt.Errorf("no element %q", head)
-		}
-		if len(rest) == 0 {
-			delete(c, head)
-			return c, nil
-		}
-		nc, err := remove(child, rest)
-		if err != nil {
-			return nil, err
-		}
-		c[head] = nc
-		return c, nil
-	case []any:
-		i, err := index(head, len(c))
-		if err != nil {
-			return nil, err
-		}
-		if len(rest) == 0 {
-			return append(c[:i:i], c[i+1:]...), nil
-		}
-		nc, err := remove(c[i], rest)
-		if err != nil {
-			return nil, err
-		}
-		c[i] = nc
-		return c, nil
-	default:
-		return nil, fmt.Errorf("%q is inside a value that is neither an object nor an array", head)
-	}
-}
-
-func get(doc any, tokens []string) (any, error) {
-	for _, t := range tokens {
-		switch c := doc.(type) {
-		case map[string]any:
-			v, ok := c[t]
-			if !ok {
-				return nil, fmt.Errorf("no element %q", t)
-			}
-			doc = v
-		case []any:
-			i, err := index(t, len(c))
-			if err != nil {
-				return nil, err
-			}
-			doc = c[i]
-		default:
-			return nil, fmt.Errorf("%q is inside a value that is neither an object nor an array", t)
-		}
-	}
-	return doc, nil
-}
-
-// index parses an array index below n (RFC 6901: no leading zeros).
-func index(t string, n int) (int, error) {
-	i, err := strconv.Atoi(t)
-	if err != nil || i < 0 || (len(t) > 1 && t[0] == '0') {
-		return 0, fmt.Errorf("%q is not an array index", t)
-	}
-	if i >= n {
-		return 0, fmt.Errorf("index %d is out of range", i)
-	}
-	return i, nil
-}
-
-func deepCopy(v any) any {
-	switch c := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(c))
-		for k, x := range c {
-			m[k] = deepCopy(x)
-		}
-		return m
-	case []any:
-		s := make([]any, len(c))
-		for i, x := range c {
-			s[i] = deepCopy(x)
-		}
-		return s
-	default:
-		return v
-	}
-}
-
-// normalise makes numbers comparable whatever decoder produced them.
-func normalise(v any) any {
-	b, _ := json.Marshal(v)
-	var out any
-	_ = json.Unmarshal(b, &out)
-	return out
 }
