@@ -55,6 +55,7 @@ type Issue struct {
 	Code        string   `json:"code"`
 	Details     *Details `json:"details,omitempty"`
 	Diagnostics string   `json:"diagnostics,omitempty"`
+	Expression  []string `json:"expression,omitempty"`
 }
 
 // Details is an issue's details: the service's error code as a Coding, or

@@ -32,7 +32,7 @@ func TestUUID(t *testing.T) {
 }
 
 // Each simulator's error body, byte for byte as it was when each wrote its
-// own (CP-IS, FGM-IS and RA through the facade's structs, SCR and the
+// own (CP-IS, FGM-IS and RA through the facade's structs, NRL, SCR and the
 // immunisation API by hand).
 func TestWriteOutcome(t *testing.T) {
 	const spine = "https://fhir.nhs.uk/CodeSystem/England-SpineErrorOrWarningCode"
@@ -45,6 +45,12 @@ func TestWriteOutcome(t *testing.T) {
 			`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden","details":{"coding":[{"system":"` + spine + `","code":"ACCESS_DENIED","display":"Access denied"}]},"diagnostics":"Missing or invalid access token"}]}`},
 		{"coded, profiled, no diagnostics (RA)", Outcome{Meta: &Meta{Profile: []string{"p"}}, Issue: []Issue{Error("not-found", "s", "PATIENT_NOT_FOUND", "Patient not found", "")}},
 			`{"resourceType":"OperationOutcome","meta":{"profile":["p"]},"issue":[{"severity":"error","code":"not-found","details":{"coding":[{"system":"s","code":"PATIENT_NOT_FOUND","display":"Patient not found"}]}}]}`},
+		{"coded, with expression (NRL)", Outcome{Issue: []Issue{func() Issue {
+			is := Error("invalid", "s", "INVALID_PARAMETER", "Invalid parameter", "Invalid query parameter (type: bad)")
+			is.Expression = []string{"type"}
+			return is
+		}()}},
+			`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","details":{"coding":[{"system":"s","code":"INVALID_PARAMETER","display":"Invalid parameter"}]},"diagnostics":"Invalid query parameter (type: bad)","expression":["type"]}]}`},
 		{"text (SCR)", Outcome{Issue: []Issue{{Severity: "error", Code: "invalid", Details: &Details{Text: "Invalid X-Request-ID header: must be a UUID"}}}},
 			`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","details":{"text":"Invalid X-Request-ID header: must be a UUID"}}]}`},
 		{"diagnostics only (immunisation), escaped", Outcome{Issue: []Issue{{Severity: "error", Code: "processing", Diagnostics: `"<a&b>"`}}},
