@@ -611,6 +611,10 @@ func TestFlagOVMStatusFollowsTheClock(t *testing.T) {
 		t.Fatal("no status ending after the reference date in the population")
 	}
 	endDay, _ := time.Parse(time.DateOnly, end)
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
 	memo, err := resources.NewMemo(1 << 20)
 	if err != nil {
 		t.Fatal(err)
@@ -631,8 +635,8 @@ func TestFlagOVMStatusFollowsTheClock(t *testing.T) {
 		{name: "the day after", now: endDay.AddDate(0, 0, 1), want: "inactive"},
 		// Half past midnight in England on the day after: still the end day
 		// in UTC while British Summer Time is on.
-		{name: "after midnight in England", now: time.Date(endDay.Year(), endDay.Month(), endDay.Day()+1, 0, 30, 0, 0, londonTZ(t)).UTC(), want: "inactive"},
-		{name: "before midnight in England", now: time.Date(endDay.Year(), endDay.Month(), endDay.Day(), 23, 30, 0, 0, londonTZ(t)).UTC(), want: "active"},
+		{name: "after midnight in England", now: time.Date(endDay.Year(), endDay.Month(), endDay.Day()+1, 0, 30, 0, 0, london).UTC(), want: "inactive"},
+		{name: "before midnight in England", now: time.Date(endDay.Year(), endDay.Month(), endDay.Day(), 23, 30, 0, 0, london).UTC(), want: "active"},
 		{name: "back on the last day (memoised)", now: endDay, want: "active"},
 	}
 	for _, tc := range tests {
@@ -662,13 +666,4 @@ func httptestServer(t *testing.T, h http.Handler) string {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return ts.URL
-}
-
-func londonTZ(t *testing.T) *time.Location {
-	t.Helper()
-	l, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
 }
