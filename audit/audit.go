@@ -9,6 +9,7 @@ package audit
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,8 +21,44 @@ import (
 	"time"
 )
 
+// Writer takes audit records. Write returns only once rec is durable
+// (or fails): the server answers an access only after that, and refuses it
+// (503) when Write fails.
+type Writer interface {
+	Write(ctx context.Context, rec Record) error
+}
+
+// Searcher finds audit records: the AuditEvent provider searches one.
+type Searcher interface {
+	// Search returns the page of matching records q.Offset and q.Limit
+	// select, newest first, and how many match in all.
+	Search(ctx context.Context, q Query) (recs []Record, total int, err error)
+}
+
+// Store is an audit trail: the JSON-lines file of Log (the embedded
+// default) or the PostgreSQL store of package pgaudit.
+type Store interface {
+	Writer
+	Searcher
+	// Mode names the state of the store for /readyz: ModeFailed when it
+	// cannot take a record now.
+	Mode() string
+	Close() error
+}
+
+// Modes a Store reports.
+const (
+	ModeFile     = "file"         // the JSON-lines file (or memory only)
+	ModeDatabase = "database"     // PostgreSQL takes every record
+	ModeWAL      = "wal-degraded" // PostgreSQL is down: records queue in the local write-ahead file
+	ModeFailed   = "failed"       // neither takes a record: accesses are refused
+)
+
 // Record is one audited access attempt.
 type Record struct {
+	// ID identifies the record itself (a UUID), so that a record replayed
+	// from a write-ahead file is stored once; empty in the JSON-lines file.
+	ID        string    `json:"id,omitempty"`
 	Time      time.Time `json:"time"`
 	RequestID string    `json:"request_id"`
 	// User is the caller's user id (the token's subject: their SDS user id
@@ -125,9 +162,11 @@ func (l *Log) keep(rec Record) {
 	l.records = append(l.records, rec)
 }
 
+var _ Store = (*Log)(nil)
+
 // Write appends rec. It is flushed to the file before Write returns, so an
 // access is on disk before the client has the data in hand.
-func (l *Log) Write(rec Record) error {
+func (l *Log) Write(_ context.Context, rec Record) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -153,28 +192,62 @@ func (l *Log) Write(rec Record) error {
 type Query struct {
 	Patient  string
 	From, To time.Time
+	// User is the caller's user id (Record.User), Outcome one of the
+	// Outcome constants.
+	User, Outcome string
+	// Offset skips that many of the matches (newest first); Limit returns
+	// at most that many after it, every one when 0.
+	Offset, Limit int
 }
 
-// Search returns the records matching q, newest first.
-func (l *Log) Search(q Query) []Record {
+// Matches reports whether r is one of the records q selects.
+func (q Query) Matches(r Record) bool {
+	switch {
+	case q.Patient != "" && !slices.Contains(r.Patients, q.Patient),
+		!q.From.IsZero() && r.Time.Before(q.From),
+		!q.To.IsZero() && r.Time.After(q.To),
+		q.User != "" && r.User != q.User,
+		q.Outcome != "" && outcome(r) != q.Outcome:
+		return false
+	}
+	return true
+}
+
+func outcome(r Record) string {
+	if r.Outcome != "" {
+		return r.Outcome
+	}
+	return OutcomeOf(r.Status)
+}
+
+// Page returns the part of recs (all the matches, newest first) that q's
+// Offset and Limit select.
+func (q Query) Page(recs []Record) []Record {
+	recs = recs[min(max(q.Offset, 0), len(recs)):]
+	if q.Limit > 0 && len(recs) > q.Limit {
+		recs = recs[:q.Limit]
+	}
+	return recs
+}
+
+// Search returns the records in memory matching q, newest first: the
+// recent ones about patients (DefaultMemory); the file holds them all.
+func (l *Log) Search(_ context.Context, q Query) ([]Record, int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []Record
 	for _, r := range l.records {
-		if q.Patient != "" && !slices.Contains(r.Patients, q.Patient) {
-			continue
+		if q.Matches(r) {
+			out = append(out, r)
 		}
-		if !q.From.IsZero() && r.Time.Before(q.From) {
-			continue
-		}
-		if !q.To.IsZero() && r.Time.After(q.To) {
-			continue
-		}
-		out = append(out, r)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
-	return out
+	return q.Page(out), len(out), nil
 }
+
+// Mode implements Store: a file (or memory) always takes a record, or
+// Write says why not.
+func (l *Log) Mode() string { return ModeFile }
 
 // Close flushes and closes the file.
 func (l *Log) Close() error {

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -27,7 +28,7 @@ func TestLogAppendsAndSearches(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, r := range recs {
 		wg.Add(1)
-		go func() { defer wg.Done(); _ = l.Write(r) }()
+		go func() { defer wg.Done(); _ = l.Write(context.Background(), r) }()
 	}
 	wg.Wait()
 	tests := []struct {
@@ -39,12 +40,27 @@ func TestLogAppendsAndSearches(t *testing.T) {
 		{name: "other patient", q: audit.Query{Patient: "9000000017"}, want: "r3,r2"},
 		{name: "from", q: audit.Query{From: t0.Add(30 * time.Second)}, want: "r3,r2"},
 		{name: "nobody", q: audit.Query{Patient: "9111231130"}, want: ""},
+		{name: "by user", q: audit.Query{User: "u1"}, want: "r3,r1"},
+		{name: "by outcome", q: audit.Query{Outcome: audit.OutcomeSuccess}, want: "r3,r2,r1"},
+		{name: "no such outcome", q: audit.Query{Outcome: audit.OutcomeRefused}, want: ""},
+		{name: "first page", q: audit.Query{Limit: 2}, want: "r3,r2"},
+		{name: "second page", q: audit.Query{Offset: 2, Limit: 2}, want: "r1"},
+		{name: "past the end", q: audit.Query{Offset: 5, Limit: 2}, want: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			recs, total, err := l.Search(context.Background(), tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var ids []string
-			for _, r := range l.Search(tt.q) {
+			for _, r := range recs {
 				ids = append(ids, r.RequestID)
+			}
+			all := tt.q
+			all.Offset, all.Limit = 0, 0
+			if every, _, _ := l.Search(context.Background(), all); total != len(every) {
+				t.Errorf("total %d, %d match", total, len(every))
 			}
 			if strings.Join(ids, ",") != tt.want {
 				t.Errorf("got %v, want %s", ids, tt.want)
@@ -74,10 +90,10 @@ func TestLogAppendsAndSearches(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l2.Close()
-	if n := len(l2.Search(audit.Query{})); n != 3 {
+	if _, n, _ := l2.Search(context.Background(), audit.Query{}); n != 3 {
 		t.Errorf("reopened log holds %d records", n)
 	}
-	_ = l2.Write(audit.Record{Time: t0.Add(time.Hour), RequestID: "r4", Patients: []string{"9000000009"}})
+	_ = l2.Write(context.Background(), audit.Record{Time: t0.Add(time.Hour), RequestID: "r4", Patients: []string{"9000000009"}})
 	raw, _ = os.ReadFile(path)
 	if !strings.HasPrefix(string(raw), lines[0]) {
 		t.Error("the file was rewritten, not appended to")
@@ -87,9 +103,9 @@ func TestLogAppendsAndSearches(t *testing.T) {
 func TestLogMemoryIsBounded(t *testing.T) {
 	l, _ := audit.Open("", 100)
 	for i := 0; i < 1000; i++ {
-		_ = l.Write(audit.Record{RequestID: "r", Patients: []string{"9000000009"}})
+		_ = l.Write(context.Background(), audit.Record{RequestID: "r", Patients: []string{"9000000009"}})
 	}
-	if n := len(l.Search(audit.Query{})); n > 100 {
+	if _, n, _ := l.Search(context.Background(), audit.Query{}); n > 100 {
 		t.Errorf("%d records kept, bound 100", n)
 	}
 }

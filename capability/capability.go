@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/carerecords/fhir-facade/mappers/declared"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -94,7 +93,6 @@ type searchParam struct {
 type resource struct {
 	Type              string        `json:"type"`
 	Profile           string        `json:"profile,omitempty"`
-	SupportedProfile  []string      `json:"supportedProfile,omitempty"`
 	Documentation     string        `json:"documentation,omitempty"`
 	Interaction       []code        `json:"interaction"`
 	Versioning        string        `json:"versioning"`
@@ -209,12 +207,6 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 			Versioning:        "no-version",
 			ConditionalRead:   "not-supported",
 			ConditionalDelete: "not-supported",
-		}
-		// The UK Core profile the type's resources declare, from the
-		// constants the mappers declare it with. Composition is not a
-		// served type: the $summary OperationDefinition names its profile.
-		if prof, ok := declared.Profile(p.ResourceType()); ok {
-			res.SupportedProfile = []string{prof}
 		}
 		if v, ok := p.(resources.Versioned); ok && v.Versioned() {
 			res.Versioning = "versioned"

@@ -19,13 +19,14 @@ import (
 // accessed which patient's data, how, when, and with what outcome. Who may
 // search it is decided by the access policy (auditors only).
 type AuditEvent struct {
-	log *audit.Log
+	log audit.Searcher
 }
 
 var _ Searcher = (*AuditEvent)(nil)
 
-// NewAuditEvent returns the AuditEvent provider over the audit log.
-func NewAuditEvent(l *audit.Log) *AuditEvent { return &AuditEvent{log: l} }
+// NewAuditEvent returns the AuditEvent provider over the audit trail (the
+// file log or the PostgreSQL store).
+func NewAuditEvent(l audit.Searcher) *AuditEvent { return &AuditEvent{log: l} }
 
 // ResourceType implements Provider.
 func (*AuditEvent) ResourceType() string { return "AuditEvent" }
@@ -49,7 +50,7 @@ func (*AuditEvent) SearchParams() []SearchParam {
 }
 
 // Search implements Searcher: newest first.
-func (a *AuditEvent) Search(_ context.Context, q *Query) (*SearchResult, error) {
+func (a *AuditEvent) Search(ctx context.Context, q *Query) (*SearchResult, error) {
 	nhs, err := RequirePatient(q.Params, "patient")
 	if err != nil {
 		return nil, err
@@ -65,8 +66,15 @@ func (a *AuditEvent) Search(_ context.Context, q *Query) (*SearchResult, error) 
 			aq.To = r.To.Add(24*time.Hour - time.Nanosecond)
 		}
 	}
-	recs := a.log.Search(aq)
-	out := &SearchResult{Total: len(recs)}
+	// The server slices the page it answers from the first entries, so
+	// the store is asked for the matches up to the end of that page, not
+	// all of them (a PostgreSQL trail holds millions).
+	aq.Limit = max(q.Offset+q.Count, 1)
+	recs, total, err := a.log.Search(ctx, aq)
+	if err != nil {
+		return nil, &fhirerr.Error{Category: fhirerr.Unavailable, Message: "the audit trail cannot be searched now", Err: err}
+	}
+	out := &SearchResult{Total: total}
 	for _, rec := range recs {
 		res, err := auditEventResource(rec)
 		if err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -8,21 +9,28 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/carerecords/fhir-facade/audit"
+	"github.com/carerecords/fhir-facade/model/fhirerr"
 )
+
+// errAuditFailed answers an access whose audit record could not be made
+// durable: the answer is withheld, never sent unaudited.
+var errAuditFailed = fhirerr.New(fhirerr.Unavailable, "the access could not be recorded in the audit trail; try again shortly")
 
 // audit writes the audit record of a FHIR request that touched, or asked
 // for, patient data — successful, empty, refused or failed — and of every
 // refused FHIR request (401, 403), whoever it named. The record names the
 // caller as the verified token says: user, role profile, role,
 // organisation and client; a request refused before its token was verified
-// is recorded as unauthenticated.
-func (s *Server) audit(ri *reqInfo, status int, start time.Time) {
+// is recorded as unauthenticated. It is called as the answer's status is
+// about to go out (auditGate), so the answer waits for the record to be
+// durable; an error means it is not.
+func (s *Server) audit(ctx context.Context, ri *reqInfo, status int, start time.Time) error {
 	if s.cfg.Audit == nil || ri.route == "other" {
-		return
+		return nil
 	}
 	refused := status == http.StatusUnauthorized || status == http.StatusForbidden
 	if len(ri.patients) == 0 && !refused {
-		return
+		return nil
 	}
 	rec := audit.Record{
 		Time: start.UTC(), RequestID: ri.id, ResourceType: ri.resourceType, Interaction: ri.interaction,
@@ -32,8 +40,35 @@ func (s *Server) audit(ri *reqInfo, status int, start time.Time) {
 		rec.User, rec.RoleProfile, rec.Role, rec.Organisation = p.Subject, p.RoleProfileID, strings.Join(p.Roles, " "), p.OrgODS
 		rec.ClientID, rec.Issuer = p.ClientID, p.Issuer
 	}
-	if err := s.cfg.Audit.Write(rec); err != nil {
-		// The access happened; losing its record is an operational alarm.
+	// The record is written even when the client has gone: the access
+	// (the national service's answer) happened.
+	if err := s.cfg.Audit.Write(context.WithoutCancel(ctx), rec); err != nil {
 		s.log.WithFields(logrus.Fields{"request_id": ri.id, "error": err.Error()}).Error("audit record not written")
+		return err
+	}
+	return nil
+}
+
+// auditGate is the statusWriter's hook: it writes the audit record before
+// the status goes out and, when that fails, answers 503 instead of what the
+// handler meant to send.
+func (s *Server) auditGate(ctx context.Context, ri *reqInfo, start time.Time) func(w http.ResponseWriter, status int) bool {
+	return func(w http.ResponseWriter, status int) bool {
+		if s.audit(ctx, ri, status, start) == nil {
+			return true
+		}
+		h := w.Header()
+		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Location", "Content-Disposition", "ETag", "Last-Modified", "Location"} {
+			h.Del(k)
+		}
+		st, hdr, body := errorReply(errAuditFailed, ri.id)
+		for k, v := range hdr {
+			h[k] = v
+		}
+		h.Set("Content-Type", mediaFHIRJSON+"; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(st)
+		_, _ = w.Write(body)
+		return false
 	}
 }

@@ -103,11 +103,27 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+	// gate, when set, runs once before the status goes out (the audit
+	// record is written then); false means it answered 503 itself, and
+	// the handler's own answer is dropped.
+	gate    func(w http.ResponseWriter, status int) bool
+	gated   bool
+	dropped bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
+	if w.dropped {
+		return
+	}
 	if w.status == 0 {
 		w.status = code
+		if w.gate != nil && !w.gated {
+			w.gated = true
+			if !w.gate(w.ResponseWriter, code) {
+				w.status, w.dropped = http.StatusServiceUnavailable, true
+				return
+			}
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -118,7 +134,10 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.dropped {
+		return len(b), nil
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n
@@ -178,7 +197,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			// The client wants an answer from the national services themselves.
 			ctx = upstream.WithNoCache(ctx)
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, gate: s.auditGate(ctx, ri, start)}
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.WithFields(logrus.Fields{"request_id": id, "panic": p, "stack": string(debug.Stack())}).Error("panic serving request")
@@ -186,8 +205,11 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 					s.writeError(sw, r.WithContext(ctx), format{contentType: mediaFHIRJSON}, errPanic)
 				}
 			}
+			if sw.status == 0 {
+				// Nothing written: the implicit 200 waits for its audit too.
+				sw.WriteHeader(http.StatusOK)
+			}
 			d := time.Since(start)
-			s.audit(ri, sw.status, start)
 			status := strconv.Itoa(sw.status)
 			s.metrics.requests.WithLabelValues(ri.resourceType, ri.interaction, status).Inc()
 			s.metrics.duration.WithLabelValues(ri.resourceType, ri.interaction, status).Observe(d.Seconds())

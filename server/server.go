@@ -77,7 +77,7 @@ type Config struct {
 	Handlers map[string]http.Handler
 	// Audit receives one record per request that touched patient data; nil
 	// disables auditing.
-	Audit *audit.Log
+	Audit audit.Writer
 	// CurrentNHSNumber resolves an NHS number through PDS: the number of the
 	// record PDS answers it with (another one when it was superseded). Nil:
 	// clinical searches use numbers as given.
@@ -161,7 +161,6 @@ func New(cfg Config, reg *resources.Registry) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	rd.base = cfg.BaseURL
 	s := &Server{cfg: cfg, reg: reg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registry), render: rd, guard: newGuard(cfg.MaxInFlight, cfg.MaxInFlightPerCaller, cfg.MaxHeaderBytes)}
 	capOpts := capability.Options{BaseURL: cfg.BaseURL, Version: cfg.Version, Date: time.Now(), CORS: len(cfg.CORSOrigins) > 0}
 	if cfg.SMART != nil && cfg.Auth != nil {
@@ -474,14 +473,13 @@ func validUTF8(q url.Values) bool {
 }
 
 // publicRoute reports the routes anyone may read without a token: the
-// CapabilityStatement and the OperationDefinitions and StructureDefinitions
-// it points to describe the server, not patients.
+// CapabilityStatement and the OperationDefinitions it points to describe the
+// server, not patients.
 func publicRoute(r *http.Request, route string) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
-	t := mux.Vars(r)["type"]
-	return route == "/fhir/metadata" || (route == "/fhir/{type}/{id}" && (t == "OperationDefinition" || t == "StructureDefinition"))
+	return route == "/fhir/metadata" || (route == "/fhir/{type}/{id}" && mux.Vars(r)["type"] == "OperationDefinition")
 }
 
 // baseURL is the configured public base, whatever Host a request named.

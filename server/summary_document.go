@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/carerecords/fhir-facade/mappers/declared"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/resources"
@@ -56,9 +55,8 @@ var summarySections = []summarySection{
 }
 
 // ukcoreComposition is the UK Core profile the Composition meets, as the
-// facade's other resources declare theirs (and the $summary
-// OperationDefinition names it).
-const ukcoreComposition = declared.Composition
+// facade's other resources declare theirs.
+const ukcoreComposition = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Composition"
 
 // The empty reasons a section may carry.
 // See: http://hl7.org/fhir/R4/valueset-list-empty-reason.html

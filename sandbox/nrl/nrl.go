@@ -147,7 +147,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	wire.Echo(w, r, "X-Request-ID", "X-Correlation-ID")
+	if v := r.Header.Get("X-Request-ID"); v != "" {
+		h.Set("X-Request-Id", v)
+	}
+	if v := r.Header.Get("X-Correlation-ID"); v != "" {
+		h.Set("X-Correlation-Id", v)
+	}
 	p := r.URL.Path
 	switch {
 	case strings.HasPrefix(p, SSPPath+"/"):

@@ -1,9 +1,10 @@
 package ra
 
 import (
+	"encoding/json"
 	"net/http"
 
-	"github.com/carerecords/fhir-facade/sandbox/wire"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
 
 // apiError is an RA error answer: an OperationOutcome with a
@@ -54,8 +55,17 @@ func errPreconditionFailed() *apiError {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	wire.WriteOutcome(w, e.status, contentTypeFHIR, wire.Outcome{
-		Meta:  &wire.Meta{Profile: []string{"https://fhir.nhs.uk/STU3/StructureDefinition/Spine-OperationOutcome-1"}},
-		Issue: []wire.Issue{wire.Error(e.issue, ErrorSystem, e.code, e.display, e.diagnostics)},
-	})
+	oo := fhirjson.OperationOutcome{
+		Meta: &fhirjson.Meta{Profile: []string{"https://fhir.nhs.uk/STU3/StructureDefinition/Spine-OperationOutcome-1"}},
+		Issue: []fhirjson.OperationOutcomeIssue{{
+			Severity:    "error",
+			Code:        e.issue,
+			Details:     &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{{System: ErrorSystem, Code: e.code, Display: e.display}}},
+			Diagnostics: e.diagnostics,
+		}},
+	}
+	body, _ := json.Marshal(oo)
+	w.Header().Set("Content-Type", contentTypeFHIR)
+	w.WriteHeader(e.status)
+	_, _ = w.Write(body)
 }

@@ -148,7 +148,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentTypeFHIR)
-	wire.Echo(w, r, "X-Request-ID", "X-Correlation-ID")
+	if v := r.Header.Get("X-Request-ID"); v != "" {
+		h.Set("X-Request-Id", v)
+	}
+	if v := r.Header.Get("X-Correlation-ID"); v != "" {
+		h.Set("X-Correlation-Id", v)
+	}
 	rel, ok := strings.CutPrefix(r.URL.Path, BasePath)
 	if !ok {
 		plainError(w, http.StatusNotFound, fileNotFound)

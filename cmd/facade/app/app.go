@@ -5,6 +5,8 @@
 package app
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"net"
@@ -21,6 +23,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/carerecords/fhir-facade/audit"
+	"github.com/carerecords/fhir-facade/audit/pgaudit"
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/backends/bna"
 	"github.com/carerecords/fhir-facade/backends/cpis"
@@ -140,6 +143,11 @@ type Config struct {
 	// AuditLog is the append-only JSON-lines file of the audit trail (env
 	// AUDIT_LOG); empty keeps the trail in memory only.
 	AuditLog string
+	// AuditDatabaseURL, when set, keeps the audit trail in PostgreSQL
+	// instead, shared by every replica (env AUDIT_DATABASE_URL), with the
+	// write-ahead file AuditWAL for when it is down (env AUDIT_WAL, default
+	// audit.wal in the working directory). See docs/audit.md.
+	AuditDatabaseURL, AuditWAL string
 	// RequestTimeout bounds one FHIR request end to end (env
 	// FACADE_REQUEST_TIMEOUT; server.DefaultRequestTimeout when 0).
 	RequestTimeout time.Duration
@@ -214,6 +222,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		BaseURL: getenv("FACADE_BASE_URL"),
 	}
 	cfg.AuditLog = getenv("AUDIT_LOG")
+	cfg.AuditDatabaseURL, cfg.AuditWAL = getenv("AUDIT_DATABASE_URL"), getenv("AUDIT_WAL")
 	switch strings.ToLower(getenv("FACADE_AUTH")) {
 	case "", "on":
 	case "off":
@@ -526,7 +535,7 @@ type App struct {
 	Backends map[string]string
 	server   *server.Server
 	memo     *resources.Memo
-	audit    *audit.Log
+	audit    audit.Store
 	// cache is the store of backend reads shared by every backend;
 	// upstreams are the backends' clients, for /readyz.
 	cache         *cache.Cache
@@ -574,7 +583,7 @@ func (a *App) build(cfg Config) error {
 		return err
 	}
 	scrClient := scr.New(scrUp, scr.Options{SessionURID: cfg.SCRSessionURID})
-	if a.audit, err = audit.Open(cfg.AuditLog, 0); err != nil {
+	if a.audit, err = openAudit(cfg, a.Metrics); err != nil {
 		return err
 	}
 	memo, err := resources.NewMemo(64 << 20)
@@ -620,12 +629,7 @@ func (a *App) build(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	// The facade's own extensions, published at their canonical URLs.
-	structdefs, err := resources.NewStructureDefinitions()
-	if err != nil {
-		return err
-	}
-	reg := resources.NewRegistry(append(providers, opdefs, structdefs)...)
+	reg := resources.NewRegistry(append(providers, opdefs)...)
 	authn, smart, handlers, err := a.authentication(cfg)
 	if err != nil {
 		return err
@@ -993,7 +997,30 @@ func (a *App) ready() (bool, map[string]string) {
 			ok = false
 		}
 	}
+	// An audit trail that takes no record refuses every access.
+	if states["audit"] = a.audit.Mode(); states["audit"] == audit.ModeFailed {
+		ok = false
+	}
 	return ok, states
+}
+
+// openAudit opens the audit trail: PostgreSQL when AUDIT_DATABASE_URL is
+// set, else the JSON-lines file (the embedded default).
+func openAudit(cfg Config, reg prometheus.Registerer) (audit.Store, error) {
+	if cfg.AuditDatabaseURL == "" {
+		l, err := audit.Open(cfg.AuditLog, 0)
+		if err != nil {
+			return nil, err // not a nil *Log in a non-nil Store
+		}
+		return l, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := pgaudit.Open(ctx, pgaudit.Options{URL: cfg.AuditDatabaseURL, WAL: cmp.Or(cfg.AuditWAL, "audit.wal"), Logger: cfg.Logger, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Drain makes the facade refuse new requests and report not ready, ahead
