@@ -11,7 +11,7 @@
 // that points RecordFrom at the simulator, e.g. for NRL a file
 //
 //	package nrl_test
-//	import ("github.com/carerecords/fhir-facade/backends/internal/recorded"; sim "github.com/carerecords/fhir-facade/sandbox/nrl")
+//	import ("<module>/backends/internal/recorded"; sim "<module>/sandbox/nrl")
 //	func init() { recorded.RecordFrom = sim.New(sim.Options{}) }
 //
 // named in overlay.json as {"Replace":{"<abs>/backends/nrl/record_test.go":"/tmp/record_test.go"}}, then
