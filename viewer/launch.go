@@ -2,9 +2,7 @@ package viewer
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/oauth2"
 
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 )
@@ -33,6 +32,10 @@ type smartConfiguration struct {
 	TokenEndpoint                 string   `json:"token_endpoint"`
 	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported"`
 }
+
+// authorizeParams are the parameters the viewer sends to the authorization
+// endpoint.
+var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "aud", "launch", "code_challenge", "code_challenge_method"}
 
 // launchParam is what a launch id may look like: opaque, short, printable.
 var launchParam = regexp.MustCompile(`^[A-Za-z0-9\-._~]{1,256}$`)
@@ -60,11 +63,7 @@ func (v *Viewer) serveLaunch(w http.ResponseWriter, r *http.Request) {
 		v.renderError(w, r, http.StatusBadGateway, pageSignInFailed)
 		return
 	}
-	verifier, err := randomString(32) // 43 characters (RFC 7636 §4.1)
-	if err != nil {
-		v.renderError(w, r, http.StatusInternalServerError, pageSignInFailed)
-		return
-	}
+	verifier := oauth2.GenerateVerifier() // 32 octets, 43 characters (RFC 7636 §4.1)
 	state, err := randomString(24)
 	if err != nil {
 		v.renderError(w, r, http.StatusInternalServerError, pageSignInFailed)
@@ -76,32 +75,29 @@ func (v *Viewer) serveLaunch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.setCookie(w, launchCookie, id, v.cfg.LaunchTTL)
-	authz, _ := url.Parse(sc.AuthorizationEndpoint) // checked by discover
-	aq := authz.Query()
-	for k, val := range map[string]string{
-		"response_type":         "code",
-		"client_id":             v.cfg.ClientID,
-		"redirect_uri":          v.redirectURI(),
-		"scope":                 v.cfg.Scope,
-		"state":                 state,
-		"aud":                   v.baseURL,
-		"launch":                launch,
-		"code_challenge":        challenge(verifier),
-		"code_challenge_method": "S256",
-	} {
-		aq.Set(k, val)
-	}
-	authz.RawQuery = aq.Encode()
-	http.Redirect(w, r, authz.String(), http.StatusFound)
+	// response_type, client_id, redirect_uri, scope and state come from the
+	// config; SMART adds aud (this facade) and the EHR's launch id.
+	authz := v.oauthConfig(sc.AuthorizationEndpoint, sc.TokenEndpoint).AuthCodeURL(state,
+		oauth2.SetAuthURLParam("aud", v.baseURL),
+		oauth2.SetAuthURLParam("launch", launch),
+		oauth2.S256ChallengeOption(verifier))
+	http.Redirect(w, r, authz, http.StatusFound)
 }
 
 // redirectURI is the viewer's registered redirect URI.
 func (v *Viewer) redirectURI() string { return v.root + CallbackPath }
 
-// challenge is the PKCE S256 code challenge of verifier (RFC 7636 §4.2).
-func challenge(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+// oauthConfig is the viewer as an OAuth public client of the issuer the
+// discovery document names: no secret, so the client_id goes in the form
+// (AuthStyleInParams; the library would otherwise probe with Basic auth
+// first).
+func (v *Viewer) oauthConfig(authURL, tokenURL string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:    v.cfg.ClientID,
+		RedirectURL: v.redirectURI(),
+		Scopes:      strings.Fields(v.cfg.Scope),
+		Endpoint:    oauth2.Endpoint{AuthURL: authURL, TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams},
+	}
 }
 
 // discover reads the facade's SMART configuration (from its own FHIR base,
@@ -114,7 +110,7 @@ func (v *Viewer) discover(ctx context.Context) (*smartConfiguration, error) {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	res, err := v.client.Do(req)
+	res, err := v.issuer.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -128,8 +124,16 @@ func (v *Viewer) discover(ctx context.Context) (*smartConfiguration, error) {
 	}
 	for name, u := range map[string]string{"authorization_endpoint": sc.AuthorizationEndpoint, "token_endpoint": sc.TokenEndpoint} {
 		p, err := url.Parse(u)
-		if u == "" || err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		// No fragment (RFC 6749 §3.1, §3.2): the client appends its query.
+		if u == "" || err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || strings.Contains(u, "#") {
 			return nil, fmt.Errorf("smart-configuration: no usable %s", name)
+		}
+		// The client appends its parameters after the endpoint's own: one
+		// of them there too would reach the issuer twice.
+		for k := range p.Query() {
+			if name == "authorization_endpoint" && slices.Contains(authorizeParams, k) {
+				return nil, fmt.Errorf("smart-configuration: authorization_endpoint sets %s itself", k)
+			}
 		}
 	}
 	if len(sc.CodeChallengeMethodsSupported) > 0 && !slices.Contains(sc.CodeChallengeMethodsSupported, "S256") {
@@ -138,14 +142,12 @@ func (v *Viewer) discover(ctx context.Context) (*smartConfiguration, error) {
 	return &sc, nil
 }
 
-// tokenResponse is the token endpoint's answer, with the SMART launch
-// context.
+// tokenResponse is what the viewer keeps of the token endpoint's answer:
+// the bearer token, its lifetime and the SMART launch's patient context.
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	Scope       string `json:"scope"`
-	Patient     string `json:"patient"`
+	AccessToken string
+	ExpiresIn   int64
+	Patient     string
 }
 
 // serveCallback is the redirect URI: GET /view/callback?code=…&state=….
@@ -209,50 +211,36 @@ func (v *Viewer) serveCallback(w http.ResponseWriter, r *http.Request) {
 
 // exchange trades the code for a token at the token endpoint (a public
 // client: client_id and the PKCE verifier, no secret). It returns the
-// endpoint's status with any error.
+// endpoint's status with any error. The issuer client follows no redirect
+// (a 30x is an answer, refused here as any other non-2xx) and is bounded by
+// issuerTimeout.
 func (v *Viewer) exchange(ctx context.Context, pl pendingLaunch, code string) (*tokenResponse, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, issuerTimeout)
 	defer cancel()
-	form := url.Values{
-		"grant_type":    {"authorization_code"},
-		"code":          {code},
-		"redirect_uri":  {v.redirectURI()},
-		"client_id":     {v.cfg.ClientID},
-		"code_verifier": {pl.Verifier},
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, v.issuer)
+	tok, err := v.oauthConfig("", pl.TokenEndpoint).Exchange(ctx, code, oauth2.VerifierOption(pl.Verifier))
+	if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok {
+		// Neither the body nor the description is logged: the issuer's
+		// words, which may hold anything. The status and an error code do.
+		return nil, re.Response.StatusCode, fmt.Errorf("token endpoint: status %d, error %q", re.Response.StatusCode, safeCode(re.ErrorCode))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pl.TokenEndpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, 0, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	res, err := v.client.Do(req)
-	if err != nil {
+	if _, ok := errors.AsType[*url.Error](err); ok {
 		return nil, 0, errors.New("the token endpoint could not be reached")
 	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&e)
-		return nil, res.StatusCode, fmt.Errorf("token endpoint: status %d, error %q", res.StatusCode, safeCode(e.Error))
+	if err != nil {
+		// Not the library's message: a JSON error may quote the body.
+		return nil, 0, errors.New("token endpoint: the answer is cut short, not JSON, or has no access_token")
 	}
-	var tok tokenResponse
-	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&tok); err != nil {
-		return nil, res.StatusCode, errors.New("token endpoint: the answer is not JSON")
-	}
+	patient, _ := tok.Extra("patient").(string)
 	switch {
-	case tok.AccessToken == "":
-		return nil, res.StatusCode, errors.New("token endpoint: no access_token")
 	case tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer"):
-		return nil, res.StatusCode, errors.New("token endpoint: the token is not a bearer token")
-	case !nhsnumber.Valid(tok.Patient):
+		return nil, http.StatusOK, errors.New("token endpoint: the token is not a bearer token")
+	case !nhsnumber.Valid(patient):
 		// The viewer shows one patient: a launch without a patient
 		// context (or with something else) cannot be shown.
-		return nil, res.StatusCode, errors.New("token endpoint: no patient context (or not an NHS number)")
+		return nil, http.StatusOK, errors.New("token endpoint: no patient context (or not an NHS number)")
 	}
-	return &tok, res.StatusCode, nil
+	return &tokenResponse{AccessToken: tok.AccessToken, ExpiresIn: tok.ExpiresIn, Patient: patient}, http.StatusOK, nil
 }
 
 // safeCode echoes an OAuth error code only when it is one (for the log).

@@ -102,6 +102,7 @@ type Viewer struct {
 	baseURL  string   // FHIRBase without a trailing slash
 	root     string   // FHIRBase without /fhir: the facade's root
 	client   *http.Client
+	issuer   *http.Client // client's transport and redirect rule, bounded by issuerTimeout
 	sessions *store[session]
 	launches *store[pendingLaunch]
 	pages    map[string]*template.Template
@@ -157,6 +158,8 @@ func New(cfg Config) (*Viewer, error) {
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		next = cfg.HTTPClient.Transport
 	}
+	transport := &inProcess{origin: base.Scheme + "://" + base.Host, handler: cfg.API, next: next}
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	v := &Viewer{
 		cfg:       cfg,
 		base:      base,
@@ -171,9 +174,15 @@ func New(cfg Config) (*Viewer, error) {
 			// call is one exchange with the API or the token endpoint.
 			// No overall timeout: a document streams for as long as it
 			// takes (the facade bounds its own calls).
-			Transport:     &inProcess{origin: base.Scheme + "://" + base.Host, handler: cfg.API, next: next},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Transport:     transport,
+			CheckRedirect: noRedirect,
 		},
+		// The discovery document and the token endpoint (the code exchange
+		// runs in x/oauth2, handed this client): the same in-process
+		// transport, so the facade's own issuer is reached whatever its
+		// public base; no redirect followed (a 30x is a failed answer);
+		// and a whole call, body included, within issuerTimeout.
+		issuer: &http.Client{Transport: transport, CheckRedirect: noRedirect, Timeout: issuerTimeout},
 	}
 	if base.Scheme != "https" && framedByOthers(cfg.FrameAncestors) {
 		cfg.Logger.Warn("viewer: frame-ancestors lets other origins embed the viewer, but its cookies can be sent inside another site's frame only over https (SameSite=None needs Secure): serve the facade on https, or embed it from the same site")
