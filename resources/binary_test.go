@@ -2,7 +2,6 @@ package resources_test
 
 import (
 	"context"
-	"crypto/sha1"
 	"io"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/carerecords/fhir-facade/backends/nrl"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
-	sandboxnrl "github.com/carerecords/fhir-facade/sandbox/nrl"
 )
 
 // fakeFetcher records what it was asked to fetch and answers with a small body.
@@ -108,50 +106,6 @@ func TestBinaryNRLErrorsPassThrough(t *testing.T) {
 	_, err := resources.NewBinary(f, &fakeFetcher{}).ReadStream(context.Background(), "Y05868-1", admitAll)
 	if fhirerr.CategoryOf(err) != fhirerr.Forbidden {
 		t.Errorf("err = %v", err)
-	}
-}
-
-func TestBinaryAgainstTheSimulator(t *testing.T) {
-	client, fetcher := nrlClients(t)
-	b := resources.NewBinary(client, fetcher)
-	tests := []struct {
-		name     string
-		id       string
-		ctype    string
-		minSize  int
-		category fhirerr.Category
-	}{
-		{name: "crisis plan", id: "Y05868-1000000091", ctype: "application/pdf"},
-		{name: "structured summary", id: "Y07213-1000000107", ctype: "application/fhir+json"},
-		{name: "its PDF", id: "Y07213-1000000107.1", ctype: "application/pdf"},
-		{name: "ReSPECT form", id: "Y04531-1000000114", ctype: "application/pdf"},
-		{name: "large record", id: sandboxnrl.LargeDocumentPointerID, ctype: "application/pdf", minSize: sandboxnrl.LargeDocumentSize - 1024},
-		{name: "holder down", id: sandboxnrl.HolderDownPointerID, category: fhirerr.BadGateway},
-		{name: "document gone", id: sandboxnrl.MissingDocumentPointerID, category: fhirerr.NotFound},
-		{name: "unknown pointer", id: "Y05861-1234567800", category: fhirerr.NotFound},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			st, err := b.ReadStream(context.Background(), tc.id, admitAll)
-			if tc.category != 0 {
-				if fhirerr.CategoryOf(err) != tc.category {
-					t.Fatalf("err = %v, want category %d", err, tc.category)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := sha1.New()
-			n, err := io.Copy(h, st.Body)
-			st.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.ContentType != tc.ctype || n < int64(tc.minSize) || st.Size != n {
-				t.Errorf("%s, %d bytes (size %d)", st.ContentType, n, st.Size)
-			}
-		})
 	}
 }
 

@@ -291,3 +291,12 @@ func TestNotifyBirthChecksTheBaby(t *testing.T) {
 		})
 	}
 }
+
+func london(t *testing.T) *time.Location {
+	t.Helper()
+	l, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}

@@ -3,24 +3,17 @@ package resources_test
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/google/fhir/go/fhirversion"
-	"github.com/google/fhir/go/jsonformat"
 	drpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/document_reference_go_proto"
 
 	"github.com/carerecords/fhir-facade/backends/nrl"
-	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
-	"github.com/carerecords/fhir-facade/profiles"
 	"github.com/carerecords/fhir-facade/resources"
-	sandboxnrl "github.com/carerecords/fhir-facade/sandbox/nrl"
-	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // fakeNRL answers SearchAll and Read from canned pointers and records the
@@ -220,104 +213,3 @@ func (w *wrongReader) SearchAll(context.Context, nrl.Query) (*nrl.SearchResult, 
 	return &nrl.SearchResult{}, nil
 }
 func (w *wrongReader) Read(context.Context, string) ([]byte, error) { return w.body, nil }
-
-var (
-	nrlSimOnce sync.Once
-	nrlSimURL  string
-)
-
-// nrlSimulator is one NRL simulator over a small population plus the
-// reserved patients, shared by the tests of this file.
-func nrlSimulator(t *testing.T) string {
-	t.Helper()
-	nrlSimOnce.Do(func() {
-		s := sandboxnrl.New(sandboxnrl.Options{Population: population.Generate(11, 300)})
-		nrlSimURL = httptest.NewServer(s).URL
-	})
-	return nrlSimURL
-}
-
-func nrlClients(t *testing.T) (*nrl.Client, *nrl.Fetcher) {
-	t.Helper()
-	base := nrlSimulator(t)
-	up, err := upstream.New(upstream.Config{Name: nrl.Name, BaseURL: base + sandboxnrl.BasePath, Token: "t"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ssp, err := upstream.New(upstream.Config{Name: "nrl-ssp", BaseURL: base + sandboxnrl.SSPPath, Token: "t"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := nrl.NewFetcher(ssp, nrl.FetcherOptions{SSPBaseURL: base + sandboxnrl.SSPPath})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nrl.New(up, nrl.Options{}), f
-}
-
-// Every pointer the simulator serves (reserved patients and a synthetic
-// population) maps to a DocumentReference valid against the R4 schema,
-// with no holder or proxy URL in it.
-func TestEverySimulatedPointerMaps(t *testing.T) {
-	client, _ := nrlClients(t)
-	p := resources.NewDocumentReference(client, nil)
-	m, err := jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	patients := []string{"9000000009", "4409815415", sandboxnrl.EdgeCaseNHSNumber}
-	for _, person := range population.Generate(11, 300) {
-		patients = append(patients, person.NHSNumber)
-	}
-	mapped := 0
-	for _, nhs := range patients {
-		got, err := searchDocs(t, p, "patient="+nhs)
-		if err != nil {
-			t.Fatalf("%s: %v", nhs, err)
-		}
-		for _, e := range got.Entries {
-			b, err := m.MarshalResource(e.Resource.Message)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := profiles.Validate(b); err != nil {
-				t.Errorf("%s: %v", e.Resource.ID, err)
-			}
-			if strings.Contains(string(b), "/ssp/") || strings.Contains(string(b), "example.nhs.uk") || strings.Contains(string(b), "127.0.0.1") {
-				t.Errorf("%s hands out a proxy or holder URL: %s", e.Resource.ID, b)
-			}
-			mapped++
-		}
-	}
-	if mapped < 30 {
-		t.Errorf("only %d pointers mapped", mapped)
-	}
-}
-
-func TestDocumentReferenceAgainstTheSimulator(t *testing.T) {
-	client, _ := nrlClients(t)
-	memo, err := resources.NewMemo(1 << 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer memo.Close()
-	p := resources.NewDocumentReference(client, memo)
-	got, err := searchDocs(t, p, "subject:identifier=https://fhir.nhs.uk/Id/nhs-number|"+sandboxnrl.EdgeCaseNHSNumber)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Entries) != 24 || got.Total != 24 || len(got.Issues) != 0 {
-		t.Errorf("%d entries, total %d, issues %v; want all 24 pointers of both NRL pages", len(got.Entries), got.Total, got.Issues)
-	}
-	_, err = searchDocs(t, p, "patient=9000000009&type=http://snomed.info/sct|410970009")
-	if e := fhirerr.As(err); e == nil || e.Category != fhirerr.Invalid || e.Expression != "type" || e.Details == nil || e.Details.Code != "INVALID_CODE_SYSTEM" {
-		t.Errorf("unknown type: %#v", e)
-	}
-	res, err := p.Read(context.Background(), "Y05868-1234567892")
-	if err != nil || res.ID != "Y05868-1234567892" {
-		t.Fatalf("read: %v %v", res, err)
-	}
-	if _, err := p.Read(context.Background(), "Y05861-1234567800"); fhirerr.CategoryOf(err) != fhirerr.NotFound {
-		t.Errorf("unknown id: %v", err)
-	}
-}

@@ -1,4 +1,10 @@
-package resources_test
+package tests
+
+// The Flag provider over the four simulators, moved from resources/ (#18:
+// only cmd/ and tests/ import sandbox/): each test drives the provider
+// through the real clients against stateful simulators with their faults
+// (writes that must read back, outages, a population's clocks), an
+// end-to-end check that recorded payloads cannot stand in for.
 
 import (
 	"context"
@@ -95,11 +101,17 @@ func newFlagEnvWith(t *testing.T, policy upstream.Config) *flagEnv {
 
 func (e *flagEnv) search(t *testing.T, params string) (*resources.SearchResult, error) {
 	t.Helper()
+	return providerSearch(t, e.flag, params)
+}
+
+// providerSearch runs a search of params (a query string) on p, 20 a page.
+func providerSearch(t *testing.T, p resources.Searcher, params string) (*resources.SearchResult, error) {
+	t.Helper()
 	v, err := url.ParseQuery(params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e.flag.Search(context.Background(), &resources.Query{Params: v, Count: 20})
+	return p.Search(context.Background(), &resources.Query{Params: v, Count: 20})
 }
 
 func flagIDs(r *resources.SearchResult) []string {
@@ -208,7 +220,7 @@ func TestFlagSearchAsksOnlyServicesThatCanMatch(t *testing.T) {
 	}
 }
 
-func TestFlagSearchErrors(t *testing.T) {
+func TestFlagProviderSearchErrors(t *testing.T) {
 	e := newFlagEnv(t)
 	tests := []struct {
 		name   string
@@ -356,7 +368,7 @@ func TestFlagSearchIncompleteSources(t *testing.T) {
 	}
 }
 
-func TestFlagRead(t *testing.T) {
+func TestFlagProviderRead(t *testing.T) {
 	e := newFlagEnv(t)
 	r, err := e.search(t, "patient=9000000017&status=active,inactive")
 	if err != nil {
@@ -599,6 +611,10 @@ func TestFlagOVMStatusFollowsTheClock(t *testing.T) {
 		t.Fatal("no status ending after the reference date in the population")
 	}
 	endDay, _ := time.Parse(time.DateOnly, end)
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
 	memo, err := resources.NewMemo(1 << 20)
 	if err != nil {
 		t.Fatal(err)
@@ -619,8 +635,8 @@ func TestFlagOVMStatusFollowsTheClock(t *testing.T) {
 		{name: "the day after", now: endDay.AddDate(0, 0, 1), want: "inactive"},
 		// Half past midnight in England on the day after: still the end day
 		// in UTC while British Summer Time is on.
-		{name: "after midnight in England", now: time.Date(endDay.Year(), endDay.Month(), endDay.Day()+1, 0, 30, 0, 0, london(t)).UTC(), want: "inactive"},
-		{name: "before midnight in England", now: time.Date(endDay.Year(), endDay.Month(), endDay.Day(), 23, 30, 0, 0, london(t)).UTC(), want: "active"},
+		{name: "after midnight in England", now: time.Date(endDay.Year(), endDay.Month(), endDay.Day()+1, 0, 30, 0, 0, london).UTC(), want: "inactive"},
+		{name: "before midnight in England", now: time.Date(endDay.Year(), endDay.Month(), endDay.Day(), 23, 30, 0, 0, london).UTC(), want: "active"},
 		{name: "back on the last day (memoised)", now: endDay, want: "active"},
 	}
 	for _, tc := range tests {
@@ -650,13 +666,4 @@ func httptestServer(t *testing.T, h http.Handler) string {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return ts.URL
-}
-
-func london(t *testing.T) *time.Location {
-	t.Helper()
-	l, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
 }
