@@ -18,10 +18,10 @@
 package issuer
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -30,6 +30,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -159,6 +161,8 @@ type Issuer struct {
 	audience string
 	key      *ecdsa.PrivateKey
 	kid      string
+	signer   jose.Signer // ES256 with key, header kid and typ at+jwt
+	pub      jose.JSONWebKey
 	jwks     []byte
 	keySet   *auth.KeySet
 	clients  map[string]Client
@@ -243,17 +247,18 @@ func newIssuer(cfg Config, key *ecdsa.PrivateKey) (*Issuer, error) {
 		c.RedirectURIs = append([]string(nil), c.RedirectURIs...)
 		i.clients[c.ID] = c
 	}
-	x, y := pubBytes(&key.PublicKey)
-	i.kid = thumbprint(x, y)
-	jwks, err := json.Marshal(map[string]any{"keys": []map[string]string{{
-		"kty": "EC", "crv": "P-256", "use": "sig", "alg": auth.ES256, "kid": i.kid,
-		"x": b64(x), "y": b64(y),
-	}}})
-	if err != nil {
+	var err error
+	if i.kid, err = thumbprint(&key.PublicKey); err != nil {
 		return nil, err
 	}
-	i.jwks = jwks
-	if i.keySet, err = auth.ParseKeySet(jwks); err != nil {
+	if i.signer, err = newSigner(jose.ES256, key, i.kid, "at+jwt"); err != nil {
+		return nil, err
+	}
+	i.pub = jose.JSONWebKey{Key: &key.PublicKey, KeyID: i.kid, Algorithm: auth.ES256, Use: "sig"}
+	if i.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{i.pub}}); err != nil {
+		return nil, fmt.Errorf("issuer: own JWKS: %w", err)
+	}
+	if i.keySet, err = auth.ParseKeySet(i.jwks); err != nil {
 		return nil, fmt.Errorf("issuer: own JWKS: %w", err)
 	}
 	return i, nil
@@ -269,18 +274,37 @@ func validateURL(raw string) error {
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-func pubBytes(pub *ecdsa.PublicKey) (x, y []byte) {
-	raw, err := pub.Bytes() // 0x04 || X || Y
+// thumbprint is the RFC 7638 SHA-256 JWK thumbprint of pub, used as its kid.
+func thumbprint(pub crypto.PublicKey) (string, error) {
+	sum, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
 	if err != nil {
-		panic(err) // a generated or parsed P-256 key always encodes
+		return "", fmt.Errorf("issuer: key thumbprint: %w", err)
 	}
-	return raw[1:33], raw[33:65]
+	return b64(sum), nil
 }
 
-// thumbprint is the RFC 7638 JWK thumbprint of a P-256 key, used as its kid.
-func thumbprint(x, y []byte) string {
-	sum := sha256.Sum256([]byte(`{"crv":"P-256","kty":"EC","x":"` + b64(x) + `","y":"` + b64(y) + `"}`))
-	return b64(sum[:])
+// newSigner returns a go-jose signer of compact JWSs under alg with key,
+// whose protected header names kid and typ.
+func newSigner(alg jose.SignatureAlgorithm, key crypto.Signer, kid, typ string) (jose.Signer, error) {
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %s signer: %w", alg, err)
+	}
+	return s, nil
+}
+
+// signCompact returns the compact JWS of claims signed by s.
+func signCompact(s jose.Signer, claims map[string]any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	obj, err := s.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("issuer: signing: %w", err)
+	}
+	return obj.CompactSerialize()
 }
 
 // URL returns the issuer identifier (iss).
@@ -426,44 +450,9 @@ func (i *Issuer) mint(c Claims) (string, time.Duration, error) {
 	if len(c.Roles) > 0 {
 		claims[names.Roles] = c.Roles
 	}
-	tok, err := i.signES256("at+jwt", claims)
+	tok, err := signCompact(i.signer, claims)
 	if err != nil {
 		return "", 0, err
 	}
 	return tok, ttl, nil
-}
-
-// signES256 returns the compact JWS of claims signed with the access-token
-// key.
-func (i *Issuer) signES256(typ string, claims map[string]any) (string, error) {
-	return signJWS(map[string]string{"alg": auth.ES256, "typ": typ, "kid": i.kid}, claims, func(digest []byte) ([]byte, error) {
-		r, s, err := ecdsa.Sign(rand.Reader, i.key, digest)
-		if err != nil {
-			return nil, fmt.Errorf("issuer: signing: %w", err)
-		}
-		sig := make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
-		return sig, nil
-	})
-}
-
-// signJWS makes a compact JWS of header and claims: sign is given the
-// SHA-256 digest of the signing input and returns the signature.
-func signJWS(header map[string]string, claims map[string]any, sign func(digest []byte) ([]byte, error)) (string, error) {
-	h, err := json.Marshal(header)
-	if err != nil {
-		return "", err
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	input := b64(h) + "." + b64(payload)
-	digest := sha256.Sum256([]byte(input))
-	sig, err := sign(digest[:])
-	if err != nil {
-		return "", err
-	}
-	return input + "." + b64(sig), nil
 }

@@ -1,17 +1,16 @@
 package issuer
 
 import (
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // oidcKey is the RSA key id_tokens are signed with (RS256, which OpenID
@@ -20,11 +19,10 @@ import (
 // key takes tens of milliseconds to make. Access tokens are never signed
 // with it, and the in-process KeySet does not hold it.
 type oidcKey struct {
-	once sync.Once
-	key  *rsa.PrivateKey
-	kid  string
-	jwk  map[string]string
-	err  error
+	once   sync.Once
+	signer jose.Signer // RS256, header kid and typ JWT
+	jwk    jose.JSONWebKey
+	err    error
 
 	// published is the JWKS document with this key added, made once.
 	publishOnce sync.Once
@@ -38,11 +36,16 @@ func (k *oidcKey) get() (*oidcKey, error) {
 			k.err = fmt.Errorf("issuer: generating the id_token key: %w", err)
 			return
 		}
-		n := b64(key.N.Bytes())
-		e := b64(big.NewInt(int64(key.E)).Bytes())
-		sum := sha256.Sum256([]byte(`{"e":"` + e + `","kty":"RSA","n":"` + n + `"}`)) // RFC 7638
-		k.key, k.kid = key, b64(sum[:])
-		k.jwk = map[string]string{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": k.kid, "n": n, "e": e}
+		kid, err := thumbprint(&key.PublicKey)
+		if err != nil {
+			k.err = err
+			return
+		}
+		if k.signer, err = newSigner(jose.RS256, key, kid, "JWT"); err != nil {
+			k.err = err
+			return
+		}
+		k.jwk = jose.JSONWebKey{Key: &key.PublicKey, KeyID: kid, Algorithm: string(jose.RS256), Use: "sig"}
 	})
 	return k, k.err
 }
@@ -60,14 +63,7 @@ func (i *Issuer) buildJWKS() []byte {
 	if err != nil {
 		return i.jwks
 	}
-	var doc struct {
-		Keys []any `json:"keys"`
-	}
-	if json.Unmarshal(i.jwks, &doc) != nil {
-		return i.jwks
-	}
-	doc.Keys = append(doc.Keys, k.jwk)
-	out, err := json.Marshal(doc)
+	out, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{i.pub, k.jwk}})
 	if err != nil {
 		return i.jwks
 	}
@@ -94,13 +90,7 @@ func (i *Issuer) idToken(g codeGrant, clientID string, now time.Time, ttl time.D
 	if g.nonce != "" {
 		claims["nonce"] = g.nonce
 	}
-	return signJWS(map[string]string{"alg": "RS256", "typ": "JWT", "kid": k.kid}, claims, func(digest []byte) ([]byte, error) {
-		sig, err := rsa.SignPKCS1v15(rand.Reader, k.key, crypto.SHA256, digest)
-		if err != nil {
-			return nil, fmt.Errorf("issuer: signing an id_token: %w", err)
-		}
-		return sig, nil
-	})
+	return signCompact(k.signer, claims)
 }
 
 // Endpoints are the issuer's URLs, its handlers being mounted under the
