@@ -132,13 +132,8 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentTypeJSON)
+	wire.Echo(w, r, "X-Request-ID", "X-Correlation-ID")
 	id := r.Header.Get("X-Request-ID")
-	if id != "" {
-		h.Set("X-Request-Id", id)
-	}
-	if v := r.Header.Get("X-Correlation-ID"); v != "" {
-		h.Set("X-Correlation-Id", v)
-	}
 	if r.URL.Path != BasePath+NotificationsPath {
 		write(w, http.StatusNotFound, errorBody(CodeNotFound, ""))
 		return

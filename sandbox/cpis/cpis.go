@@ -117,12 +117,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentTypeFHIR)
-	if v := r.Header.Get("TraceID"); v != "" {
-		h.Set("TraceID", v)
-	}
-	if v := r.Header.Get("X-Correlation-ID"); v != "" {
-		h.Set("X-Correlation-Id", v)
-	}
+	wire.Echo(w, r, "TraceID", "X-Correlation-ID")
 	if !s.opts.Open {
 		if !wire.Bearer(r) {
 			writeOutcome(w, http.StatusUnauthorized, "forbidden", "ACCESS_DENIED", "Access denied", "Missing or invalid access token")
@@ -254,13 +249,5 @@ func writeBundle(w http.ResponseWriter, self string, entries []fhirjson.BundleEn
 // writeOutcome writes a CP-IS error: an OperationOutcome with the
 // England-SpineErrorOrWarningCode code.
 func writeOutcome(w http.ResponseWriter, status int, issueCode, code, display, diagnostics string) {
-	oo := fhirjson.OperationOutcome{Issue: []fhirjson.OperationOutcomeIssue{{
-		Severity: "error", Code: issueCode,
-		Details:     &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{{System: ErrorSystem, Code: code, Display: display}}},
-		Diagnostics: diagnostics,
-	}}}
-	body, _ := json.Marshal(oo)
-	w.Header().Set("Content-Type", contentTypeFHIR)
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	wire.WriteOutcome(w, status, contentTypeFHIR, wire.Outcome{Issue: []wire.Issue{wire.Error(issueCode, ErrorSystem, code, display, diagnostics)}})
 }

@@ -404,8 +404,8 @@ func writeJSON(w http.ResponseWriter, status int, version string, body []byte) {
 // (operation-outcome.fhir.js): one issue, severity error, code processing,
 // the diagnostics.
 func writeOutcome(w http.ResponseWriter, status int, version, diagnostics string) {
-	d, _ := json.Marshal(diagnostics)
-	writeJSON(w, status, version, []byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing","diagnostics":`+string(d)+`}]}`))
+	body, _ := json.Marshal(wire.Outcome{Issue: []wire.Issue{{Severity: "error", Code: "processing", Diagnostics: diagnostics}}})
+	writeJSON(w, status, version, body)
 }
 
 // safeEcho keeps an echoed value short and printable.

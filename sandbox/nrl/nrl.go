@@ -147,12 +147,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	if v := r.Header.Get("X-Request-ID"); v != "" {
-		h.Set("X-Request-Id", v)
-	}
-	if v := r.Header.Get("X-Correlation-ID"); v != "" {
-		h.Set("X-Correlation-Id", v)
-	}
+	wire.Echo(w, r, "X-Request-ID", "X-Correlation-ID")
 	p := r.URL.Path
 	switch {
 	case strings.HasPrefix(p, SSPPath+"/"):

@@ -1,9 +1,10 @@
 package nrl
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/carerecords/fhir-facade/sandbox/wire"
 )
 
 // ErrorSystem is the coding system of NRL's error codes (from the NRLF source).
@@ -44,54 +45,16 @@ type apiError struct {
 
 func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.diagnostics) }
 
-type outcome struct {
-	ResourceType string         `json:"resourceType"`
-	Issue        []outcomeIssue `json:"issue"`
-}
-
-type outcomeIssue struct {
-	Severity    string   `json:"severity"`
-	Code        string   `json:"code"`
-	Details     details  `json:"details"`
-	Diagnostics string   `json:"diagnostics,omitempty"`
-	Expression  []string `json:"expression,omitempty"`
-}
-
-type details struct {
-	Coding []coding `json:"coding"`
-}
-
-type coding struct {
-	System  string `json:"system"`
-	Code    string `json:"code"`
-	Display string `json:"display"`
-}
-
-func (e *apiError) body() []byte {
+func writeError(w http.ResponseWriter, e *apiError) {
 	system := e.system
 	if system == "" {
 		system = ErrorSystem
 	}
-	is := outcomeIssue{
-		Severity:    "error",
-		Code:        e.issueCode,
-		Details:     details{Coding: []coding{{System: system, Code: e.code, Display: displays[e.code]}}},
-		Diagnostics: e.diagnostics,
-	}
+	is := wire.Error(e.issueCode, system, e.code, displays[e.code], e.diagnostics)
 	if e.expression != "" {
 		is.Expression = []string{e.expression}
 	}
-	b, err := json.Marshal(outcome{ResourceType: "OperationOutcome", Issue: []outcomeIssue{is}})
-	if err != nil {
-		panic(err) // plain strings: cannot fail
-	}
-	return b
-}
-
-func writeError(w http.ResponseWriter, e *apiError) {
-	w.Header().Set("Content-Type", contentTypeFHIR)
-	w.WriteHeader(e.status)
-	_, _ = w.Write(e.body())
+	wire.WriteOutcome(w, e.status, contentTypeFHIR, wire.Outcome{Issue: []wire.Issue{is}})
 }
 
 // The errors NRL answers with (NRLF's handlers and tests).

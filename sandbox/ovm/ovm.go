@@ -113,12 +113,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentTypeJSON)
-	if v := r.Header.Get("X-Request-ID"); v != "" {
-		h.Set("X-Request-Id", v)
-	}
-	if v := r.Header.Get("X-Correlation-ID"); v != "" {
-		h.Set("X-Correlation-Id", v)
-	}
+	wire.Echo(w, r, "X-Request-ID", "X-Correlation-ID")
 	if !s.opts.Open {
 		if !wire.Bearer(r) {
 			writeError(w, http.StatusUnauthorized, ErrAccessDenied)

@@ -1,10 +1,9 @@
 package ra
 
 import (
-	"encoding/json"
 	"net/http"
 
-	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/sandbox/wire"
 )
 
 // apiError is an RA error answer: an OperationOutcome with a
@@ -55,17 +54,8 @@ func errPreconditionFailed() *apiError {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	oo := fhirjson.OperationOutcome{
-		Meta: &fhirjson.Meta{Profile: []string{"https://fhir.nhs.uk/STU3/StructureDefinition/Spine-OperationOutcome-1"}},
-		Issue: []fhirjson.OperationOutcomeIssue{{
-			Severity:    "error",
-			Code:        e.issue,
-			Details:     &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{{System: ErrorSystem, Code: e.code, Display: e.display}}},
-			Diagnostics: e.diagnostics,
-		}},
-	}
-	body, _ := json.Marshal(oo)
-	w.Header().Set("Content-Type", contentTypeFHIR)
-	w.WriteHeader(e.status)
-	_, _ = w.Write(body)
+	wire.WriteOutcome(w, e.status, contentTypeFHIR, wire.Outcome{
+		Meta:  &wire.Meta{Profile: []string{"https://fhir.nhs.uk/STU3/StructureDefinition/Spine-OperationOutcome-1"}},
+		Issue: []wire.Issue{wire.Error(e.issue, ErrorSystem, e.code, e.display, e.diagnostics)},
+	})
 }

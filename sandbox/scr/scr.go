@@ -161,12 +161,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentTypeFHIR)
-	if v := r.Header.Get("X-Request-ID"); v != "" {
-		h.Set("X-Request-Id", v)
-	}
-	if v := r.Header.Get("X-Correlation-ID"); v != "" {
-		h.Set("X-Correlation-Id", v)
-	}
+	wire.Echo(w, r, "X-Request-ID", "X-Correlation-ID")
 	if v := r.Header.Get("X-Request-ID"); v != "" && !wire.UUID.MatchString(v) {
 		writeOutcome(w, http.StatusBadRequest, "invalid", "Invalid X-Request-ID header: must be a UUID")
 		return
@@ -435,19 +430,5 @@ func safeEcho(s string) string {
 // code and details.text (the API's errors carry no Spine coding), members in
 // the service's order.
 func writeOutcome(w http.ResponseWriter, status int, code, text string) {
-	type details struct {
-		Text string `json:"text"`
-	}
-	type issue struct {
-		Severity string  `json:"severity"`
-		Code     string  `json:"code"`
-		Details  details `json:"details"`
-	}
-	body, _ := json.Marshal(struct {
-		ResourceType string  `json:"resourceType"`
-		Issue        []issue `json:"issue"`
-	}{"OperationOutcome", []issue{{"error", code, details{text}}}})
-	w.Header().Set("Content-Type", contentTypeFHIR)
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	wire.WriteOutcome(w, status, contentTypeFHIR, wire.Outcome{Issue: []wire.Issue{{Severity: "error", Code: code, Details: &wire.Details{Text: text}}}})
 }
