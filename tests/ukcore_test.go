@@ -10,9 +10,11 @@ import (
 )
 
 // ukcoreRequired are the resource types the facade serves that have a UK Core
-// profile: each must declare it in meta.profile. Composition ($summary) joins
-// when $summary's Composition declares UKCore-Composition; until then a
-// Composition that declares it is checked all the same.
+// profile: each must declare it in meta.profile. Composition is not
+// required here: a document NRL points to is served as it was stored
+// (Binary), and its Composition is its producer's; $summary's declares
+// UKCore-Composition (TestCapabilityProfilesAreTrue), and one that declares
+// it is checked all the same.
 var ukcoreRequired = ukcore.Options{Require: []string{
 	"Patient", "AllergyIntolerance", "MedicationStatement", "Flag", "Immunization", "DocumentReference", "Organization",
 }}
@@ -22,6 +24,7 @@ var ukcoreRequired = ukcore.Options{Require: []string{
 // declares, and fails a type above that declares none. The error names each
 // broken rule's profile, path and rule.
 func checkUKCore(raw []byte) error {
+	noteDeclared(raw) // for TestCapabilityProfilesAreTrue, TestExtensionURLsResolve
 	rep, err := ukcore.Validate(raw, ukcoreRequired)
 	if err != nil {
 		return err
