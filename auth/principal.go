@@ -61,12 +61,18 @@ func PatientScoped(p Principal) (nhs string, ok bool) {
 type principalKey struct{}
 
 // WithPrincipal returns a copy of ctx carrying p.
+//
+// Deprecated: the facade carries its caller in model/request (the server
+// makes a request.Caller of the Principal its verifier returns); nothing in
+// it reads this key. It remains for auth's own tests and outside users.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
 }
 
 // FromContext returns the Principal WithPrincipal stored in ctx, and whether
 // there was one.
+//
+// Deprecated: read request.From(ctx).Caller.
 func FromContext(ctx context.Context) (Principal, bool) {
 	p, ok := ctx.Value(principalKey{}).(Principal)
 	return p, ok

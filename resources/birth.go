@@ -10,11 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/backends/bna"
-	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/model/request"
 )
 
 // TypeOperation is a FHIR operation invoked on a resource type with a
@@ -336,7 +335,7 @@ func (p *Patient) notifyBirth(ctx context.Context, body []byte) (*Resource, erro
 		return nil, err
 	}
 	by := bna.NotifiedBy{SDSUserID: "unknown", ODS: b.PlaceOfBirthODS}
-	if pr, ok := auth.FromContext(ctx); ok {
+	if pr := request.From(ctx).Caller; pr != nil {
 		if pr.Subject != "" {
 			by.SDSUserID = pr.Subject
 		}
@@ -366,7 +365,7 @@ func (p *Patient) notifyBirth(ctx context.Context, body []byte) (*Resource, erro
 		return nil, err
 	}
 	// The record was just made: read it from PDS itself, not a cache.
-	ctx = upstream.WithNoCache(ctx)
+	ctx = request.WithNoCache(ctx)
 	rec, err := p.pds.Read(ctx, got.NHSNumber)
 	if err != nil {
 		return nil, err

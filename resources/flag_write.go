@@ -16,6 +16,7 @@ import (
 	ramap "github.com/carerecords/fhir-facade/mappers/ra"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/model/request"
 )
 
 // change is the provenance of one write: a fresh Provenance id, now, and the
@@ -59,7 +60,7 @@ func (p *Flag) Create(ctx context.Context, msg proto.Message) (*Resource, error)
 	}
 
 	// A write decides on RA's current state, never on a cached read.
-	consent, err := p.ra.Consent(upstream.WithNoCache(ctx), nhs)
+	consent, err := p.ra.Consent(request.WithNoCache(ctx), nhs)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ func (p *Flag) Update(ctx context.Context, id string, msg proto.Message, ifMatch
 		return nil, &fhirerr.Error{Category: fhirerr.PreconditionRequired,
 			Message: "updating a reasonable adjustment needs its current version: send If-Match with the ETag of the flag read"}
 	}
-	rec, err := p.fetchRA(upstream.WithNoCache(ctx), nhs, []string{"active", "inactive"})
+	rec, err := p.fetchRA(request.WithNoCache(ctx), nhs, []string{"active", "inactive"})
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/model/request"
 )
 
 // Operation is a FHIR operation invoked on one resource instance:
@@ -195,7 +196,7 @@ func (p *Patient) summary(ctx context.Context, id string, _ url.Values) (*Search
 	types := []string{"Patient"}
 	var withheld []string
 	for _, s := range p.summarySources {
-		if !allowedType(ctx, s.Type) {
+		if !request.From(ctx).AllowedType(s.Type) {
 			withheld = append(withheld, s.Type)
 			continue
 		}
@@ -294,17 +295,4 @@ func (o *OperationDefinitions) Read(_ context.Context, id string) (*Resource, er
 		return r, nil
 	}
 	return nil, fhirerr.New(fhirerr.NotFound, "no such OperationDefinition")
-}
-
-type allowedKey struct{}
-
-// WithAllowedTypes returns ctx in which fan-out operations ask only the
-// sources whose resource type allowed accepts (the caller's permissions).
-func WithAllowedTypes(ctx context.Context, allowed func(resourceType string) bool) context.Context {
-	return context.WithValue(ctx, allowedKey{}, allowed)
-}
-
-func allowedType(ctx context.Context, t string) bool {
-	f, ok := ctx.Value(allowedKey{}).(func(string) bool)
-	return !ok || f(t)
 }

@@ -14,10 +14,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/carerecords/fhir-facade/backends/pds"
-	"github.com/carerecords/fhir-facade/backends/upstream"
 	pdsmap "github.com/carerecords/fhir-facade/mappers/pds"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/model/request"
 )
 
 // PDSCreator is what creating a record needs from PDS besides search.
@@ -70,7 +70,7 @@ func (p *Patient) CreateConditional(ctx context.Context, msg proto.Message, ifNo
 		return nil, false, err
 	}
 
-	ctx = upstream.WithNoCache(ctx) // the search must see PDS as it is now
+	ctx = request.WithNoCache(ctx) // the search must see PDS as it is now
 	found, err := p.Search(ctx, &Query{Params: ifNoneExist, Count: pdsMaxResults})
 	if err != nil {
 		return nil, false, err

@@ -6,8 +6,8 @@ import (
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	practpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/practitioner_go_proto"
 
-	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/request"
 )
 
 // SDSUserIDSystem is the identifier system of an NHS user's SDS user id
@@ -22,13 +22,18 @@ const SDSUserIDSystem = "https://fhir.nhs.uk/Id/sds-user-id"
 // tell a caller which ids are users.
 type Practitioner struct{}
 
+// practitionerType is the type of the caller's own record: the access
+// policy's auth.UserType (server's tests hold the two equal; providers do
+// not import auth).
+const practitionerType = "Practitioner"
+
 var _ Reader = Practitioner{}
 
 // NewPractitioner returns the provider of the caller's own Practitioner.
 func NewPractitioner() Practitioner { return Practitioner{} }
 
 // ResourceType implements Provider.
-func (Practitioner) ResourceType() string { return auth.UserType }
+func (Practitioner) ResourceType() string { return practitionerType }
 
 // Profile implements Provider.
 func (Practitioner) Profile() string { return "" }
@@ -43,8 +48,8 @@ func (Practitioner) Documentation() string {
 // Read implements Reader: the caller's own record, when id is the token's
 // subject.
 func (Practitioner) Read(ctx context.Context, id string) (*Resource, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok || p.Subject != id || len(p.Roles) == 0 {
+	p := request.From(ctx).Caller
+	if p == nil || p.Subject != id || len(p.Roles) == 0 {
 		return nil, fhirerr.New(fhirerr.NotFound, "no such Practitioner: this server serves the calling user's own record only")
 	}
 	pr := &practpb.Practitioner{Id: &dtpb.Id{Value: p.Subject}}
@@ -54,7 +59,7 @@ func (Practitioner) Read(ctx context.Context, id string) (*Resource, error) {
 	if p.Name != "" {
 		pr.Name = []*dtpb.HumanName{{Text: &dtpb.String{Value: p.Name}}}
 	}
-	return &Resource{Type: auth.UserType, ID: p.Subject, Message: pr}, nil
+	return &Resource{Type: practitionerType, ID: p.Subject, Message: pr}, nil
 }
 
 // sdsUserID reports whether a subject has the form of an SDS user id: the

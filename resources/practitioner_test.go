@@ -8,8 +8,8 @@ import (
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
 
-	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/request"
 	"github.com/carerecords/fhir-facade/profiles"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -17,21 +17,21 @@ import (
 // The Practitioner provider serves the caller's own record, made from the
 // token, and 404 for any other id or a caller who is no user.
 func TestPractitionerIsTheCaller(t *testing.T) {
-	clinician := auth.Principal{Subject: "910000000001", Name: "Dr Dev Clinician", Roles: []string{"R8000"}, RoleProfileID: "555254240100", OrgODS: "Y05868"}
+	clinician := request.Caller{Subject: "910000000001", Name: "Dr Dev Clinician", Roles: []string{"R8000"}, RoleProfileID: "555254240100", OrgODS: "Y05868"}
 	tests := []struct {
 		name      string
-		caller    *auth.Principal
+		caller    *request.Caller
 		id        string
 		wantJSON  string // "" for 404
 		wantFound bool
 	}{
 		{name: "own record", caller: &clinician, id: "910000000001", wantFound: true,
 			wantJSON: `{"resourceType":"Practitioner","id":"910000000001","identifier":[{"system":"https://fhir.nhs.uk/Id/sds-user-id","value":"910000000001"}],"name":[{"text":"Dr Dev Clinician"}]}`},
-		{name: "a subject that is no SDS user id, without a name", caller: &auth.Principal{Subject: "user-7", Roles: []string{"R8001"}}, id: "user-7", wantFound: true,
+		{name: "a subject that is no SDS user id, without a name", caller: &request.Caller{Subject: "user-7", Roles: []string{"R8001"}}, id: "user-7", wantFound: true,
 			wantJSON: `{"resourceType":"Practitioner","id":"user-7"}`},
 		{name: "another user's id", caller: &clinician, id: "910000000002"},
 		{name: "no caller (authentication off)", id: "910000000001"},
-		{name: "application-restricted token: its subject is a client", caller: &auth.Principal{Subject: "facade-dev"}, id: "facade-dev"},
+		{name: "application-restricted token: its subject is a client", caller: &request.Caller{Subject: "facade-dev"}, id: "facade-dev"},
 	}
 	m, err := jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
 	if err != nil {
@@ -41,7 +41,7 @@ func TestPractitionerIsTheCaller(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			if tt.caller != nil {
-				ctx = auth.WithPrincipal(ctx, *tt.caller)
+				ctx = request.With(ctx, &request.Info{Caller: tt.caller})
 			}
 			res, err := resources.NewPractitioner().Read(ctx, tt.id)
 			if !tt.wantFound {

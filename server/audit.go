@@ -10,6 +10,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/audit"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/request"
 )
 
 // errAuditFailed answers an access whose audit record could not be made
@@ -24,26 +25,26 @@ var errAuditFailed = fhirerr.New(fhirerr.Unavailable, "the access could not be r
 // is recorded as unauthenticated. It is called as the answer's status is
 // about to go out (auditGate), so the answer waits for the record to be
 // durable; an error means it is not.
-func (s *Server) audit(ctx context.Context, ri *reqInfo, status int, start time.Time) error {
-	if s.cfg.Audit == nil || ri.route == "other" {
+func (s *Server) audit(ctx context.Context, ri *request.Info, status int, start time.Time) error {
+	if s.cfg.Audit == nil || ri.Route == "other" {
 		return nil
 	}
 	refused := status == http.StatusUnauthorized || status == http.StatusForbidden
-	if len(ri.patients) == 0 && !refused {
+	if ri.Subjects.Len() == 0 && !refused {
 		return nil
 	}
 	rec := audit.Record{
-		Time: start.UTC(), RequestID: ri.id, ResourceType: ri.resourceType, Interaction: ri.interaction,
-		Status: status, Outcome: audit.OutcomeOf(status), Patients: ri.patientList(),
+		Time: start.UTC(), RequestID: ri.ID, ResourceType: ri.ResourceType, Interaction: ri.Interaction,
+		Status: status, Outcome: audit.OutcomeOf(status), Patients: ri.Subjects.List(),
 	}
-	if p := ri.principal; p != nil {
+	if p := ri.Caller; p != nil {
 		rec.User, rec.RoleProfile, rec.Role, rec.Organisation = p.Subject, p.RoleProfileID, strings.Join(p.Roles, " "), p.OrgODS
 		rec.ClientID, rec.Issuer = p.ClientID, p.Issuer
 	}
 	// The record is written even when the client has gone: the access
 	// (the national service's answer) happened.
 	if err := s.cfg.Audit.Write(context.WithoutCancel(ctx), rec); err != nil {
-		s.log.WithFields(logrus.Fields{"request_id": ri.id, "error": err.Error()}).Error("audit record not written")
+		s.log.WithFields(logrus.Fields{"request_id": ri.ID, "error": err.Error()}).Error("audit record not written")
 		return err
 	}
 	return nil
@@ -52,7 +53,7 @@ func (s *Server) audit(ctx context.Context, ri *reqInfo, status int, start time.
 // auditGate is the statusWriter's hook: it writes the audit record before
 // the status goes out and, when that fails, answers 503 instead of what the
 // handler meant to send.
-func (s *Server) auditGate(ctx context.Context, ri *reqInfo, start time.Time) func(w http.ResponseWriter, status int) bool {
+func (s *Server) auditGate(ctx context.Context, ri *request.Info, start time.Time) func(w http.ResponseWriter, status int) bool {
 	return func(w http.ResponseWriter, status int) bool {
 		if s.audit(ctx, ri, status, start) == nil {
 			return true
@@ -61,7 +62,7 @@ func (s *Server) auditGate(ctx context.Context, ri *reqInfo, start time.Time) fu
 		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Location", "Content-Disposition", "ETag", "Last-Modified", "Location"} {
 			h.Del(k)
 		}
-		st, hdr, body := errorReply(errAuditFailed, ri.id)
+		st, hdr, body := errorReply(errAuditFailed, ri.ID)
 		for k, v := range hdr {
 			h[k] = v
 		}

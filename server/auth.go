@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/carerecords/fhir-facade/auth"
-	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/request"
 )
 
 // Auth is how the server authenticates callers and decides what they may do.
@@ -21,76 +21,101 @@ type Auth struct {
 	Realm string
 }
 
-// authenticate verifies the request's bearer token and puts the principal,
-// its cache partition and the identity headers the national services
-// expect into the request's context. Without Config.Auth every request is
-// let through (the facade logs a loud warning at start-up).
-func (s *Server) authenticate(r *http.Request) (*http.Request, error) {
-	a := s.cfg.Auth
-	if a == nil {
-		return r, nil
-	}
-	p, err := s.verified(r)
-	if err != nil {
-		return r, authError(err, a.Realm)
-	}
-	infoFrom(r.Context()).principal = &p
-	ctx := auth.WithPrincipal(r.Context(), p)
-	// Whatever decides access is part of every cache key: nothing cached
-	// for one caller is served to another who may not see it.
-	ctx = upstream.WithCachePartition(ctx, partition(p))
-	ctx = upstream.WithCallerHeaders(ctx, callerHeaders(p))
-	return r.WithContext(ctx), nil
+// caller is a verified token's principal and what every request made with
+// it carries, made once per token (the token cache keeps it): read-only.
+type caller struct {
+	principal auth.Principal
+	// info is the caller as providers and the audit trail see it.
+	info *request.Caller
+	// partition is the backend cache partition: whatever decides access
+	// (roles, organisation, patient context, issuer) is part of every cache
+	// key, so nothing cached for one caller is served to another who may
+	// not see it.
+	partition string
+	// forward are the headers that carry the caller's identity to the
+	// national services, so their audit trails name the real user
+	// (BACKENDS.md §0).
+	forward http.Header
+	// searchable tells whether the caller may search a type: what a
+	// fan-out operation may ask.
+	searchable func(resourceType string) bool
 }
 
-// verified returns the request's principal. A token already verified is
+// newCaller derives once what a principal's requests carry.
+func (s *Server) newCaller(p auth.Principal) *caller {
+	c := &caller{
+		principal: p,
+		info: &request.Caller{Subject: p.Subject, Name: p.Name, Roles: p.Roles, RoleProfileID: p.RoleProfileID,
+			OrgODS: p.OrgODS, Patient: p.Patient, ClientID: p.ClientID, Issuer: p.Issuer},
+		partition: strings.Join(p.Roles, " ") + "|" + p.OrgODS + "|" + p.Patient + "|" + p.Issuer,
+		forward:   http.Header{},
+	}
+	if p.RoleProfileID != "" {
+		c.forward.Set("NHSD-Session-URID", p.RoleProfileID)
+	}
+	if p.OrgODS != "" {
+		c.forward.Set("NHSD-End-User-Organisation-ODS", p.OrgODS)
+	}
+	c.searchable = func(t string) bool { return s.decide(c, t, auth.Search) == nil }
+	return c
+}
+
+// authenticate verifies the request's bearer token and puts the caller,
+// its cache partition, the identity headers the national services expect
+// and the types it may search into ri, the request's value (still the
+// server's alone: no handler runs yet). Without Config.Auth every request
+// is let through (the facade logs a loud warning at start-up), and the
+// caller is nil.
+func (s *Server) authenticate(r *http.Request, ri *request.Info) (*caller, error) {
+	a := s.cfg.Auth
+	if a == nil {
+		return nil, nil
+	}
+	c, err := s.verified(r)
+	if err != nil {
+		// A batch entry's value held its batch's caller: the refusal's
+		// audit record names no one, as it names no one for any request
+		// refused before its token was verified.
+		ri.Caller = nil
+		return nil, authError(err, a.Realm)
+	}
+	ri.Caller, ri.CachePartition, ri.Forward, ri.Allowed = c.info, c.partition, c.forward, c.searchable
+	return c, nil
+}
+
+// verified returns the request's caller. A token already verified is
 // taken from a small cache until it expires (at most tokenCacheTTL later):
 // checking an ES256 signature costs more than the rest of a cached read.
-func (s *Server) verified(r *http.Request) (auth.Principal, error) {
+func (s *Server) verified(r *http.Request) (*caller, error) {
 	raw, err := auth.BearerToken(r)
 	if err != nil || s.tokens == nil {
-		return s.cfg.Auth.Verifier.VerifyRequest(r)
+		p, err := s.cfg.Auth.Verifier.VerifyRequest(r)
+		if err != nil {
+			return nil, err
+		}
+		return s.newCaller(p), nil
 	}
-	if p, ok := s.tokens.Get(raw); ok && time.Now().Before(p.ExpiresAt) {
-		return p, nil
+	if c, ok := s.tokens.Get(raw); ok && time.Now().Before(c.principal.ExpiresAt) {
+		return c, nil
 	}
 	p, err := s.cfg.Auth.Verifier.Verify(r.Context(), raw)
 	if err != nil {
-		return p, err
+		return nil, err
 	}
+	c := s.newCaller(p)
 	ttl := time.Until(p.ExpiresAt)
 	if ttl > tokenCacheTTL {
 		ttl = tokenCacheTTL
 	}
 	if ttl > 0 {
-		s.tokens.SetWithTTL(raw, p, int64(len(raw)+256), ttl)
+		s.tokens.SetWithTTL(raw, c, int64(len(raw)+512), ttl)
 	}
-	return p, nil
+	return c, nil
 }
 
 // tokenCacheTTL bounds how long a verified token is trusted without
 // checking its signature again.
 const tokenCacheTTL = 5 * time.Minute
-
-// partition is the cache partition of a principal: role, organisation and
-// patient context.
-func partition(p auth.Principal) string {
-	return strings.Join(p.Roles, " ") + "|" + p.OrgODS + "|" + p.Patient + "|" + p.Issuer
-}
-
-// callerHeaders are the headers that carry the caller's identity to the
-// national services, so their audit trails name the real user
-// (BACKENDS.md §0).
-func callerHeaders(p auth.Principal) http.Header {
-	h := http.Header{}
-	if p.RoleProfileID != "" {
-		h.Set("NHSD-Session-URID", p.RoleProfileID)
-	}
-	if p.OrgODS != "" {
-		h.Set("NHSD-End-User-Organisation-ODS", p.OrgODS)
-	}
-	return h
-}
 
 // authError turns an auth refusal into the facade's categorised error, with
 // the RFC 6750 challenge on 401s.
@@ -118,13 +143,22 @@ func authError(err error, realm string) error {
 	return e
 }
 
-// allow decides one interaction on a resource type for the caller.
-func (s *Server) allow(r *http.Request, resourceType string, i auth.Interaction) error {
+// allow decides one interaction on a resource type for the request's
+// caller (a.caller, nil without authentication).
+func (s *Server) allow(a *access, resourceType string, i auth.Interaction) error {
+	return s.decide(a.caller, resourceType, i)
+}
+
+// decide decides one interaction on a resource type for c.
+func (s *Server) decide(c *caller, resourceType string, i auth.Interaction) error {
 	a := s.cfg.Auth
 	if a == nil {
 		return nil
 	}
-	p, _ := auth.FromContext(r.Context())
+	var p auth.Principal
+	if c != nil {
+		p = c.principal
+	}
 	pol := a.Policy
 	if pol == nil {
 		pol = auth.DefaultPolicy()
@@ -138,10 +172,8 @@ func (s *Server) allow(r *http.Request, resourceType string, i auth.Interaction)
 // patientScope returns the NHS number a patient-context token is limited
 // to, or "".
 func patientScope(r *http.Request) string {
-	p, ok := auth.FromContext(r.Context())
-	if !ok {
-		return ""
+	if c := request.From(r.Context()).Caller; c != nil {
+		return c.Patient
 	}
-	nhs, _ := auth.PatientScoped(p)
-	return nhs
+	return ""
 }

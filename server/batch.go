@@ -15,6 +15,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/model/request"
 	"github.com/carerecords/fhir-facade/profiles"
 )
 
@@ -55,7 +56,7 @@ type batchResponse struct {
 // does not fail the others.
 // See: http://hl7.org/fhir/R4/http.html#transaction
 func (s *Server) batch(a *access, r *http.Request, _ format, _ url.Values) (*reply, error) {
-	a.ri.resourceType = "Bundle"
+	a.ri.ResourceType = "Bundle"
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != mediaFHIRJSON && mt != mediaJSON) {
 		return nil, fhirerr.New(fhirerr.UnsupportedMediaType, "send the batch Bundle as application/fhir+json")
@@ -141,7 +142,7 @@ func (s *Server) runEntry(parent *http.Request, target string) batchResponseEntr
 			req.Header[h] = v
 		}
 	}
-	req.Header.Set("X-Request-ID", infoFrom(parent.Context()).id)
+	req.Header.Set("X-Request-ID", request.From(parent.Context()).ID)
 	rec := httptest.NewRecorder()
 	s.handler.ServeHTTP(rec, req)
 	res := rec.Result()

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"runtime/debug"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -13,89 +11,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
-	"github.com/carerecords/fhir-facade/auth"
-	"github.com/carerecords/fhir-facade/backends/upstream"
+	"github.com/carerecords/fhir-facade/model/request"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
-// reqInfo is filled in as a request is routed, and read by the logging and
-// metrics middleware. It never holds patient identifiers: route is the
-// template ("/fhir/Patient/{id}"), never the path.
-type reqInfo struct {
-	id           string
-	route        string
-	resourceType string
-	interaction  string
-	// patients are the NHS numbers whose data the request touched or asked
-	// for: the audit record's subject. Only the handler's goroutine writes it.
-	patients map[string]bool
-	// principal is the authenticated caller, nil before (or without)
-	// authentication: the audit record's who.
-	principal *auth.Principal
-	// aliases maps a current NHS number to the superseded one the request
-	// named, when PDS said so.
-	aliases map[string]string
-	// restricted says, per patient, whether PDS restricts their record.
-	restricted map[string]bool
-}
-
-// unalias returns patients with each current number PDS gave for a
-// superseded one replaced by the number the request named.
-func (ri *reqInfo) unalias(patients []string) []string {
-	if len(ri.aliases) == 0 {
-		return patients
-	}
-	out := make([]string, len(patients))
-	for i, p := range patients {
-		if old, ok := ri.aliases[p]; ok {
-			p = old
-		}
-		out[i] = p
-	}
-	return out
-}
-
-// patientList returns the patients noted so far, sorted.
-func (ri *reqInfo) patientList() []string {
-	out := make([]string, 0, len(ri.patients))
-	for p := range ri.patients {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// notePatient records that the request concerns patient nhs.
-func (ri *reqInfo) notePatient(nhs string) {
-	if nhs == "" {
-		return
-	}
-	if ri.patients == nil {
-		ri.patients = map[string]bool{}
-	}
-	ri.patients[nhs] = true
-}
-
 // notePatientsIn records the patients a rendered resource is about: a
 // Patient itself, or the Patient its subject/patient references.
-func (ri *reqInfo) notePatientsIn(res *resources.Resource, body []byte) {
-	ri.notePatients(compartmentOf(res, body))
-}
-
-// notePatients records patients the answer is about.
-func (ri *reqInfo) notePatients(ps []string) {
-	for _, p := range ps {
-		ri.notePatient(p)
-	}
-}
-
-type infoKey struct{}
-
-func infoFrom(ctx context.Context) *reqInfo {
-	if ri, ok := ctx.Value(infoKey{}).(*reqInfo); ok {
-		return ri
-	}
-	return &reqInfo{}
+func notePatientsIn(ri *request.Info, res *resources.Resource, body []byte) {
+	ri.Subjects.Note(compartmentOf(res, body)...)
 }
 
 // statusWriter records the status and size written.
@@ -190,13 +113,19 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		securityHeaders(w.Header(), r.URL.Path)
-		ri := &reqInfo{id: id, route: "other", resourceType: "none", interaction: "other"}
-		ctx := context.WithValue(r.Context(), infoKey{}, ri)
-		ctx = upstream.WithCorrelationID(ctx, id)
-		if noCache(r.Header) {
+		// The request's one value: its facts (the caller's are added by the
+		// preamble) and the server's notes for logs, metrics and audit.
+		ri := &request.Info{ID: id, Route: "other", ResourceType: "none", Interaction: "other",
 			// The client wants an answer from the national services themselves.
-			ctx = upstream.WithNoCache(ctx)
+			NoCache: noCache(r.Header)}
+		if outer, ok := request.Lookup(r.Context()); ok {
+			// A batch entry, run through the handler again: it keeps what its
+			// batch's request established, as a context would, and notes its
+			// own patients and labels.
+			ri.NoCache = ri.NoCache || outer.NoCache
+			ri.Caller, ri.CachePartition, ri.Forward, ri.Allowed, ri.Unscheduled = outer.Caller, outer.CachePartition, outer.Forward, outer.Allowed, outer.Unscheduled
 		}
+		ctx := request.With(r.Context(), ri)
 		sw := &statusWriter{ResponseWriter: w, gate: s.auditGate(ctx, ri, start)}
 		defer func() {
 			if p := recover(); p != nil {
@@ -211,17 +140,17 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			}
 			d := time.Since(start)
 			status := strconv.Itoa(sw.status)
-			s.metrics.requests.WithLabelValues(ri.resourceType, ri.interaction, status).Inc()
-			s.metrics.duration.WithLabelValues(ri.resourceType, ri.interaction, status).Observe(d.Seconds())
+			s.metrics.requests.WithLabelValues(ri.ResourceType, ri.Interaction, status).Inc()
+			s.metrics.duration.WithLabelValues(ri.ResourceType, ri.Interaction, status).Observe(d.Seconds())
 			if s.cfg.QuietLogs && sw.status < 500 {
 				return
 			}
 			s.log.WithFields(logrus.Fields{
 				"request_id":    id,
 				"method":        r.Method,
-				"route":         ri.route,
-				"resource_type": ri.resourceType,
-				"interaction":   ri.interaction,
+				"route":         ri.Route,
+				"resource_type": ri.ResourceType,
+				"interaction":   ri.Interaction,
 				"status":        sw.status,
 				"bytes":         sw.bytes,
 				"duration_ms":   float64(d.Microseconds()) / 1000,

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/resources"
@@ -35,7 +34,7 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 	if op == nil {
 		return nil, &fhirerr.Error{Category: fhirerr.NotFound, IssueCode: "not-supported", Message: "operation $" + safeName(name) + " is not supported on " + p.ResourceType()}
 	}
-	ri.interaction = "operation-" + op.Name
+	ri.Interaction = "operation-" + op.Name
 	id := mux.Vars(r)["id"]
 	if !idPattern.MatchString(id) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
@@ -58,8 +57,9 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 			return nil, err
 		}
 	}
-	// A fan-out operation asks only the sources the caller may search.
-	ctx := resources.WithAllowedTypes(r.Context(), func(t string) bool { return s.allow(r, t, auth.Search) == nil })
+	// A fan-out operation asks only the sources the caller may search
+	// (request.Info.Allowed, set with the caller).
+	ctx := r.Context()
 	res, err := op.Run(ctx, id, params)
 	if err != nil {
 		return nil, err

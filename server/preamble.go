@@ -14,6 +14,7 @@ import (
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/model/request"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -45,8 +46,11 @@ type handlerFunc func(a *access, r *http.Request, f format, q url.Values) (*repl
 // handler: the provider, the caller's patient context, and the only means
 // handlers have to hold the patients an interaction touches to it.
 type access struct {
-	ri       *reqInfo
+	ri       *request.Info
 	provider resources.Provider // nil for untyped endpoints
+	// caller is the verified caller, nil on public routes and without
+	// authentication.
+	caller *caller
 	// scope is the NHS number a patient-bound token is limited to, or "".
 	scope string
 }
@@ -76,8 +80,8 @@ func outside(scope string, patients []string) bool {
 // touch notes patients for the audit trail and refuses when any is outside
 // the caller's patient context.
 func (a *access) touch(patients ...string) error {
-	a.ri.notePatients(patients)
-	if outside(a.scope, a.ri.unalias(patients)) {
+	a.ri.Subjects.Note(patients...)
+	if outside(a.scope, a.ri.Subjects.Unalias(patients)) {
 		return errOtherPatient
 	}
 	return nil
@@ -86,10 +90,7 @@ func (a *access) touch(patients ...string) error {
 // alias records that PDS answered old with current: the same person, so a
 // token bound to old may see current's records.
 func (a *access) alias(old, current string) {
-	if a.ri.aliases == nil {
-		a.ri.aliases = map[string]string{}
-	}
-	a.ri.aliases[current] = old
+	a.ri.Subjects.Alias(old, current)
 }
 
 // touchSearch holds a search to the caller's patient context: the patients
@@ -199,8 +200,14 @@ func searchPatients(p resources.Provider, q url.Values) []string {
 // that would still carry another patient's data is refused at the end.
 func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ri := infoFrom(r.Context())
-		ri.route = route
+		ri, ok := request.Lookup(r.Context())
+		if !ok {
+			// Every request passes instrument, which makes the value; a
+			// handler reached some other way still gets one, and only one.
+			ri = &request.Info{}
+			r = r.WithContext(request.With(r.Context(), ri))
+		}
+		ri.Route = route
 		plain := format{contentType: mediaFHIRJSON}
 		// A request with a body that is refused ends its connection: if
 		// the body was not read, the server would otherwise wait for it
@@ -239,7 +246,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			refuse(f, s.notAllowed(w, r, byMethod, nil))
 			return
 		}
-		ri.interaction = ep.name
+		ri.Interaction = ep.name
 		a := &access{ri: ri}
 		var named []string
 		if ep.kind != 0 {
@@ -269,25 +276,25 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			case ep.kind == auth.Search && r.Method != http.MethodPost:
 				named = searchPatients(p, q)
 			}
-			ri.notePatients(named)
+			ri.Subjects.Note(named...)
 		}
 		public := publicRoute(r, route)
 		if !public {
-			ar, err := s.authenticate(r)
+			c, err := s.authenticate(r, ri)
 			if err != nil {
 				refuse(f, err)
 				return
 			}
-			r = ar
+			a.caller = c
 		}
-		release, err := s.guard.admit(r, callerKey(r))
+		release, err := s.guard.admit(r, callerKey(ri.Caller))
 		if err != nil {
 			refuse(f, err)
 			return
 		}
 		defer release()
 		if !public && a.provider != nil {
-			if err := s.allow(r, a.provider.ResourceType(), ep.kind); err != nil {
+			if err := s.allow(a, a.provider.ResourceType(), ep.kind); err != nil {
 				refuse(f, err)
 				return
 			}
@@ -323,10 +330,10 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		ctx = resources.WithShare(ctx)
 		r = r.WithContext(ctx)
 		rep, err := ep.run(a, r, f, q)
-		if err == nil && outside(a.scope, ri.unalias(ri.patientList())) && len(ri.patients) > 0 {
+		if err == nil && outside(a.scope, ri.Subjects.Unalias(ri.Subjects.List())) && ri.Subjects.Len() > 0 {
 			// A handler let another patient's data reach the answer: it is
 			// held back, and the defect logged (without the patients).
-			s.log.WithFields(logrus.Fields{"request_id": ri.id, "route": route}).Error("an answer outside the token's patient context was held back")
+			s.log.WithFields(logrus.Fields{"request_id": ri.ID, "route": route}).Error("an answer outside the token's patient context was held back")
 			err = errOtherPatient
 		}
 		if err != nil {
@@ -409,10 +416,9 @@ func (s *Server) bodyDeadline(w http.ResponseWriter, r *http.Request) {
 // callerKey names the caller whose share of the in-flight slots a request
 // takes: the token's issuer, subject and client. Without authentication
 // (development) everyone is one caller, as before.
-func callerKey(r *http.Request) string {
-	p, ok := auth.FromContext(r.Context())
-	if !ok {
+func callerKey(c *request.Caller) string {
+	if c == nil {
 		return ""
 	}
-	return p.Issuer + "\x00" + p.Subject + "\x00" + p.ClientID
+	return c.Issuer + "\x00" + c.Subject + "\x00" + c.ClientID
 }

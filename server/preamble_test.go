@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/carerecords/fhir-facade/model/request"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -52,7 +53,7 @@ func TestTouchSearch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := &access{ri: &reqInfo{}, provider: flags{}, scope: own}
+		a := &access{ri: &request.Info{}, provider: flags{}, scope: own}
 		if _, err := a.touchSearch(q); (err == nil) != tt.ok {
 			t.Errorf("%q: err %v, want ok %v", tt.query, err, tt.ok)
 		}
@@ -73,7 +74,7 @@ func FuzzTouchSearch(f *testing.F) {
 		if err != nil {
 			return
 		}
-		a := &access{ri: &reqInfo{}, provider: flags{}, scope: own}
+		a := &access{ri: &request.Info{}, provider: flags{}, scope: own}
 		if _, err := a.touchSearch(q); err != nil {
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/carerecords/fhir-facade/model/redact"
+	"github.com/carerecords/fhir-facade/model/request"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -19,8 +20,8 @@ import (
 // restricted reports whether patient nhs is restricted, asking PDS (through
 // Config.Restricted, cached) once per request and patient; when the answer
 // cannot be had it is taken as yes.
-func (s *Server) restricted(ctx context.Context, ri *reqInfo, nhs string) bool {
-	if v, ok := ri.restricted[nhs]; ok {
+func (s *Server) restricted(ctx context.Context, ri *request.Info, nhs string) bool {
+	if v, ok := ri.Subjects.Restricted(nhs); ok {
 		return v
 	}
 	v := true
@@ -28,22 +29,15 @@ func (s *Server) restricted(ctx context.Context, ri *reqInfo, nhs string) bool {
 		r, err := s.cfg.Restricted(ctx, nhs)
 		v = err != nil || r
 	}
-	ri.setRestricted(nhs, v)
+	ri.Subjects.SetRestricted(nhs, v)
 	return v
-}
-
-func (ri *reqInfo) setRestricted(nhs string, v bool) {
-	if ri.restricted == nil {
-		ri.restricted = map[string]bool{}
-	}
-	ri.restricted[nhs] = v
 }
 
 // noteRestricted records the status of the Patients an answer holds, so
 // their other resources need no question to PDS.
-func (ri *reqInfo) noteRestricted(res *resources.Resource) {
+func noteRestricted(ri *request.Info, res *resources.Resource) {
 	if res != nil && res.Type == "Patient" {
-		ri.setRestricted(res.ID, resources.RestrictedPatient(res))
+		ri.Subjects.SetRestricted(res.ID, resources.RestrictedPatient(res))
 	}
 }
 
@@ -51,7 +45,7 @@ func (ri *reqInfo) noteRestricted(res *resources.Resource) {
 // a restricted patient. Patients themselves are stripped by the PDS mapper;
 // the facade's own resources (OperationDefinition, AuditEvent) are about
 // no patient's whereabouts.
-func (s *Server) safe(ctx context.Context, ri *reqInfo, res *resources.Resource) *resources.Resource {
+func (s *Server) safe(ctx context.Context, ri *request.Info, res *resources.Resource) *resources.Resource {
 	if res == nil || res.Message == nil || res.Type == "Patient" || res.Type == "OperationDefinition" || res.Type == "AuditEvent" {
 		return res
 	}

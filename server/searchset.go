@@ -15,6 +15,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/request"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -111,12 +112,12 @@ func (s *Server) searchType(a *access, r *http.Request, f format, q url.Values) 
 		return nil, err
 	}
 	for _, inc := range req.include {
-		if err := s.allow(r, inc.Target, auth.Read); err != nil {
+		if err := s.allow(a, inc.Target, auth.Read); err != nil {
 			return nil, err
 		}
 	}
 	for _, rv := range req.revinclude {
-		if err := s.allow(r, rv.typ, auth.Search); err != nil {
+		if err := s.allow(a, rv.typ, auth.Search); err != nil {
 			return nil, err
 		}
 	}
@@ -341,9 +342,9 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 	issues := append(append([]resources.Issue(nil), req.warnings...), res.Issues...)
 	matches := make([]renderedEntry, 0, len(res.Entries))
 	var others []resources.SearchEntry // includes and outcomes a provider returned itself
-	ri := infoFrom(r.Context())
+	ri := request.From(r.Context())
 	for _, e := range res.Entries {
-		ri.noteRestricted(e.Resource)
+		noteRestricted(ri, e.Resource)
 	}
 	for _, e := range res.Entries {
 		if e.Mode != "" && e.Mode != "match" {
@@ -390,12 +391,12 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 	scope := patientScope(r)
 	for i, m := range page {
 		compartments[i] = compartmentOf(m.entry.Resource, m.body)
-		if outside(scope, ri.unalias(compartments[i])) {
+		if outside(scope, ri.Subjects.Unalias(compartments[i])) {
 			return nil, errOtherPatient
 		}
 	}
 	for i, m := range page {
-		ri.notePatients(compartments[i])
+		ri.Subjects.Note(compartments[i]...)
 		body, err := req.subset.apply(m.entry.Resource.Type, m.body)
 		if err != nil {
 			return nil, err
@@ -413,7 +414,7 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 		}
 		issues = append(issues, incIssues...)
 		for _, e := range inc {
-			ri.notePatientsIn(e.entry.Resource, e.body)
+			notePatientsIn(ri, e.entry.Resource, e.body)
 			b.Entry = append(b.Entry, bundleEntry{FullURL: base + "/" + e.entry.Resource.Type + "/" + e.entry.Resource.ID, Resource: e.body, Search: &entrySearch{Mode: "include"}})
 		}
 	}
@@ -566,7 +567,7 @@ func (s *Server) included(ctx context.Context, req *searchRequest, page []render
 	}
 	runBounded(4, runs)
 	var out []renderedEntry
-	ri := infoFrom(ctx)
+	ri := request.From(ctx)
 	for _, e := range fromProvider {
 		if e.Mode == "include" {
 			e.Resource = s.safe(ctx, ri, e.Resource)

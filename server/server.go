@@ -29,6 +29,7 @@ import (
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/capability"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/request"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -108,7 +109,7 @@ type Server struct {
 	handler    http.Handler
 	guard      *guard
 	// tokens caches verified bearer tokens (nil without Auth).
-	tokens *ristretto.Cache[string, auth.Principal]
+	tokens *ristretto.Cache[string, *caller]
 }
 
 var errPanic = errors.New("panic")
@@ -172,7 +173,7 @@ func New(cfg Config, reg *resources.Registry) (*Server, error) {
 	}
 	s.capability = capJSON
 	if cfg.Auth != nil {
-		if s.tokens, err = ristretto.NewCache(&ristretto.Config[string, auth.Principal]{NumCounters: 100_000, MaxCost: 8 << 20, BufferItems: 64}); err != nil {
+		if s.tokens, err = ristretto.NewCache(&ristretto.Config[string, *caller]{NumCounters: 100_000, MaxCost: 8 << 20, BufferItems: 64}); err != nil {
 			return nil, err
 		}
 	}
@@ -413,10 +414,10 @@ func notModified(r *http.Request, rep *reply) bool {
 // writeError writes err as an OperationOutcome; internal errors and backend
 // failures are logged with their detail, which the client never sees.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, f format, err error) {
-	ri := infoFrom(r.Context())
-	status, hdr, body := errorReply(err, ri.id)
+	ri := request.From(r.Context())
+	status, hdr, body := errorReply(err, ri.ID)
 	if status >= 500 || fhirerr.CategoryOf(err) == fhirerr.Internal {
-		fields := logrus.Fields{"request_id": ri.id, "status": status}
+		fields := logrus.Fields{"request_id": ri.ID, "status": status}
 		if e := fhirerr.As(err); e != nil && e.Backend != "" {
 			fields["backend"] = e.Backend
 		}
@@ -479,7 +480,8 @@ func publicRoute(r *http.Request, route string) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
-	return route == "/fhir/metadata" || (route == "/fhir/{type}/{id}" && mux.Vars(r)["type"] == "OperationDefinition")
+	t := mux.Vars(r)["type"]
+	return route == "/fhir/metadata" || (route == "/fhir/{type}/{id}" && (t == "OperationDefinition" || t == "StructureDefinition"))
 }
 
 // baseURL is the configured public base, whatever Host a request named.
@@ -495,13 +497,13 @@ var typePattern = regexp.MustCompile(`^[A-Za-z]+$`)
 // are a 404 not-supported.
 func (s *Server) provider(r *http.Request) (resources.Provider, error) {
 	t := mux.Vars(r)["type"]
-	ri := infoFrom(r.Context())
+	ri := request.From(r.Context())
 	p, ok := s.reg.Lookup(t)
 	if !ok {
-		ri.resourceType = "unsupported"
+		ri.ResourceType = "unsupported"
 		return nil, &fhirerr.Error{Category: fhirerr.NotFound, IssueCode: "not-supported", Message: "resource type " + quoteType(t) + " is not supported by this server"}
 	}
-	ri.resourceType = t
+	ri.ResourceType = t
 	return p, nil
 }
 

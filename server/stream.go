@@ -50,7 +50,7 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request, a *access, f
 		return
 	}
 	defer stream.Body.Close()
-	ri.notePatient(stream.Patient)
+	ri.Subjects.Note(stream.Patient)
 	ct := stream.ContentType
 	if ct == "" {
 		ct = "application/octet-stream"
@@ -88,7 +88,7 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request, a *access, f
 	}
 	if _, err := io.Copy(w, stream.Body); err != nil {
 		// Headers are gone; all that is left is to cut the response short and say so in the log.
-		s.log.WithFields(logrus.Fields{"request_id": ri.id, "error": fhirerr.LogString(err)}).Warn("document stream interrupted")
+		s.log.WithFields(logrus.Fields{"request_id": ri.ID, "error": fhirerr.LogString(err)}).Warn("document stream interrupted")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/model/request"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -128,10 +129,10 @@ type docEntry struct {
 // that superseded it).
 func (s *Server) document(r *http.Request, asked string, sub subset, self string, res *resources.SearchResult) (*reply, error) {
 	ctx := r.Context()
-	ri := infoFrom(ctx)
+	ri := request.From(ctx)
 	base := s.baseURL()
 	for _, e := range res.Entries {
-		ri.noteRestricted(e.Resource)
+		noteRestricted(ri, e.Resource)
 	}
 	// Each record rendered as it may leave the facade, held to a
 	// patient-bound token's patient before any is noted for audit.
@@ -148,7 +149,7 @@ func (s *Server) document(r *http.Request, asked string, sub subset, self string
 		if err != nil {
 			return nil, err
 		}
-		if outside(scope, ri.unalias(compartmentOf(rs, body))) {
+		if outside(scope, ri.Subjects.Unalias(compartmentOf(rs, body))) {
 			return nil, errOtherPatient
 		}
 		de := docEntry{res: rs, body: body}
@@ -162,7 +163,7 @@ func (s *Server) document(r *http.Request, asked string, sub subset, self string
 		byType[rs.Type] = append(byType[rs.Type], de)
 	}
 	for _, de := range all {
-		ri.notePatients(compartmentOf(de.res, de.body))
+		ri.Subjects.Note(compartmentOf(de.res, de.body)...)
 	}
 
 	now := time.Now().UTC().Format(time.RFC3339)

@@ -26,7 +26,7 @@ func (s *Server) typeOperation(a *access, r *http.Request, _ format, _ url.Value
 	if op == nil {
 		return nil, &fhirerr.Error{Category: fhirerr.NotFound, IssueCode: "not-supported", Message: "operation $" + safeName(name) + " is not supported on the type " + p.ResourceType()}
 	}
-	ri.interaction = "operation-" + op.Name
+	ri.Interaction = "operation-" + op.Name
 	if a.scope != "" {
 		return nil, &fhirerr.Error{Category: fhirerr.Forbidden, Message: "a token limited to one patient cannot run $" + op.Name}
 	}

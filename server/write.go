@@ -17,7 +17,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/carerecords/fhir-facade/auth"
-	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/profiles"
@@ -66,8 +65,8 @@ func (s *Server) create(a *access, r *http.Request, _ format, _ url.Values) (*re
 		}
 		// The search found a record: 200 with it, nothing created — if the
 		// caller may read it. Otherwise the answer says only that one exists.
-		if err := s.allow(r, res.Type, auth.Read); err != nil {
-			a.ri.notePatients(compartmentOf(res, nil))
+		if err := s.allow(a, res.Type, auth.Read); err != nil {
+			a.ri.Subjects.Note(compartmentOf(res, nil)...)
 			return nil, errMatchHidden
 		}
 		if err := a.touch(compartmentOf(res, nil)...); err != nil {
@@ -131,7 +130,7 @@ func (s *Server) update(a *access, r *http.Request, _ format, _ url.Values) (*re
 	if err := a.touchBody(msg, id); err != nil {
 		return nil, err
 	}
-	res, err := u.Update(r.Context(), id, msg, upstream.ETagVersion(r.Header.Get("If-Match")))
+	res, err := u.Update(r.Context(), id, msg, ifMatchVersion(r.Header))
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +160,7 @@ func (s *Server) patch(a *access, r *http.Request, _ format, _ url.Values) (*rep
 	if err := fhirjson.CheckDuplicateMembers(b); err != nil {
 		return nil, err
 	}
-	res, err := pt.Patch(r.Context(), id, b, mt, upstream.ETagVersion(r.Header.Get("If-Match")))
+	res, err := pt.Patch(r.Context(), id, b, mt, ifMatchVersion(r.Header))
 	if err != nil {
 		return nil, err
 	}
@@ -319,4 +318,13 @@ func readBounded(r *http.Request, limit int, what string) ([]byte, error) {
 		return nil, fhirerr.New(fhirerr.TooLarge, "the %s is larger than %d bytes", what, limit)
 	}
 	return b, nil
+}
+
+// ifMatchVersion is the version an If-Match names, W/"<version>", read
+// leniently as the backend clients read ETags: W/ and the quotes are
+// optional, and typographic quotes (copy-pasted headers) are accepted.
+func ifMatchVersion(h http.Header) string {
+	s := strings.TrimSpace(h.Get("If-Match"))
+	s = strings.TrimPrefix(s, "W/")
+	return strings.Trim(s, "\"“”")
 }

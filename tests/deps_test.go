@@ -13,13 +13,14 @@ const module = "github.com/carerecords/fhir-facade/"
 // Each rule names a layer and the project packages it must never depend on,
 // directly or transitively.
 func TestDependenciesPointDown(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps=false", "-f", `{{.ImportPath}}|{{join .Deps " "}}`, "../...").CombinedOutput()
+	out, err := exec.Command("go", "list", "-deps=false", "-f", `{{.ImportPath}}|{{join .Deps " "}}|{{join .Imports " "}}`, "../...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	rules := []struct {
 		layer     string
 		forbidden []string
+		direct    bool // only the layer's own imports, not what they import
 	}{
 		{layer: "model/", forbidden: []string{"server", "capability", "resources", "backends/", "mappers/", "cmd/", "profiles"}},
 		{layer: "mappers/", forbidden: []string{"server", "capability", "resources", "backends/", "cmd/", "net/http"}},
@@ -28,10 +29,15 @@ func TestDependenciesPointDown(t *testing.T) {
 		{layer: "capability", forbidden: []string{"server", "cmd/"}},
 		{layer: "profiles", forbidden: []string{"server", "capability", "resources", "backends/", "mappers/", "cmd/"}},
 		{layer: "server", forbidden: []string{"cmd/"}},
+		// server reaches backends only through the providers it serves.
+		{layer: "server", forbidden: []string{"backends/"}, direct: true},
+		// Providers read the caller from model/request, never auth.
+		{layer: "resources", forbidden: []string{"auth"}},
 	}
 	checked := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		pkg, deps, _ := strings.Cut(line, "|")
+		pkg, rest, _ := strings.Cut(line, "|")
+		deps, imports, _ := strings.Cut(rest, "|")
 		rel := strings.TrimPrefix(pkg, module)
 		if rel == pkg || strings.HasPrefix(rel, "tests") {
 			continue
@@ -41,7 +47,11 @@ func TestDependenciesPointDown(t *testing.T) {
 				continue
 			}
 			checked++
-			for _, d := range strings.Fields(deps) {
+			ds := deps
+			if r.direct {
+				ds = imports
+			}
+			for _, d := range strings.Fields(ds) {
 				for _, f := range r.forbidden {
 					target := module + f
 					if f == "net/http" {

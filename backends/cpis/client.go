@@ -8,7 +8,7 @@
 // authority) or a scheduled-care "silent read". CP-IS treats an omitted
 // header as unscheduled, so the client always sends it: the configured
 // default (Options.UnscheduledAccess, false unless configured), or the
-// request's own choice (WithUnscheduledAccess).
+// request's own choice (request.Info.Unscheduled, WithUnscheduledAccess).
 package cpis
 
 import (
@@ -23,6 +23,7 @@ import (
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/model/request"
 )
 
 // Name is the backend's name in metrics and errors.
@@ -49,19 +50,16 @@ type Client struct {
 // New returns a CP-IS client over up.
 func New(up *upstream.Client, opts Options) *Client { return &Client{up: up, opts: opts} }
 
-type unscheduledKey struct{}
-
 // WithUnscheduledAccess returns ctx saying whether the queries made for it
-// are unscheduled-care accesses, overriding Options.UnscheduledAccess.
+// are unscheduled-care accesses (request.Info.Unscheduled), overriding
+// Options.UnscheduledAccess.
 func WithUnscheduledAccess(ctx context.Context, unscheduled bool) context.Context {
-	return context.WithValue(ctx, unscheduledKey{}, unscheduled)
+	return request.Derive(ctx, func(i *request.Info) { i.Unscheduled = &unscheduled })
 }
 
+// unscheduled is the request's own choice, else the configured default.
 func (c *Client) unscheduled(ctx context.Context) bool {
-	if v, ok := ctx.Value(unscheduledKey{}).(bool); ok {
-		return v
-	}
-	return c.opts.UnscheduledAccess
+	return request.From(ctx).UnscheduledOr(c.opts.UnscheduledAccess)
 }
 
 // CareTeams returns the patient's plans, each a CareTeam payload; a patient

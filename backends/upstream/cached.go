@@ -8,39 +8,33 @@ import (
 	"strings"
 
 	"github.com/carerecords/fhir-facade/backends/upstream/cache"
+	"github.com/carerecords/fhir-facade/model/request"
 )
 
-type partitionKey struct{}
+// Backend reads are cached apart per request.Info.CachePartition (whatever
+// decides what the caller may see, so that no answer fetched for one caller
+// is served to another who may not see it; "" is a partition like any
+// other), and bypass the cache when request.Info.NoCache says (each is then
+// fetched afresh, and its answer refreshes the cache).
 
-type noCacheKey struct{}
-
-// WithCachePartition returns ctx whose backend reads are cached apart from
-// every other partition's: s names whatever decides what the caller may see
-// (the caller's role and organisation, say), so that no answer fetched for
-// one caller is served to another who may not see it. The empty partition
-// (the default) is a partition like any other.
+// WithCachePartition returns ctx whose request value has partition s.
+//
+// Deprecated: the server sets request.Info.CachePartition once per
+// request; this remains for tests that make a context by hand.
 func WithCachePartition(ctx context.Context, s string) context.Context {
-	return context.WithValue(ctx, partitionKey{}, s)
+	return request.Derive(ctx, func(i *request.Info) { i.CachePartition = s })
 }
 
-// CachePartition returns the partition set by WithCachePartition, or "".
-func CachePartition(ctx context.Context) string {
-	s, _ := ctx.Value(partitionKey{}).(string)
-	return s
-}
+// CachePartition returns the request's cache partition, or "".
+func CachePartition(ctx context.Context) string { return request.From(ctx).CachePartition }
 
-// WithNoCache returns ctx whose backend reads bypass the cache: each is
-// fetched afresh (and its answer then refreshes the cache), as a client's
-// Cache-Control: no-cache asks.
-func WithNoCache(ctx context.Context) context.Context {
-	return context.WithValue(ctx, noCacheKey{}, true)
-}
+// WithNoCache returns ctx whose backend reads bypass the cache.
+//
+// Deprecated: use request.WithNoCache.
+func WithNoCache(ctx context.Context) context.Context { return request.WithNoCache(ctx) }
 
-// NoCache reports whether ctx was made by WithNoCache.
-func NoCache(ctx context.Context) bool {
-	v, _ := ctx.Value(noCacheKey{}).(bool)
-	return v
-}
+// NoCache reports whether the request's backend reads bypass the cache.
+func NoCache(ctx context.Context) bool { return request.From(ctx).NoCache }
 
 // cachedHeaders are the response headers kept with a cached answer: those
 // the backend clients read. Retry-After and the rest are not kept.

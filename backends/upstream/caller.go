@@ -3,23 +3,27 @@ package upstream
 import (
 	"context"
 	"net/http"
+
+	"github.com/carerecords/fhir-facade/model/request"
 )
 
-type callerKey struct{}
-
-// WithCallerHeaders returns ctx whose backend calls carry h: the headers
-// that name the facade's caller to the national services (NHSD-Session-URID,
-// NHSD-End-User-Organisation-ODS), so their audit trails record the real
-// user. They override a client's configured defaults, and, being request
-// headers, are part of every cache key.
+// WithCallerHeaders returns ctx whose backend calls carry h
+// (request.Info.Forward).
+//
+// Deprecated: the server sets request.Info.Forward once per request; this
+// remains for tests that make a context by hand.
 func WithCallerHeaders(ctx context.Context, h http.Header) context.Context {
-	return context.WithValue(ctx, callerKey{}, h)
+	return request.Derive(ctx, func(i *request.Info) { i.Forward = h })
 }
 
-// withCallerHeaders returns h with the context's caller headers set on a
-// copy (h itself is never modified: callers may share it).
+// withCallerHeaders returns h with the request's forwarded caller headers
+// (request.Info.Forward: NHSD-Session-URID, NHSD-End-User-Organisation-ODS,
+// so the national services' audit trails record the real user) set on a
+// copy (h itself is never modified: callers may share it). They override a
+// client's configured defaults, and, being request headers, are part of
+// every cache key.
 func withCallerHeaders(ctx context.Context, h http.Header) http.Header {
-	caller, _ := ctx.Value(callerKey{}).(http.Header)
+	caller := request.From(ctx).Forward
 	if len(caller) == 0 {
 		return h
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/backends/upstream/cache"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/request"
 )
 
 // DefaultTimeout bounds one backend call when Config.Timeout is zero.
@@ -256,19 +257,18 @@ func (r *Response) IsJSON() bool {
 	return strings.Contains(ct, "json")
 }
 
-type correlationKey struct{}
-
-// WithCorrelationID returns ctx carrying the facade's request id, sent to
-// backends as X-Correlation-ID so one request can be traced across services.
+// WithCorrelationID returns ctx whose request id is id.
+//
+// Deprecated: the server sets request.Info.ID once per request; this
+// remains for tests that make a context by hand.
 func WithCorrelationID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, correlationKey{}, id)
+	return request.Derive(ctx, func(i *request.Info) { i.ID = id })
 }
 
-// CorrelationID returns the id set by WithCorrelationID, or "".
-func CorrelationID(ctx context.Context) string {
-	s, _ := ctx.Value(correlationKey{}).(string)
-	return s
-}
+// CorrelationID returns the facade's request id (request.Info.ID), sent to
+// backends as X-Correlation-ID so one request can be traced across
+// services, or "".
+func CorrelationID(ctx context.Context) string { return request.From(ctx).ID }
 
 // Do performs req. Transport failures and timeouts come back as
 // *fhirerr.Error (BadGateway, Timeout), and so does a redirect (BadGateway,
