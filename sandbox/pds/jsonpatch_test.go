@@ -113,6 +113,31 @@ func TestApplyOp(t *testing.T) {
 			ops: []patchOp{{op: "replace", path: "/a/0", value: "x"}}},
 		{name: "leading zero index", doc: `{"a":[1,2]}`,
 			ops: []patchOp{{op: "remove", path: "/a/01"}}},
+		{name: "signed index", doc: `{"a":[1,2]}`,
+			ops: []patchOp{{op: "remove", path: "/a/+1"}}},
+		{name: "minus zero index", doc: `{"a":[1,2]}`,
+			ops: []patchOp{{op: "replace", path: "/a/-0", value: num("3")}}},
+		{name: "negative index", doc: `{"a":[1,2]}`,
+			ops: []patchOp{{op: "add", path: "/a/-1", value: num("3")}}},
+		{name: "end of list is not an element", doc: `{"a":[1,2]}`,
+			ops: []patchOp{{op: "remove", path: "/a/-"}}},
+		{name: "a list holding null", doc: `{"a":[null,1]}`,
+			ops:  []patchOp{{op: "test", path: "/a", value: obj(`[null,1]`)}, {op: "test", path: "/a/0", value: nil}, {op: "replace", path: "/a/0", value: num("2")}},
+			want: `{"a":[2,1]}`},
+		{name: "null member", doc: `{"a":null}`,
+			ops:  []patchOp{{op: "test", path: "/a", value: nil}, {op: "add", path: "/b", value: nil}},
+			want: `{"a":null,"b":null}`},
+		{name: "below a null member", doc: `{"a":null}`,
+			ops: []patchOp{{op: "add", path: "/a/b", value: num("1")}}},
+		{name: "order and numbers as written", doc: `{"z":1.50,"a":{"y":1e3,"b":2}}`,
+			ops:  []patchOp{{op: "add", path: "/a/c", value: obj(`{"q":1.0,"p":"<&>"}`)}, {op: "replace", path: "/z", value: num("2.50")}},
+			want: `{"z":2.50,"a":{"y":1e3,"b":2,"c":{"q":1.0,"p":"<&>"}}}`},
+		{name: "append creates a missing nested list", doc: `{"a":{}}`,
+			ops: []patchOp{{op: "add", path: "/a/l/-", value: num("1")}}, want: `{"a":{"l":[1]}}`},
+		{name: "append does not create a list below a missing member", doc: `{"a":{}}`,
+			ops: []patchOp{{op: "add", path: "/b/l/-", value: num("1")}}},
+		{name: "a failing operation leaves nothing applied", doc: `{"a":1,"b":[]}`,
+			ops: []patchOp{{op: "replace", path: "/a", value: num("2")}, {op: "add", path: "/b/-", value: "x"}, {op: "remove", path: "/c"}}},
 		{name: "the added value is a copy", doc: `{"a":[]}`,
 			ops:  []patchOp{{op: "add", path: "/a/-", value: obj(`{"k":1}`)}, {op: "add", path: "/a/-", value: obj(`{"k":1}`)}, {op: "replace", path: "/a/0/k", value: num("2")}},
 			want: `{"a":[{"k":2},{"k":1}]}`},
@@ -124,16 +149,17 @@ func TestApplyOp(t *testing.T) {
 				t.Fatal(err)
 			}
 			doc := v.(*object)
-			var failed *apiError
-			for _, op := range tt.ops {
-				op.tokens, _ = parsePointer(op.path)
-				if failed = applyOp(doc, op); failed != nil {
-					break
-				}
+			ops := make([]patchOp, len(tt.ops))
+			for i, op := range tt.ops {
+				ops[i] = compileOp(t, op)
+			}
+			got, failed := applyPatch([]byte(tt.doc), doc, ops, nil)
+			if s := string(encodeJSON(doc)); s != string(encodeJSON(mustDecode(t, tt.doc))) {
+				t.Errorf("applyPatch changed the decoded record: %s", s)
 			}
 			if tt.want == "" {
 				if failed == nil {
-					t.Fatalf("applied, want a failure: %s", encodeJSON(doc))
+					t.Fatalf("applied, want a failure: %s", encodeJSON(got))
 				}
 				if failed.code != "INVALID_UPDATE" || failed.status != 400 {
 					t.Errorf("error %v, want 400 INVALID_UPDATE", failed)
@@ -143,11 +169,37 @@ func TestApplyOp(t *testing.T) {
 			if failed != nil {
 				t.Fatalf("error: %v", failed)
 			}
-			if got := string(encodeJSON(doc)); got != tt.want {
+			if got := string(encodeJSON(got)); got != tt.want {
 				t.Errorf("got  %s\nwant %s", got, tt.want)
 			}
 		})
 	}
+}
+
+// compileOp reads a table's operation as parsePatchOp reads a PATCH body's:
+// a value, JSON null where the table has none, unless it is a remove.
+func compileOp(t *testing.T, op patchOp) patchOp {
+	t.Helper()
+	o := newObject()
+	o.set("op", op.op)
+	o.set("path", op.path)
+	if op.op != "remove" {
+		o.set("value", op.value)
+	}
+	out, err := parsePatchOp(0, o)
+	if err != nil {
+		t.Fatalf("parsePatchOp(%s): %v", encodeJSON(o), err)
+	}
+	return out
+}
+
+func mustDecode(t *testing.T, s string) any {
+	t.Helper()
+	v, err := decodeJSON([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func num(s string) any { v, _ := decodeJSON([]byte(s)); return v }

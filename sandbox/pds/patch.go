@@ -106,17 +106,14 @@ func (s *Simulator) patch(w http.ResponseWriter, r *http.Request, id string) *ap
 	if derr != nil {
 		panic(fmt.Sprintf("pds: stored record %s is not JSON: %v", base.id, derr))
 	}
-	doc := docv.(*object)
-	orig := cloneJSON(doc).(*object)
-	for i, op := range req.ops {
-		if strict {
-			if err := checkOp(doc, req.ops, i); err != nil {
-				return err
-			}
-		}
-		if err := applyOp(doc, op); err != nil {
-			return err
-		}
+	orig := docv.(*object) // never changed: each operation decodes its result
+	var check func(doc *object, i int) *apiError
+	if strict {
+		check = func(doc *object, i int) *apiError { return checkOp(doc, req.ops, i) }
+	}
+	doc, aerr := applyPatch(base.full, orig, req.ops, check)
+	if aerr != nil {
+		return aerr
 	}
 	if strict {
 		if err := validatePatched(orig, doc, s.now()); err != nil {
@@ -237,6 +234,9 @@ func parsePatchOp(i int, e any) (patchOp, *apiError) {
 	op.value, op.hasValue = o.get("value")
 	if op.op != "remove" && !op.hasValue {
 		return op, errInvalidUpdate(fmt.Sprintf("Missing value - '%d/value'", i))
+	}
+	if err := op.compile(); err != nil {
+		return op, errInvalidUpdate(fmt.Sprintf("patch %d cannot be read: %v", i, err))
 	}
 	return op, nil
 }

@@ -46,7 +46,7 @@ func checkOp(doc *object, ops []patchOp, i int) *apiError {
 		return nil // applyOp rejects the root
 	}
 	if op.op == "remove" {
-		if parent, err := getAt(doc, t[:len(t)-1]); err == nil {
+		if parent, err := resolve(doc, t[:len(t)-1], "find"); err == nil {
 			if _, isList := parent.([]any); isList {
 				if err := checkTestBeforeRemove(ops, i); err != nil {
 					return err
