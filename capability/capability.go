@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carerecords/fhir-facade/mappers/declared"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -93,6 +94,7 @@ type searchParam struct {
 type resource struct {
 	Type              string        `json:"type"`
 	Profile           string        `json:"profile,omitempty"`
+	SupportedProfile  []string      `json:"supportedProfile,omitempty"`
 	Documentation     string        `json:"documentation,omitempty"`
 	Interaction       []code        `json:"interaction"`
 	Versioning        string        `json:"versioning"`
@@ -207,6 +209,12 @@ func Build(reg *resources.Registry, opts Options) *Statement {
 			Versioning:        "no-version",
 			ConditionalRead:   "not-supported",
 			ConditionalDelete: "not-supported",
+		}
+		// The UK Core profile the type's resources declare, from the
+		// constants the mappers declare it with. Composition is not a
+		// served type: the $summary OperationDefinition names its profile.
+		if prof, ok := declared.Profile(p.ResourceType()); ok {
+			res.SupportedProfile = []string{prof}
 		}
 		if v, ok := p.(resources.Versioned); ok && v.Versioned() {
 			res.Versioning = "versioned"

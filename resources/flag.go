@@ -127,8 +127,8 @@ func (*Flag) Documentation() string {
 		"child protection plans from CP-IS (ids cpis-…, category safety, code the plan type, author the responsible local authority " +
 		"with its phone numbers in extensions), the FGM risk indicator from FGM-IS (ids fgm-…, category clinical) " +
 		"and overseas visitor chargeable statuses from OVM (ids ovm-…, one flag per status, category " + ovmmap.CategorySystem + "|" + ovmmap.CategoryCode +
-		" (a code system of this facade's own: NHS England publishes none) with flag-category admin, code " + ovmmap.ChargingCategorySystem +
-		"|<the NHS Data Dictionary's overseas visitor charging category letter> with text naming it, period the status's start and end, " +
+		" (a code system of this facade's own: NHS England publishes none) with flag-category admin, code the overseas visitor charging category letter " +
+		"in UK Core's " + ovmmap.UKCoreChargingCategorySystem + " with its meaning as display and text (a letter UK Core lacks: " + ovmmap.ChargingCategorySystem + "), period the status's start and end, " +
 		"author the recording organisation with its phone number in an extension; active while the status has no end or ends today or later, else inactive). " +
 		"A search needs the patient and returns active flags unless status says otherwise; when a service fails, times out or sends an empty, " +
 		"truncated or unreadable answer, the others' flags are returned with an OperationOutcome entry (severity error, code incomplete) naming the missing service. " +

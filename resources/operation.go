@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/carerecords/fhir-facade/mappers/declared"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/model/request"
@@ -132,8 +133,9 @@ func summaryDefinition(code string) OperationDefinition {
 			"source never reads as none. A source read in part keeps its entries and says so. An OperationOutcome entry holds every " +
 			"issue (error incomplete for a missing source). Unknown patient: 404; invalidated: 410. " +
 			"$everything returns the same records as a searchset Bundle."
-		d.ReturnDoc = "A document Bundle: the Composition, the Patient, the resources its sections reference, the facade's Device " +
-			"(the author) and an OperationOutcome for any source that failed or was read in part."
+		d.ReturnDoc = "A document Bundle: the Composition (meta.profile " + declared.Composition + "; Composition is served only " +
+			"inside this document, so the CapabilityStatement lists no Composition resource), the Patient, the resources its sections reference, " +
+			"the facade's Device (the author) and an OperationOutcome for any source that failed or was read in part."
 	}
 	return d
 }

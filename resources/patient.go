@@ -11,6 +11,7 @@ import (
 	patientpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
 
 	"github.com/carerecords/fhir-facade/backends/pds"
+	"github.com/carerecords/fhir-facade/mappers/declared"
 	pdsmap "github.com/carerecords/fhir-facade/mappers/pds"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -45,9 +46,11 @@ func (*Patient) ResourceType() string { return "Patient" }
 // Versioned implements Versioned: PDS versions every record.
 func (*Patient) Versioned() bool { return true }
 
-// Profile implements Provider.
+// Profile implements Provider: the UK Core profile every Patient the
+// mapper makes declares.
 func (*Patient) Profile() string {
-	return "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient"
+	p, _ := declared.Profile("Patient")
+	return p
 }
 
 // Documentation implements Provider.

@@ -8,6 +8,7 @@ import (
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
 
+	"github.com/carerecords/fhir-facade/profiles/extensions"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -18,6 +19,10 @@ import (
 type renderer struct {
 	m     *jsonformat.Marshaller
 	cache *ristretto.Cache[string, *rendered]
+	// base is the public FHIR base the facade's own extensions are
+	// published under: their placeholder canonicals become
+	// {base}/StructureDefinition/{id} as they leave (profiles/extensions).
+	base string
 }
 
 // rendered is one cached rendering and when it was first made. firstSeen
@@ -56,6 +61,9 @@ func (rd *renderer) render(res *resources.Resource) ([]byte, time.Time, error) {
 		return nil, time.Time{}, fmt.Errorf("render %s: %w", res.Type, err)
 	}
 	b = resourceTypeFirst(b)
+	if rd.base != "" {
+		b = extensions.Rebase(b, rd.base)
+	}
 	now := time.Now().UTC().Truncate(time.Second)
 	if res.RenderKey != "" {
 		rd.cache.Set(res.RenderKey, &rendered{body: b, firstSeen: now}, int64(len(b)+len(res.RenderKey)+64))

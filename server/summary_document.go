@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/carerecords/fhir-facade/mappers/declared"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/model/request"
@@ -56,8 +57,9 @@ var summarySections = []summarySection{
 }
 
 // ukcoreComposition is the UK Core profile the Composition meets, as the
-// facade's other resources declare theirs.
-const ukcoreComposition = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Composition"
+// facade's other resources declare theirs (and the $summary
+// OperationDefinition names it).
+const ukcoreComposition = declared.Composition
 
 // The empty reasons a section may carry.
 // See: http://hl7.org/fhir/R4/valueset-list-empty-reason.html

@@ -22,6 +22,7 @@ func TestAuthentication(t *testing.T) {
 		{name: "basic auth", path: "/Patient/9000000009", authz: "Basic dXNlcjpwYXNz", status: 401},
 		{name: "capability statement is public", path: "/metadata", authz: "none", status: 200},
 		{name: "operation definitions are public", path: "/OperationDefinition/Patient-summary", authz: "none", status: 200},
+		{name: "extension definitions are public", path: "/StructureDefinition/cpis-contact-type", authz: "none", status: 200},
 		{name: "valid token", path: "/Patient/9000000009", status: 200},
 	}
 	for _, tt := range tests {

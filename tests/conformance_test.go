@@ -109,6 +109,7 @@ func roleFor(typ, interaction string) string {
 var sampleIDs = map[string]string{
 	"Patient":             "9000000009",
 	"OperationDefinition": "Patient-summary",
+	"StructureDefinition": "ovm-recording-organisation-contact", // the facade's own extensions (#21)
 	"AllergyIntolerance":  "9000000009-fa60be641f3411eba2a8000c29a364eb-a1",
 	"MedicationStatement": "9000000009-fa60be641f3411eba2a8000c29a364eb-ma1",
 	"DocumentReference":   "Y05868-1000000091", // NRL: 9000000009's mental health crisis plan

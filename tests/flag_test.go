@@ -509,8 +509,8 @@ func TestFlagOverseasVisitorStatus(t *testing.T) {
 		t.Fatalf("status %d: %s", r.status, r.raw)
 	}
 	code := r.body["code"].(map[string]any)
-	if r.body["status"] != "active" || code["text"] != "Overseas visitor charging category C" ||
-		code["coding"].([]any)[0].(map[string]any)["system"] != "urn:carerecords-facade:overseas-visitor-charging-category" {
+	if r.body["status"] != "active" || code["text"] != "Overseas visitor charging category C: Charge-exempt Overseas Visitor (European Economic Area)" ||
+		code["coding"].([]any)[0].(map[string]any)["system"] != "https://fhir.hl7.org.uk/CodeSystem/UKCore-OverseasVisitorChargingCategory" {
 		t.Errorf("flag %s", r.raw)
 	}
 	author := r.body["author"].(map[string]any)

@@ -24,6 +24,7 @@ import (
 	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/profiles/extensions"
 )
 
 // Codes and URLs of the CP-IS contract and of the facade's Flag.
@@ -34,11 +35,13 @@ const (
 	PlanTypeSystem = "https://carerecords-facade.invalid/fhir/CodeSystem/cpis-plan-type"
 	// ContactTypeURL is the extension on a local authority phone number
 	// saying which it is: "office-hours" or "emergency-duty".
-	ContactTypeURL = "https://carerecords-facade.invalid/fhir/StructureDefinition/cpis-contact-type"
+	// The CP-IS contract names it so; the facade publishes its definition
+	// (profiles/extensions).
+	ContactTypeURL = extensions.Prefix + extensions.CPISContactType
 	// LocalAuthorityContactURL is the Flag extension (valueContactPoint)
 	// carrying one phone number of the responsible local authority, with its
-	// ContactTypeURL extension.
-	LocalAuthorityContactURL = "https://carerecords-facade.invalid/fhir/StructureDefinition/cpis-local-authority-contact"
+	// ContactTypeURL extension; published by the facade (profiles/extensions).
+	LocalAuthorityContactURL = extensions.Prefix + extensions.CPISLocalAuthorityContact
 	// CategorySystem and CategoryCode are the category every CP-IS flag gets.
 	CategorySystem = "http://terminology.hl7.org/CodeSystem/flag-category"
 	CategoryCode   = "safety"

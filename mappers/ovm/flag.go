@@ -5,10 +5,13 @@
 // Dictionary), its start and end dates, and the organisation that recorded
 // it. Each status becomes one Flag.
 //
-// The Data Dictionary's meanings of the letters are not restated here: the
-// project could not confirm them from the Data Dictionary itself, so a
-// Flag names the category by its letter ("Overseas visitor charging
-// category C") and clients that need the meaning look the letter up.
+// A letter of UK Core's code system UKCore-OverseasVisitorChargingCategory
+// (A–F, P, 9: the Data Dictionary's letters; UK Core's definitions are
+// embedded in profiles/ukcore) is coded in it, with UK Core's display as
+// the meaning; any other letter keeps the facade's own system and is named
+// by its letter only (docs/conformance.md has the table). UK Core's
+// Extension-UKCore-OverseasVisitorChargingCategory is not used: its context
+// is Patient, and a status with its own period and recorder is a Flag.
 //
 // See BACKENDS.md §7a "Mapping".
 package ovm
@@ -26,10 +29,10 @@ import (
 	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
+	"github.com/carerecords/fhir-facade/profiles/extensions"
 )
 
-// Codes and URLs of the facade's OVM Flag. NHS England publishes no FHIR
-// code system for either, so both are the project's own (urn:carerecords-facade:…).
+// Codes and URLs of the facade's OVM Flag.
 const (
 	// IDPrefix starts the facade id of every OVM flag.
 	IDPrefix = "ovm-"
@@ -43,16 +46,33 @@ const (
 	// patient's dealings with the provider, not a clinical alert.
 	AdminCategorySystem = "http://terminology.hl7.org/CodeSystem/flag-category"
 	AdminCategoryCode   = "admin"
-	// ChargingCategorySystem is the system of Flag.code's coding: the
-	// charging category letter as the service sent it.
+	// UKCoreChargingCategorySystem is the system of Flag.code's coding for
+	// a letter UK Core's code system has (ChargingCategories).
+	UKCoreChargingCategorySystem = "https://fhir.hl7.org.uk/CodeSystem/UKCore-OverseasVisitorChargingCategory"
+	// ChargingCategorySystem is the system of Flag.code's coding for a
+	// letter UK Core's code system does not have, as the service sent it.
 	ChargingCategorySystem = "urn:carerecords-facade:overseas-visitor-charging-category"
 	// RecordingOrganisationContactURL is the Flag extension
 	// (valueContactPoint) carrying the phone number of the organisation
-	// that recorded the status.
-	RecordingOrganisationContactURL = "https://carerecords-facade.invalid/fhir/StructureDefinition/ovm-recording-organisation-contact"
+	// that recorded the status: published by the facade (profiles/extensions).
+	RecordingOrganisationContactURL = extensions.Prefix + extensions.OVMRecordingOrganisationContact
 
 	odsSystem = "https://fhir.nhs.uk/Id/ods-organization-code"
 )
+
+// ChargingCategories are the concepts of UK Core's code system
+// UKCore-OverseasVisitorChargingCategory (version 1.0.0): each letter and
+// its display, what the letter means.
+var ChargingCategories = map[string]string{
+	"A": "Standard NHS-funded patient",
+	"B": "Immigration Health Surcharge payee",
+	"C": "Charge-exempt Overseas Visitor (European Economic Area)",
+	"D": "Chargeable European Economic Area patient",
+	"E": "Charge-exempt Overseas Visitor (non-European Economic Area)",
+	"F": "Chargeable non-European Economic Area patient",
+	"P": "Decision Pending on Overseas Visitor Charging Category",
+	"9": "Overseas Visitor Charging Category",
+}
 
 // Status is one chargeable status as the service sends it (BACKENDS.md
 // §7a). End is nil while the status has no end date.
@@ -110,8 +130,10 @@ func ParseFlagID(id string) (nhs string, ok bool) {
 //     now's zone, inactive from the following London midnight;
 //   - category: CategorySystem|CategoryCode with the HL7 flag-category
 //     "admin" in the same concept;
-//   - code: ChargingCategorySystem|<letter>, text "Overseas visitor
-//     charging category <letter>";
+//   - code: UKCoreChargingCategorySystem|<letter> with UK Core's display,
+//     text "Overseas visitor charging category <letter>: <display>"; a
+//     letter UK Core does not have: ChargingCategorySystem|<letter>, text
+//     "Overseas visitor charging category <letter>";
 //   - subject: Patient/<nhs> with the NHS number identifier;
 //   - period: start and end;
 //   - author: the recording organisation (ODS identifier and name), its
@@ -156,10 +178,7 @@ func Flag(s *Status, nhs string, now time.Time) (*flagpb.Flag, error) {
 			{System: CategorySystem, Code: CategoryCode, Display: CategoryDisplay},
 			{System: AdminCategorySystem, Code: AdminCategoryCode, Display: "Administrative"},
 		}}},
-		Code: &fhirjson.CodeableConcept{
-			Coding: []fhirjson.Coding{{System: ChargingCategorySystem, Code: s.ChargingCategory}},
-			Text:   "Overseas visitor charging category " + s.ChargingCategory,
-		},
+		Code:    chargingCategory(s.ChargingCategory),
 		Subject: flagid.Subject(nhs),
 		Period:  &fhirjson.Period{Start: s.Start},
 	}
@@ -185,6 +204,18 @@ func Flag(s *Status, nhs string, now time.Time) (*flagpb.Flag, error) {
 		return nil, badPayload(err)
 	}
 	return out, nil
+}
+
+// chargingCategory is Flag.code for a charging category letter.
+func chargingCategory(letter string) *fhirjson.CodeableConcept {
+	text := "Overseas visitor charging category " + letter
+	if display, ok := ChargingCategories[letter]; ok {
+		return &fhirjson.CodeableConcept{
+			Coding: []fhirjson.Coding{{System: UKCoreChargingCategorySystem, Code: letter, Display: display}},
+			Text:   text + ": " + display,
+		}
+	}
+	return &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{{System: ChargingCategorySystem, Code: letter}}, Text: text}
 }
 
 // isCategory reports whether c is one character, a capital letter or a

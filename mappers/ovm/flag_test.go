@@ -3,7 +3,9 @@ package ovm_test
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,8 +118,8 @@ func TestFlagContent(t *testing.T) {
 	if got := f.GetId().GetValue(); got != "ovm-9000000009-5b7e2c1d-3a4f-4e8b-9c6d-900000000009" {
 		t.Errorf("id %s", got)
 	}
-	if c := f.GetCode(); c.GetText().GetValue() != "Overseas visitor charging category C" ||
-		c.GetCoding()[0].GetSystem().GetValue() != ovm.ChargingCategorySystem || c.GetCoding()[0].GetCode().GetValue() != "C" {
+	if c := f.GetCode(); c.GetText().GetValue() != "Overseas visitor charging category C: Charge-exempt Overseas Visitor (European Economic Area)" ||
+		c.GetCoding()[0].GetSystem().GetValue() != ovm.UKCoreChargingCategorySystem || c.GetCoding()[0].GetCode().GetValue() != "C" {
 		t.Errorf("code %v", c)
 	}
 	cats := map[string]string{}
@@ -259,4 +261,67 @@ func FuzzFlag(f *testing.F) {
 			t.Fatalf("error %#v", err)
 		}
 	})
+}
+
+// TestChargingCategoryCode: a letter of UK Core's code system is coded in
+// it with UK Core's display as its meaning; any other letter keeps the
+// facade's own system and is named by its letter only.
+func TestChargingCategoryCode(t *testing.T) {
+	for _, c := range []struct {
+		letter, system, display, text string
+	}{
+		{"A", ovm.UKCoreChargingCategorySystem, "Standard NHS-funded patient", "Overseas visitor charging category A: Standard NHS-funded patient"},
+		{"F", ovm.UKCoreChargingCategorySystem, "Chargeable non-European Economic Area patient", "Overseas visitor charging category F: Chargeable non-European Economic Area patient"},
+		{"P", ovm.UKCoreChargingCategorySystem, "Decision Pending on Overseas Visitor Charging Category", "Overseas visitor charging category P: Decision Pending on Overseas Visitor Charging Category"},
+		{"G", ovm.ChargingCategorySystem, "", "Overseas visitor charging category G"},
+		{"7", ovm.ChargingCategorySystem, "", "Overseas visitor charging category 7"},
+	} {
+		in := status(nil)
+		in.ChargingCategory = c.letter
+		f, err := ovm.Flag(in, "9000000009", goldenNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := f.GetCode()
+		cd := code.GetCoding()
+		if len(cd) != 1 || cd[0].GetSystem().GetValue() != c.system || cd[0].GetCode().GetValue() != c.letter ||
+			cd[0].GetDisplay().GetValue() != c.display || code.GetText().GetValue() != c.text {
+			t.Errorf("%s: code %v", c.letter, code)
+		}
+	}
+}
+
+// TestChargingCategoriesAreUKCore: ChargingCategories is UK Core's code
+// system, every concept with its display, as profiles/ukcore embeds it.
+func TestChargingCategoriesAreUKCore(t *testing.T) {
+	raw, err := os.ReadFile("../../profiles/ukcore/definitions/ukcore/CodeSystem-UKCore-OverseasVisitorChargingCategory.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs struct {
+		URL struct {
+			Value string `xml:"value,attr"`
+		} `xml:"url"`
+		Concept []struct {
+			Code struct {
+				Value string `xml:"value,attr"`
+			} `xml:"code"`
+			Display struct {
+				Value string `xml:"value,attr"`
+			} `xml:"display"`
+		} `xml:"concept"`
+	}
+	if err := xml.Unmarshal(raw, &cs); err != nil {
+		t.Fatal(err)
+	}
+	if cs.URL.Value != ovm.UKCoreChargingCategorySystem {
+		t.Errorf("code system url %s, want %s", cs.URL.Value, ovm.UKCoreChargingCategorySystem)
+	}
+	got := map[string]string{}
+	for _, c := range cs.Concept {
+		got[c.Code.Value] = c.Display.Value
+	}
+	if !maps.Equal(got, ovm.ChargingCategories) {
+		t.Errorf("UK Core has %v, the mapper %v", got, ovm.ChargingCategories)
+	}
 }

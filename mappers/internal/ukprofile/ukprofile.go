@@ -20,6 +20,10 @@ const (
 	Immunization        = base + "Immunization"
 	DocumentReference   = base + "DocumentReference"
 	Organization        = base + "Organization"
+	// Composition is the $summary document's Composition (server/), not a
+	// mapped resource; it is named here so that it and the claims about it
+	// come from one place (package declared).
+	Composition = base + "Composition"
 )
 
 // Declare returns a copy of m (a new Meta if m is nil) whose profile list
