@@ -162,6 +162,7 @@ func New(cfg Config, reg *resources.Registry) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	rd.base = cfg.BaseURL
 	s := &Server{cfg: cfg, reg: reg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registry), render: rd, guard: newGuard(cfg.MaxInFlight, cfg.MaxInFlightPerCaller, cfg.MaxHeaderBytes)}
 	capOpts := capability.Options{BaseURL: cfg.BaseURL, Version: cfg.Version, Date: time.Now(), CORS: len(cfg.CORSOrigins) > 0}
 	if cfg.SMART != nil && cfg.Auth != nil {
@@ -474,8 +475,8 @@ func validUTF8(q url.Values) bool {
 }
 
 // publicRoute reports the routes anyone may read without a token: the
-// CapabilityStatement and the OperationDefinitions it points to describe the
-// server, not patients.
+// CapabilityStatement and the OperationDefinitions and StructureDefinitions
+// it points to describe the server, not patients.
 func publicRoute(r *http.Request, route string) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false

@@ -629,7 +629,12 @@ func (a *App) build(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	reg := resources.NewRegistry(append(providers, opdefs)...)
+	// The facade's own extensions, published at their canonical URLs.
+	structdefs, err := resources.NewStructureDefinitions()
+	if err != nil {
+		return err
+	}
+	reg := resources.NewRegistry(append(providers, opdefs, structdefs)...)
 	authn, smart, handlers, err := a.authentication(cfg)
 	if err != nil {
 		return err
