@@ -25,11 +25,6 @@ type PDSCreator interface {
 	Create(ctx context.Context, body json.RawMessage) (*pds.Patient, error)
 }
 
-var (
-	_ Creator            = (*Patient)(nil)
-	_ ConditionalCreator = (*Patient)(nil)
-)
-
 // ifNoneExistRule is the rule a Patient create must follow, said in every
 // refusal of a create without the condition.
 const ifNoneExistRule = "PDS allocates a new NHS number only after a search for the patient found no record " +
@@ -37,14 +32,15 @@ const ifNoneExistRule = "PDS allocates a new NHS number only after a search for 
 	"send the search you did as If-None-Exist, e.g. If-None-Exist: family=Smith&given=Jane&birthdate=eq1980-01-31&address-postalcode=LS1 6AE; " +
 	"the facade runs it against PDS and creates the record only when nothing matches"
 
-// Create implements Creator: a Patient create must be conditional
+// create is Creator's Create (see Writable): a Patient create must be conditional
 // (If-None-Exist), so a plain create is 428 Precondition Required with the
 // rule.
-func (p *Patient) Create(context.Context, proto.Message) (*Resource, error) {
+func (p *Patient) create() (*Resource, error) {
 	return nil, &fhirerr.Error{Category: fhirerr.PreconditionRequired, Expression: "If-None-Exist", Message: ifNoneExistRule}
 }
 
-// CreateConditional implements ConditionalCreator: PDS's POST /Patient,
+// createConditional is ConditionalCreator's CreateConditional (see
+// Writable): PDS's POST /Patient,
 // for its documented purpose only (a patient PDS does not know; healthcare
 // workers only, which the role table enforces). The body is checked and
 // translated first (mappers/pds.CreateRequest), then the facade runs the
@@ -53,11 +49,7 @@ func (p *Patient) Create(context.Context, proto.Message) (*Resource, error) {
 // that patient (200), several are 412. PDS applies its own demographic
 // matching too: a record it finds is a 409 duplicate.
 // See: http://hl7.org/fhir/R4/http.html#ccreate
-func (p *Patient) CreateConditional(ctx context.Context, msg proto.Message, ifNoneExist url.Values) (*Resource, bool, error) {
-	creator, ok := p.pds.(PDSCreator)
-	if !ok {
-		return nil, false, fhirerr.New(fhirerr.MethodNotAllowed, "this PDS connection cannot create records")
-	}
+func (p *Patient) createConditional(ctx context.Context, creator PDSCreator, msg proto.Message, ifNoneExist url.Values) (*Resource, bool, error) {
 	if err := p.checkIfNoneExist(ifNoneExist); err != nil {
 		return nil, false, err
 	}

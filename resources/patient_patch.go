@@ -20,25 +20,19 @@ type PDSPatcher interface {
 	Patch(ctx context.Context, nhs, version string, ops json.RawMessage) (*pds.Patient, error)
 }
 
-var _ Patcher = (*Patient)(nil)
-
 // readOnlyPaths are elements PDS owns: a patch may not touch them.
 var readOnlyPaths = []string{"/resourceType", "/id", "/meta"}
 
-// Patch implements Patcher: a JSON Patch (RFC 6902, as PDS accepts it) to a
+// patch is Patcher's Patch (see Writable): a JSON Patch (RFC 6902, as PDS accepts it) to a
 // patient's demographics, guarded by If-Match. Before anything is sent, the
 // facade reads the current record, checks the version, applies the patch
 // locally and validates the result against the FHIR R4 schema and the PDS
 // mapping, so an invalid or stale patch never reaches PDS. PDS then applies
 // it all or nothing and checks the version again, so no update is lost.
 // See: http://hl7.org/fhir/R4/http.html#patch
-func (p *Patient) Patch(ctx context.Context, id string, patch []byte, contentType, ifMatch string) (*Resource, error) {
+func (p *Patient) patch(ctx context.Context, patcher PDSPatcher, id string, patch []byte, contentType, ifMatch string) (*Resource, error) {
 	if !nhsnumber.Valid(id) {
 		return nil, errInvalidPatientID()
-	}
-	patcher, ok := p.pds.(PDSPatcher)
-	if !ok {
-		return nil, fhirerr.New(fhirerr.MethodNotAllowed, "this PDS connection cannot update records")
 	}
 	switch contentType {
 	case "application/json-patch+json":

@@ -16,7 +16,7 @@ func BenchmarkPatientPatch(b *testing.B) {
 	const body = `{"patches":[{"op":"test","path":"/name/0/id","value":"123"},` +
 		`{"op":"replace","path":"/gender","value":"female"},` +
 		`{"op":"add","path":"/telecom/-","value":{"system":"email","value":"jane.smith@example.com","use":"home"}}]}`
-	p := NewPatient(&patchPDS{body: record}, nil)
+	p := NewPatient(&patchPDS{body: record}, nil).Writable().(Patcher)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := p.Patch(context.Background(), "9000000009", []byte(body), "application/json-patch+json", "2"); err != nil {

@@ -86,7 +86,7 @@ func TestPatientPatchBody(t *testing.T) {
 				ifMatch = ""
 			}
 			f := &patchPDS{body: record}
-			res, err := NewPatient(f, nil).Patch(context.Background(), id, []byte(tt.body), ct, ifMatch)
+			res, err := NewPatient(f, nil).Writable().(Patcher).Patch(context.Background(), id, []byte(tt.body), ct, ifMatch)
 			if tt.wantErr == fhirerr.Internal {
 				if err != nil {
 					t.Fatalf("Patch: %v", err)

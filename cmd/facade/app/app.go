@@ -612,7 +612,7 @@ func (a *App) build(cfg Config) error {
 	// Every resource provider; the registry, the routes and the
 	// CapabilityStatement come from this list.
 	providers := []resources.Provider{
-		patient,
+		patient.Writable(),
 		resources.NewDocumentReference(nrlClient, memo),
 		resources.NewBinary(nrlClient, nrlFetcher),
 		resources.NewAllergyIntolerance(scrClient, memo),
