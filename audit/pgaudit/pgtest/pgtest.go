@@ -35,6 +35,8 @@ type Server struct {
 	cred   *syscall.Credential
 	cmd    *exec.Cmd
 	exited chan struct{}
+	// settings are passed as -c name=value after the defaults.
+	settings []string
 }
 
 // BinDir finds the PostgreSQL server binaries: pg_config --bindir, Debian's
@@ -71,14 +73,16 @@ func version(bindir string) int {
 }
 
 // Start initialises and starts a server, or skips the test when the
-// binaries are absent.
-func Start(t testing.TB) *Server {
+// binaries are absent. Settings ("name=value") override the defaults, among
+// them fsync=off: a test's crash is the server's, not the machine's, but a
+// benchmark of durable commits wants fsync=on.
+func Start(t testing.TB, settings ...string) *Server {
 	t.Helper()
 	bin := BinDir()
 	if bin == "" {
 		t.Skip("PostgreSQL binaries not found: install Debian's postgresql package (apt-get install postgresql), as .ci/run does")
 	}
-	s := &Server{t: t, bin: bin}
+	s := &Server{t: t, bin: bin, settings: settings}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -178,8 +182,12 @@ func (s *Server) Start() {
 	if s.cmd != nil {
 		return
 	}
-	cmd := s.command("postgres", "-D", s.data(), "-p", strconv.Itoa(s.port), "-k", s.dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50")
+	args := []string{"-D", s.data(), "-p", strconv.Itoa(s.port), "-k", s.dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50"}
+	for _, kv := range s.settings {
+		args = append(args, "-c", kv)
+	}
+	cmd := s.command("postgres", args...)
 	logf, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		s.t.Fatal(err)
