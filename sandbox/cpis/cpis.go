@@ -36,11 +36,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/sandbox/fault"
 	"github.com/carerecords/fhir-facade/sandbox/population"
 	"github.com/carerecords/fhir-facade/sandbox/wire"
+	"github.com/carerecords/fhir-facade/sandbox/wire/fhirwire"
 )
 
 // BasePath is the path prefix CP-IS serves.
@@ -73,7 +73,7 @@ type Options struct {
 // Simulator is a CP-IS simulator. It is safe for concurrent use.
 type Simulator struct {
 	opts  Options
-	plans map[string][]fhirjson.CareTeam // by NHS number
+	plans map[string][]CareTeam // by NHS number
 
 	accessMu sync.Mutex
 	accesses map[string][]auditEvent // by NHS number, newest first
@@ -100,7 +100,7 @@ func New(opts Options) *Simulator {
 func (s *Simulator) Requests() int64 { return s.faults.Requests() }
 
 // Plans returns the plans the simulator holds for nhs (for tests).
-func (s *Simulator) Plans(nhs string) []fhirjson.CareTeam { return s.plans[nhs] }
+func (s *Simulator) Plans(nhs string) []CareTeam { return s.plans[nhs] }
 
 // Accesses returns how many unscheduled-care accesses of nhs the access
 // history holds (at most MaxAccesses).
@@ -180,10 +180,10 @@ func (s *Simulator) careTeams(w http.ResponseWriter, r *http.Request) {
 		s.recordAccess(nhs, r)
 	}
 	base := s.base(r)
-	entries := make([]fhirjson.BundleEntry, 0, len(s.plans[nhs]))
+	entries := make([]fhirwire.BundleEntry, 0, len(s.plans[nhs]))
 	for _, ct := range s.plans[nhs] {
 		raw, _ := json.Marshal(ct)
-		entries = append(entries, fhirjson.BundleEntry{FullURL: base + "/CareTeam/" + ct.ID, Resource: raw, Search: &fhirjson.BundleEntrySearch{Mode: "match"}})
+		entries = append(entries, fhirwire.Match(base+"/CareTeam/"+ct.ID, raw))
 	}
 	writeBundle(w, base+"/CareTeam?patient:identifier="+nhsnumber.System+"|"+nhs, entries)
 }
@@ -199,10 +199,10 @@ func (s *Simulator) auditEvents(w http.ResponseWriter, r *http.Request) {
 	s.accessMu.Lock()
 	events := append([]auditEvent(nil), s.accesses[nhs]...)
 	s.accessMu.Unlock()
-	entries := make([]fhirjson.BundleEntry, 0, len(events))
+	entries := make([]fhirwire.BundleEntry, 0, len(events))
 	for _, e := range events {
 		raw, _ := json.Marshal(e)
-		entries = append(entries, fhirjson.BundleEntry{FullURL: base + "/AuditEvent/" + e.ID, Resource: raw, Search: &fhirjson.BundleEntrySearch{Mode: "match"}})
+		entries = append(entries, fhirwire.Match(base+"/AuditEvent/"+e.ID, raw))
 	}
 	writeBundle(w, base+"/AuditEvent?patient:identifier="+nhsnumber.System+"|"+nhs, entries)
 }
@@ -233,11 +233,8 @@ func (s *Simulator) base(r *http.Request) string {
 	return "http://" + r.Host + BasePath
 }
 
-func writeBundle(w http.ResponseWriter, self string, entries []fhirjson.BundleEntry) {
-	total := int64(len(entries))
-	b := fhirjson.Bundle{ID: uuid.NewString(), Type: "searchset", Total: &total,
-		Link: []fhirjson.BundleLink{{Relation: "self", URL: self}}, Entry: entries}
-	body, err := json.Marshal(b)
+func writeBundle(w http.ResponseWriter, self string, entries []fhirwire.BundleEntry) {
+	body, err := json.Marshal(fhirwire.Searchset(uuid.NewString(), self, entries))
 	if err != nil {
 		writeOutcome(w, http.StatusInternalServerError, "exception", "INTERNAL_SERVER_ERROR", "Internal error", "")
 		return

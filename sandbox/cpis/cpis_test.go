@@ -206,7 +206,16 @@ func TestPopulationPlans(t *testing.T) {
 			if (ct.Status == "inactive") != (ct.Period.End != "") {
 				t.Errorf("%s: status %s with end %q", ct.ID, ct.Status, ct.Period.End)
 			}
-			if _, err := mapcpis.Flag(&ct, p.NHSNumber, time.Now()); err != nil {
+			// As the facade's client receives it: through the wire.
+			raw, err := json.Marshal(ct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := mapcpis.Decode(raw)
+			if err == nil {
+				_, err = mapcpis.Flag(in, p.NHSNumber, time.Now())
+			}
+			if err != nil {
 				t.Errorf("%s does not map: %v", ct.ID, err)
 			}
 		}

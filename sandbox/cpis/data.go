@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/wire/fhirwire"
 )
 
 // Codes of the CP-IS contract (BACKENDS.md §4.1).
@@ -50,8 +50,8 @@ func localAuthorityOf(town string) localAuthority {
 
 // seed builds every patient's plans: the contract fixtures' for 9000000009
 // and 9000000017, then the population's.
-func seed(pop []population.Person) map[string][]fhirjson.CareTeam {
-	out := map[string][]fhirjson.CareTeam{
+func seed(pop []population.Person) map[string][]CareTeam {
+	out := map[string][]CareTeam{
 		"9000000009": {careTeam("9000000009", "cpp", "CPP", "active", "2024-03-01", "",
 			localAuthority{code: "LA001", name: "Example Borough Council Children's Social Care", office: "01632 960001", emergency: "01632 960999"})},
 		"9000000017": {
@@ -68,7 +68,7 @@ func seed(pop []population.Person) map[string][]fhirjson.CareTeam {
 			continue
 		}
 		la := localAuthorityOf(p.Address.Town)
-		var plans []fhirjson.CareTeam
+		var plans []CareTeam
 		if birth.AddDate(18, 0, 0).After(ref) {
 			plans = childPlans(p.NHSNumber, birth, ref, la)
 		}
@@ -87,7 +87,7 @@ func seed(pop []population.Person) map[string][]fhirjson.CareTeam {
 // childPlans gives about one child in twenty a child protection plan or a
 // looked-after-child record; some are ended, and some children also had an
 // earlier, ended plan of the other kind.
-func childPlans(nhs string, birth, ref time.Time, la localAuthority) []fhirjson.CareTeam {
+func childPlans(nhs string, birth, ref time.Time, la localAuthority) []CareTeam {
 	h := population.Hash("child", nhs)
 	if h%100 >= childPlanPercent {
 		return nil
@@ -104,7 +104,7 @@ func childPlans(nhs string, birth, ref time.Time, la localAuthority) []fhirjson.
 		end = start.AddDate(0, 0, 1+int(h>>40)%(left-1)).Format(time.DateOnly)
 		status = "inactive"
 	}
-	plans := []fhirjson.CareTeam{careTeam(nhs, lower(kind), kind, status, start.Format(time.DateOnly), end, la)}
+	plans := []CareTeam{careTeam(nhs, lower(kind), kind, status, start.Format(time.DateOnly), end, la)}
 	if (h>>48)%100 < earlierPlanPercent && start.Sub(birth) > 60*24*time.Hour {
 		earlierEnd := start.AddDate(0, 0, -1)
 		earlierStart := birth.AddDate(0, 0, int(h>>52)%max(int(earlierEnd.Sub(birth).Hours()/24), 1))
@@ -115,7 +115,7 @@ func childPlans(nhs string, birth, ref time.Time, la localAuthority) []fhirjson.
 
 // ucpp is an unborn child protection plan of a pregnant woman or girl (its
 // subject is the mother); most are current, some ended (the baby was born).
-func ucpp(nhs string, ref time.Time, la localAuthority, h uint64) fhirjson.CareTeam {
+func ucpp(nhs string, ref time.Time, la localAuthority, h uint64) CareTeam {
 	start := ref.AddDate(0, 0, -int(30+(h>>10)%400))
 	status, end := "active", ""
 	if start.Before(ref.AddDate(0, 0, -270)) || (h>>20)%100 < 25 {
@@ -128,26 +128,25 @@ func ucpp(nhs string, ref time.Time, la localAuthority, h uint64) fhirjson.CareT
 	return careTeam(nhs, "ucpp", "UCPP", status, start.Format(time.DateOnly), end, la)
 }
 
-func careTeam(nhs, suffix, kind, status, start, end string, la localAuthority) fhirjson.CareTeam {
-	ct := fhirjson.CareTeam{
-		ResourceType: "CareTeam",
-		ID:           "cpis-" + nhs + "-" + suffix,
-		Status:       status,
-		Category:     []fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{{System: PlanTypeSystem, Code: kind, Display: planNames[kind]}}}},
-		Subject:      &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: nhsnumber.System, Value: nhs}},
-		Period:       &fhirjson.Period{Start: start, End: end},
-		ManagingOrganization: []fhirjson.Reference{{
-			Identifier: &fhirjson.Identifier{System: odsSystem, Value: la.code}, Display: la.name,
+func careTeam(nhs, suffix, kind, status, start, end string, la localAuthority) CareTeam {
+	ct := CareTeam{
+		ID:       "cpis-" + nhs + "-" + suffix,
+		Status:   status,
+		Category: []fhirwire.CodeableConcept{{Coding: []fhirwire.Coding{{System: PlanTypeSystem, Code: kind, Display: planNames[kind]}}}},
+		Subject:  &fhirwire.Reference{Identifier: &fhirwire.Identifier{System: nhsnumber.System, Value: nhs}},
+		Period:   &fhirwire.Period{Start: start, End: end},
+		ManagingOrganization: []fhirwire.Reference{{
+			Identifier: &fhirwire.Identifier{System: odsSystem, Value: la.code}, Display: la.name,
 		}},
 	}
-	one, two := int64(1), int64(2)
+	one, two := 1, 2
 	if la.emergency == "" {
-		ct.Telecom = []fhirjson.ContactPoint{{System: "phone", Value: la.office, Use: "work", Rank: &one}}
+		ct.Telecom = []fhirwire.ContactPoint{{System: "phone", Value: la.office, Use: "work", Rank: &one}}
 		return ct
 	}
-	ct.Telecom = []fhirjson.ContactPoint{
-		{Extension: []fhirjson.Extension{{URL: ContactTypeURL, ValueCode: "office-hours"}}, System: "phone", Value: la.office, Use: "work", Rank: &one},
-		{Extension: []fhirjson.Extension{{URL: ContactTypeURL, ValueCode: "emergency-duty"}}, System: "phone", Value: la.emergency, Use: "work", Rank: &two},
+	ct.Telecom = []fhirwire.ContactPoint{
+		{Extension: []fhirwire.Extension{{URL: ContactTypeURL, ValueCode: "office-hours"}}, System: "phone", Value: la.office, Use: "work", Rank: &one},
+		{Extension: []fhirwire.Extension{{URL: ContactTypeURL, ValueCode: "emergency-duty"}}, System: "phone", Value: la.emergency, Use: "work", Rank: &two},
 	}
 	return ct
 }
@@ -166,8 +165,8 @@ func lower(s string) string {
 type auditEvent struct {
 	ResourceType string             `json:"resourceType"`
 	ID           string             `json:"id"`
-	Type         fhirjson.Coding    `json:"type"`
-	Subtype      []fhirjson.Coding  `json:"subtype"`
+	Type         fhirwire.Coding    `json:"type"`
+	Subtype      []fhirwire.Coding  `json:"subtype"`
 	Action       string             `json:"action"`
 	Recorded     string             `json:"recorded"`
 	Outcome      string             `json:"outcome"`
@@ -177,34 +176,34 @@ type auditEvent struct {
 }
 
 type auditAgent struct {
-	Who       fhirjson.Reference `json:"who"`
+	Who       fhirwire.Reference `json:"who"`
 	Requestor bool               `json:"requestor"`
 }
 
 type auditSource struct {
-	Observer fhirjson.Reference `json:"observer"`
+	Observer fhirwire.Reference `json:"observer"`
 }
 
 type auditEventEntity struct {
-	What fhirjson.Reference `json:"what"`
+	What fhirwire.Reference `json:"what"`
 }
 
 func newAuditEvent(id string, at time.Time, nhs, user, org string) auditEvent {
-	orgRef := fhirjson.Reference{Identifier: &fhirjson.Identifier{System: odsSystem, Value: org}}
+	orgRef := fhirwire.Reference{Identifier: &fhirwire.Identifier{System: odsSystem, Value: org}}
 	return auditEvent{
 		ResourceType: "AuditEvent",
 		ID:           id,
-		Type:         fhirjson.Coding{System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest", Display: "RESTful Operation"},
-		Subtype:      []fhirjson.Coding{{System: "http://hl7.org/fhir/restful-interaction", Code: "search-type"}},
+		Type:         fhirwire.Coding{System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest", Display: "RESTful Operation"},
+		Subtype:      []fhirwire.Coding{{System: "http://hl7.org/fhir/restful-interaction", Code: "search-type"}},
 		Action:       "E",
 		Recorded:     at.UTC().Format("2006-01-02T15:04:05+00:00"),
 		Outcome:      "0",
 		Agent: []auditAgent{
-			{Who: fhirjson.Reference{Identifier: &fhirjson.Identifier{System: "https://fhir.nhs.uk/Id/sds-user-id", Value: user}}, Requestor: true},
+			{Who: fhirwire.Reference{Identifier: &fhirwire.Identifier{System: "https://fhir.nhs.uk/Id/sds-user-id", Value: user}}, Requestor: true},
 			{Who: orgRef},
 		},
 		Source: auditSource{Observer: orgRef},
-		Entity: []auditEventEntity{{What: fhirjson.Reference{Identifier: &fhirjson.Identifier{System: nhsnumber.System, Value: nhs}}}},
+		Entity: []auditEventEntity{{What: fhirwire.Reference{Identifier: &fhirwire.Identifier{System: nhsnumber.System, Value: nhs}}}},
 	}
 }
 

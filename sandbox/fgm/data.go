@@ -3,9 +3,9 @@ package fgm
 import (
 	"time"
 
-	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/wire/fhirwire"
 )
 
 // SNOMED CT "Family history of FGM (female genital mutilation)".
@@ -26,17 +26,16 @@ const (
 
 // seed builds every patient's flags: the contract fixture's for 9000000009,
 // then the population's.
-func seed(pop []population.Person) map[string][]fhirjson.Flag {
-	out := map[string][]fhirjson.Flag{
+func seed(pop []population.Person) map[string][]Flag {
+	out := map[string][]Flag{
 		"9000000009": {{
-			ResourceType: "Flag",
-			ID:           "FGM-ActiveFlag-Example",
-			Meta:         &fhirjson.Meta{VersionID: "1", LastUpdated: "2019-12-10T09:00:00+00:00"},
-			Status:       "active",
-			Code:         fgmConcept(),
-			Subject:      subject("9000000009"),
-			Period:       &fhirjson.Period{Start: "2019-12-10"},
-			Author:       &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: odsSystem, Value: "Y12345"}},
+			ID:      "FGM-ActiveFlag-Example",
+			Meta:    &fhirwire.Meta{VersionID: "1", LastUpdated: "2019-12-10T09:00:00+00:00"},
+			Status:  "active",
+			Code:    fgmConcept(),
+			Subject: subject("9000000009"),
+			Period:  &fhirwire.Period{Start: "2019-12-10"},
+			Author:  &fhirwire.Reference{Identifier: &fhirwire.Identifier{System: odsSystem, Value: "Y12345"}},
 		}},
 	}
 	ref := population.Reference
@@ -49,46 +48,45 @@ func seed(pop []population.Person) map[string][]fhirjson.Flag {
 		if h%100 >= flaggedPercent {
 			continue
 		}
-		out[p.NHSNumber] = []fhirjson.Flag{flagFor(p, birth, ref, h)}
+		out[p.NHSNumber] = []Flag{flagFor(p, birth, ref, h)}
 	}
 	return out
 }
 
-func flagFor(p population.Person, birth, ref time.Time, h uint64) fhirjson.Flag {
+func flagFor(p population.Person, birth, ref time.Time, h uint64) Flag {
 	days := int(ref.Sub(birth).Hours() / 24)
 	start := birth.AddDate(0, 0, int(h>>8)%max(days, 1))
-	f := fhirjson.Flag{
-		ResourceType: "Flag",
-		ID:           population.UUID("fgm-flag", p.NHSNumber),
-		Meta:         &fhirjson.Meta{VersionID: "1", LastUpdated: start.Format(time.DateOnly) + "T09:00:00+00:00"},
-		Status:       "active",
-		Code:         fgmConcept(),
-		Subject:      subject(p.NHSNumber),
-		Period:       &fhirjson.Period{Start: start.Format(time.DateOnly)},
+	f := Flag{
+		ID:      population.UUID("fgm-flag", p.NHSNumber),
+		Meta:    &fhirwire.Meta{VersionID: "1", LastUpdated: start.Format(time.DateOnly) + "T09:00:00+00:00"},
+		Status:  "active",
+		Code:    fgmConcept(),
+		Subject: subject(p.NHSNumber),
+		Period:  &fhirwire.Period{Start: start.Format(time.DateOnly)},
 	}
 	if p.GPPractice != "" {
-		f.Author = &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: odsSystem, Value: p.GPPractice}}
+		f.Author = &fhirwire.Reference{Identifier: &fhirwire.Identifier{System: odsSystem, Value: p.GPPractice}}
 	}
 	if (h>>24)%100 < removedPercent {
 		left := int(ref.Sub(start).Hours() / 24)
 		end := start.AddDate(0, 0, 1+int(h>>32)%max(left, 1))
 		f.Period.End = end.Format(time.DateOnly)
-		f.Meta = &fhirjson.Meta{VersionID: "2", LastUpdated: f.Period.End + "T09:00:00+00:00"}
+		f.Meta = &fhirwire.Meta{VersionID: "2", LastUpdated: f.Period.End + "T09:00:00+00:00"}
 		if h%2 == 0 {
 			f.Status = "entered-in-error"
-			f.Extension = []fhirjson.Extension{{URL: removalURL, ValueString: "Flag was recorded against the wrong patient"}}
+			f.Extension = []fhirwire.Extension{{URL: removalURL, ValueString: "Flag was recorded against the wrong patient"}}
 		} else {
 			f.Status = "inactive"
-			f.Extension = []fhirjson.Extension{{URL: removalURL, ValueString: "Risk assessment reviewed: indicator no longer applies"}}
+			f.Extension = []fhirwire.Extension{{URL: removalURL, ValueString: "Risk assessment reviewed: indicator no longer applies"}}
 		}
 	}
 	return f
 }
 
-func fgmConcept() *fhirjson.CodeableConcept {
-	return &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{{System: snomed, Code: fgmCode, Display: fgmDisplay}}, Text: fgmDisplay}
+func fgmConcept() *fhirwire.CodeableConcept {
+	return &fhirwire.CodeableConcept{Coding: []fhirwire.Coding{{System: snomed, Code: fgmCode, Display: fgmDisplay}}, Text: fgmDisplay}
 }
 
-func subject(nhs string) *fhirjson.Reference {
-	return &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: nhsnumber.System, Value: nhs}}
+func subject(nhs string) *fhirwire.Reference {
+	return &fhirwire.Reference{Identifier: &fhirwire.Identifier{System: nhsnumber.System, Value: nhs}}
 }

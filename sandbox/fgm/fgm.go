@@ -32,11 +32,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/sandbox/fault"
 	"github.com/carerecords/fhir-facade/sandbox/population"
 	"github.com/carerecords/fhir-facade/sandbox/wire"
+	"github.com/carerecords/fhir-facade/sandbox/wire/fhirwire"
 )
 
 // BasePath is the path prefix FGM-IS serves (project contract, BACKENDS.md §5.1).
@@ -67,7 +67,7 @@ type Options struct {
 // Simulator is an FGM-IS simulator. It is safe for concurrent use.
 type Simulator struct {
 	opts  Options
-	flags map[string][]fhirjson.Flag // by NHS number
+	flags map[string][]Flag // by NHS number
 
 	faults fault.Injector
 }
@@ -88,7 +88,7 @@ func New(opts Options) *Simulator {
 func (s *Simulator) Requests() int64 { return s.faults.Requests() }
 
 // Flags returns the flags the simulator holds for nhs (for tests).
-func (s *Simulator) Flags(nhs string) []fhirjson.Flag { return s.flags[nhs] }
+func (s *Simulator) Flags(nhs string) []Flag { return s.flags[nhs] }
 
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -142,22 +142,16 @@ func (s *Simulator) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := s.base(r)
-	flags := s.flags[nhs]
-	total := int64(len(flags))
-	b := fhirjson.Bundle{
-		ID:    uuid.NewString(),
-		Type:  "searchset",
-		Total: &total,
-		Link:  []fhirjson.BundleLink{{Relation: "self", URL: base + "/Flag?patient:identifier=" + nhsnumber.System + "|" + nhs}},
-	}
-	for _, f := range flags {
+	var entries []fhirwire.BundleEntry
+	for _, f := range s.flags[nhs] {
 		raw, err := json.Marshal(f)
 		if err != nil {
 			writeOutcome(w, http.StatusInternalServerError, "exception", "INTERNAL_SERVER_ERROR", "Internal error", "")
 			return
 		}
-		b.Entry = append(b.Entry, fhirjson.BundleEntry{FullURL: base + "/Flag/" + f.ID, Resource: raw, Search: &fhirjson.BundleEntrySearch{Mode: "match"}})
+		entries = append(entries, fhirwire.Match(base+"/Flag/"+f.ID, raw))
 	}
+	b := fhirwire.Searchset(uuid.NewString(), base+"/Flag?patient:identifier="+nhsnumber.System+"|"+nhs, entries)
 	body, err := json.Marshal(b)
 	if err != nil {
 		writeOutcome(w, http.StatusInternalServerError, "exception", "INTERNAL_SERVER_ERROR", "Internal error", "")

@@ -137,7 +137,16 @@ func TestPopulationFlags(t *testing.T) {
 					t.Errorf("removed flag without end or reason: %+v", f)
 				}
 			}
-			if _, err := mapfgm.Flag(&f, p.NHSNumber, time.Now()); err != nil {
+			// As the facade's client receives it: through the wire.
+			raw, err := json.Marshal(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := mapfgm.Decode(raw)
+			if err == nil {
+				_, err = mapfgm.Flag(in, p.NHSNumber, time.Now())
+			}
+			if err != nil {
 				t.Errorf("flag of %s does not map: %v", p.NHSNumber, err)
 			}
 		}

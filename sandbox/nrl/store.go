@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/wire/fhirwire"
 )
 
 // Pointers with a documented sandbox behaviour (see the package doc).
@@ -55,8 +55,8 @@ type concept struct{ system, code, display string }
 
 func (c concept) token() string { return c.system + "|" + c.code }
 
-func (c concept) codeable() *fhirjson.CodeableConcept {
-	return &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{{System: c.system, Code: c.code, Display: c.display}}}
+func (c concept) codeable() *fhirwire.CodeableConcept {
+	return &fhirwire.CodeableConcept{Coding: []fhirwire.Coding{{System: c.system, Code: c.code, Display: c.display}}}
 }
 
 // The NRLF record types (fixtures/nrl/valuesets/NRLF-RecordType-ValueSet.json).
@@ -217,43 +217,43 @@ func (p *pointer) seededJSON() ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-func (p *pointer) resource() *fhirjson.DocumentReference {
-	r := fhirjson.DocumentReference{
+func (p *pointer) resource() *DocumentReference {
+	r := DocumentReference{
 		ID:        p.id,
 		Status:    "current",
 		DocStatus: "final",
 		Type:      p.typ.codeable(),
-		Category:  []fhirjson.CodeableConcept{*p.category.codeable()},
-		Subject:   &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: nhsNumberSystem, Value: p.nhs}},
+		Category:  []fhirwire.CodeableConcept{*p.category.codeable()},
+		Subject:   &fhirwire.Reference{Identifier: &fhirwire.Identifier{System: nhsNumberSystem, Value: p.nhs}},
 		Date:      p.date,
-		Author:    []fhirjson.Reference{{Identifier: &fhirjson.Identifier{System: odsSystem, Value: p.custodian}}},
-		Custodian: &fhirjson.Reference{Identifier: &fhirjson.Identifier{System: odsSystem, Value: p.custodian}},
-		MasterIdentifier: &fhirjson.Identifier{System: "urn:ietf:rfc:3986",
+		Author:    []fhirwire.Reference{{Identifier: &fhirwire.Identifier{System: odsSystem, Value: p.custodian}}},
+		Custodian: &fhirwire.Reference{Identifier: &fhirwire.Identifier{System: odsSystem, Value: p.custodian}},
+		MasterIdentifier: &fhirwire.Identifier{System: "urn:ietf:rfc:3986",
 			Value: "urn:oid:2.16.840.1.113883.2.1.3.2.4.18.48." + strings.ReplaceAll(p.id, "-", ".")},
 		Description: p.desc,
-		SecurityLabel: []fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{
+		SecurityLabel: []fhirwire.CodeableConcept{{Coding: []fhirwire.Coding{
 			{System: confidentiality, Code: "V", Display: "very restricted"}}}},
-		Context: &fhirjson.DocumentReferenceContext{},
+		Context: &Context{},
 	}
 	if p.setting != nil {
 		r.Context.PracticeSetting = p.setting.codeable()
 	}
 	if p.asid != "" {
-		r.Context.Related = []fhirjson.Reference{{Identifier: &fhirjson.Identifier{System: asidSystem, Value: p.asid}}}
+		r.Context.Related = []fhirwire.Reference{{Identifier: &fhirwire.Identifier{System: asidSystem, Value: p.asid}}}
 	}
 	r.Content = nil
 	for _, d := range p.docs {
 		d.content() // size and hash
 		size := d.size
-		a := &fhirjson.Attachment{
+		a := &fhirwire.Attachment{
 			ContentType: d.contentType, Language: "en-GB", URL: sspURL(placeholderOrigin, d.providerURL),
 			Size: &size, Hash: d.hash, Title: d.title, Creation: d.creation,
 		}
-		fmtc := fhirjson.Coding{System: d.format.system, Code: d.format.code, Display: d.format.display}
-		r.Content = append(r.Content, fhirjson.DocumentReferenceContent{
+		fmtc := fhirwire.Coding{System: d.format.system, Code: d.format.code, Display: d.format.display}
+		r.Content = append(r.Content, Content{
 			Attachment: a, Format: &fmtc,
-			Extension: []fhirjson.Extension{{URL: stabilityURL, ValueCodeableConcept: &fhirjson.CodeableConcept{
-				Coding: []fhirjson.Coding{{System: stabilitySystem, Code: d.stability, Display: d.stability}}}}},
+			Extension: []fhirwire.Extension{{URL: stabilityURL, ValueCodeableConcept: &fhirwire.CodeableConcept{
+				Coding: []fhirwire.Coding{{System: stabilitySystem, Code: d.stability, Display: d.stability}}}}},
 		})
 	}
 	return &r
@@ -465,7 +465,7 @@ func seededPointers() ([]*pointer, error) {
 	}
 	var out []*pointer
 	for _, it := range items {
-		var d fhirjson.DocumentReference
+		var d DocumentReference
 		if err := json.Unmarshal([]byte(it.Document), &d); err != nil {
 			return nil, fmt.Errorf("nrl seed pointer %s: %w", it.ID, err)
 		}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/sandbox/population"
+	"github.com/carerecords/fhir-facade/sandbox/wire/fhirwire"
 )
 
 // fixtureFS holds the public sandbox's files (the canned answers of its app,
@@ -68,8 +68,8 @@ func seed(pop []population.Person) (map[string]*record, error) {
 
 // sandboxRecord is the public sandbox's record, from its own answers.
 func sandboxRecord() (*record, error) {
-	var flags, consents fhirjson.Bundle
-	for name, into := range map[string]*fhirjson.Bundle{"fixtures/flagGET.json": &flags, "fixtures/consentGET.json": &consents} {
+	var flags, consents fhirwire.Bundle
+	for name, into := range map[string]*fhirwire.Bundle{"fixtures/flagGET.json": &flags, "fixtures/consentGET.json": &consents} {
 		raw, err := fixtureFS.ReadFile(name)
 		if err != nil {
 			return nil, err
@@ -83,7 +83,7 @@ func sandboxRecord() (*record, error) {
 		return nil, fmt.Errorf("sandbox/ra: consent: %w", err)
 	}
 	for _, e := range flags.Entry {
-		var f fhirjson.STU3Flag
+		var f Flag
 		if err := json.Unmarshal(e.Resource, &f); err != nil {
 			return nil, fmt.Errorf("sandbox/ra: flag: %w", err)
 		}
@@ -108,47 +108,45 @@ func seededRecord(nhs, gp string, at time.Time, adj []adjustment, removed bool) 
 	return rec
 }
 
-func seededConsent(nhs, gp string, at time.Time) fhirjson.STU3Consent {
+func seededConsent(nhs, gp string, at time.Time) Consent {
 	id := nhs + "." + population.UUID("ra-consent", nhs)
 	prov := seededProvenance(nhs, gp, "consent", at, "Consent/"+id)
-	return fhirjson.STU3Consent{
-		ResourceType: "Consent",
-		ID:           id,
-		Meta:         &fhirjson.Meta{VersionID: population.UUID("ra-consent-version", nhs), LastUpdated: timestamp(at), Profile: []string{consentProfile}},
-		Contained:    []fhirjson.STU3Provenance{prov},
-		Extension: []fhirjson.Extension{
-			{URL: "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-RARecord-ProxyRole-1", ValueCodeableConcept: &fhirjson.CodeableConcept{
-				Coding: []fhirjson.Coding{{System: "https://fhir.nhs.uk/STU3/CodeSystem/RARecord-ProxyRole-1", Code: "001", Display: "Patient consent"}}}},
+	return Consent{
+		ID:        id,
+		Meta:      &fhirwire.Meta{VersionID: population.UUID("ra-consent-version", nhs), LastUpdated: timestamp(at), Profile: []string{consentProfile}},
+		Contained: []Provenance{prov},
+		Extension: []fhirwire.Extension{
+			{URL: "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-RARecord-ProxyRole-1", ValueCodeableConcept: &fhirwire.CodeableConcept{
+				Coding: []fhirwire.Coding{{System: "https://fhir.nhs.uk/STU3/CodeSystem/RARecord-ProxyRole-1", Code: "001", Display: "Patient consent"}}}},
 			provenanceExt("created", prov.ID),
 		},
 		Status:   "active",
-		Category: []fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{nraf()}}},
-		Patient:  &fhirjson.Reference{Reference: patientBase + nhs},
-		Policy: []fhirjson.STU3ConsentPolicy{{Authority: "https://www.gov.uk/",
+		Category: []fhirwire.CodeableConcept{{Coding: []fhirwire.Coding{nraf()}}},
+		Patient:  &fhirwire.Reference{Reference: patientBase + nhs},
+		Policy: []ConsentPolicy{{Authority: "https://www.gov.uk/",
 			URI: "https://www.gov.uk/government/uploads/system/uploads/attachment_data/file/535024/data-security-review.pdf"}},
-		Purpose: []fhirjson.Coding{{System: "https://fhir.nhs.uk/STU3/CodeSystem/RARecord-ConsentPurpose-1", Code: "RACONSENT",
+		Purpose: []fhirwire.Coding{{System: "https://fhir.nhs.uk/STU3/CodeSystem/RARecord-ConsentPurpose-1", Code: "RACONSENT",
 			Display: "Reasonable Adjustments - Consent to record Reasonable Adjustments"}},
 	}
 }
 
-func seededFlag(nhs, gp string, at time.Time, a adjustment, n int, removed bool) *fhirjson.STU3Flag {
+func seededFlag(nhs, gp string, at time.Time, a adjustment, n int, removed bool) *Flag {
 	key := fmt.Sprint(n)
 	id := nhs + "." + population.UUID("ra-flag", nhs, key)
 	created := seededProvenance(nhs, gp, "flag"+key, at, "Flag/"+id)
-	f := &fhirjson.STU3Flag{
-		ResourceType: "Flag",
-		ID:           id,
-		Meta:         &fhirjson.Meta{VersionID: population.UUID("ra-flag-version", nhs, key), LastUpdated: timestamp(at), Profile: []string{flagProfile}},
-		Contained:    []fhirjson.STU3Provenance{created},
-		Extension: []fhirjson.Extension{
+	f := &Flag{
+		ID:        id,
+		Meta:      &fhirwire.Meta{VersionID: population.UUID("ra-flag-version", nhs, key), LastUpdated: timestamp(at), Profile: []string{flagProfile}},
+		Contained: []Provenance{created},
+		Extension: []fhirwire.Extension{
 			provenanceExt("created", created.ID),
-			{URL: "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-RARecord-AdjustmentCategory-1", ValueCodeableConcept: &fhirjson.CodeableConcept{
-				Coding: []fhirjson.Coding{{System: "https://fhir.nhs.uk/STU3/CodeSystem/RARecord-AdjustmentCategory-1", Code: a.category, Display: a.categoryDisplay}}}},
+			{URL: "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-RARecord-AdjustmentCategory-1", ValueCodeableConcept: &fhirwire.CodeableConcept{
+				Coding: []fhirwire.Coding{{System: "https://fhir.nhs.uk/STU3/CodeSystem/RARecord-AdjustmentCategory-1", Code: a.category, Display: a.categoryDisplay}}}},
 		},
 		Status:   "active",
-		Category: &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{nraf()}},
-		Code:     &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{{System: "http://snomed.info/sct", Code: a.code, Display: a.display}}},
-		Subject:  &fhirjson.Reference{Reference: patientBase + nhs},
+		Category: &fhirwire.CodeableConcept{Coding: []fhirwire.Coding{nraf()}},
+		Code:     &fhirwire.CodeableConcept{Coding: []fhirwire.Coding{{System: "http://snomed.info/sct", Code: a.code, Display: a.display}}},
+		Subject:  &fhirwire.Reference{Reference: patientBase + nhs},
 	}
 	if removed {
 		later := at.AddDate(0, 2, 0)
@@ -157,8 +155,8 @@ func seededFlag(nhs, gp string, at time.Time, a adjustment, n int, removed bool)
 		f.Meta.LastUpdated = timestamp(later)
 		f.Status = "inactive"
 		f.Contained = append(f.Contained, upd)
-		f.Extension = append(f.Extension, provenanceExt("updated", upd.ID), fhirjson.Extension{URL: removalReasonURL, Extension: []fhirjson.Extension{
-			{URL: "removalReason", ValueCodeableConcept: &fhirjson.CodeableConcept{Coding: []fhirjson.Coding{{
+		f.Extension = append(f.Extension, provenanceExt("updated", upd.ID), fhirwire.Extension{URL: removalReasonURL, Extension: []fhirwire.Extension{
+			{URL: "removalReason", ValueCodeableConcept: &fhirwire.CodeableConcept{Coding: []fhirwire.Coding{{
 				System: "https://fhir.nhs.uk/STU3/CodeSystem/RARecord-RemovalReason-1", Code: "DoesntApply",
 				Display: "The Reasonable Adjustment Flag no longer applies to the patient"}}}},
 			{URL: "supportingComment", ValueString: "Reviewed with the patient: no longer needed"},
@@ -167,29 +165,28 @@ func seededFlag(nhs, gp string, at time.Time, a adjustment, n int, removed bool)
 	return f
 }
 
-func seededProvenance(nhs, gp, what string, at time.Time, target string) fhirjson.STU3Provenance {
+func seededProvenance(nhs, gp, what string, at time.Time, target string) Provenance {
 	h := population.Hash("ra-user", nhs, what)
-	return fhirjson.STU3Provenance{
-		ResourceType: "Provenance",
-		ID:           population.UUID("ra-provenance", nhs, what),
-		Meta:         &fhirjson.Meta{Profile: []string{"https://fhir.nhs.uk/STU3/StructureDefinition/RARecord-Provenance-1"}},
-		Target:       []fhirjson.Reference{{Reference: target}},
-		Recorded:     timestamp(at),
-		Agent: []fhirjson.STU3ProvenanceAgent{{
-			Role: []fhirjson.CodeableConcept{{Coding: []fhirjson.Coding{{
+	return Provenance{
+		ID:       population.UUID("ra-provenance", nhs, what),
+		Meta:     &fhirwire.Meta{Profile: []string{"https://fhir.nhs.uk/STU3/StructureDefinition/RARecord-Provenance-1"}},
+		Target:   []fhirwire.Reference{{Reference: target}},
+		Recorded: timestamp(at),
+		Agent: []ProvenanceAgent{{
+			Role: []fhirwire.CodeableConcept{{Coding: []fhirwire.Coding{{
 				System: "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-SDSJobRoleName-1", Code: "R0260", Display: "General Medical Practitioner"}}}},
-			WhoReference:        &fhirjson.Reference{Reference: fmt.Sprintf("https://sds.spineservices.nhs.uk/STU3/Practitioner/5552%08d", h%100000000), Display: "GP at " + gp},
-			OnBehalfOfReference: &fhirjson.Reference{Reference: "https://directory.spineservices.nhs.uk/STU3/Organization/" + gp, Display: "GP practice " + gp},
+			WhoReference:        &fhirwire.Reference{Reference: fmt.Sprintf("https://sds.spineservices.nhs.uk/STU3/Practitioner/5552%08d", h%100000000), Display: "GP at " + gp},
+			OnBehalfOfReference: &fhirwire.Reference{Reference: "https://directory.spineservices.nhs.uk/STU3/Organization/" + gp, Display: "GP practice " + gp},
 		}},
 	}
 }
 
-func provenanceExt(sub, id string) fhirjson.Extension {
-	return fhirjson.Extension{URL: provenanceURL, Extension: []fhirjson.Extension{{URL: sub, ValueReference: &fhirjson.Reference{Reference: "#" + id}}}}
+func provenanceExt(sub, id string) fhirwire.Extension {
+	return fhirwire.Extension{URL: provenanceURL, Extension: []fhirwire.Extension{{URL: sub, ValueReference: &fhirwire.Reference{Reference: "#" + id}}}}
 }
 
-func nraf() fhirjson.Coding {
-	return fhirjson.Coding{System: flagCategorySystem, Code: "NRAF", Display: "National Reasonable Adjustments Flag"}
+func nraf() fhirwire.Coding {
+	return fhirwire.Coding{System: flagCategorySystem, Code: "NRAF", Display: "National Reasonable Adjustments Flag"}
 }
 
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05+00:00") }

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/sandbox/wire/fhirwire"
 )
 
 // Codes and URLs of the RA record.
@@ -59,12 +59,12 @@ func (s *Simulator) searchFlags(w http.ResponseWriter, r *http.Request) *apiErro
 	s.mu.Lock()
 	rec := s.records[nhs]
 	canned := rec != nil && rec.canned && status == "active"
-	var entries []fhirjson.BundleEntry
+	var entries []fhirwire.BundleEntry
 	if rec != nil {
 		for _, f := range rec.flags {
 			if f.Status == status {
 				raw, _ := json.Marshal(f)
-				entries = append(entries, fhirjson.BundleEntry{FullURL: base + "/Flag/" + f.ID, Resource: raw})
+				entries = append(entries, fhirwire.BundleEntry{FullURL: base + "/Flag/" + f.ID, Resource: raw})
 			}
 		}
 	}
@@ -91,10 +91,10 @@ func (s *Simulator) searchConsent(w http.ResponseWriter, r *http.Request) *apiEr
 	s.mu.Lock()
 	rec := s.records[nhs]
 	canned := rec != nil && rec.canned
-	var entries []fhirjson.BundleEntry
+	var entries []fhirwire.BundleEntry
 	if rec != nil {
 		raw, _ := json.Marshal(rec.consent)
-		entries = append(entries, fhirjson.BundleEntry{FullURL: base + "/Consent/" + rec.consent.ID, Resource: raw})
+		entries = append(entries, fhirwire.BundleEntry{FullURL: base + "/Consent/" + rec.consent.ID, Resource: raw})
 	}
 	s.mu.Unlock()
 	switch {
@@ -108,16 +108,9 @@ func (s *Simulator) searchConsent(w http.ResponseWriter, r *http.Request) *apiEr
 	return s.writeBundle(w, base+"/Consent?"+r.URL.RawQuery, entries)
 }
 
-func (s *Simulator) writeBundle(w http.ResponseWriter, self string, entries []fhirjson.BundleEntry) *apiError {
-	total := int64(len(entries))
-	b := fhirjson.Bundle{
-		ID:    s.opts.NewID(),
-		Meta:  &fhirjson.Meta{Profile: []string{"http://hl7.org/fhir/bundle"}},
-		Type:  "searchset",
-		Total: &total,
-		Link:  []fhirjson.BundleLink{{Relation: "self", URL: self}},
-		Entry: entries,
-	}
+func (s *Simulator) writeBundle(w http.ResponseWriter, self string, entries []fhirwire.BundleEntry) *apiError {
+	b := fhirwire.Searchset(s.opts.NewID(), self, entries)
+	b.Meta = &fhirwire.Meta{Profile: []string{"http://hl7.org/fhir/bundle"}}
 	body, err := json.Marshal(b)
 	if err != nil {
 		return &apiError{status: http.StatusInternalServerError, issue: "exception", code: "INTERNAL_SERVER_ERROR", display: "Internal error"}
@@ -127,22 +120,26 @@ func (s *Simulator) writeBundle(w http.ResponseWriter, self string, entries []fh
 	return nil
 }
 
-// readBody decodes the JSON resource of a write.
-func readBody(r *http.Request, into any) *apiError {
+// readBody decodes the JSON resource of a write into into, and returns its
+// resourceType (which into, a wire type, does not hold).
+func readBody(r *http.Request, into any) (string, *apiError) {
 	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil || len(raw) > maxBody {
-		return errValidation("The request body could not be read")
+		return "", errValidation("The request body could not be read")
 	}
-	if err := json.Unmarshal(raw, into); err != nil {
-		return errValidation("The request body is not a valid resource")
+	var head struct {
+		ResourceType string `json:"resourceType"`
 	}
-	return nil
+	if json.Unmarshal(raw, &head) != nil || json.Unmarshal(raw, into) != nil {
+		return "", errValidation("The request body is not a valid resource")
+	}
+	return head.ResourceType, nil
 }
 
 // patientOf is the NHS number a reference names: RA writes it as a
 // Patient URL ("https://demographics.spineservices.nhs.uk/STU3/Patient/{nhs}",
 // with or without the scheme).
-func patientOf(ref *fhirjson.Reference) (string, *apiError) {
+func patientOf(ref *fhirwire.Reference) (string, *apiError) {
 	if ref == nil || ref.Reference == "" {
 		return "", errMissingValue("Missing patient reference")
 	}
@@ -157,7 +154,7 @@ func patientOf(ref *fhirjson.Reference) (string, *apiError) {
 	return nhs, nil
 }
 
-func hasNRAF(cc *fhirjson.CodeableConcept) bool {
+func hasNRAF(cc *fhirwire.CodeableConcept) bool {
 	if cc == nil {
 		return false
 	}
@@ -173,13 +170,12 @@ func hasNRAF(cc *fhirjson.CodeableConcept) bool {
 // contained Provenances at it. A resource written without a Provenance gets
 // one for the user of the request (NHSD-Session-URID), as RA records who
 // wrote what.
-func (s *Simulator) stampWrite(meta **fhirjson.Meta, profile string, contained *[]fhirjson.STU3Provenance, exts *[]fhirjson.Extension, target string, r *http.Request, now time.Time, version string) {
-	*meta = &fhirjson.Meta{VersionID: version, LastUpdated: now.UTC().Format("2006-01-02T15:04:05+00:00"), Profile: []string{profile}}
+func (s *Simulator) stampWrite(meta **fhirwire.Meta, profile string, contained *[]Provenance, exts *[]fhirwire.Extension, target string, r *http.Request, now time.Time, version string) {
+	*meta = &fhirwire.Meta{VersionID: version, LastUpdated: now.UTC().Format("2006-01-02T15:04:05+00:00"), Profile: []string{profile}}
 	for i := range *contained {
 		p := &(*contained)[i]
-		p.ResourceType = "Provenance"
 		if len(p.Target) == 0 {
-			p.Target = []fhirjson.Reference{{Reference: target}}
+			p.Target = []fhirwire.Reference{{Reference: target}}
 		}
 	}
 	if len(*contained) == 0 {
@@ -188,13 +184,13 @@ func (s *Simulator) stampWrite(meta **fhirjson.Meta, profile string, contained *
 			user = "unknown"
 		}
 		id := s.opts.NewID()
-		*contained = []fhirjson.STU3Provenance{{
-			ResourceType: "Provenance", ID: id, Target: []fhirjson.Reference{{Reference: target}},
+		*contained = []Provenance{{
+			ID: id, Target: []fhirwire.Reference{{Reference: target}},
 			Recorded: now.UTC().Format("2006-01-02T15:04:05+00:00"),
-			Agent:    []fhirjson.STU3ProvenanceAgent{{WhoReference: &fhirjson.Reference{Reference: "https://sds.spineservices.nhs.uk/STU3/Practitioner/" + user}}},
+			Agent:    []ProvenanceAgent{{WhoReference: &fhirwire.Reference{Reference: "https://sds.spineservices.nhs.uk/STU3/Practitioner/" + user}}},
 		}}
-		*exts = append(*exts, fhirjson.Extension{URL: provenanceURL, Extension: []fhirjson.Extension{
-			{URL: "created", ValueReference: &fhirjson.Reference{Reference: "#" + id}},
+		*exts = append(*exts, fhirwire.Extension{URL: provenanceURL, Extension: []fhirwire.Extension{
+			{URL: "created", ValueReference: &fhirwire.Reference{Reference: "#" + id}},
 		}})
 	}
 }
@@ -223,11 +219,12 @@ func written(w http.ResponseWriter, status int, body any, version, location stri
 
 // createConsent answers POST /Consent: it creates the patient's record.
 func (s *Simulator) createConsent(w http.ResponseWriter, r *http.Request) *apiError {
-	var c fhirjson.STU3Consent
-	if err := readBody(r, &c); err != nil {
+	var c Consent
+	typ, err := readBody(r, &c)
+	if err != nil {
 		return err
 	}
-	if c.ResourceType != "Consent" {
+	if typ != "Consent" {
 		return errValidation("Expected a Consent")
 	}
 	nhs, err := patientOf(c.Patient)
@@ -260,11 +257,12 @@ func (s *Simulator) createConsent(w http.ResponseWriter, r *http.Request) *apiEr
 
 // createFlag answers POST /Flag: it adds an adjustment to an existing record.
 func (s *Simulator) createFlag(w http.ResponseWriter, r *http.Request) *apiError {
-	var f fhirjson.STU3Flag
-	if err := readBody(r, &f); err != nil {
+	var f Flag
+	typ, err := readBody(r, &f)
+	if err != nil {
 		return err
 	}
-	nhs, err := checkFlag(&f)
+	nhs, err := checkFlag(typ, &f)
 	if err != nil {
 		return err
 	}
@@ -287,9 +285,9 @@ func (s *Simulator) createFlag(w http.ResponseWriter, r *http.Request) *apiError
 	return written(w, http.StatusCreated, f, version, s.base(r)+"/Flag/"+f.ID, now, true)
 }
 
-// checkFlag validates an adjustment sent to RA.
-func checkFlag(f *fhirjson.STU3Flag) (string, *apiError) {
-	if f.ResourceType != "Flag" {
+// checkFlag validates an adjustment sent to RA as a resource of type typ.
+func checkFlag(typ string, f *Flag) (string, *apiError) {
+	if typ != "Flag" {
 		return "", errValidation("Expected a Flag")
 	}
 	nhs, err := patientOf(f.Subject)
@@ -312,11 +310,12 @@ func (s *Simulator) updateFlag(w http.ResponseWriter, r *http.Request, id string
 	if match == "" {
 		return errPreconditionFailed()
 	}
-	var f fhirjson.STU3Flag
-	if err := readBody(r, &f); err != nil {
+	var f Flag
+	typ, err := readBody(r, &f)
+	if err != nil {
 		return err
 	}
-	nhs, err := checkFlag(&f)
+	nhs, err := checkFlag(typ, &f)
 	if err != nil {
 		return err
 	}
@@ -359,7 +358,7 @@ func (s *Simulator) updateFlag(w http.ResponseWriter, r *http.Request, id string
 	return written(w, http.StatusOK, f, version, "", now, false)
 }
 
-func hasRemovalReason(exts []fhirjson.Extension) bool {
+func hasRemovalReason(exts []fhirwire.Extension) bool {
 	for _, e := range exts {
 		if e.URL != removalReasonURL {
 			continue

@@ -41,7 +41,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/sandbox/fault"
 	"github.com/carerecords/fhir-facade/sandbox/population"
 	"github.com/carerecords/fhir-facade/sandbox/wire"
@@ -86,8 +85,8 @@ type Simulator struct {
 // record is one patient's RA record: the consent (whose existence is the
 // record's) and the adjustments, in the order they were added.
 type record struct {
-	consent fhirjson.STU3Consent
-	flags   []*fhirjson.STU3Flag
+	consent Consent
+	flags   []*Flag
 	// canned: the public sandbox's own record, unchanged since, whose
 	// searches answer the sandbox's files byte for byte.
 	canned bool
@@ -127,14 +126,14 @@ func (s *Simulator) HasRecord(nhs string) bool {
 }
 
 // Flags returns copies of nhs's adjustments (for tests).
-func (s *Simulator) Flags(nhs string) []fhirjson.STU3Flag {
+func (s *Simulator) Flags(nhs string) []Flag {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.records[nhs]
 	if r == nil {
 		return nil
 	}
-	out := make([]fhirjson.STU3Flag, len(r.flags))
+	out := make([]Flag, len(r.flags))
 	for i, f := range r.flags {
 		out[i] = *f
 	}

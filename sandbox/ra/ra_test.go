@@ -275,7 +275,16 @@ func TestPopulationRecords(t *testing.T) {
 			if f.Status != "active" {
 				removed++
 			}
-			if _, err := mapra.Flag(&f, nil, p.NHSNumber); err != nil {
+			// As the facade's client receives it: through the wire.
+			raw, err := json.Marshal(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := mapra.DecodeFlag(raw)
+			if err == nil {
+				_, err = mapra.Flag(in, nil, p.NHSNumber)
+			}
+			if err != nil {
 				t.Errorf("flag of %s does not map: %v", p.NHSNumber, err)
 			}
 		}
