@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -379,6 +380,11 @@ func writeBody(w http.ResponseWriter, r *http.Request, f format, status int, bod
 			body = buf.Bytes()
 		}
 	}
+	// The length is known: said, the answer goes out in one write instead
+	// of net/http's chunked encoding (a second write for the last chunk),
+	// which was a third of a cached read's cost. HEAD says the length GET
+	// would send.
+	w.Header()["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
