@@ -111,6 +111,8 @@ type Log struct {
 	f       *os.File
 	records []Record
 	max     int
+	// toFile says the Log was opened with a file; set once, read unlocked.
+	toFile bool
 }
 
 // DefaultMemory is how many records a Log keeps for searching: the most
@@ -126,7 +128,7 @@ func Open(path string, memory int) (*Log, error) {
 	if memory <= 0 {
 		memory = DefaultMemory
 	}
-	l := &Log{max: memory}
+	l := &Log{max: memory, toFile: path != ""}
 	if path == "" {
 		return l, nil
 	}
@@ -167,9 +169,15 @@ var _ Store = (*Log)(nil)
 // Write appends rec. It is flushed to the file before Write returns, so an
 // access is on disk before the client has the data in hand.
 func (l *Log) Write(_ context.Context, rec Record) error {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
+	var b []byte
+	if l.toFile {
+		// Encoded outside the lock, and only for a file: a trail kept in
+		// memory alone never needs the bytes (every audited answer pays
+		// this, so it is on the hot path).
+		var err error
+		if b, err = json.Marshal(rec); err != nil {
+			return err
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
