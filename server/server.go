@@ -202,10 +202,14 @@ func (s *Server) Close() {
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+	// Liveness: the process serves, whatever its backends or draining say
+	// (/readyz says those), so a national service down never restarts it.
+	alive := func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
-	}).Methods(http.MethodGet)
+	}
+	r.HandleFunc("/healthz", alive).Methods(http.MethodGet)
+	r.HandleFunc("/livez", alive).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	for path, h := range s.cfg.Handlers {
 		r.Handle(path, h)
