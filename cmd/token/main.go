@@ -17,6 +17,13 @@
 // for the facade to answer GET <url>/healthz, so `make run & make token`
 // works while the first build compiles.
 //
+// With -cds it prints a CDS Hooks client JWT for one call instead (see
+// docs/cds-hooks.md), signed with the local issuer's -key-file (which the
+// facade trusts as a development EHR) or a client's private JWK (-cds-key,
+// -iss):
+//
+//	go run ./cmd/token -cds -key-file .dev-issuer-key.json [-aud http://127.0.0.1:8080/cds-services/ncrs-alerts]
+//
 // Roles: clinician (R8000), nurse (R8001), health-professional (R8003),
 // admin (R8008), auditor (facade-auditor), or "" for an
 // application-restricted (system) token. Without -scope a role gets its
@@ -54,6 +61,9 @@ type options struct {
 	// wait bounds the wait for the facade to answer; poll is how often it is
 	// asked (pollInterval; shorter in tests).
 	wait, poll time.Duration
+	// cdsMode mints a CDS Hooks client JWT instead (cds.go).
+	cdsMode bool
+	cds     cdsOptions
 }
 
 // pollInterval is how often a starting facade is asked whether it serves
@@ -75,6 +85,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.ttl, "ttl", 0, "token lifetime with -key-file (default the issuer's, 1h)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "HTTP timeout")
 	fs.DurationVar(&o.wait, "wait", 60*time.Second, "how long to wait for the facade to start answering (0: do not wait)")
+	fs.BoolVar(&o.cdsMode, "cds", false, "mint a CDS Hooks client JWT (iss, aud, exp, iat, jti; typ JWT) signed with -key-file or -cds-key, instead of an access token")
+	fs.StringVar(&o.cds.aud, "aud", "", "with -cds: the exact CDS endpoint URL called (default <url>"+defaultCDSService+")")
+	fs.StringVar(&o.cds.jwkFile, "cds-key", "", "with -cds: a CDS client's private JWK file (e.g. cdshooks/testdata/jwk-private.json) instead of the local issuer's -key-file")
+	fs.StringVar(&o.cds.iss, "iss", "", "with -cds-key: the client's issuer, as CDS_CLIENTS names it")
+	fs.StringVar(&o.cds.jku, "jku", "", "with -cds: a jku header (honoured only if the facade allow-lists it)")
+	fs.StringVar(&o.cds.tenant, "tenant", "", "with -cds: the tenant claim")
 	o.poll = pollInterval
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -87,7 +103,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var tok string
 	var err error
-	if o.keyFile != "" {
+	if o.cdsMode {
+		tok, err = mintCDS(o)
+	} else if o.keyFile != "" {
 		tok, err = mintLocally(o)
 	} else if err = waitForFacade(ctx, o, stderr); err == nil {
 		tok, err = fetch(ctx, o)

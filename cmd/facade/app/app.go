@@ -37,6 +37,7 @@ import (
 	"github.com/carerecords/fhir-facade/backends/upstream"
 	"github.com/carerecords/fhir-facade/backends/upstream/cache"
 	"github.com/carerecords/fhir-facade/capability"
+	"github.com/carerecords/fhir-facade/cdshooks"
 	ramap "github.com/carerecords/fhir-facade/mappers/ra"
 	"github.com/carerecords/fhir-facade/resources"
 	"github.com/carerecords/fhir-facade/sandbox"
@@ -173,6 +174,8 @@ type Config struct {
 	// BackendCacheMaxBytes bounds the cache shared by every backend's
 	// reads (env BACKEND_CACHE_MAX_BYTES; 64 MiB when zero).
 	BackendCacheMaxBytes int64
+	// CDS configures the CDS Hooks patient-view service (env CDS_*).
+	CDS CDSConfig
 	// Logger for requests; nil means a JSON logger on stderr.
 	Logger    *logrus.Logger
 	QuietLogs bool
@@ -351,6 +354,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	if cfg.Sandbox.Faults, err = sandbox.ParseFaults(getenv("SANDBOX_FAULTS")); err != nil {
+		return cfg, err
+	}
+	if err := cdsFromEnv(getenv, &cfg.CDS); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
@@ -541,6 +547,10 @@ type App struct {
 	cache         *cache.Cache
 	cacheMaxBytes int64
 	upstreams     []*upstream.Client
+
+	// CDS is the CDS Hooks service, nil when no CDS client is trusted.
+	CDS *cdshooks.Service
+	cds *cdsWiring
 }
 
 // New wires a facade from cfg, starting the embedded sandbox for every
@@ -635,11 +645,17 @@ func (a *App) build(cfg Config) error {
 		return err
 	}
 	reg := resources.NewRegistry(append(providers, opdefs, structdefs)...)
+	if err := a.prepareCDS(cfg); err != nil {
+		return err
+	}
 	authn, smart, handlers, err := a.authentication(cfg)
 	if err != nil {
 		return err
 	}
 	if err := a.mountViewer(cfg, smart, handlers); err != nil {
+		return err
+	}
+	if handlers, err = a.mountCDS(cfg, handlers); err != nil {
 		return err
 	}
 	srv, err := server.New(server.Config{
@@ -844,7 +860,12 @@ func (a *App) authentication(cfg Config) (*server.Auth, *server.SMARTConfigurati
 				", not a loopback address: ANYONE WHO CAN REACH THIS FACADE CAN MINT A TOKEN AND READ PATIENT DATA. Synthetic data only; never real traffic.")
 		}
 	}
-	v, err := auth.NewVerifier(auth.Config{Issuers: issuers, Audience: audience})
+	// The CDS Hooks service's own identity, for its in-process calls.
+	cdsIssuers, err := a.cdsIssuer()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	v, err := auth.NewVerifier(auth.Config{Issuers: append(issuers, cdsIssuers...), Audience: audience})
 	if err != nil {
 		return nil, nil, nil, err
 	}
