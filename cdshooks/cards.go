@@ -218,15 +218,6 @@ func (c concept) String() string {
 	return "unnamed"
 }
 
-func (c concept) has(system, code string) bool {
-	for _, cd := range c.Coding {
-		if cd.System == system && cd.Code == code {
-			return true
-		}
-	}
-	return false
-}
-
 // Unchecked is a source whose alerts could not be checked, and why.
 type Unchecked struct {
 	Source string
@@ -339,7 +330,7 @@ type CardOptions struct {
 // Cards are the cards of f: critical first, then warnings (what could
 // not be checked first among them), then information.
 func Cards(f Findings, o CardOptions) []Card {
-	var cards []Card
+	cards := []Card{}
 	var adjustments []flag
 	for _, fl := range f.Flags {
 		if fl.Status != "active" {
@@ -367,13 +358,16 @@ func Cards(f Findings, o CardOptions) []Card {
 	if len(f.Unchecked) > 0 {
 		cards = append(cards, uncheckedCard(f.Unchecked))
 	}
+	// Most urgent first; within an indicator, what could not be checked
+	// first, then in a fixed order of topics.
 	rank := map[string]int{Critical: 0, Warning: 1, Info: 2}
+	topics := map[string]int{TopicUnchecked.Code: 0, TopicChildProtection.Code: 1, TopicFGM.Code: 2, TopicAdjustments.Code: 3, TopicOverseasVisitor.Code: 4, TopicAllergies.Code: 5}
 	sort.SliceStable(cards, func(i, j int) bool {
 		ri, rj := rank[cards[i].Indicator], rank[cards[j].Indicator]
 		if ri != rj {
 			return ri < rj
 		}
-		return cards[i].Source.Topic == &TopicUnchecked && cards[j].Source.Topic != &TopicUnchecked
+		return topics[cards[i].Source.Topic.Code] < topics[cards[j].Source.Topic.Code]
 	})
 	for i := range cards {
 		cards[i].Summary = summary(cards[i].Summary)

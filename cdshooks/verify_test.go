@@ -262,7 +262,7 @@ func TestMemoryReplay(t *testing.T) {
 		{key: "a", exp: time.Minute, fresh: true},
 		{key: "a", exp: time.Minute, fresh: false},
 		{key: "b", exp: 2 * time.Minute, fresh: true},
-		{key: "c", exp: time.Minute, err: ErrReplayFull}, // full: refused, never forgetting a or b
+		{key: "c", exp: time.Minute, err: ErrReplayFull},                     // full: refused, never forgetting a or b
 		{key: "c", exp: time.Minute, advance: 61 * time.Second, fresh: true}, // a expired, room again
 		{key: "b", exp: time.Minute, fresh: false},
 	}
