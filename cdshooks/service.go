@@ -330,10 +330,11 @@ func (s *Service) read(ctx context.Context, c *Client, user, nhs string) Finding
 		token = t
 	}
 	type answer struct {
-		flags  bool
-		status int
-		body   []byte
-		err    error
+		flags     bool
+		status    int
+		challenge bool // a 403 of the facade's own access policy
+		body      []byte
+		err       error
 	}
 	calls := []struct {
 		path    string
@@ -351,8 +352,8 @@ func (s *Service) read(ctx context.Context, c *Client, user, nhs string) Finding
 	var wg sync.WaitGroup
 	for i, call := range calls {
 		wg.Go(func() {
-			st, body, err := s.get(ctx, call.path, token)
-			answers[i] = answer{flags: call.flags, status: st, body: body, err: err}
+			st, hdr, body, err := s.get(ctx, call.path, token)
+			answers[i] = answer{flags: call.flags, status: st, body: body, err: err, challenge: hdr.Get("WWW-Authenticate") != ""}
 		})
 	}
 	wg.Wait()
@@ -381,6 +382,10 @@ func (s *Service) read(ctx context.Context, c *Client, user, nhs string) Finding
 			}
 		case a.status == http.StatusNotFound:
 			// The patient is unknown to the national services: nothing to alert.
+		case a.status == http.StatusForbidden && !a.challenge && !a.flags:
+			// The Summary Care Record's own access control withholds it (no
+			// consent to share, or none it may show): a state of the record,
+			// not a failure; the flag services' refusals always warn.
 		case a.status == http.StatusForbidden || a.status == http.StatusUnauthorized:
 			failAll("refused this service's access (check the CDS client's registered role)")
 		case a.status == http.StatusGatewayTimeout:
@@ -399,7 +404,7 @@ func (s *Service) read(ctx context.Context, c *Client, user, nhs string) Finding
 // call's context carries none of the hook call's request value: the
 // facade makes its own for it. An answer not complete by ctx's end is
 // abandoned to its goroutine.
-func (s *Service) get(ctx context.Context, path, token string) (int, []byte, error) {
+func (s *Service) get(ctx context.Context, path, token string) (int, http.Header, []byte, error) {
 	inner, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stop := context.AfterFunc(ctx, cancel)
@@ -407,7 +412,7 @@ func (s *Service) get(ctx context.Context, path, token string) (int, []byte, err
 	u := s.cfg.FHIRBase + path
 	req, err := http.NewRequestWithContext(inner, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.RequestURI = req.URL.RequestURI()
 	req.RemoteAddr = "127.0.0.1:0"
@@ -429,15 +434,15 @@ func (s *Service) get(ctx context.Context, path, token string) (int, []byte, err
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return 0, nil, ctx.Err()
+		return 0, nil, nil, ctx.Err()
 	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
 	if rec.over {
-		return rec.status, nil, errors.New("the answer is too large")
+		return rec.status, nil, nil, errors.New("the answer is too large")
 	}
-	return rec.status, rec.body, nil
+	return rec.status, rec.header, rec.body, nil
 }
 
 // buffer is the ResponseWriter of an in-process call: small answers only.

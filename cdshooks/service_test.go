@@ -133,6 +133,14 @@ func (c *capture) all() []audit.Record {
 	return append([]audit.Record(nil), c.recs...)
 }
 
+// challenged is a refusal of the facade's own policy, with its challenge.
+func challenged(status int) func(http.ResponseWriter) {
+	return func(w http.ResponseWriter) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
+		answer(status, nil)(w)
+	}
+}
+
 type harness struct {
 	svc   *Service
 	api   *fakeAPI
@@ -252,8 +260,11 @@ func TestPatientView(t *testing.T) {
 			body: hook("9000000009", ""), status: 200, want: []string{"warning:not-checked", "info:allergies"}, detail: resources.SourceFGM},
 		{name: "past the budget", answers: ok, delay: 2 * time.Second, body: hook("9000000009", ""), status: 200,
 			want: []string{"warning:not-checked"}, detail: SourceSCR},
-		{name: "access refused", answers: map[string]func(http.ResponseWriter){"/fhir/": answer(403, nil)},
+		{name: "access refused by the facade's policy", answers: map[string]func(http.ResponseWriter){"/fhir/": challenged(403)},
 			body: hook("9000000009", ""), status: 200, want: []string{"warning:not-checked"}, detail: "refused"},
+		{name: "SCR withholds the allergies (no consent)", answers: map[string]func(http.ResponseWriter){
+			"/fhir/Flag": answer(200, searchset(nil)), "/fhir/AllergyIntolerance": answer(403, nil)},
+			body: hook("9000000009", ""), status: 200},
 		{name: "a local id and no prefetch: 412", body: hook("local-42", ""), status: http.StatusPreconditionFailed},
 		{name: "a prefetched Patient of another id", body: hook("local-43", prefetched), status: http.StatusBadRequest},
 		{name: "a Patient without an NHS number", body: hook("local-42", `{"patient":{"resourceType":"Patient","id":"local-42"}}`), status: 200},

@@ -1,0 +1,345 @@
+package tests
+
+// The CDS Hooks patient-view service (issue 20) end to end: a facade of
+// its own on the embedded sandbox, a CDS client trusted through
+// app.CDSConfig (the CDS Hooks specification's example key, as an EHR
+// would register its JWKS in CDS_CLIENTS), JWTs signed per call, and the
+// sandbox population's patients.
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
+	"github.com/sirupsen/logrus"
+
+	"github.com/carerecords/fhir-facade/cdshooks"
+	"github.com/carerecords/fhir-facade/cmd/facade/app"
+	"github.com/carerecords/fhir-facade/model/nhsnumber"
+	"github.com/carerecords/fhir-facade/resources"
+	"github.com/carerecords/fhir-facade/sandbox/cpis"
+	"github.com/carerecords/fhir-facade/sandbox/fgm"
+	"github.com/carerecords/fhir-facade/sandbox/population"
+)
+
+const cdsIssuer = "https://ehr.e2e.example/"
+
+// cdsEnv is a facade with the CDS service and a client key it trusts.
+type cdsEnv struct {
+	app    *app.App
+	root   string
+	key    jose.JSONWebKey
+	client *http.Client // adds no token of its own
+}
+
+func newCDSEnv(t testing.TB, budget time.Duration) *cdsEnv {
+	t.Helper()
+	raw, err := os.ReadFile("../cdshooks/testdata/jwk-private.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key jose.JSONWebKey
+	if err := json.Unmarshal(raw, &key); err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	ts := httptest.NewUnstartedServer(nil)
+	a, err := app.New(app.Config{Addr: ts.Listener.Addr().String(), Logger: log, QuietLogs: true, BackendTimeout: backendTimeout,
+		CDS: app.CDSConfig{Budget: budget,
+			Trusted: []cdshooks.Client{{Issuer: cdsIssuer, Keys: cdshooks.NewStaticKeys(key.Public()), Role: "R8000", OrgODS: "Y05868"}}}})
+	if err != nil {
+		ts.Close()
+		t.Fatal(err)
+	}
+	ts.Config.Handler = a.Handler
+	ts.Start()
+	t.Cleanup(func() { ts.Close(); a.Close() })
+	if a.CDS == nil {
+		t.Fatal("the CDS service is not mounted")
+	}
+	return &cdsEnv{app: a, root: ts.URL, key: key, client: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// jwt signs a CDS client JWT for the endpoint path.
+func (e *cdsEnv) jwt(t testing.TB, path string) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES384, Key: e.key.Key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", e.key.KeyID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tok, err := jwt.Signed(s).Claims(map[string]any{"iss": cdsIssuer, "aud": e.root + path,
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": uuid.NewString()}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (e *cdsEnv) call(t testing.TB, method, path, body string, withJWT bool) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, e.root+path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if withJWT {
+		req.Header.Set("Authorization", "Bearer "+e.jwt(t, path))
+	}
+	res, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
+
+const cdsService = "/cds-services/ncrs-alerts"
+
+// view calls patient-view for patientID and returns the cards.
+func (e *cdsEnv) view(t testing.TB, patientID string) []cdshooks.Card {
+	t.Helper()
+	body := `{"hook":"patient-view","hookInstance":"` + uuid.NewString() + `","context":{"userId":"Practitioner/e2e-user","patientId":"` + patientID + `"}}`
+	st, b := e.call(t, http.MethodPost, cdsService, body, true)
+	if st != http.StatusOK {
+		t.Fatalf("patient-view %s: %d %s", patientID, st, b)
+	}
+	var r cdshooks.Response
+	if err := json.Unmarshal(b, &r); err != nil || r.Cards == nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	return r.Cards
+}
+
+func kinds(cards []cdshooks.Card) []string {
+	var out []string
+	for _, c := range cards {
+		out = append(out, c.Indicator+":"+c.Source.Topic.Code)
+	}
+	return out
+}
+
+func has(cards []cdshooks.Card, kind string) *cdshooks.Card {
+	for i, c := range cards {
+		if c.Indicator+":"+c.Source.Topic.Code == kind {
+			return &cards[i]
+		}
+	}
+	return nil
+}
+
+// samplePatients picks from the sandbox population a child on a current
+// CP-IS plan and a patient with a current FGM-IS indicator and no plan.
+func samplePatients(t *testing.T, e *cdsEnv) (child, fgm string) {
+	t.Helper()
+	sb := e.app.Sandbox
+	people := population.Default()
+	sort.Slice(people, func(i, j int) bool { return people[i].NHSNumber < people[j].NHSNumber })
+	current := func(plans []cpis.CareTeam) bool {
+		for _, p := range plans {
+			if p.Status == "active" && (p.Period == nil || p.Period.End == "") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range people {
+		if p.Deceased() || p.NHSNumber == "9000000009" {
+			continue
+		}
+		if child == "" && current(sb.CPIS.Plans(p.NHSNumber)) {
+			child = p.NHSNumber
+		}
+		if fgm == "" && !current(sb.CPIS.Plans(p.NHSNumber)) {
+			for _, f := range sb.FGM.Flags(p.NHSNumber) {
+				if f.Status == "active" && (f.Period == nil || f.Period.End == "") {
+					fgm = p.NHSNumber
+				}
+			}
+		}
+		if child != "" && fgm != "" {
+			return child, fgm
+		}
+	}
+	t.Fatalf("the population has no CP-IS child (%q) or FGM patient (%q)", child, fgm)
+	return
+}
+
+// unknownNHSNumber is a valid NHS number no simulator knows.
+func unknownNHSNumber(t *testing.T) string {
+	known := map[string]bool{}
+	for _, p := range population.Default() {
+		known[p.NHSNumber] = true
+	}
+	for n := 400000000; n < 400100000; n++ {
+		first9 := strconv.Itoa(n)
+		if c, ok := nhsnumber.CheckDigit(first9); ok {
+			nhs := first9 + string(c)
+			if !known[nhs] && !population.IsReservedNHSNumber(nhs) {
+				return nhs
+			}
+		}
+	}
+	t.Fatal("no unknown NHS number found")
+	return ""
+}
+
+func TestCDSHooksEndToEnd(t *testing.T) {
+	e := newCDSEnv(t, 5*time.Second) // generous: the machine is shared; the budget has its own test
+	child, fgmPatient := samplePatients(t, e)
+
+	t.Run("discovery", func(t *testing.T) {
+		st, b := e.call(t, http.MethodGet, "/cds-services", "", true)
+		if st != http.StatusOK || !strings.Contains(string(b), `"hook":"patient-view"`) || !strings.Contains(string(b), `"id":"ncrs-alerts"`) {
+			t.Fatalf("%d %s", st, b)
+		}
+	})
+	t.Run("401 without a JWT", func(t *testing.T) {
+		for _, path := range []string{"/cds-services", cdsService} {
+			method := http.MethodGet
+			if path == cdsService {
+				method = http.MethodPost
+			}
+			st, b := e.call(t, method, path, `{"hook":"patient-view"}`, false)
+			if st != http.StatusUnauthorized || !strings.Contains(string(b), "OperationOutcome") {
+				t.Errorf("%s: %d %s", path, st, b)
+			}
+		}
+	})
+	t.Run("401 with the facade's own access token", func(t *testing.T) {
+		tok, _ := e.app.DevToken("clinician", "")
+		req, _ := http.NewRequest(http.MethodGet, e.root+"/cds-services", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("an access token for the FHIR API opened the CDS service: %d", res.StatusCode)
+		}
+	})
+	t.Run("9000000009: every alert", func(t *testing.T) {
+		cards := e.view(t, "9000000009")
+		got := strings.Join(kinds(cards), " ")
+		want := "critical:child-protection warning:fgm-risk warning:reasonable-adjustments info:overseas-visitor info:allergies"
+		if got != want {
+			t.Errorf("cards %s, want %s", got, want)
+		}
+		c := has(cards, "critical:child-protection")
+		if c == nil || !strings.Contains(c.Detail, "01632 960001") || !strings.Contains(c.Detail, "01632 960999") || len(c.Summary) >= 140 {
+			t.Errorf("CP-IS card %+v", c)
+		}
+		for _, c := range cards {
+			if c.UUID == "" || len(c.Links) != 1 || c.Links[0].Type != "smart" || c.Links[0].URL != e.root+"/view/launch" || !strings.Contains(c.Links[0].AppContext, "9000000009") {
+				t.Errorf("card %q: uuid %q links %+v", c.Summary, c.UUID, c.Links)
+			}
+		}
+	})
+	t.Run("a CP-IS child of the population", func(t *testing.T) {
+		cards := e.view(t, child)
+		if has(cards, "critical:child-protection") == nil {
+			t.Errorf("%v: no critical card", kinds(cards))
+		}
+	})
+	t.Run("an FGM-IS patient of the population", func(t *testing.T) {
+		cards := e.view(t, fgmPatient)
+		if has(cards, "warning:fgm-risk") == nil || has(cards, "critical:child-protection") != nil {
+			t.Errorf("%v: want the FGM warning and no plan", kinds(cards))
+		}
+	})
+	t.Run("an unknown patient: no cards", func(t *testing.T) {
+		if cards := e.view(t, unknownNHSNumber(t)); len(cards) != 0 {
+			t.Errorf("cards %v: %s", kinds(cards), cards[0].Detail)
+		}
+	})
+	t.Run("CP-IS down: a warning names it", func(t *testing.T) {
+		e.app.Sandbox.CPIS.SetFault(&cpis.Fault{Status: http.StatusInternalServerError, Body: "down", ContentType: "text/plain"})
+		defer e.app.Sandbox.CPIS.SetFault(nil)
+		cards := e.view(t, "9000000009")
+		w := has(cards, "warning:not-checked")
+		if w == nil || !strings.Contains(w.Detail, resources.SourceCPIS) || !strings.Contains(w.Summary, "CP-IS") {
+			t.Fatalf("no warning naming CP-IS: %v", kinds(cards))
+		}
+		if has(cards, "critical:child-protection") != nil {
+			t.Error("a critical card with CP-IS down")
+		}
+		if has(cards, "warning:fgm-risk") == nil {
+			t.Errorf("the other services' alerts are lost: %v", kinds(cards))
+		}
+	})
+	t.Run("audited: the user and the CDS client", func(t *testing.T) {
+		tok, err := e.app.DevToken("auditor", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, e.root+"/fhir/AuditEvent?patient=9000000009&_count=100", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		s := string(b)
+		if res.StatusCode != 200 || !strings.Contains(s, "Practitioner/e2e-user") || !strings.Contains(s, cdsIssuer) || !strings.Contains(s, `"valueString":"Flag"`) {
+			t.Errorf("%d: the Flag searches are not audited with the user and client: %.2000s", res.StatusCode, s)
+		}
+	})
+}
+
+// The budget holds: with FGM-IS never answering, the service answers
+// within its budget and names FGM-IS.
+func TestCDSHooksBudget(t *testing.T) {
+	e := newCDSEnv(t, 450*time.Millisecond)
+	e.app.Sandbox.FGM.SetFault(&fgm.Fault{Delay: never})
+	defer e.app.Sandbox.FGM.SetFault(nil)
+	start := time.Now()
+	cards := e.view(t, "9000000009")
+	took := time.Since(start)
+	w := has(cards, "warning:not-checked")
+	if w == nil || !strings.Contains(w.Detail, resources.SourceFGM) {
+		t.Errorf("no warning naming FGM-IS: %v", kinds(cards))
+	}
+	if took > 2*time.Second { // the budget plus a loaded machine's margin
+		t.Errorf("answered in %v with a 450ms budget", took)
+	}
+}
+
+// BenchmarkCDSPatientView is one patient-view call for 9000000009 (every
+// source asked, five cards) on the embedded sandbox; -benchtime and the
+// reported p50/p99 are what docs/cds-hooks.md quotes.
+func BenchmarkCDSPatientView(b *testing.B) {
+	e := newCDSEnv(b, 5*time.Second)
+	body := `{"hook":"patient-view","hookInstance":"` + uuid.NewString() + `","context":{"userId":"Practitioner/bench","patientId":"9000000009"}}`
+	var took []time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		st, out := e.call(b, http.MethodPost, cdsService, body, true)
+		took = append(took, time.Since(start))
+		if st != http.StatusOK || !strings.Contains(string(out), "critical") {
+			b.Fatalf("%d %s", st, out)
+		}
+	}
+	b.StopTimer()
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+}
