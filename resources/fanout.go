@@ -5,7 +5,12 @@ import (
 	"slices"
 	"sync"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/tracing"
 )
 
 // Source is one backend's part of a search that several backends answer
@@ -33,7 +38,10 @@ func FanOut(ctx context.Context, sources []Source) (*SearchResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = s.Search(ctx)
+			// One span per source, so a trace shows which was slow or failed.
+			sctx, span := tracing.Start(ctx, "fanout "+s.Name, attribute.String("fanout.source", s.Name))
+			results[i], errs[i] = s.Search(sctx)
+			endSpan(span, errs[i])
 		}()
 	}
 	wg.Wait()
@@ -93,4 +101,13 @@ func appendIssue(issues []Issue, is Issue) []Issue {
 		return issues
 	}
 	return append(issues, is)
+}
+
+// endSpan ends a fan-out span, marked failed without err's message, which
+// may carry what a span must not (the backend's own words).
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, "source failed")
+	}
+	span.End()
 }

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	impb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/immunization_go_proto"
+	"go.opentelemetry.io/otel/attribute"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/carerecords/fhir-facade/backends/immunisation"
 	immsmap "github.com/carerecords/fhir-facade/mappers/immunisation"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/tracing"
 )
 
 // ImmunisationClient is what the Immunization provider needs from the
@@ -287,7 +289,9 @@ func (p *Immunization) stores(ctx context.Context, nhs string, targets []immunis
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, problems, err := p.history(ctx, immunisation.Query{NHSNumber: nhs, Target: target, From: from, To: to})
+			sctx, span := tracing.Start(ctx, "imms store "+string(target), attribute.String("fanout.source", string(target)))
+			res, problems, err := p.history(sctx, immunisation.Query{NHSNumber: nhs, Target: target, From: from, To: to})
+			endSpan(span, err)
 			out[i] = storeAnswer{target: target, res: res, problems: problems, err: err}
 		}()
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/carerecords/fhir-facade/model/request"
 	"github.com/carerecords/fhir-facade/resources"
@@ -142,10 +143,12 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			status := strconv.Itoa(sw.status)
 			s.metrics.requests.WithLabelValues(ri.ResourceType, ri.Interaction, status).Inc()
 			s.metrics.duration.WithLabelValues(ri.ResourceType, ri.Interaction, status).Observe(d.Seconds())
+			span := trace.SpanFromContext(ctx)
+			nameSpan(span, r, ri)
 			if s.cfg.QuietLogs && sw.status < 500 {
 				return
 			}
-			s.log.WithFields(logrus.Fields{
+			s.log.WithFields(traceFields(span, logrus.Fields{
 				"request_id":    id,
 				"method":        r.Method,
 				"route":         ri.Route,
@@ -154,7 +157,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 				"status":        sw.status,
 				"bytes":         sw.bytes,
 				"duration_ms":   float64(d.Microseconds()) / 1000,
-			}).Info("request")
+			})).Info("request")
 		}()
 		if s.cors(sw, r) {
 			return

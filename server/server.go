@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/carerecords/fhir-facade/audit"
 	"github.com/carerecords/fhir-facade/auth"
@@ -97,6 +98,9 @@ type Config struct {
 	// /metrics; nil means the Registry (if it is a Gatherer).
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
+	// TracerProvider, when set, traces every request (package tracing);
+	// nil: no tracing, not even a no-op wrapper.
+	TracerProvider trace.TracerProvider
 }
 
 // Server serves the FHIR API for the providers in a registry.
@@ -180,6 +184,9 @@ func New(cfg Config, reg *resources.Registry) (*Server, error) {
 		}
 	}
 	s.handler = s.instrument(s.routes())
+	if cfg.TracerProvider != nil {
+		s.handler = traced(s.handler, cfg.TracerProvider)
+	}
 	return s, nil
 }
 

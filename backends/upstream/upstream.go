@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/carerecords/fhir-facade/backends/upstream/cache"
@@ -105,6 +106,11 @@ type Config struct {
 	CacheTTL      time.Duration
 	Cache         *cache.Cache
 	CacheMaxBytes int64
+
+	// TracerProvider, when set, traces every attempt (a client span named
+	// "<Name> <Op>", traceparent sent beside X-Correlation-ID); nil: no
+	// tracing, not even a no-op wrapper.
+	TracerProvider trace.TracerProvider
 }
 
 // Client calls one backend.
@@ -125,6 +131,8 @@ type Client struct {
 
 	// owned is the transport New made, whose idle connections Close closes.
 	owned *http.Transport
+	// traced: calls carry their operation to the tracing transport.
+	traced bool
 
 	now    func() time.Time
 	sleep  func(context.Context, time.Duration) error
@@ -171,6 +179,9 @@ func New(cfg Config, m *Metrics) (*Client, error) {
 			TLSClientConfig:       cfg.TLS,
 		}
 		rt = c.owned
+	}
+	if cfg.TracerProvider != nil {
+		c.traced, rt = true, c.tracedTransport(rt, cfg.TracerProvider)
 	}
 	c.http = newHTTPClient(rt)
 	if cfg.BreakerThreshold > 0 {
@@ -373,7 +384,7 @@ func (c *Client) do(ctx context.Context, req Request) (resp *Response, failed bo
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), body)
+	hr, err := http.NewRequestWithContext(c.withCall(ctx, req), req.Method, u.String(), body)
 	if err != nil {
 		return nil, false, &fhirerr.Error{Category: fhirerr.Internal, Backend: c.cfg.Name, Message: "could not build backend request", Err: redact(err, &u)}
 	}

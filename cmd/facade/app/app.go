@@ -21,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/carerecords/fhir-facade/audit"
 	"github.com/carerecords/fhir-facade/audit/pgaudit"
@@ -43,6 +45,7 @@ import (
 	"github.com/carerecords/fhir-facade/sandbox"
 	"github.com/carerecords/fhir-facade/sandbox/issuer"
 	"github.com/carerecords/fhir-facade/server"
+	"github.com/carerecords/fhir-facade/tracing"
 	"github.com/carerecords/fhir-facade/viewer"
 )
 
@@ -179,6 +182,11 @@ type Config struct {
 	// Logger for requests; nil means a JSON logger on stderr.
 	Logger    *logrus.Logger
 	QuietLogs bool
+	// Tracing is what the OTEL_* variables ask of OpenTelemetry tracing
+	// (package tracing): off by default. TracerProvider, when set, is used
+	// instead and is not shut down by Close (tests, an embedding program).
+	Tracing        tracing.Config
+	TracerProvider trace.TracerProvider
 }
 
 // AuthConfig configures who may call the facade.
@@ -357,6 +365,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	if err := cdsFromEnv(getenv, &cfg.CDS); err != nil {
+		return cfg, err
+	}
+	if cfg.Tracing, err = tracing.FromEnv(getenv); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
@@ -547,6 +558,10 @@ type App struct {
 	cache         *cache.Cache
 	cacheMaxBytes int64
 	upstreams     []*upstream.Client
+	// tracer traces the server and every backend client (nil: off);
+	// ownTracer is the one New made from Config.Tracing, shut down by Close.
+	tracer    trace.TracerProvider
+	ownTracer *sdktrace.TracerProvider
 
 	// CDS is the CDS Hooks service, nil when no CDS client is trusted.
 	CDS *cdshooks.Service
@@ -571,6 +586,10 @@ func New(cfg Config) (*App, error) {
 	a := &App{BaseURL: base, Metrics: prometheus.NewRegistry(), Backends: map[string]string{}, cacheMaxBytes: cfg.BackendCacheMaxBytes}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := a.useSandbox(&cfg); err != nil {
+		return nil, err
+	}
+	if err := a.startTracing(cfg); err != nil {
+		a.Close()
 		return nil, err
 	}
 	if err := a.build(cfg); err != nil {
@@ -676,6 +695,7 @@ func (a *App) build(cfg Config) error {
 		BodyTimeout:          cfg.BodyTimeout,
 		Audit:                a.audit,
 		Ready:                a.ready,
+		TracerProvider:       a.tracer,
 	}, reg)
 	if err != nil {
 		return err
@@ -994,6 +1014,7 @@ func (a *App) upstream(name string, b Backend, defaultTimeout time.Duration, m *
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	cfg.TLS = tlsConfig
+	cfg.TracerProvider = a.tracer
 	if cfg.CacheTTL > 0 {
 		if a.cache == nil {
 			store, err := upstream.NewCache(a.cacheMaxBytes, m)
@@ -1075,6 +1096,28 @@ func (a *App) Close() {
 	if a.Sandbox != nil {
 		a.Sandbox.Close()
 	}
+	if a.ownTracer != nil {
+		// Last: the spans of the requests drained above are flushed.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.ownTracer.Shutdown(ctx)
+	}
+}
+
+// startTracing sets the tracer of the server and backend clients: the
+// Config's, or one made from the OTEL_* variables, or none.
+func (a *App) startTracing(cfg Config) error {
+	if cfg.TracerProvider != nil {
+		a.tracer = cfg.TracerProvider
+		return nil
+	}
+	tp, err := tracing.New(context.Background(), cfg.Tracing, Version)
+	if err != nil || tp == nil {
+		return err // a nil *TracerProvider must not become a non-nil interface
+	}
+	a.tracer, a.ownTracer = tp, tp
+	cfg.Logger.WithField("protocol", cfg.Tracing.Protocol).Info("tracing: spans exported by OTLP")
+	return nil
 }
 
 // NewHTTPServer is the HTTP server the facade's handler is served by: its
