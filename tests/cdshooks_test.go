@@ -7,11 +7,14 @@ package tests
 // sandbox population's patients.
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,7 +47,7 @@ type cdsEnv struct {
 	client *http.Client // adds no token of its own
 }
 
-func newCDSEnv(t testing.TB, budget time.Duration) *cdsEnv {
+func newCDSEnv(t testing.TB, budget time.Duration, corsOrigins ...string) *cdsEnv {
 	t.Helper()
 	raw, err := os.ReadFile("../cdshooks/testdata/jwk-private.json")
 	if err != nil {
@@ -58,7 +61,7 @@ func newCDSEnv(t testing.TB, budget time.Duration) *cdsEnv {
 	log.SetOutput(io.Discard)
 	ts := httptest.NewUnstartedServer(nil)
 	a, err := app.New(app.Config{Addr: ts.Listener.Addr().String(), Logger: log, QuietLogs: true, BackendTimeout: backendTimeout,
-		CDS: app.CDSConfig{Budget: budget,
+		CDS: app.CDSConfig{Budget: budget, CORSOrigins: corsOrigins,
 			Trusted: []cdshooks.Client{{Issuer: cdsIssuer, Keys: cdshooks.NewStaticKeys(key.Public()), Role: "R8000", OrgODS: "Y05868"}}}})
 	if err != nil {
 		ts.Close()
@@ -383,5 +386,101 @@ func BenchmarkCDSPatientViewSlowSources(b *testing.B) {
 				b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
 			}
 		})
+	}
+}
+
+// ehrPage stands in for an EHR's web page: its server signs a CDS client
+// JWT per call (GET /jwt), and the page calls patient-view from the browser
+// and renders the cards as text (class = indicator, the smart link).
+const ehrPage = `<!doctype html><meta charset="utf-8"><title>EHR</title>
+<style>.card{border:1px solid #888;margin:8px;padding:8px}.critical{border-left:8px solid #c00}.warning{border-left:8px solid #e90}.info{border-left:8px solid #07c}.detail{white-space:pre-wrap}</style>
+<h1>Patient record</h1><p>Status: <span id="status">loading</span></p><p id="error"></p><div id="cards"></div>
+<script>
+(async () => {
+  const status = document.getElementById('status');
+  try {
+    const patient = new URLSearchParams(location.search).get('patient');
+    const jwt = await (await fetch('/jwt')).text();
+    const res = await fetch(FACADE + '/cds-services/ncrs-alerts', {method: 'POST',
+      headers: {'Authorization': 'Bearer ' + jwt, 'Content-Type': 'application/json'},
+      body: JSON.stringify({hook: 'patient-view', hookInstance: crypto.randomUUID(),
+        context: {userId: 'Practitioner/browser', patientId: patient}})});
+    if (!res.ok) throw new Error('HTTP ' + res.status + ' ' + await res.text());
+    const {cards} = await res.json();
+    const box = document.getElementById('cards');
+    if (cards.length === 0) box.textContent = 'No alerts';
+    for (const c of cards) {
+      const d = document.createElement('div');
+      d.className = 'card ' + c.indicator;
+      d.dataset.indicator = c.indicator;
+      for (const [cls, text] of [['summary', c.summary], ['detail', c.detail || ''], ['source', c.source.label]]) {
+        const e = document.createElement('div'); e.className = cls; e.textContent = text; d.appendChild(e);
+      }
+      for (const l of c.links || []) {
+        const a = document.createElement('a'); a.className = l.type; a.href = l.url; a.textContent = l.label; d.appendChild(a);
+      }
+      box.appendChild(d);
+    }
+    status.textContent = 'ok';
+  } catch (e) {
+    status.textContent = 'failed';
+    document.getElementById('error').textContent = String(e);
+  }
+  status.dataset.done = '1';
+})();
+</script>`
+
+// ehrServer serves ehrPage (FACADE set to root) and its JWTs.
+func ehrServer(e *cdsEnv, t *testing.T) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ehr", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, strings.Replace(ehrPage, "<script>", "<script>const FACADE = "+strconv.Quote(e.root)+";", 1))
+	})
+	mux.HandleFunc("GET /jwt", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, e.jwt(t, cdsService))
+	})
+	return mux
+}
+
+// TestBrowserCDSHooks runs tests/browser/cdshooks.mjs: a page standing in
+// for an EHR, at an origin the facade allows (CDS_CORS_ORIGINS), calls
+// patient-view from headless Chromium and renders the cards; the same page
+// from another origin is refused by the browser. Skipped, as
+// TestBrowserViewer is, without node, Chromium or playwright-core (failing
+// when CI is set).
+func TestBrowserCDSHooks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests are not short")
+	}
+	node, err := exec.LookPath("node")
+	_, errC := os.Stat(chromiumPath)
+	_, errP := os.Stat("../node_modules/playwright-core/package.json")
+	if err != nil || errC != nil || errP != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("browser tests cannot run: node %v, chromium %v, playwright-core %v", err, errC, errP)
+		}
+		t.Skip("browser tests skipped: node, /usr/bin/chromium or node_modules/playwright-core missing")
+	}
+	ehr := httptest.NewUnstartedServer(nil)
+	rogue := httptest.NewUnstartedServer(nil)
+	e := newCDSEnv(t, 5*time.Second, "http://"+ehr.Listener.Addr().String())
+	ehr.Config.Handler, rogue.Config.Handler = ehrServer(e, t), ehrServer(e, t)
+	ehr.Start()
+	rogue.Start()
+	defer ehr.Close()
+	defer rogue.Close()
+	artifacts, err := filepath.Abs(filepath.Join("browser", "artifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "browser/cdshooks.mjs")
+	cmd.Env = append(os.Environ(), "EHR_URL="+ehr.URL+"/ehr", "ROGUE_URL="+rogue.URL+"/ehr", "NOBODY="+unknownNHSNumber(t), "ARTIFACTS="+artifacts)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("browser test failed: %v", err)
 	}
 }
