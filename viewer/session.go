@@ -1,8 +1,10 @@
 package viewer
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
@@ -39,7 +41,30 @@ type store[T any] struct {
 	m   map[string]storeEntry[T]
 	max int
 	now func() time.Time
+	// shared, when set, holds the values instead of m, so that every
+	// replica of the facade serves every session (Config.Sessions); max
+	// does not apply. failed is told of its errors (never an id or value).
+	shared SharedStore
+	failed func(op string, err error)
 }
+
+// SharedStore keeps the viewer's sessions, or its pending launches, where
+// every replica of the facade finds them (package redisstate keeps them in
+// Redis). Ids are random and unguessable; a store should keep them hashed.
+type SharedStore interface {
+	// Put stores value under id for ttl.
+	Put(ctx context.Context, id string, value []byte, ttl time.Duration) error
+	// Get returns the value under id, nil when there is none.
+	Get(ctx context.Context, id string) ([]byte, error)
+	// Take returns the value under id and removes it, atomically: of two
+	// replicas taking one id, one gets it.
+	Take(ctx context.Context, id string) ([]byte, error)
+	// Delete removes id's value, if any.
+	Delete(ctx context.Context, id string) error
+}
+
+// sharedTimeout bounds one call to a SharedStore.
+const sharedTimeout = 2 * time.Second
 
 type storeEntry[T any] struct {
 	v       T
@@ -55,6 +80,19 @@ func (s *store[T]) put(v T, ttl time.Duration) (string, error) {
 	id, err := randomString(32)
 	if err != nil {
 		return "", err
+	}
+	if s.shared != nil {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return "", err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		defer cancel()
+		if err := s.shared.Put(ctx, id, b, ttl); err != nil {
+			s.failed("put", err)
+			return "", err
+		}
+		return id, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -79,7 +117,12 @@ func (s *store[T]) put(v T, ttl time.Duration) (string, error) {
 }
 
 // get returns the live value under id.
+// (A shared store does not say when: the time is then zero.)
 func (s *store[T]) get(id string) (T, time.Time, bool) {
+	if s.shared != nil {
+		v, ok := s.fetch("get", id, s.shared.Get)
+		return v, time.Time{}, ok
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.m[id]
@@ -93,12 +136,23 @@ func (s *store[T]) get(id string) (T, time.Time, bool) {
 
 // take returns the live value under id and removes it: single use.
 func (s *store[T]) take(id string) (T, bool) {
+	if s.shared != nil {
+		return s.fetch("take", id, s.shared.Take)
+	}
 	v, _, ok := s.get(id)
 	s.delete(id)
 	return v, ok
 }
 
 func (s *store[T]) delete(id string) {
+	if s.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		defer cancel()
+		if err := s.shared.Delete(ctx, id); err != nil {
+			s.failed("delete", err)
+		}
+		return
+	}
 	s.mu.Lock()
 	delete(s.m, id)
 	s.mu.Unlock()
@@ -108,6 +162,28 @@ func (s *store[T]) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.m)
+}
+
+// fetch reads id's value from the shared store with get (Get or Take).
+// A store that fails is as good as an empty one for the caller (the
+// clinician launches again), but is reported.
+func (s *store[T]) fetch(op, id string, get func(context.Context, string) ([]byte, error)) (T, bool) {
+	var v T
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	b, err := get(ctx, id)
+	if err != nil {
+		s.failed(op, err)
+		return v, false
+	}
+	if b == nil {
+		return v, false
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		s.failed(op, err)
+		return v, false
+	}
+	return v, true
 }
 
 // randomString is n random bytes, base64url without padding.

@@ -88,6 +88,11 @@ type Config struct {
 	// says (DefaultSessionTTL).
 	MaxSessions           int
 	LaunchTTL, SessionTTL time.Duration
+	// Sessions and Launches, when set, keep the sessions and pending
+	// launches where every replica of the facade finds them (Redis, when
+	// FACADE_REDIS_URL is set), with the same TTLs; MaxSessions then does
+	// not apply. nil: in memory.
+	Sessions, Launches SharedStore
 	// Now is the clock (time.Now).
 	Now func() time.Time
 	// Logger receives failures, never a token, NHS number or name (nil:
@@ -184,6 +189,11 @@ func New(cfg Config) (*Viewer, error) {
 		// and a whole call, body included, within issuerTimeout.
 		issuer: &http.Client{Transport: transport, CheckRedirect: noRedirect, Timeout: issuerTimeout},
 	}
+	failed := func(op string, err error) {
+		cfg.Logger.WithFields(logrus.Fields{"op": op, "error": err.Error()}).Warn("viewer: the shared session store failed")
+	}
+	v.sessions.shared, v.sessions.failed = cfg.Sessions, failed
+	v.launches.shared, v.launches.failed = cfg.Launches, failed
 	if base.Scheme != "https" && framedByOthers(cfg.FrameAncestors) {
 		cfg.Logger.Warn("viewer: frame-ancestors lets other origins embed the viewer, but its cookies can be sent inside another site's frame only over https (SameSite=None needs Secure): serve the facade on https, or embed it from the same site")
 	}

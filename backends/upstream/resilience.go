@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -228,19 +229,9 @@ func (c *Client) admit(ctx context.Context) (ticket, error) {
 		t.probe = probe
 	}
 	if c.limiter != nil {
-		r, wait, ok := c.reserve(ctx)
-		if !ok {
+		if err := c.rateLimit(ctx); err != nil {
 			c.finish(t, neutral)
-			c.metrics.rejected(c.cfg.Name, "rate_limit")
-			return t, &fhirerr.Error{Category: fhirerr.Throttled, Backend: c.cfg.Name, RetryAfter: wait,
-				Message: "calls to the " + c.cfg.Name + " service are over the facade's quota; retry shortly"}
-		}
-		if wait > 0 {
-			if err := c.sleep(ctx, wait); err != nil {
-				r.CancelAt(c.now())
-				c.finish(t, neutral)
-				return t, c.contextError(ctx, err)
-			}
+			return t, err
 		}
 	}
 	if c.slots != nil {
@@ -251,6 +242,119 @@ func (c *Client) admit(ctx context.Context) (ticket, error) {
 		t.slot = true
 	}
 	return t, nil
+}
+
+// rateLimit waits, within ctx, for the rate limit to grant a call: the
+// quota shared by every replica when there is one (ShareRateLimit) and it
+// answers, else the local limiter.
+func (c *Client) rateLimit(ctx context.Context) error {
+	if c.shared != nil {
+		if answered, err := c.admitShared(ctx); answered {
+			return err
+		}
+	}
+	r, wait, ok := c.reserve(ctx)
+	if !ok {
+		c.metrics.rejected(c.cfg.Name, "rate_limit")
+		return c.overQuota(wait)
+	}
+	if wait > 0 {
+		if err := c.sleep(ctx, wait); err != nil {
+			r.CancelAt(c.now())
+			return c.contextError(ctx, err)
+		}
+	}
+	return nil
+}
+
+// overQuota is the error of a call refused by the rate limit, whose turn
+// would come after wait.
+func (c *Client) overQuota(wait time.Duration) error {
+	return &fhirerr.Error{Category: fhirerr.Throttled, Backend: c.cfg.Name, RetryAfter: wait,
+		Message: "calls to the " + c.cfg.Name + " service are over the facade's quota; retry shortly"}
+}
+
+// SharedLimiter is a rate limit that several replicas of the facade draw
+// on together (package redisstate keeps one in Redis): the national
+// services' quotas are per application, whatever the number of replicas.
+type SharedLimiter interface {
+	// Allow takes one call from the quota named key (limit calls a second,
+	// burst at once) if one is free now; else retryAfter says when one
+	// will be. An error says the quota cannot be consulted.
+	Allow(ctx context.Context, key string, limit float64, burst int) (ok bool, retryAfter time.Duration, err error)
+}
+
+// sharedLimit is a client's share of a SharedLimiter.
+type sharedLimit struct {
+	l   SharedLimiter
+	key string
+	// fallback says the last call fell back to the local limiter.
+	fallback atomic.Bool
+}
+
+// ShareRateLimit makes the client's rate limit (RateLimit, RateBurst) one
+// quota that every replica shares through l, under the key
+// "<backend>:<application>". When l cannot be consulted (Redis down), a
+// call falls back to the client's own limiter, which then grants
+// RateLimit/replicas calls a second (burst RateBurst/replicas, at least 1),
+// so that replicas together stay within the quota. The semantics stay the
+// local limiter's: a call over the quota waits for its turn if it comes
+// before the call's deadline (or Timeout), else fails at once with
+// Throttled and a Retry-After. It must be called before the client is
+// used; a client without a rate limit ignores it.
+func (c *Client) ShareRateLimit(l SharedLimiter, application string, replicas int) {
+	if c.limiter == nil || l == nil {
+		return
+	}
+	replicas = max(replicas, 1)
+	c.shared = &sharedLimit{l: l, key: c.cfg.Name + ":" + application}
+	burst := max(1, (c.cfg.RateBurst+replicas-1)/replicas)
+	c.limiter = rate.NewLimiter(rate.Limit(c.cfg.RateLimit/float64(replicas)), burst)
+}
+
+// RateLimitMode says how the client's calls are limited now: "" (no
+// limit), "local", "shared", or "local-fallback" (shared, but its last call
+// could not reach the shared quota).
+func (c *Client) RateLimitMode() string {
+	switch {
+	case c.limiter == nil:
+		return ""
+	case c.shared == nil:
+		return "local"
+	case c.shared.fallback.Load():
+		return "local-fallback"
+	}
+	return "shared"
+}
+
+// admitShared asks the shared quota for a call, waiting for its turn
+// within ctx. answered is false when the quota could not be consulted: the
+// caller then asks the local limiter.
+func (c *Client) admitShared(ctx context.Context) (answered bool, err error) {
+	deadline := c.now().Add(c.budget(ctx))
+	for {
+		ok, retry, err := c.shared.l.Allow(ctx, c.shared.key, c.cfg.RateLimit, c.cfg.RateBurst)
+		if err != nil {
+			if ctx.Err() != nil {
+				return true, c.contextError(ctx, ctx.Err())
+			}
+			c.shared.fallback.Store(true)
+			return false, nil
+		}
+		c.shared.fallback.Store(false)
+		if ok {
+			return true, nil
+		}
+		// GCRA grants no reservation: wait for the slot it names and ask
+		// again (another replica may take it first), within the deadline.
+		if c.now().Add(retry).After(deadline) {
+			c.metrics.rejected(c.cfg.Name, "rate_limit")
+			return true, c.overQuota(retry)
+		}
+		if err := c.sleep(ctx, retry); err != nil {
+			return true, c.contextError(ctx, err)
+		}
+	}
 }
 
 // acquire takes a bulkhead slot, waiting for one within ctx (or the

@@ -123,6 +123,7 @@ type Client struct {
 
 	breaker *breaker      // nil when disabled
 	limiter *rate.Limiter // nil when unlimited
+	shared  *sharedLimit  // the limit shared by replicas; nil when local only (ShareRateLimit)
 	slots   chan struct{} // the bulkhead; nil when unbounded
 
 	store    *cache.Cache // nil when not caching

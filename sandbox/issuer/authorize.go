@@ -232,6 +232,9 @@ func (i *Issuer) parseAuthorize(p url.Values) (authzRequest, *authzError) {
 func (i *Issuer) grantCode(w http.ResponseWriter, req authzRequest) *authzError {
 	now := i.now()
 	l, res := i.launches.take(req.launch, now)
+	if res == unavailable {
+		return &authzError{redirect: true, code: ErrTemporarilyUnavailable, desc: "the launch cannot be checked now; try again shortly"}
+	}
 	if res != taken {
 		return &authzError{redirect: true, code: ErrInvalidRequest,
 			desc: "the launch is unknown, expired or already used: launch the app again from the clinical system"}
@@ -352,6 +355,10 @@ func ValidateRedirectURI(raw string) error {
 	return nil
 }
 
+// codeUnavailable is spendCode's answer when the shared store of codes
+// does not answer: the token endpoint says 503, not invalid_grant.
+const codeUnavailable = "the code cannot be checked now; try again shortly"
+
 // spendCode trades an authorization code: the grant, or an error
 // description for invalid_grant. The code is spent by the first request
 // that presents it, whether or not that request succeeds.
@@ -362,6 +369,8 @@ func (i *Issuer) spendCode(code, redirectURI, verifier string, client Client, no
 	case reused:
 		i.logf("issuer: an authorization code was presented again (client %s) and refused; the tokens already issued from it stay valid until they expire", client.ID)
 		return codeGrant{}, "the code is unknown, expired or already used"
+	case unavailable:
+		return codeGrant{}, codeUnavailable
 	default:
 		return codeGrant{}, "the code is unknown, expired or already used"
 	}

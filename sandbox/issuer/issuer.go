@@ -150,6 +150,14 @@ type Config struct {
 	// MaxPending bounds the launches, and separately the authorization
 	// codes, held in memory at once. Default DefaultMaxPending.
 	MaxPending int
+	// Launches and Codes, when set, keep the launches and authorization
+	// codes where every replica of the facade finds them (Redis, when
+	// FACADE_REDIS_URL is set), each single use across replicas; MaxPending
+	// then does not apply. nil: in memory.
+	Launches, Codes SharedStore
+	// Key, when set, is the signing key of access tokens instead of a
+	// fresh one: replicas share it so that each accepts the others' tokens.
+	Key *ecdsa.PrivateKey
 	// Logf, when set, is told of security-relevant events (an authorization
 	// code presented twice). It is never given a code, token or NHS number.
 	Logf func(format string, args ...any)
@@ -178,9 +186,12 @@ type Issuer struct {
 
 // New generates a key pair and returns an Issuer.
 func New(cfg Config) (*Issuer, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("issuer: generating a key: %w", err)
+	key := cfg.Key
+	if key == nil {
+		var err error
+		if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return nil, fmt.Errorf("issuer: generating a key: %w", err)
+		}
 	}
 	iss, err := newIssuer(cfg, key)
 	if err != nil {
@@ -216,6 +227,7 @@ func newIssuer(cfg Config, key *ecdsa.PrivateKey) (*Issuer, error) {
 		cfg.MaxPending = DefaultMaxPending
 	}
 	i.launches, i.codes = newStore[launchGrant](cfg.MaxPending), newStore[codeGrant](cfg.MaxPending)
+	i.launches.shared, i.codes.shared = cfg.Launches, cfg.Codes
 	if i.ttl <= 0 {
 		i.ttl = DefaultTTL
 	}

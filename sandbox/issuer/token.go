@@ -194,6 +194,11 @@ func (i *Issuer) authorizationCode(w http.ResponseWriter, form url.Values, clien
 	}
 	now := i.now()
 	g, why := i.spendCode(code, redirectURI, verifier, client, now)
+	if why == codeUnavailable {
+		w.Header().Set("Retry-After", "1")
+		tokenError(w, http.StatusServiceUnavailable, ErrTemporarilyUnavailable, why)
+		return
+	}
 	if why != "" {
 		tokenError(w, http.StatusBadRequest, ErrInvalidGrant, why)
 		return

@@ -45,6 +45,7 @@ import (
 	"github.com/carerecords/fhir-facade/sandbox"
 	"github.com/carerecords/fhir-facade/sandbox/issuer"
 	"github.com/carerecords/fhir-facade/server"
+	"github.com/carerecords/fhir-facade/state/redisstate"
 	"github.com/carerecords/fhir-facade/tracing"
 	"github.com/carerecords/fhir-facade/viewer"
 )
@@ -179,6 +180,9 @@ type Config struct {
 	BackendCacheMaxBytes int64
 	// CDS configures the CDS Hooks patient-view service (env CDS_*).
 	CDS CDSConfig
+	// Redis holds the state replicas share (env FACADE_REDIS_URL,
+	// FACADE_EXPECTED_REPLICAS, FACADE_APPLICATION); none when unset.
+	Redis RedisConfig
 	// Logger for requests; nil means a JSON logger on stderr.
 	Logger    *logrus.Logger
 	QuietLogs bool
@@ -365,6 +369,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	if err := cdsFromEnv(getenv, &cfg.CDS); err != nil {
+		return cfg, err
+	}
+	if err := redisFromEnv(getenv, &cfg.Redis); err != nil {
 		return cfg, err
 	}
 	if cfg.Tracing, err = tracing.FromEnv(getenv); err != nil {
@@ -558,6 +565,11 @@ type App struct {
 	cache         *cache.Cache
 	cacheMaxBytes int64
 	upstreams     []*upstream.Client
+
+	// redis holds the state replicas share: quotas, SMART grants, viewer
+	// sessions, replay records (nil without FACADE_REDIS_URL).
+	redis    *redisstate.Client
+	redisCfg RedisConfig
 	// tracer traces the server and every backend client (nil: off);
 	// ownTracer is the one New made from Config.Tracing, shut down by Close.
 	tracer    trace.TracerProvider
@@ -602,6 +614,9 @@ func New(cfg Config) (*App, error) {
 // build makes the backend clients, providers, authentication and server of
 // a, whose sandbox (if any) runs already.
 func (a *App) build(cfg Config) error {
+	if err := a.openRedis(cfg); err != nil {
+		return err
+	}
 	um := upstream.NewMetrics(a.Metrics)
 	pdsUp, err := a.upstream(pds.Name, cfg.PDS, cfg.BackendTimeout, um)
 	if err != nil {
@@ -854,8 +869,12 @@ func (a *App) authentication(cfg Config) (*server.Auth, *server.SMARTConfigurati
 			{ID: issuer.DevClientID, Secret: issuer.DevClientSecret, DefaultScope: issuer.DevClientScope},
 			{ID: viewer.DefaultClientID, RedirectURIs: []string{root + viewer.CallbackPath}},
 		}, cfg.Auth.DevApps...)
-		iss, err := issuer.New(issuer.Config{URL: root + "/oauth", Audience: audience, FHIRBase: base,
-			Clients: clients, KeyFile: cfg.Auth.DevKeyFile, Logf: cfg.Logger.Warnf})
+		icfg := issuer.Config{URL: root + "/oauth", Audience: audience, FHIRBase: base,
+			Clients: clients, KeyFile: cfg.Auth.DevKeyFile, Logf: cfg.Logger.Warnf}
+		if err := a.shareIssuer(&icfg); err != nil {
+			return nil, nil, nil, err
+		}
+		iss, err := issuer.New(icfg)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -1029,6 +1048,7 @@ func (a *App) upstream(name string, b Backend, defaultTimeout time.Duration, m *
 	if err != nil {
 		return nil, err
 	}
+	a.shareLimit(c)
 	a.upstreams = append(a.upstreams, c)
 	return c, nil
 }
@@ -1048,6 +1068,7 @@ func (a *App) ready() (bool, map[string]string) {
 	if states["audit"] = a.audit.Mode(); states["audit"] == audit.ModeFailed {
 		ok = false
 	}
+	a.redisReady(states)
 	return ok, states
 }
 
@@ -1093,6 +1114,7 @@ func (a *App) Close() {
 		c.Close()
 	}
 	a.cache.Close()
+	_ = a.redis.Close()
 	if a.Sandbox != nil {
 		a.Sandbox.Close()
 	}

@@ -135,7 +135,7 @@ func (a *App) mountCDS(cfg Config, handlers map[string]http.Handler) (map[string
 	if cfg.Auth.Disabled {
 		cfg.Logger.Warn("CDS Hooks: authentication is off, so the service reads national data with no token of its own; its CDS clients are still checked")
 	}
-	v, err := cdshooks.NewVerifier(clients, nil)
+	v, err := cdshooks.NewVerifier(clients, a.cdsReplay())
 	if err != nil {
 		return handlers, err
 	}

@@ -21,12 +21,14 @@ func (a *App) mountViewer(cfg Config, smart *server.SMARTConfiguration, handlers
 	if smart == nil || handlers == nil || (a.Issuer == nil && smart.AuthorizationEndpoint == "") {
 		return nil
 	}
-	v, err := viewer.New(viewer.Config{
+	vc := viewer.Config{
 		FHIRBase:       a.BaseURL,
 		API:            http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.Handler.ServeHTTP(w, r) }),
 		FrameAncestors: cfg.ViewerFrameAncestors,
 		Logger:         cfg.Logger,
-	})
+	}
+	a.shareViewer(&vc)
+	v, err := viewer.New(vc)
 	if err != nil {
 		return err
 	}
