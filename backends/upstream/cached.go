@@ -49,11 +49,22 @@ func (c *Client) cachedGet(ctx context.Context, req Request) (*Response, error) 
 	// fetched while a write is in flight is kept under the old generation,
 	// which the write's end abandons.
 	key := c.cacheKey(ctx, req, store.Generation(c.cfg.Name, resourcePath(req.Path)))
+	var l2key string
+	if c.l2 != nil {
+		l2key = c.sharedKey(ctx, req)
+	}
 	if NoCache(ctx) {
 		c.metrics.cached(c.cfg.Name, cache.Bypass)
+		var gen uint64
+		if c.l2 != nil {
+			_, gen, _ = c.sharedGet(ctx, req, l2key)
+		}
 		resp, err := c.call(ctx, req)
 		if err == nil {
 			c.keep(store, key, resp)
+			if c.l2 != nil {
+				c.sharedSet(ctx, req, l2key, gen, resp)
+			}
 		}
 		return resp, err
 	}
@@ -63,9 +74,22 @@ func (c *Client) cachedGet(ctx context.Context, req Request) (*Response, error) 
 	}
 	c.metrics.cached(c.cfg.Name, cache.Miss)
 	resp, err := c.flights.Do(ctx, key, func(ctx context.Context) (*Response, error) {
+		var gen uint64
+		if c.l2 != nil {
+			// Another replica may have fetched it: kept here too.
+			var resp *Response
+			var ok bool
+			if resp, gen, ok = c.sharedGet(ctx, req, l2key); ok {
+				c.keep(store, key, resp)
+				return resp, nil
+			}
+		}
 		resp, err := c.call(ctx, req)
 		if err == nil {
 			c.keep(store, key, resp)
+			if c.l2 != nil {
+				c.sharedSet(ctx, req, l2key, gen, resp)
+			}
 		}
 		return resp, err
 	})
@@ -149,6 +173,7 @@ func (c *Client) invalidate(path string) {
 	if t != r {
 		c.store.Invalidate(c.cfg.Name, t)
 	}
+	c.sharedInvalidate(path)
 }
 
 // resourcePath is the resource a path names: its first two segments

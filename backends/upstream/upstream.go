@@ -129,6 +129,7 @@ type Client struct {
 	store    *cache.Cache // nil when not caching
 	ownStore bool
 	flights  cache.Group[*Response]
+	l2       SharedCache // the second level shared by replicas; nil when none (ShareCache)
 
 	// owned is the transport New made, whose idle connections Close closes.
 	owned *http.Transport

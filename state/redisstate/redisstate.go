@@ -274,6 +274,7 @@ type metrics struct {
 	errors    *prometheus.CounterVec
 	fallbacks *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
+	cache     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -287,9 +288,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "facade_redis_command_duration_seconds",
 			Help:    "Round trips to Redis, by operation.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5}}, []string{"op"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "facade_redis_cache_requests_total",
+			Help: "Lookups in the response cache shared by replicas (after a miss in the in-process one), by result (hit, miss)."}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.up, m.errors, m.fallbacks, m.duration)
+		reg.MustRegister(m.up, m.errors, m.fallbacks, m.duration, m.cache)
 	}
 	return m
 }

@@ -570,6 +570,8 @@ type App struct {
 	// sessions, replay records (nil without FACADE_REDIS_URL).
 	redis    *redisstate.Client
 	redisCfg RedisConfig
+	// sharedCache is the second level of a.cache, with its subscription.
+	sharedCache *redisstate.Cache
 	// tracer traces the server and every backend client (nil: off);
 	// ownTracer is the one New made from Config.Tracing, shut down by Close.
 	tracer    trace.TracerProvider
@@ -1048,7 +1050,7 @@ func (a *App) upstream(name string, b Backend, defaultTimeout time.Duration, m *
 	if err != nil {
 		return nil, err
 	}
-	a.shareLimit(c)
+	a.shareState(c)
 	a.upstreams = append(a.upstreams, c)
 	return c, nil
 }

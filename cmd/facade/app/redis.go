@@ -68,12 +68,23 @@ func (a *App) openRedis(cfg Config) error {
 	return nil
 }
 
-// shareLimit makes c's rate limit the quota every replica shares.
-func (a *App) shareLimit(c *upstream.Client) {
+// shareState makes c's rate limit the quota every replica shares, and
+// puts the shared cache behind its cache: an answer fetched by one replica
+// is served by the others, and a write on one drops the answers it changes
+// on all (their in-process entries too, through one subscription).
+func (a *App) shareState(c *upstream.Client) {
 	if a.redis == nil {
 		return
 	}
 	c.ShareRateLimit(a.redis.Limiter(), orDefault(a.redisCfg.Application, DefaultApplication), max(a.redisCfg.ExpectedReplicas, 1))
+	if a.cache == nil {
+		return
+	}
+	if a.sharedCache == nil {
+		a.sharedCache = a.redis.Cache()
+		a.sharedCache.Subscribe(a.cache.Invalidate)
+	}
+	c.ShareCache(a.sharedCache)
 }
 
 // shareIssuer keeps the local test issuer's launches and codes in Redis
