@@ -200,12 +200,18 @@ func (c *Client) reserve(ctx context.Context) (r *rate.Reservation, wait time.Du
 		return nil, 0, true // the common case, without a Reservation to allocate
 	}
 	r = c.limiter.ReserveN(now, 1)
-	if wait = r.DelayFrom(now); wait > c.budget(ctx) {
+	if wait = r.DelayFrom(now); wait > waitable(c.budget(ctx)) {
 		r.CancelAt(now)
 		return nil, wait, false
 	}
 	return r, wait, true
 }
+
+// waitable is how much of a call's budget it may spend waiting for its
+// turn under the rate limit: nine tenths, so that a call admitted at the
+// end of its wait still has time to be made, rather than being let
+// through only to time out (504) where the quota should have said 429.
+func waitable(budget time.Duration) time.Duration { return budget - budget/10 }
 
 // ticket is a call's admission: its breaker probe flag and bulkhead slot.
 type ticket struct {
@@ -298,8 +304,8 @@ type sharedLimit struct {
 // call falls back to the client's own limiter, which then grants
 // RateLimit/replicas calls a second (burst RateBurst/replicas, at least 1),
 // so that replicas together stay within the quota. The semantics stay the
-// local limiter's: a call over the quota waits for its turn if it comes
-// before the call's deadline (or Timeout), else fails at once with
+// local limiter's: a call over the quota waits for its turn if it leaves
+// time for the call before its deadline (or Timeout), else fails at once with
 // Throttled and a Retry-After. It must be called before the client is
 // used; a client without a rate limit ignores it.
 func (c *Client) ShareRateLimit(l SharedLimiter, application string, replicas int) {
@@ -331,12 +337,25 @@ func (c *Client) RateLimitMode() string {
 // within ctx. answered is false when the quota could not be consulted: the
 // caller then asks the local limiter.
 func (c *Client) admitShared(ctx context.Context) (answered bool, err error) {
-	deadline := c.now().Add(c.budget(ctx))
+	deadline := c.now().Add(waitable(c.budget(ctx)))
+	var retry time.Duration
+	// ended is the answer to a call whose deadline passed while it waited
+	// for its turn: over the quota (429 with Retry-After), not a backend
+	// timeout, since the backend was never called.
+	ended := func() (bool, error) {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			c.metrics.rejected(c.cfg.Name, "rate_limit")
+			return true, c.overQuota(max(retry, time.Millisecond))
+		}
+		return true, c.contextError(ctx, ctx.Err())
+	}
 	for {
-		ok, retry, err := c.shared.l.Allow(ctx, c.shared.key, c.cfg.RateLimit, c.cfg.RateBurst)
+		var ok bool
+		var err error
+		ok, retry, err = c.shared.l.Allow(ctx, c.shared.key, c.cfg.RateLimit, c.cfg.RateBurst)
 		if err != nil {
 			if ctx.Err() != nil {
-				return true, c.contextError(ctx, ctx.Err())
+				return ended()
 			}
 			c.shared.fallback.Store(true)
 			return false, nil
@@ -352,7 +371,7 @@ func (c *Client) admitShared(ctx context.Context) (answered bool, err error) {
 			return true, c.overQuota(retry)
 		}
 		if err := c.sleep(ctx, retry); err != nil {
-			return true, c.contextError(ctx, err)
+			return ended()
 		}
 	}
 }

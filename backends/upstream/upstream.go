@@ -93,8 +93,9 @@ type Config struct {
 	// RateLimit is the calls per second the backend grants the facade (0 =
 	// unlimited); RateBurst how many may go at once (1 when zero: evenly
 	// spaced, as the API platform's spike arrest counts). A call over the
-	// quota waits for its turn if that comes before its deadline (or
-	// Timeout), else fails at once with Throttled and a Retry-After.
+	// quota waits for its turn if that leaves a tenth of the time to its
+	// deadline (or Timeout) for the call, else fails at once with Throttled
+	// and a Retry-After.
 	RateLimit float64
 	RateBurst int
 

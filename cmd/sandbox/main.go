@@ -3,12 +3,20 @@
 // testing, Postman/newman runs, or a facade pointed at it.
 //
 //	sandbox -pds-addr 127.0.0.1:9001 -open
+//
+// With -stats-addr it also serves GET /requests: each simulator's count of
+// the requests it received, as JSON ({"pds": 12, …}), so that a test or a
+// demonstration can see how many calls reached a national service (e.g.
+// that replicas together keep PDS's quota).
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -31,6 +39,7 @@ func main() {
 	flag.BoolVar(&opts.Open, "open", false, "open-sandbox mode: no Authorization header required")
 	flag.Int64Var(&opts.Seed, "seed", population.DefaultSeed, "synthetic population seed")
 	flag.IntVar(&opts.Size, "size", population.DefaultSize, "synthetic population size")
+	statsAddr := flag.String("stats-addr", "", "serve GET /requests (each simulator's request count, JSON) on this address; off when empty")
 	flag.Parse()
 
 	sb, err := sandbox.Start(opts)
@@ -46,6 +55,13 @@ func main() {
 	fmt.Printf("FGM  %s\n", sb.FGMBaseURL)
 	fmt.Printf("IMMS %s\n", sb.ImmsBaseURL)
 	fmt.Printf("OVM  %s\n", sb.OVMBaseURL)
+	if *statsAddr != "" {
+		url, err := serveStats(*statsAddr, sb)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("STATS %s\n", url)
+	}
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
@@ -53,4 +69,23 @@ func main() {
 	if err := sb.Close(); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// serveStats serves the simulators' request counts at addr/requests and
+// returns that URL.
+func serveStats(addr string, sb *sandbox.Sandbox) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("stats listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /requests", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]int64{
+			"pds": sb.PDS.Requests(), "bna": sb.BNA.Requests(), "scr": sb.SCR.Requests(), "nrl": sb.NRL.Requests(),
+			"ra": sb.RA.Requests(), "cpis": sb.CPIS.Requests(), "fgm": sb.FGM.Requests(), "imms": sb.Imms.Requests(), "ovm": sb.OVM.Requests(),
+		})
+	})
+	go func() { _ = http.Serve(ln, mux) }()
+	return "http://" + ln.Addr().String() + "/requests", nil
 }

@@ -113,6 +113,7 @@ func Open(opts Options) (*Client, error) {
 	ro.ContextTimeoutEnabled = true
 	ro.DisableIdentity = true
 	ro.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	quietOnce.Do(func() { redis.SetLogger(debugLogger{opts.Logger}) })
 	c := &Client{rdb: redis.NewClient(ro), prefix: opts.Prefix, timeout: opts.Timeout, log: opts.Logger,
 		m: newMetrics(opts.Registerer), stop: make(chan struct{})}
 	c.up.Store(c.ping())
@@ -260,6 +261,16 @@ func (c *Client) Shared(ctx context.Context, name string, gen func() ([]byte, er
 		return nil, err
 	}
 	return prev, nil // another replica's came first
+}
+
+// go-redis logs its own failures (every failed dial) on the standard
+// logger; the Client reports Redis' health itself, so they go to debug.
+var quietOnce sync.Once
+
+type debugLogger struct{ l *logrus.Logger }
+
+func (d debugLogger) Printf(_ context.Context, format string, v ...any) {
+	d.l.Debugf("redis: "+format, v...)
 }
 
 func b2f(b bool) float64 {
