@@ -47,7 +47,7 @@ type proc struct {
 	log  string
 }
 
-func startProc(t *testing.T, name, bin string, env []string, stdout io.Writer, args ...string) *proc {
+func startProc(t testing.TB, name, bin string, env []string, stdout io.Writer, args ...string) *proc {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), name+".log")
 	f, err := os.Create(logPath)
@@ -80,7 +80,7 @@ func startProc(t *testing.T, name, bin string, env []string, stdout io.Writer, a
 	return p
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -99,7 +99,7 @@ type replicaSet struct {
 	http  *http.Client
 }
 
-func startReplicas(t *testing.T) *replicaSet {
+func startReplicas(t testing.TB, extraEnv ...string) *replicaSet {
 	t.Helper()
 	rs := redistest.Start(t)
 	pg := pgtest.Start(t)
@@ -155,6 +155,7 @@ func startReplicas(t *testing.T) *replicaSet {
 		fmt.Sprintf("PDS_RATE_LIMIT=%d", replicaPDSLimit), fmt.Sprintf("PDS_RATE_BURST=%d", replicaPDSBurst), "PDS_CACHE_TTL=30s",
 		"NRL_SSP_URL=" + urls["SSP"],
 	}
+	env = append(env, extraEnv...) // later settings win
 	// The sandbox prints each simulator under its env prefix.
 	for _, name := range []string{"PDS", "BNA", "SCR", "NRL", "RA", "CPIS", "FGM", "IMMS", "OVM"} {
 		env = append(env, name+"_BASE_URL="+urls[name], name+"_TOKEN=sandbox")
@@ -186,7 +187,7 @@ func (s *replicaSet) readyz(root string) (int, string, error) {
 }
 
 // waitRedis waits until root's /readyz says Redis is mode, and 200.
-func (s *replicaSet) waitRedis(t *testing.T, root, mode string) {
+func (s *replicaSet) waitRedis(t testing.TB, root, mode string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -202,7 +203,7 @@ func (s *replicaSet) waitRedis(t *testing.T, root, mode string) {
 }
 
 // pdsCalls is how many requests reached the PDS simulator.
-func (s *replicaSet) pdsCalls(t *testing.T) int64 {
+func (s *replicaSet) pdsCalls(t testing.TB) int64 {
 	t.Helper()
 	res, err := s.http.Get(s.stats)
 	if err != nil {
@@ -218,7 +219,7 @@ func (s *replicaSet) pdsCalls(t *testing.T) int64 {
 
 // token mints a dev token for role on root (any replica: they share the
 // signing key).
-func (s *replicaSet) token(t *testing.T, root, role string) string {
+func (s *replicaSet) token(t testing.TB, root, role string) string {
 	t.Helper()
 	res, err := s.http.PostForm(root+issuer.TokenPath, url.Values{"grant_type": {"client_credentials"},
 		"client_id": {issuer.DevClientID}, "client_secret": {issuer.DevClientSecret}, "role": {role}})
@@ -243,7 +244,7 @@ type answer struct {
 	header     http.Header
 }
 
-func (s *replicaSet) do(t *testing.T, method, target, token string, cookies []*http.Cookie, form url.Values) answer {
+func (s *replicaSet) do(t testing.TB, method, target, token string, cookies []*http.Cookie, form url.Values) answer {
 	t.Helper()
 	var body io.Reader
 	if form != nil {
