@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -154,7 +155,10 @@ func has(cards []cdshooks.Card, kind string) *cdshooks.Card {
 func samplePatients(t *testing.T, e *cdsEnv) (child, fgm string) {
 	t.Helper()
 	sb := e.app.Sandbox
-	people := population.Default()
+	// A copy: population.Default() is shared by every simulator of this
+	// process (the PDS database is keyed by its backing array), and sorting
+	// it in place silently re-orders every other test's sandbox.
+	people := slices.Clone(population.Default())
 	sort.Slice(people, func(i, j int) bool { return people[i].NHSNumber < people[j].NHSNumber })
 	current := func(plans []cpis.CareTeam) bool {
 		for _, p := range plans {

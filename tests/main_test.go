@@ -23,6 +23,7 @@ import (
 	"github.com/carerecords/fhir-facade/cmd/facade/app"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/profiles"
+	"github.com/carerecords/fhir-facade/sandbox/population"
 )
 
 // env is the facade under test, shared by the tests of this package.
@@ -144,7 +145,14 @@ func TestMain(m *testing.M) {
 		env.tokens[role] = tok
 	}
 	http.DefaultClient.Transport = tokenTransport{next: http.DefaultTransport}
+	order := populationOrder()
 	code := m.Run()
+	// population.Default() is shared by every simulator in the process; a
+	// test that re-orders or edits it corrupts every later test's sandbox.
+	if populationOrder() != order {
+		fmt.Fprintln(os.Stderr, "FAIL: a test modified population.Default() in place (copy it before sorting or editing)")
+		code = 1
+	}
 	ts.Close()
 	a.Close()
 	// The operational logs of the whole run carry no patient identifier.
@@ -153,6 +161,15 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	os.Exit(code)
+}
+
+// populationOrder is the shared default population's NHS numbers in order.
+func populationOrder() string {
+	var b strings.Builder
+	for _, p := range population.Default() {
+		b.WriteString(p.NHSNumber)
+	}
+	return b.String()
 }
 
 // patientDataIn returns what in text looks like patient data: any valid NHS
