@@ -382,6 +382,11 @@ func readDefinitions() (sds []*rawSD, terms *terminology, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// UK Core's RelatedPerson and Practitioner, and what they bind, written
+	// by us from reading the published files (derived.go).
+	if sds, err = addDerived(sds, terms); err != nil {
+		return nil, nil, err
+	}
 	// The facade's own extensions, checked like UK Core's (profiles/extensions).
 	if err := extensions.Err(); err != nil {
 		return nil, nil, err

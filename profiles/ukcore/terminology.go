@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -28,13 +29,22 @@ type valueSet struct {
 type vsInclude struct {
 	system    string
 	concepts  []string
-	filters   int
+	filters   []vsFilter
 	valueSets []string
 }
 
+// vsFilter is one filter of a value set's include: only "concept is-a" and
+// "concept descendent-of" on an embedded code system with an is-a
+// hierarchy are evaluated offline.
+type vsFilter struct{ property, op, value string }
+
 type codeSystem struct {
 	url, version, content string
-	codes                 map[string]string // code -> display
+	// hierarchy is the code system's hierarchyMeaning: the meaning of its
+	// nested concepts (is-a for v3 RoleCode).
+	hierarchy string
+	codes     map[string]string   // code -> display
+	children  map[string][]string // code -> the codes nested under it
 }
 
 // expansion is a value set's codes by system; reason says why there is none.
@@ -57,7 +67,10 @@ func (t *terminology) addValueSet(b []byte, isXML bool) error {
 		vs.url, vs.version = root.val("url"), root.val("version")
 		compose, _ := root.child("compose")
 		read := func(x xnode) vsInclude {
-			in := vsInclude{system: x.val("system"), filters: len(x.all("filter"))}
+			in := vsInclude{system: x.val("system")}
+			for _, f := range x.all("filter") {
+				in.filters = append(in.filters, vsFilter{property: f.val("property"), op: f.val("op"), value: f.val("value")})
+			}
 			for _, c := range x.all("concept") {
 				in.concepts = append(in.concepts, c.val("code"))
 			}
@@ -79,8 +92,12 @@ func (t *terminology) addValueSet(b []byte, isXML bool) error {
 			Concept []struct {
 				Code string `json:"code"`
 			} `json:"concept"`
-			Filter   []json.RawMessage `json:"filter"`
-			ValueSet []string          `json:"valueSet"`
+			Filter []struct {
+				Property string `json:"property"`
+				Op       string `json:"op"`
+				Value    string `json:"value"`
+			} `json:"filter"`
+			ValueSet []string `json:"valueSet"`
 		}
 		var doc struct {
 			URL     string `json:"url"`
@@ -95,7 +112,10 @@ func (t *terminology) addValueSet(b []byte, isXML bool) error {
 		}
 		vs.url, vs.version = doc.URL, doc.Version
 		read := func(x inc) vsInclude {
-			in := vsInclude{system: x.System, filters: len(x.Filter), valueSets: x.ValueSet}
+			in := vsInclude{system: x.System, valueSets: x.ValueSet}
+			for _, f := range x.Filter {
+				in.filters = append(in.filters, vsFilter{property: f.Property, op: f.Op, value: f.Value})
+			}
 			for _, c := range x.Concept {
 				in.concepts = append(in.concepts, c.Code)
 			}
@@ -108,29 +128,29 @@ func (t *terminology) addValueSet(b []byte, isXML bool) error {
 			vs.exclude = append(vs.exclude, read(x))
 		}
 	}
-	if vs.url == "" {
-		return fmt.Errorf("ValueSet without url")
-	}
-	t.valueSets[vs.url] = vs
-	return nil
+	return t.addVS(vs)
 }
 
 func (t *terminology) addCodeSystem(b []byte, isXML bool) error {
-	cs := &codeSystem{codes: map[string]string{}}
+	cs := &codeSystem{codes: map[string]string{}, children: map[string][]string{}}
 	if isXML {
 		var root xnode
 		if err := xml.Unmarshal(b, &root); err != nil {
 			return err
 		}
-		cs.url, cs.version, cs.content = root.val("url"), root.val("version"), root.val("content")
-		var walk func(x xnode)
-		walk = func(x xnode) {
+		cs.url, cs.version, cs.content, cs.hierarchy = root.val("url"), root.val("version"), root.val("content"), root.val("hierarchyMeaning")
+		var walk func(x xnode, parent string)
+		walk = func(x xnode, parent string) {
 			for _, c := range x.all("concept") {
-				cs.codes[c.val("code")] = c.val("display")
-				walk(c)
+				code := c.val("code")
+				cs.codes[code] = c.val("display")
+				if parent != "" {
+					cs.children[parent] = append(cs.children[parent], code)
+				}
+				walk(c, code)
 			}
 		}
-		walk(root)
+		walk(root, "")
 	} else {
 		type concept struct {
 			Code    string    `json:"code"`
@@ -138,29 +158,89 @@ func (t *terminology) addCodeSystem(b []byte, isXML bool) error {
 			Concept []concept `json:"concept"`
 		}
 		var doc struct {
-			URL     string    `json:"url"`
-			Version string    `json:"version"`
-			Content string    `json:"content"`
-			Concept []concept `json:"concept"`
+			URL       string    `json:"url"`
+			Version   string    `json:"version"`
+			Content   string    `json:"content"`
+			Hierarchy string    `json:"hierarchyMeaning"`
+			Concept   []concept `json:"concept"`
 		}
 		if err := json.Unmarshal(b, &doc); err != nil {
 			return err
 		}
-		cs.url, cs.version, cs.content = doc.URL, doc.Version, doc.Content
-		var walk func([]concept)
-		walk = func(list []concept) {
+		cs.url, cs.version, cs.content, cs.hierarchy = doc.URL, doc.Version, doc.Content, doc.Hierarchy
+		var walk func(list []concept, parent string)
+		walk = func(list []concept, parent string) {
 			for _, c := range list {
 				cs.codes[c.Code] = c.Display
-				walk(c.Concept)
+				if parent != "" {
+					cs.children[parent] = append(cs.children[parent], c.Code)
+				}
+				walk(c.Concept, c.Code)
 			}
 		}
-		walk(doc.Concept)
+		walk(doc.Concept, "")
 	}
+	return t.addCS(cs)
+}
+
+func (t *terminology) addCS(cs *codeSystem) error {
 	if cs.url == "" {
 		return fmt.Errorf("CodeSystem without url")
 	}
+	if t.codeSystems[cs.url] != nil {
+		return fmt.Errorf("CodeSystem %s is embedded twice", cs.url)
+	}
 	t.codeSystems[cs.url] = cs
 	return nil
+}
+
+func (t *terminology) addVS(vs *valueSet) error {
+	if vs.url == "" {
+		return fmt.Errorf("ValueSet without url")
+	}
+	if t.valueSets[vs.url] != nil {
+		return fmt.Errorf("ValueSet %s is embedded twice", vs.url)
+	}
+	t.valueSets[vs.url] = vs
+	return nil
+}
+
+// filtered is the codes of cs that the filters select (each narrowing the
+// last), or a reason they cannot be evaluated offline.
+func (cs *codeSystem) filtered(filters []vsFilter) (map[string]bool, string) {
+	var out map[string]bool
+	for _, f := range filters {
+		if f.property != "concept" || (f.op != "is-a" && f.op != "descendent-of") || cs.hierarchy != "is-a" {
+			return nil, fmt.Sprintf("filter %s %s %s on %s is not evaluated offline", f.property, f.op, f.value, cs.url)
+		}
+		if _, ok := cs.codes[f.value]; !ok {
+			return nil, fmt.Sprintf("filter %s %s %s: %s has no such code", f.property, f.op, f.value, cs.url)
+		}
+		sel := map[string]bool{}
+		var down func(code string)
+		down = func(code string) {
+			for _, c := range cs.children[code] {
+				if !sel[c] {
+					sel[c] = true
+					down(c)
+				}
+			}
+		}
+		if f.op == "is-a" {
+			sel[f.value] = true
+		}
+		down(f.value)
+		if out != nil {
+			for c := range out {
+				if !sel[c] {
+					delete(out, c)
+				}
+			}
+		} else {
+			out = sel
+		}
+	}
+	return out, ""
 }
 
 // expand returns the codes of the value set named by canonical (a |version
@@ -203,9 +283,6 @@ func (t *terminology) compute(canonical string, seen []string) expansion {
 		codes[system][code] = display
 	}
 	part := func(in vsInclude, fn func(system, code, display string)) string {
-		if in.filters > 0 {
-			return fmt.Sprintf("value set %s selects codes of %s by filter (e.g. SNOMED CT ECL), which needs a terminology server", url, in.system)
-		}
 		for _, ref := range in.valueSets {
 			sub := t.expandLocked(ref, seen)
 			if sub.codes == nil {
@@ -221,6 +298,21 @@ func (t *terminology) compute(canonical string, seen []string) expansion {
 			return ""
 		}
 		cs := t.codeSystems[in.system]
+		if len(in.filters) > 0 {
+			if cs == nil || cs.content != "complete" {
+				return fmt.Sprintf("value set %s selects codes of %s by filter (e.g. SNOMED CT ECL), which needs a terminology server", url, in.system)
+			}
+			sel, reason := cs.filtered(in.filters)
+			if reason != "" {
+				return fmt.Sprintf("value set %s: %s", url, reason)
+			}
+			for c := range sel {
+				if len(in.concepts) == 0 || slices.Contains(in.concepts, c) {
+					fn(in.system, c, cs.codes[c])
+				}
+			}
+			return ""
+		}
 		if len(in.concepts) > 0 {
 			for _, c := range in.concepts {
 				d := ""

@@ -1,6 +1,8 @@
 // Package ukcore checks FHIR R4 resources against the UK Core profiles the
 // facade declares, offline, from the UK Core StructureDefinitions embedded
-// in definitions/ (see SOURCES.md).
+// in definitions/ and, for RelatedPerson and Practitioner (whose published
+// files are not embedded), from the rules their differentials state, written
+// as data in derived.go (see SOURCES.md).
 //
 // Why a Go checker: the reference FHIR validator (HL7's, in Java) is a jar
 // download that this project's machines and CI cannot fetch, and it resolves
@@ -24,7 +26,9 @@
 //   - bindings: required: a coding must come from the value set; extensible:
 //     a code of one of the value set's systems must be in it (error) and a
 //     concept with no coding from it is a warning; value sets are expanded
-//     from the embedded ValueSets and CodeSystems;
+//     from the embedded ValueSets and CodeSystems (and the derived ones),
+//     including "concept is-a" filters on a code system with an is-a
+//     hierarchy (v3 RoleCode);
 //   - every extension whose StructureDefinition is embedded (UK Core's NHS
 //     number verification status and OVM charging category, HL7's patient and
 //     organization extensions UK Core names, and the facade's own from

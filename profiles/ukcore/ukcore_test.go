@@ -7,10 +7,12 @@ import (
 )
 
 const (
-	patientURL = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient"
-	verifURL   = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
-	ovmURL     = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-OverseasVisitorChargingCategory"
-	england    = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
+	patientURL       = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient"
+	relatedPersonURL = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-RelatedPerson"
+	practitionerURL  = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Practitioner"
+	verifURL         = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
+	ovmURL           = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-OverseasVisitorChargingCategory"
+	england          = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 )
 
 // validPatient is the smallest Patient that meets UK Core Patient (synthetic
@@ -46,6 +48,30 @@ const validMedication = `{"resourceType":"MedicationStatement","id":"m",
 const validOrganization = `{"resourceType":"Organization","id":"o",
  "meta":{"profile":["https://fhir.hl7.org.uk/StructureDefinition/UKCore-Organization"]},
  "identifier":[{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"Y12345"}]}`
+
+// validRelatedPerson is a related person as the facade maps PDS's (mappers/pds):
+// the relationship's three facts each a concept, the role under PDS's and
+// UK Core's code systems.
+const validRelatedPerson = `{"resourceType":"RelatedPerson","id":"9000000009-507B7621",
+ "meta":{"profile":["https://fhir.hl7.org.uk/StructureDefinition/UKCore-RelatedPerson"]},
+ "patient":{"reference":"Patient/9000000009"},"active":true,
+ "relationship":[
+  {"coding":[{"system":"https://fhir.nhs.uk/R4/CodeSystem/UKCore-AdditionalRelatedPersonRole","code":"Guardian"},
+    {"system":"https://fhir.hl7.org.uk/CodeSystem/UKCore-AdditionalPersonRelationshipRole","code":"Guardian","display":"Guardian of patient"}]},
+  {"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-RoleCode","code":"PRN"}]},
+  {"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0131","code":"N"}]}],
+ "telecom":[{"system":"phone","value":"01632 960587"}]}`
+
+// validPractitioner is the caller's own record as the facade makes it
+// (resources.Practitioner).
+const validPractitioner = `{"resourceType":"Practitioner","id":"910000000001",
+ "meta":{"profile":["https://fhir.hl7.org.uk/StructureDefinition/UKCore-Practitioner"]},
+ "identifier":[{"system":"https://fhir.nhs.uk/Id/sds-user-id","value":"910000000001"}],
+ "name":[{"text":"Dr Dev Clinician"}]}`
+
+func relationship(m map[string]any, i int) map[string]any {
+	return m["relationship"].([]any)[i].(map[string]any)["coding"].([]any)[0].(map[string]any)
+}
 
 // edit decodes a resource, applies f and encodes it again.
 func edit(t *testing.T, raw string, f func(m map[string]any)) string {
@@ -89,6 +115,66 @@ func TestValidate(t *testing.T) {
 		{name: "valid allergy", resource: validAllergy},
 		{name: "valid medication statement", resource: validMedication},
 		{name: "valid organization", resource: validOrganization},
+		{name: "valid related person", resource: validRelatedPerson, opts: Options{Require: []string{"RelatedPerson"}}},
+		{name: "valid practitioner", resource: validPractitioner, opts: Options{Require: []string{"Practitioner"}}},
+		{
+			name: "related person: a v3 RoleCode that is no personal relationship",
+			resource: edit(t, validRelatedPerson, func(m map[string]any) {
+				relationship(m, 1)["code"] = "GUARD" // an affiliation (RESPRSN), not _PersonalRelationshipRoleType
+			}),
+			want: "extensible binding@RelatedPerson.relationship[1]",
+		},
+		{
+			name:     "related person: v2 0131 O, which UK Core excludes",
+			resource: edit(t, validRelatedPerson, func(m map[string]any) { relationship(m, 2)["code"] = "O" }),
+			want:     "extensible binding@RelatedPerson.relationship[2]",
+		},
+		{
+			name: "related person: a personal relationship below another (is-a)",
+			resource: edit(t, validRelatedPerson, func(m map[string]any) {
+				relationship(m, 1)["code"] = "GRMTH" // grandmother, under GRPRN under FAMMEMB
+			}),
+		},
+		{
+			name: "related person: a UK Core additional role it does not have",
+			resource: edit(t, validRelatedPerson, func(m map[string]any) {
+				m["relationship"].([]any)[0].(map[string]any)["coding"].([]any)[1].(map[string]any)["code"] = "Neighbour"
+			}),
+			want: "extensible binding@RelatedPerson.relationship[0]",
+		},
+		{
+			name: "related person: only PDS's own role system is a warning",
+			resource: edit(t, validRelatedPerson, func(m map[string]any) {
+				cc := m["relationship"].([]any)[0].(map[string]any)
+				cc["coding"] = cc["coding"].([]any)[:1]
+			}),
+			warn: "extensible binding@RelatedPerson.relationship[0]",
+		},
+		{
+			name:     "related person: base min, no patient",
+			resource: edit(t, validRelatedPerson, func(m map[string]any) { delete(m, "patient") }),
+			want:     "cardinality@RelatedPerson.patient",
+		},
+		{
+			name: "practitioner: identifier without system",
+			resource: edit(t, validPractitioner, func(m map[string]any) {
+				delete(m["identifier"].([]any)[0].(map[string]any), "system")
+			}),
+			want: "cardinality@Practitioner.identifier[0].system",
+		},
+		{
+			name: "practitioner: identifier without value",
+			resource: edit(t, validPractitioner, func(m map[string]any) {
+				delete(m["identifier"].([]any)[0].(map[string]any), "value")
+			}),
+			want: "cardinality@Practitioner.identifier[0].value",
+		},
+		{
+			name:     "declared: practitioner without its profile",
+			resource: edit(t, validPractitioner, func(m map[string]any) { delete(m, "meta") }),
+			opts:     Options{Require: []string{"Practitioner"}},
+			want:     "declared@Practitioner.meta.profile",
+		},
 		{
 			name: "slice max: two NHS numbers",
 			resource: edit(t, validPatient, func(m map[string]any) {
@@ -349,7 +435,8 @@ func TestUncheckedReported(t *testing.T) {
 // TestProfiles: every profile the facade's resources declare is embedded,
 // and loads.
 func TestProfiles(t *testing.T) {
-	for _, rt := range []string{"Patient", "AllergyIntolerance", "MedicationStatement", "Flag", "Immunization", "DocumentReference", "Organization", "Composition"} {
+	for _, rt := range []string{"Patient", "AllergyIntolerance", "MedicationStatement", "Flag", "Immunization", "DocumentReference", "Organization", "Composition",
+		"RelatedPerson", "Practitioner"} {
 		url, ok := ProfileFor(rt)
 		if !ok || url != "https://fhir.hl7.org.uk/StructureDefinition/UKCore-"+rt {
 			t.Errorf("ProfileFor(%s) = %q, %v", rt, url, ok)
@@ -371,6 +458,11 @@ func TestAllChecks(t *testing.T) {
 		{patientURL, "Patient.communication.language", "required binding"},
 		{"https://fhir.hl7.org.uk/StructureDefinition/UKCore-DocumentReference", "DocumentReference.type", "extensible binding"},
 		{patientURL, "Patient.extension:birthSex", "extension definition"},
+		{relatedPersonURL, "RelatedPerson.extension:contactPreference", "extension definition"},
+		{relatedPersonURL, "RelatedPerson.extension:copyCorrespondenceIndicator", "extension definition"},
+		{relatedPersonURL, "RelatedPerson.communication.language", "required binding"},
+		{practitionerURL, "Practitioner.communication", "extensible binding"},
+		{practitionerURL, "Practitioner.qualification.issuer", "reference target"},
 	} {
 		found := false
 		for _, u := range list {
@@ -381,7 +473,8 @@ func TestAllChecks(t *testing.T) {
 		}
 	}
 	for _, u := range list {
-		if u.Rule == "invariant ukcore-imm-001" || (u.Path == "Patient.identifier:nhsNumber.extension:nhsNumberVerificationStatus" && u.Rule == "extension definition") {
+		if u.Rule == "invariant ukcore-imm-001" || (u.Path == "Patient.identifier:nhsNumber.extension:nhsNumberVerificationStatus" && u.Rule == "extension definition") ||
+			u.Path == "Patient.contact.relationship" || u.Path == "RelatedPerson.relationship" {
 			t.Errorf("listed as unchecked but checked: %v", u)
 		}
 	}

@@ -27,6 +27,14 @@ func AllChecks() ([]Unchecked, error) {
 	var out []Unchecked
 	for _, url := range urls {
 		p := r.profiles[url]
+		for _, d := range derivedProfiles {
+			if d.sd.URL == url {
+				for _, u := range d.unchecked {
+					u.Profile = url
+					out = append(out, u)
+				}
+			}
+		}
 		base := map[string]bool{}
 		r.uncheckedIn(p, p.root, 0, map[*element]bool{}, base, &out)
 		if len(base) > 0 {
