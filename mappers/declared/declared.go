@@ -11,9 +11,11 @@ import "github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 // declares.
 const Composition = ukprofile.Composition
 
-// Profiles maps each resource type the mappers make, and that has a UK Core
-// profile, to the profile every mapped resource of that type declares.
-// Organization is absent: no mapper makes one.
+// Profiles maps each resource type the facade serves, and that has a UK
+// Core profile, to the profile every served resource of that type declares:
+// those the mappers make, and Practitioner (the caller's own record, which
+// resources.Practitioner makes from the token). Organization is absent: no
+// mapper makes one.
 func Profiles() map[string]string {
 	return map[string]string{
 		"Patient":             ukprofile.Patient,
@@ -22,6 +24,8 @@ func Profiles() map[string]string {
 		"Flag":                ukprofile.Flag,
 		"Immunization":        ukprofile.Immunization,
 		"DocumentReference":   ukprofile.DocumentReference,
+		"RelatedPerson":       ukprofile.RelatedPerson,
+		"Practitioner":        ukprofile.Practitioner,
 	}
 }
 

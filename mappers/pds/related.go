@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	rppb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/related_person_go_proto"
 
+	"github.com/carerecords/fhir-facade/mappers/internal/ukprofile"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
@@ -39,9 +42,17 @@ import (
 // read, which PDS does not have, can find it again, and so that the id says
 // whose related person it is.
 //
+// Each related person declares UK Core RelatedPerson (meta.profile), whose
+// relationship binding is extensible to UKCore-PersonRelationshipType: the
+// role PDS codes under NHS England's AdditionalRelatedPersonRole, which UK
+// Core's AdditionalPersonRelationshipRole replaced with the same codes, gets
+// UK Core's coding beside it in the same concept (UKCoreRoleSystem); the
+// v3 RoleCode and v2 0131 codes above are all in the value set.
+//
 // Kept as sent: active, period, name, telecom, address and every extension
 // (copy correspondence, contact rank, contact preference, NHS communication)
-// that is valid R4. Nothing else PDS documents is left out.
+// that is valid R4, under the URLs PDS names them by. Nothing else PDS
+// documents is left out.
 
 // RelationshipTypeValueSet is the ValueSet URL PDS sends as the system of
 // the type and next-of-kin relationship codes.
@@ -52,6 +63,34 @@ const (
 	RoleCodeSystem    = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 	ContactRoleSystem = "http://terminology.hl7.org/CodeSystem/v2-0131"
 )
+
+// The related person's role (guardian, carer, proxy…): PDS sends it under
+// NHS England's code system; UKCoreRoleSystem is UK Core's, which has the
+// same codes and is the one UKCore-PersonRelationshipType includes.
+const (
+	PDSRoleSystem    = "https://fhir.nhs.uk/R4/CodeSystem/UKCore-AdditionalRelatedPersonRole"
+	UKCoreRoleSystem = "https://fhir.hl7.org.uk/CodeSystem/UKCore-AdditionalPersonRelationshipRole"
+)
+
+// ukcoreRoles are the codes of UKCoreRoleSystem (version 2.1.0) with its
+// displays; profiles/ukcore's copy is held equal by the tests.
+var ukcoreRoles = map[string]string{
+	"Agent":                     "Agent of patient",
+	"Guardian":                  "Guardian of patient",
+	"Personal":                  "Personal relationship with the patient",
+	"PolygamousPartner":         "Polygamous Partner of patient",
+	"Dependant":                 "Dependant of patient",
+	"NonDependant":              "Non Dependant of patient",
+	"ProxyContact":              "Proxy Contact for patient",
+	"ProxyCommunication":        "Proxy Communication for patient",
+	"ProxyContactCommunication": "Proxy Contact and Communication for patient",
+	"Carer":                     "Carer of patient",
+	"NotSpecified":              "Not Specified",
+}
+
+// UKCoreRoles are the codes of UKCoreRoleSystem the mapping knows, with
+// UK Core's displays (a copy).
+func UKCoreRoles() map[string]string { return maps.Clone(ukcoreRoles) }
 
 // relationshipSystems are the codes PDS documents under
 // RelationshipTypeValueSet that the R4 ValueSet draws from v3 RoleCode and
@@ -174,6 +213,9 @@ func relatedPerson(raw json.RawMessage, nhs string) (rp *rppb.RelatedPerson, dro
 		return nil, nil, errors.New("id: missing, or not an id the facade can extend (1-53 of A-Z a-z 0-9 .)")
 	}
 	out := &rppb.RelatedPerson{Id: &dtpb.Id{Value: RelatedPersonID(nhs, in.ID)}}
+	if out.Meta, err = fhirjson.BuildMeta(ukprofile.Declare(nil, ukprofile.RelatedPerson)); err != nil {
+		return nil, nil, err
+	}
 	if out.Patient, err = fhirjson.BuildReference(&fhirjson.Reference{Reference: "Patient/" + nhs}); err != nil {
 		return nil, nil, err
 	}
@@ -253,25 +295,32 @@ func relatedIdentifier(p *fhirjson.Reference) ([]*dtpb.Identifier, error) {
 }
 
 // relationship splits PDS's relationship into one CodeableConcept per
-// coding, each under its code system (see relationshipSystems). A concept
-// with text is kept whole: its text may describe all its codings.
+// coding, each under its code system (see relationshipSystems), a role
+// under PDSRoleSystem with UK Core's coding of it beside it. A concept with
+// text is kept whole: its text may describe all its codings.
 func relationship(cc *fhirjson.CodeableConcept) ([]*dtpb.CodeableConcept, error) {
-	for i := range cc.Coding {
-		c := &cc.Coding[i]
+	groups := make([][]fhirjson.Coding, len(cc.Coding))
+	for i, c := range cc.Coding {
 		if sys, ok := relationshipSystems[c.Code]; ok && c.System == RelationshipTypeValueSet {
 			c.System = sys
 		}
+		groups[i] = []fhirjson.Coding{c}
+		if display, ok := ukcoreRoles[c.Code]; ok && c.System == PDSRoleSystem {
+			groups[i] = append(groups[i], fhirjson.Coding{System: UKCoreRoleSystem, Code: c.Code, Display: display})
+		}
 	}
 	if cc.Text != "" || len(cc.Coding) <= 1 {
-		one, err := fhirjson.BuildCodeableConcept(cc)
+		whole := *cc
+		whole.Coding = slices.Concat(groups...)
+		one, err := fhirjson.BuildCodeableConcept(&whole)
 		if err != nil {
 			return nil, err
 		}
 		return []*dtpb.CodeableConcept{one}, nil
 	}
 	out := make([]*dtpb.CodeableConcept, 0, len(cc.Coding))
-	for i, c := range cc.Coding {
-		one, err := fhirjson.BuildCodeableConcept(&fhirjson.CodeableConcept{Coding: []fhirjson.Coding{c}})
+	for i, g := range groups {
+		one, err := fhirjson.BuildCodeableConcept(&fhirjson.CodeableConcept{Coding: g})
 		if err != nil {
 			return nil, at("coding["+strconv.Itoa(i)+"]", err)
 		}

@@ -16,7 +16,10 @@ import (
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/model/redact"
+	"github.com/carerecords/fhir-facade/profiles/ukcore"
 )
+
+const ukcoreRelatedPerson = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-RelatedPerson"
 
 // relatedGolden is what a testdata/related/<case>.golden.json holds: the
 // RelatedPerson resources mapped (printed by jsonformat, each valid against
@@ -87,9 +90,11 @@ func TestRelatedPeopleGolden(t *testing.T) {
 
 // relatedExpected applies to each entry of a PDS answer (generic JSON) what
 // the mapping is documented to change: the id prefixed with the patient's
-// NHS number; patient.identifier (the related person's NHS number) as an
-// identifier, and patient the patient searched; each relationship coding a
-// concept of its own, under its code system; zero offsets as Z.
+// NHS number; meta.profile UK Core RelatedPerson; patient.identifier (the
+// related person's NHS number) as an identifier, and patient the patient
+// searched; each relationship coding a concept of its own, under its code
+// system, a role under PDS's role system with UK Core's coding of it
+// beside it; zero offsets as Z.
 func relatedExpected(t *testing.T, raw []byte, nhs string) []any {
 	t.Helper()
 	b := goldentest.DecodeAny(t, raw).(map[string]any)
@@ -98,6 +103,7 @@ func relatedExpected(t *testing.T, raw []byte, nhs string) []any {
 	for _, e := range entries {
 		res := e.(map[string]any)["resource"].(map[string]any)
 		res["id"] = nhs + "-" + res["id"].(string)
+		res["meta"] = map[string]any{"profile": []any{ukcoreRelatedPerson}}
 		if p, _ := res["patient"].(map[string]any); p != nil {
 			if id, _ := p["identifier"].(map[string]any); id != nil {
 				res["identifier"] = []any{map[string]any{"system": nhsnumber.System, "value": id["value"]}}
@@ -116,7 +122,11 @@ func relatedExpected(t *testing.T, raw []byte, nhs string) []any {
 						c["system"] = pds.RoleCodeSystem
 					}
 				}
-				rel = append(rel, map[string]any{"coding": []any{c}})
+				concept := []any{c}
+				if d, ok := pds.UKCoreRoles()[c["code"].(string)]; ok && c["system"] == pds.PDSRoleSystem {
+					concept = append(concept, map[string]any{"system": pds.UKCoreRoleSystem, "code": c["code"], "display": d})
+				}
+				rel = append(rel, map[string]any{"coding": concept})
 			}
 		}
 		res["relationship"] = rel
@@ -247,5 +257,84 @@ func TestRelatedPeopleOfARestrictedPatientRedacted(t *testing.T) {
 			t.Errorf("%s: the patient reference went", out.GetId().GetValue())
 		}
 		goldentest.Compact(t, out) // valid R4
+	}
+}
+
+// TestRelatedPeopleMeetUKCore: every related person of the goldens meets UK
+// Core RelatedPerson with no issue at all, not even an extensible binding's
+// warning: each relationship concept has a code from
+// UKCore-PersonRelationshipType.
+func TestRelatedPeopleMeetUKCore(t *testing.T) {
+	goldens, _ := filepath.Glob("testdata/related/*.golden.json")
+	n := 0
+	for _, path := range goldens {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g relatedGolden
+		if err := json.Unmarshal(raw, &g); err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range g.RelatedPerson {
+			n++
+			rep, err := ukcore.Validate(r, ukcore.Options{Require: []string{"RelatedPerson"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, issue := range rep.Issues {
+				t.Errorf("%s relatedPerson[%d]: %v", path, i, issue)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no related person in the goldens")
+	}
+}
+
+// TestRelationshipCodesInUKCore: each relationship code PDS documents (the
+// type and next-of-kin codes under the R4 ValueSet URL, and each role under
+// its own role system) is mapped into a concept that meets UK Core's
+// extensible binding: a code of UKCore-PersonRelationshipType, no warning.
+func TestRelationshipCodesInUKCore(t *testing.T) {
+	type coding struct{ system, code string }
+	var codes []coding
+	for _, c := range []string{"SPS", "DOMPART", "PRN", "PRNFOST", "STPPRN", "CHILD", "MTH", "FTH", "SIS", "BRO", "FAMMEMB", "ONESELF", "N", "U"} {
+		codes = append(codes, coding{pds.RelationshipTypeValueSet, c})
+	}
+	for c := range pds.UKCoreRoles() {
+		codes = append(codes, coding{pds.PDSRoleSystem, c})
+	}
+	for _, c := range codes {
+		t.Run(c.code, func(t *testing.T) {
+			body := `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"RelatedPerson","id":"A1",` +
+				`"relationship":[{"coding":[{"system":"` + c.system + `","code":"` + c.code + `"}]}]}}]}`
+			got, err := pds.RelatedPeopleOf([]byte(body), "9000000009")
+			if err != nil || len(got.People) != 1 {
+				t.Fatalf("%v, %v", got, err)
+			}
+			for _, r := range goldentest.Compact(t, got.People[0]) {
+				rep, err := ukcore.Validate(r, ukcore.Options{Require: []string{"RelatedPerson"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, issue := range rep.Issues {
+					t.Errorf("%s: %v", r, issue)
+				}
+			}
+		})
+	}
+}
+
+// TestUKCoreRoles: the mapping's table of UK Core's roles is the code
+// system profiles/ukcore checks against, code for code and display for
+// display.
+func TestUKCoreRoles(t *testing.T) {
+	want, ok := ukcore.Concepts(pds.UKCoreRoleSystem)
+	if !ok {
+		t.Fatalf("profiles/ukcore has no %s", pds.UKCoreRoleSystem)
+	}
+	if got := pds.UKCoreRoles(); !reflect.DeepEqual(got, want) {
+		t.Errorf("roles %v, UK Core's %v", got, want)
 	}
 }

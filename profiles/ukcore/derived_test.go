@@ -84,3 +84,16 @@ func TestFilters(t *testing.T) {
 		t.Error("is-a on a code system without an is-a hierarchy was evaluated")
 	}
 }
+
+func TestConcepts(t *testing.T) {
+	got, ok := Concepts(ukcoreCS + "UKCore-AdditionalPersonRelationshipRole")
+	if !ok || len(got) != 11 || got["Guardian"] != "Guardian of patient" {
+		t.Errorf("UK Core's additional roles: %v, %v", got, ok)
+	}
+	if got, ok := Concepts("http://terminology.hl7.org/CodeSystem/v2-0131"); !ok || got["N"] != "Next-of-Kin" {
+		t.Errorf("v2 0131: %v, %v", got, ok)
+	}
+	if _, ok := Concepts("urn:none"); ok {
+		t.Error("a code system not embedded")
+	}
+}

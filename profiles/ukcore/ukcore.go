@@ -50,6 +50,7 @@ package ukcore
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -232,4 +233,19 @@ func (r *registry) resource(doc map[string]any, path string, opts Options, rep *
 func (r *registry) against(doc map[string]any, p *profile, path string, rep *Report) {
 	(&run{reg: r, prof: p, rep: rep}).element(p.root, doc, nil, path, p.typ)
 	r.extensions(doc, path, rep, p)
+}
+
+// Concepts are the codes (and their displays) of a code system the checker
+// embeds or derives, so that a mapper's own table of them can be held to it;
+// ok is false for a code system it does not have.
+func Concepts(system string) (codes map[string]string, ok bool) {
+	r, err := load()
+	if err != nil {
+		return nil, false
+	}
+	cs := r.terms.codeSystems[system]
+	if cs == nil {
+		return nil, false
+	}
+	return maps.Clone(cs.codes), true
 }

@@ -20,6 +20,11 @@ const (
 	Immunization        = base + "Immunization"
 	DocumentReference   = base + "DocumentReference"
 	Organization        = base + "Organization"
+	RelatedPerson       = base + "RelatedPerson"
+	// Practitioner is the caller's own record (resources.Practitioner),
+	// made from the access token, not by a mapper; named here for the same
+	// reason as Composition.
+	Practitioner = base + "Practitioner"
 	// Composition is the $summary document's Composition (server/), not a
 	// mapped resource; it is named here so that it and the claims about it
 	// come from one place (package declared).
