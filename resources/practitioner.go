@@ -6,6 +6,7 @@ import (
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	practpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/practitioner_go_proto"
 
+	"github.com/carerecords/fhir-facade/mappers/declared"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/request"
 )
@@ -35,8 +36,12 @@ func NewPractitioner() Practitioner { return Practitioner{} }
 // ResourceType implements Provider.
 func (Practitioner) ResourceType() string { return practitionerType }
 
-// Profile implements Provider.
-func (Practitioner) Profile() string { return "" }
+// Profile implements Provider: UK Core Practitioner, which every record
+// served declares.
+func (Practitioner) Profile() string {
+	p, _ := declared.Profile(practitionerType)
+	return p
+}
 
 // Documentation implements Provider.
 func (Practitioner) Documentation() string {
@@ -53,6 +58,11 @@ func (Practitioner) Read(ctx context.Context, id string) (*Resource, error) {
 		return nil, fhirerr.New(fhirerr.NotFound, "no such Practitioner: this server serves the calling user's own record only")
 	}
 	pr := &practpb.Practitioner{Id: &dtpb.Id{Value: p.Subject}}
+	if prof, ok := declared.Profile(practitionerType); ok {
+		// UK Core Practitioner: an identifier has a system and a value,
+		// which the SDS user id has; nothing else it states applies here.
+		pr.Meta = &dtpb.Meta{Profile: []*dtpb.Canonical{{Value: prof}}}
+	}
 	if sdsUserID(p.Subject) {
 		pr.Identifier = []*dtpb.Identifier{{System: &dtpb.Uri{Value: SDSUserIDSystem}, Value: &dtpb.String{Value: p.Subject}}}
 	}

@@ -11,11 +11,13 @@ import (
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/request"
 	"github.com/carerecords/fhir-facade/profiles"
+	"github.com/carerecords/fhir-facade/profiles/ukcore"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
 // The Practitioner provider serves the caller's own record, made from the
-// token, and 404 for any other id or a caller who is no user.
+// token, declaring and meeting UK Core Practitioner, and 404 for any other
+// id or a caller who is no user.
 func TestPractitionerIsTheCaller(t *testing.T) {
 	clinician := request.Caller{Subject: "910000000001", Name: "Dr Dev Clinician", Roles: []string{"R8000"}, RoleProfileID: "555254240100", OrgODS: "Y05868"}
 	tests := []struct {
@@ -26,9 +28,10 @@ func TestPractitionerIsTheCaller(t *testing.T) {
 		wantFound bool
 	}{
 		{name: "own record", caller: &clinician, id: "910000000001", wantFound: true,
-			wantJSON: `{"resourceType":"Practitioner","id":"910000000001","identifier":[{"system":"https://fhir.nhs.uk/Id/sds-user-id","value":"910000000001"}],"name":[{"text":"Dr Dev Clinician"}]}`},
+			wantJSON: `{"resourceType":"Practitioner","id":"910000000001","meta":{"profile":["https://fhir.hl7.org.uk/StructureDefinition/UKCore-Practitioner"]},` +
+				`"identifier":[{"system":"https://fhir.nhs.uk/Id/sds-user-id","value":"910000000001"}],"name":[{"text":"Dr Dev Clinician"}]}`},
 		{name: "a subject that is no SDS user id, without a name", caller: &request.Caller{Subject: "user-7", Roles: []string{"R8001"}}, id: "user-7", wantFound: true,
-			wantJSON: `{"resourceType":"Practitioner","id":"user-7"}`},
+			wantJSON: `{"resourceType":"Practitioner","id":"user-7","meta":{"profile":["https://fhir.hl7.org.uk/StructureDefinition/UKCore-Practitioner"]}}`},
 		{name: "another user's id", caller: &clinician, id: "910000000002"},
 		{name: "no caller (authentication off)", id: "910000000001"},
 		{name: "application-restricted token: its subject is a client", caller: &request.Caller{Subject: "facade-dev"}, id: "facade-dev"},
@@ -59,6 +62,13 @@ func TestPractitionerIsTheCaller(t *testing.T) {
 			}
 			if err := profiles.Validate(b); err != nil {
 				t.Errorf("does not validate: %v", err)
+			}
+			rep, err := ukcore.Validate(b, ukcore.Options{Require: []string{"Practitioner"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, issue := range rep.Issues {
+				t.Errorf("UK Core: %v", issue)
 			}
 			var got, want any
 			_ = json.Unmarshal(b, &got)

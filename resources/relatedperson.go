@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/carerecords/fhir-facade/backends/pds"
+	"github.com/carerecords/fhir-facade/mappers/declared"
 	pdsmap "github.com/carerecords/fhir-facade/mappers/pds"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 )
@@ -46,9 +47,13 @@ func NewRelatedPerson(c PDSRelatedClient, memo *Memo, restricted RestrictedFunc)
 // ResourceType implements Provider.
 func (*RelatedPerson) ResourceType() string { return "RelatedPerson" }
 
-// Profile implements Provider: the base resource (PDS's extensions are NHS
-// England's, and no UK Core conformance is claimed).
-func (*RelatedPerson) Profile() string { return "" }
+// Profile implements Provider: UK Core RelatedPerson, which every related
+// person the mapper makes declares (PDS's own extensions are passed on
+// under NHS England's URLs, which UK Core's open slicing allows).
+func (*RelatedPerson) Profile() string {
+	p, _ := declared.Profile("RelatedPerson")
+	return p
+}
 
 // Documentation implements Provider.
 func (*RelatedPerson) Documentation() string {
