@@ -71,14 +71,18 @@ func noteDeclared(raw []byte) {
 }
 
 // ukcoreAnswers asks the sandbox's patients for every type with a UK Core
-// profile, every source of flags (RA, CP-IS, FGM-IS, OVM) and $summary, so
-// the tests below see them even when run alone.
+// profile, every source of flags (RA, CP-IS, FGM-IS, OVM) and $summary, and
+// the dev clinician's own Practitioner, so the tests below see them even
+// when run alone.
 func ukcoreAnswers(t *testing.T) {
 	t.Helper()
+	if r := get(t, "/Practitioner/"+sampleIDs["Practitioner"]); r.status != 200 {
+		t.Fatalf("GET the caller's Practitioner: %d %.300s", r.status, r.raw)
+	}
 	for _, nhs := range []string{"9000000009", "9000000017"} {
 		paths := []string{"/Patient/" + nhs, "/Patient/" + nhs + "/$summary"}
 		for typ, param := range map[string]string{"AllergyIntolerance": "patient", "MedicationStatement": "patient",
-			"Flag": "patient", "Immunization": "patient", "DocumentReference": "subject"} {
+			"Flag": "patient", "Immunization": "patient", "DocumentReference": "subject", "RelatedPerson": "patient"} {
 			paths = append(paths, "/"+typ+"?"+param+"="+nhs)
 		}
 		paths = append(paths, "/Flag?patient="+nhs+"&status=inactive") // ended plans and statuses too

@@ -17,6 +17,7 @@ import (
 // it is checked all the same.
 var ukcoreRequired = ukcore.Options{Require: []string{
 	"Patient", "AllergyIntolerance", "MedicationStatement", "Flag", "Immunization", "DocumentReference", "Organization",
+	"RelatedPerson", "Practitioner",
 }}
 
 // checkUKCore validates a FHIR resource the facade answered with (and every
@@ -36,15 +37,16 @@ func checkUKCore(raw []byte) error {
 }
 
 // TestUKCoreEveryType: each resource type with a UK Core profile, as the
-// facade serves it for the sandbox's patient 9000000009, declares its
+// facade serves it for the sandbox's patient 9000000009 (and, for
+// Practitioner, to the dev clinician get's token names), declares its
 // profile and meets it (call checks every answer; this makes sure each type
 // was seen), and the check does fail an answer that drops the declaration.
 func TestUKCoreEveryType(t *testing.T) {
 	const nhs = "9000000009"
 	seen := map[string]bool{}
-	answers := []response{get(t, "/Patient/"+nhs)}
+	answers := []response{get(t, "/Patient/"+nhs), get(t, "/Practitioner/"+sampleIDs["Practitioner"])}
 	for typ, param := range map[string]string{"AllergyIntolerance": "patient", "MedicationStatement": "patient",
-		"Flag": "patient", "Immunization": "patient", "DocumentReference": "subject"} {
+		"Flag": "patient", "Immunization": "patient", "DocumentReference": "subject", "RelatedPerson": "patient"} {
 		answers = append(answers, get(t, "/"+typ+"?"+param+"="+nhs))
 	}
 	for _, a := range answers {
@@ -79,7 +81,8 @@ func TestUKCoreEveryType(t *testing.T) {
 			}
 		}
 	}
-	for _, typ := range []string{"Patient", "AllergyIntolerance", "MedicationStatement", "Flag", "Immunization", "DocumentReference"} {
+	for _, typ := range []string{"Patient", "AllergyIntolerance", "MedicationStatement", "Flag", "Immunization", "DocumentReference",
+		"RelatedPerson", "Practitioner"} {
 		if !seen[typ] {
 			t.Errorf("no %s was served for %s: its UK Core conformance went unchecked", typ, nhs)
 		}
