@@ -21,6 +21,7 @@ import (
 	"github.com/carerecords/fhir-facade/audit"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/model/request"
+	"github.com/carerecords/fhir-facade/resources"
 )
 
 // Defaults of Config.
@@ -349,10 +350,15 @@ func (s *Service) read(ctx context.Context, c *Client, user, nhs string) Finding
 		}{"/AllergyIntolerance?patient=" + nhs, false, []string{SourceSCR}})
 	}
 	answers := make([]answer, len(calls))
+	// One share for both in-process searches: what each asks PDS about the
+	// patient (is the number current, is the record restricted) is one PDS
+	// read for the call, not one per search. Both run as the same caller
+	// (the identity token above) for the same patient.
+	base := resources.WithShare(context.Background())
 	var wg sync.WaitGroup
 	for i, call := range calls {
 		wg.Go(func() {
-			st, hdr, body, err := s.get(ctx, call.path, token)
+			st, hdr, body, err := s.get(ctx, base, call.path, token)
 			answers[i] = answer{flags: call.flags, status: st, body: body, err: err, challenge: hdr.Get("WWW-Authenticate") != ""}
 		})
 	}
@@ -401,11 +407,12 @@ func (s *Service) read(ctx context.Context, c *Client, user, nhs string) Finding
 // facade's whole handler chain (request id, limits, authentication,
 // authorisation, patient checks, audit) as if it came over the network,
 // without depending on the facade reaching its own public address. The
-// call's context carries none of the hook call's request value: the
-// facade makes its own for it. An answer not complete by ctx's end is
-// abandoned to its goroutine.
-func (s *Service) get(ctx context.Context, path, token string) (int, http.Header, []byte, error) {
-	inner, cancel := context.WithCancel(context.Background())
+// call's context derives from base (the call's read share, nothing of the
+// hook call's request value: the facade makes its own for it) and ends
+// with ctx. An answer not complete by ctx's end is abandoned to its
+// goroutine.
+func (s *Service) get(ctx, base context.Context, path, token string) (int, http.Header, []byte, error) {
+	inner, cancel := context.WithCancel(base)
 	defer cancel()
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()

@@ -12,6 +12,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +34,7 @@ import (
 	"github.com/carerecords/fhir-facade/cmd/facade/app"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/resources"
+	"github.com/carerecords/fhir-facade/sandbox"
 	"github.com/carerecords/fhir-facade/sandbox/cpis"
 	"github.com/carerecords/fhir-facade/sandbox/fault"
 	"github.com/carerecords/fhir-facade/sandbox/fgm"
@@ -50,6 +53,13 @@ type cdsEnv struct {
 
 func newCDSEnv(t testing.TB, budget time.Duration, corsOrigins ...string) *cdsEnv {
 	t.Helper()
+	return newCDSEnvWith(t, budget, func(c *app.Config) { c.CDS.CORSOrigins = corsOrigins })
+}
+
+// newCDSEnvWith is newCDSEnv with the facade's configuration changed by
+// mod (after the CDS client is registered: mod may add to it).
+func newCDSEnvWith(t testing.TB, budget time.Duration, mod func(*app.Config)) *cdsEnv {
+	t.Helper()
 	raw, err := os.ReadFile("../cdshooks/testdata/jwk-private.json")
 	if err != nil {
 		t.Fatal(err)
@@ -61,9 +71,13 @@ func newCDSEnv(t testing.TB, budget time.Duration, corsOrigins ...string) *cdsEn
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	ts := httptest.NewUnstartedServer(nil)
-	a, err := app.New(app.Config{Addr: ts.Listener.Addr().String(), Logger: log, QuietLogs: true, BackendTimeout: backendTimeout,
-		CDS: app.CDSConfig{Budget: budget, CORSOrigins: corsOrigins,
-			Trusted: []cdshooks.Client{{Issuer: cdsIssuer, Keys: cdshooks.NewStaticKeys(key.Public()), Role: "R8000", OrgODS: "Y05868"}}}})
+	cfg := app.Config{Addr: ts.Listener.Addr().String(), Logger: log, QuietLogs: true, BackendTimeout: backendTimeout,
+		CDS: app.CDSConfig{Budget: budget,
+			Trusted: []cdshooks.Client{{Issuer: cdsIssuer, Keys: cdshooks.NewStaticKeys(key.Public()), Role: "R8000", OrgODS: "Y05868"}}}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	a, err := app.New(cfg)
 	if err != nil {
 		ts.Close()
 		t.Fatal(err)
@@ -331,6 +345,108 @@ func TestCDSHooksBudget(t *testing.T) {
 	}
 }
 
+// firstWave holds every backend request of a patient-view call until all
+// the requests expected to go out at once have arrived (then they are
+// answered together), and records the order. A source asked only after
+// another has answered would never arrive while the others are held: the
+// wave is not complete and the test says which arrived. No time is
+// measured; the hold gives up after a long wait only so that a failing
+// test ends.
+type firstWave struct {
+	mu      sync.Mutex
+	armed   bool
+	need    int
+	arrived []string
+	after   []string // requests made once the wave was released
+	open    chan struct{}
+}
+
+func (fw *firstWave) arm(need int) {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	fw.armed, fw.need, fw.arrived, fw.after, fw.open = true, need, nil, nil, make(chan struct{})
+}
+
+// proxy forwards to target (a simulator's base URL) what arrives under
+// that base's path, holding it in the wave.
+func (fw *firstWave) proxy(t *testing.T, name, target string) string {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		what, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, u.Path), "/"), "/")
+		fw.mu.Lock()
+		var wait chan struct{}
+		switch {
+		case !fw.armed:
+		case len(fw.arrived) < fw.need:
+			fw.arrived = append(fw.arrived, name+" "+what)
+			if len(fw.arrived) == fw.need {
+				close(fw.open)
+			}
+			wait = fw.open
+		default:
+			fw.after = append(fw.after, name+" "+what)
+		}
+		fw.mu.Unlock()
+		if wait != nil {
+			select {
+			case <-wait:
+			case <-time.After(20 * time.Second):
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + u.Path
+}
+
+// One source round trip: a patient-view call asks PDS (whether the number
+// is current; once for both searches), RA (consent and flags), CP-IS,
+// FGM-IS, OVM and the SCR's first step all at once; the only request made
+// after an answer is the SCR's second step (GET /Bundle needs the summary
+// id and the consent the first step answers: docs/backends.md "SCR").
+func TestCDSHooksOneRoundTrip(t *testing.T) {
+	sb, err := sandbox.Start(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	fw := &firstWave{}
+	e := newCDSEnvWith(t, 30*time.Second, func(c *app.Config) {
+		c.BackendTimeout = 30 * time.Second // the wave is held: no retry may add to it
+		for _, b := range []struct {
+			cfg          *app.Backend
+			name, target string
+		}{{&c.PDS, "pds", sb.PDSBaseURL}, {&c.SCR, "scr", sb.SCRBaseURL}, {&c.RA, "ra", sb.RABaseURL},
+			{&c.CPIS, "cpis", sb.CPISBaseURL}, {&c.FGM, "fgm", sb.FGMBaseURL}, {&c.OVM, "ovm", sb.OVMBaseURL}} {
+			b.cfg.BaseURL, b.cfg.Token = fw.proxy(t, b.name, b.target), "sandbox"
+		}
+	})
+	e.view(t, "9000000009") // warm: whatever a first call does once
+	want := []string{"cpis CareTeam", "fgm Flag", "ovm status", "pds Patient", "ra Consent", "ra Flag", "scr DocumentReference"}
+	pdsBefore := sb.PDS.Requests()
+	fw.arm(len(want))
+	cards := e.view(t, "9000000009")
+	fw.mu.Lock()
+	arrived, after := slices.Sorted(slices.Values(fw.arrived)), fw.after
+	fw.mu.Unlock()
+	if !slices.Equal(arrived, want) {
+		t.Errorf("asked at once: %q, want %q (a source missing here was asked only after another answered)", arrived, want)
+	}
+	if !slices.Equal(after, []string{"scr Bundle"}) {
+		t.Errorf("asked after the first answers: %q, want only the SCR's second step", after)
+	}
+	if n := sb.PDS.Requests() - pdsBefore; n != 1 {
+		t.Errorf("PDS asked %d times for one call, want once (the Flag and AllergyIntolerance searches share the read)", n)
+	}
+	if got := strings.Join(kinds(cards), " "); got != "critical:child-protection warning:fgm-risk warning:reasonable-adjustments info:overseas-visitor info:allergies" {
+		t.Errorf("cards %s", got)
+	}
+}
+
 // BenchmarkCDSPatientView is one patient-view call for 9000000009 (every
 // source asked, five cards) on the embedded sandbox; -benchtime and the
 // reported p50/p99 are what docs/cds-hooks.md quotes.
@@ -357,7 +473,20 @@ func BenchmarkCDSPatientView(b *testing.B) {
 // answering after 20 ms, as the benchmark asks, with 1 and 8 calls
 // in flight: the answer should take about the slowest source, not the sum.
 func BenchmarkCDSPatientViewSlowSources(b *testing.B) {
-	e := newCDSEnv(b, 5*time.Second)
+	benchSlowSources(b, newCDSEnv(b, 5*time.Second), "info:allergies")
+}
+
+// BenchmarkCDSPatientViewSlowSourcesNoAllergies is the same with the
+// allergies card off (CDS_ALLERGIES=false): flags only, so no SCR and its
+// two dependent steps, one source round trip.
+func BenchmarkCDSPatientViewSlowSourcesNoAllergies(b *testing.B) {
+	benchSlowSources(b, newCDSEnvWith(b, 5*time.Second, func(c *app.Config) { c.CDS.NoAllergies = true }), "")
+}
+
+// benchSlowSources runs e's patient-view for 9000000009 with every
+// simulator at 20 ms; each answer must hold the critical card and want
+// (when not "") and nothing unchecked.
+func benchSlowSources(b *testing.B, e *cdsEnv, want string) {
 	sb := e.app.Sandbox
 	slow := &fault.Fault{Delay: 20 * time.Millisecond}
 	for _, set := range []func(*fault.Fault){sb.PDS.SetFault, sb.SCR.SetFault, sb.RA.SetFault, sb.CPIS.SetFault, sb.FGM.SetFault, sb.OVM.SetFault} {
@@ -375,7 +504,10 @@ func BenchmarkCDSPatientViewSlowSources(b *testing.B) {
 					start := time.Now()
 					st, out := e.call(b, http.MethodPost, cdsService, body, true)
 					d := time.Since(start)
-					if st != http.StatusOK || !strings.Contains(string(out), "critical") || strings.Contains(string(out), "not-checked") {
+					var r cdshooks.Response
+					_ = json.Unmarshal(out, &r)
+					if st != http.StatusOK || has(r.Cards, "critical:child-protection") == nil || has(r.Cards, "warning:not-checked") != nil ||
+						want != "" && has(r.Cards, want) == nil {
 						b.Errorf("%d %s", st, out)
 						return
 					}
