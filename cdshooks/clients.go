@@ -43,6 +43,15 @@ type Client struct {
 	Role, RoleProfileID, OrgODS string
 	// Name names the client in logs ("" is its issuer).
 	Name string
+	// FHIRServers are the client's own FHIR servers (base URLs) the service
+	// may call, when a hook call names one as fhirServer, to read the
+	// Patient of a local patient id: a fhirServer equal to one, or under
+	// one's path. None: fhirServer is never called. See ehr.go.
+	FHIRServers []string
+	// FHIRClientID is the service's client id at the client's
+	// authorization server: fhirAuthorization.subject must be it ("": any
+	// subject is taken).
+	FHIRClientID string
 }
 
 // KeySource yields a client's verification keys with key id kid.
@@ -53,11 +62,11 @@ type KeySource interface {
 // ParseClients reads CDS_CLIENTS: entries separated by commas (or
 // newlines), each
 //
-//	<issuer>=<JWKS URL or JWKS file>[;role=R8000][;org=Y05868][;urid=555254240100][;jku=<URL>]…
+//	<issuer>=<JWKS URL or JWKS file>[;role=R8000][;org=Y05868][;urid=555254240100][;jku=<URL>]…[;fhir=<FHIR base URL>]…[;fhir_client_id=<id>]
 //
 // The issuer is everything before the first "=". A source starting with
 // https:// (or http:// to a loopback address) is fetched; anything else is
-// a file holding a JWK Set, read now. jku may repeat.
+// a file holding a JWK Set, read now. jku and fhir may repeat.
 func ParseClients(spec string, fetch *http.Client) ([]Client, error) {
 	var out []Client
 	seen := map[string]bool{}
@@ -96,8 +105,16 @@ func ParseClients(spec string, fetch *http.Client) ([]Client, error) {
 					return nil, fmt.Errorf("CDS_CLIENTS: %s: jku: %w", iss, err)
 				}
 				c.JKU = append(c.JKU, v)
+			case "fhir":
+				norm, err := NormalizeFHIRServer(v)
+				if err != nil {
+					return nil, fmt.Errorf("CDS_CLIENTS: %s: fhir: %w", iss, err)
+				}
+				c.FHIRServers = append(c.FHIRServers, norm)
+			case "fhir_client_id":
+				c.FHIRClientID = v
 			default:
-				return nil, fmt.Errorf("CDS_CLIENTS: %s: unknown option %q (role, org, urid, name, jku)", iss, k)
+				return nil, fmt.Errorf("CDS_CLIENTS: %s: unknown option %q (role, org, urid, name, jku, fhir, fhir_client_id)", iss, k)
 			}
 		}
 		if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {

@@ -72,6 +72,10 @@ type Config struct {
 	ViewerLaunchURL string
 	// CORSOrigins are the EHR origins whose browsers may call the service.
 	CORSOrigins []string
+	// EHRClient calls the CDS clients' own FHIR servers (a local patient
+	// id's Patient; only servers registered for the client, ehr.go); nil is
+	// NewEHRClient().
+	EHRClient *http.Client
 	// Audit takes a record of every hook call, refusal and feedback.
 	Audit  audit.Writer
 	Logger *logrus.Logger
@@ -84,6 +88,7 @@ type Service struct {
 	cfg     Config
 	metrics *metrics
 	cards   *cardMemory
+	ehr     *http.Client
 }
 
 // New checks cfg and returns the service.
@@ -107,7 +112,11 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = logrus.New()
 	}
 	cfg.Root = strings.TrimRight(cfg.Root, "/")
-	return &Service{cfg: cfg, metrics: newMetrics(cfg.Registerer), cards: newCardMemory(50_000, 24*time.Hour)}, nil
+	ehr := cfg.EHRClient
+	if ehr == nil {
+		ehr = NewEHRClient()
+	}
+	return &Service{cfg: cfg, metrics: newMetrics(cfg.Registerer), cards: newCardMemory(50_000, 24*time.Hour), ehr: ehr}, nil
 }
 
 // Routes are the service's mux templates (discovery and everything under
@@ -193,7 +202,8 @@ func (s *Service) discovery(w http.ResponseWriter, r *http.Request, _ *Verified)
 			"an FGM risk indicator (FGM-IS, warning), reasonable adjustments (RA), overseas visitor chargeable status (OVM)" +
 			map[bool]string{true: " and allergies from the Summary Care Record", false: ""}[s.cfg.Allergies] +
 			"; a service that could not be checked is named on a warning card.",
-		"usageRequirements": "context.patientId is the patient's NHS number, or prefetch.patient is their Patient with an NHS number identifier. " +
+		"usageRequirements": "context.patientId is the patient's NHS number, or prefetch.patient is their Patient with an NHS number identifier " +
+			"(or fhirServer, registered for the client, answers Patient/{{context.patientId}} with one). " +
 			"Every call carries a CDS client JWT from an issuer registered with this service.",
 		"prefetch": s.prefetch(),
 	}}}
@@ -232,13 +242,13 @@ type Response struct {
 	Cards []Card `json:"cards"`
 }
 
-// errNoPatient is the 412 of a call whose patient cannot be named: CDS
-// Hooks 2.0 §CDS Service Response, HTTP Status Codes: "412 Precondition
-// Failed: The CDS Service is unable to retrieve the necessary FHIR data to
-// execute its decision support, either through a prefetch request or
-// directly calling the FHIR server."
-var errNoPatient = errors.New("context.patientId is not an NHS number and no prefetch.patient (Patient/{{context.patientId}}) was sent to find one in: " +
-	"send the NHS number as patientId, or the prefetch this service's discovery asks for")
+// errNoPatient: context.patientId is not an NHS number and no Patient was
+// prefetched; the EHR's FHIR server is asked next (ehr.go). A call whose
+// patient cannot be named is a 412: CDS Hooks 2.0 §CDS Service Response,
+// HTTP Status Codes: "412 Precondition Failed: The CDS Service is unable
+// to retrieve the necessary FHIR data to execute its decision support,
+// either through a prefetch request or directly calling the FHIR server."
+var errNoPatient = errors.New("context.patientId is not an NHS number and no prefetch.patient (Patient/{{context.patientId}}) was sent to find one in")
 
 func (s *Service) patientView(w http.ResponseWriter, r *http.Request, v *Verified) {
 	start := time.Now()
@@ -262,24 +272,34 @@ func (s *Service) patientView(w http.ResponseWriter, r *http.Request, v *Verifie
 		s.fail(w, r, http.StatusBadRequest, "required", "context.patientId is required (patient-view 1.0)")
 		return
 	}
+	// One budget for the whole call: the EHR's Patient, when it must be
+	// read, and the national services.
+	deadline := start.Add(s.cfg.Budget)
 	nhs, err := patientNHSNumber(req.Context.PatientID, req.Prefetch["patient"])
-	switch {
-	case errors.Is(err, errNoPatient):
-		s.metrics.calls.WithLabelValues("no-patient").Inc()
-		s.fail(w, r, http.StatusPreconditionFailed, "required", err.Error())
+	if errors.Is(err, errNoPatient) {
+		nhs, err = s.fromEHR(r.Context(), v.Client, &req)
+	}
+	if err == nil && nhs == "" {
+		err = errNoNHSNumber
+	}
+	if e, ok := asEHRError(err); ok {
+		// No NHS number: the national services cannot be asked. Not an
+		// empty answer, which an EHR shows as "no alerts".
+		outcome := "no-patient"
+		if e == errNoNHSNumber {
+			outcome = "no-nhs-number"
+		}
+		s.metrics.calls.WithLabelValues(outcome).Inc()
+		s.fail(w, r, http.StatusPreconditionFailed, "required", e.Error())
 		return
-	case err != nil:
+	}
+	if err != nil {
 		s.metrics.calls.WithLabelValues("invalid").Inc()
 		s.fail(w, r, http.StatusBadRequest, "invalid", err.Error())
 		return
-	case nhs == "":
-		// A patient with no NHS number has no national record to alert from.
-		s.metrics.calls.WithLabelValues("no-nhs-number").Inc()
-		s.writeJSON(w, http.StatusOK, Response{Cards: []Card{}})
-		return
 	}
 	known := knownAllergies(req.Prefetch["allergies"])
-	f := s.read(r.Context(), v.Client, req.Context.UserID, nhs)
+	f := s.read(r.Context(), v.Client, req.Context.UserID, nhs, deadline)
 	ri := request.From(r.Context())
 	var link *Link
 	if s.cfg.ViewerLaunchURL != "" {
@@ -308,11 +328,35 @@ func (s *Service) patientView(w http.ResponseWriter, r *http.Request, v *Verifie
 	s.writeJSON(w, http.StatusOK, Response{Cards: cards})
 }
 
+// fromEHR reads the NHS number of the hook's patient from the EHR's own
+// FHIR server (ehr.go), within a third of the budget; every attempt is
+// counted and logged by outcome and host (never the token or the patient).
+func (s *Service) fromEHR(ctx context.Context, c *Client, req *hookRequest) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Budget/3)
+	defer cancel()
+	start := time.Now()
+	nhs, err := s.ehrPatient(ctx, c, req)
+	outcome := "resolved"
+	if e, ok := asEHRError(err); ok {
+		outcome = e.outcome
+	}
+	s.metrics.ehr.WithLabelValues(outcome).Inc()
+	if outcome != "no-fhir-server" {
+		host := ""
+		if u, err := url.Parse(req.FHIRServer); err == nil {
+			host = u.Host
+		}
+		s.cfg.Logger.WithFields(logrus.Fields{"request_id": request.From(ctx).ID, "client": c.Issuer, "fhir_server_host": host,
+			"outcome": outcome, "duration_ms": time.Since(start).Milliseconds()}).Info("CDS patient looked up on the EHR's FHIR server")
+	}
+	return nhs, err
+}
+
 // read asks the facade's own API, in-process and in parallel, for the
-// patient's flags and (with the allergies card) allergies, within the
-// budget; whatever fails is marked unchecked.
-func (s *Service) read(ctx context.Context, c *Client, user, nhs string) Findings {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Budget)
+// patient's flags and (with the allergies card) allergies, until the
+// call's deadline; whatever fails is marked unchecked.
+func (s *Service) read(ctx context.Context, c *Client, user, nhs string, deadline time.Time) Findings {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var token string
 	if s.cfg.Identity != nil {
@@ -488,6 +532,12 @@ func patientNHSNumber(patientID string, prefetched json.RawMessage) (string, err
 	if len(prefetched) == 0 || string(prefetched) == "null" {
 		return "", errNoPatient
 	}
+	return nhsOfPatient("prefetch.patient", patientID, prefetched)
+}
+
+// nhsOfPatient reads the NHS number identifier of a Patient (what names
+// it in errors), which must be Patient patientID; "" when it has none.
+func nhsOfPatient(what, patientID string, raw []byte) (string, error) {
 	var p struct {
 		ResourceType string `json:"resourceType"`
 		ID           string `json:"id"`
@@ -496,11 +546,11 @@ func patientNHSNumber(patientID string, prefetched json.RawMessage) (string, err
 			Value  string `json:"value"`
 		} `json:"identifier"`
 	}
-	if err := json.Unmarshal(prefetched, &p); err != nil || p.ResourceType != "Patient" {
-		return "", errors.New("prefetch.patient is not a Patient resource")
+	if err := json.Unmarshal(raw, &p); err != nil || p.ResourceType != "Patient" {
+		return "", errors.New(what + " is not a Patient resource")
 	}
 	if p.ID != patientID {
-		return "", errors.New("prefetch.patient is not the Patient context.patientId names: its id differs")
+		return "", errors.New(what + " is not the Patient context.patientId names: its id differs")
 	}
 	found := ""
 	for _, id := range p.Identifier {
@@ -508,10 +558,10 @@ func patientNHSNumber(patientID string, prefetched json.RawMessage) (string, err
 			continue
 		}
 		if !nhsnumber.Valid(id.Value) {
-			return "", errors.New("prefetch.patient's NHS number identifier is not a valid NHS number")
+			return "", errors.New(what + "'s NHS number identifier is not a valid NHS number")
 		}
 		if found != "" && found != id.Value {
-			return "", errors.New("prefetch.patient has two different NHS numbers")
+			return "", errors.New(what + " has two different NHS numbers")
 		}
 		found = id.Value
 	}
@@ -789,6 +839,7 @@ type metrics struct {
 	refused  *prometheus.CounterVec
 	feedback *prometheus.CounterVec
 	duration prometheus.Histogram
+	ehr      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -804,9 +855,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "facade_cds_patient_view_duration_seconds",
 			Help:    "Time to answer a patient-view call.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1}}),
+		ehr: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "facade_cds_ehr_patient_lookups_total",
+			Help: "Local patient ids looked up as Patient/{id} on the calling EHR's FHIR server, by outcome (resolved, no-fhir-server, not-allowed, bad-id, bad-authorization, refused, not-found, timeout, failed, no-nhs-number)."}, []string{"outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.cards, m.refused, m.feedback, m.duration)
+		reg.MustRegister(m.calls, m.cards, m.refused, m.feedback, m.duration, m.ehr)
 	}
 	return m
 }

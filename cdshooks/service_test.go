@@ -151,8 +151,19 @@ type harness struct {
 
 func newHarness(t *testing.T, api *fakeAPI, change func(*Config)) *harness {
 	t.Helper()
+	return newHarnessClient(t, api, nil, change)
+}
+
+// newHarnessClient is newHarness with the trusted client's registration
+// changed by client.
+func newHarnessClient(t *testing.T, api *fakeAPI, client func(*Client), change func(*Config)) *harness {
+	t.Helper()
 	key := specKey(t)
-	v, err := NewVerifier([]Client{{Issuer: testIss, Keys: NewStaticKeys(jose.JSONWebKey{Key: key.Public().Key, KeyID: "example-kid", Use: "sig"}), Role: "R8000", OrgODS: "Y05868"}}, nil)
+	c := Client{Issuer: testIss, Keys: NewStaticKeys(jose.JSONWebKey{Key: key.Public().Key, KeyID: "example-kid", Use: "sig"}), Role: "R8000", OrgODS: "Y05868"}
+	if client != nil {
+		client(&c)
+	}
+	v, err := NewVerifier([]Client{c}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +278,8 @@ func TestPatientView(t *testing.T) {
 			body: hook("9000000009", ""), status: 200},
 		{name: "a local id and no prefetch: 412", body: hook("local-42", ""), status: http.StatusPreconditionFailed},
 		{name: "a prefetched Patient of another id", body: hook("local-43", prefetched), status: http.StatusBadRequest},
-		{name: "a Patient without an NHS number", body: hook("local-42", `{"patient":{"resourceType":"Patient","id":"local-42"}}`), status: 200},
+		{name: "a Patient without an NHS number: 412, not an empty answer", body: hook("local-42", `{"patient":{"resourceType":"Patient","id":"local-42"}}`), status: http.StatusPreconditionFailed},
+		{name: "a prefetched null Patient and no fhirServer: 412", body: hook("local-42", `{"patient":null}`), status: http.StatusPreconditionFailed},
 		{name: "another hook", body: strings.Replace(hook("9000000009", ""), "patient-view", "order-sign", 1), status: 400},
 		{name: "no userId", body: strings.Replace(hook("9000000009", ""), `"userId":"Practitioner/example",`, "", 1), status: 400},
 		{name: "not JSON", body: "{", status: 400},

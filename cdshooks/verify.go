@@ -110,6 +110,15 @@ func NewVerifier(clients []Client, replay ReplayCache) (*Verifier, error) {
 		if _, dup := v.clients[c.Issuer]; dup {
 			return nil, fmt.Errorf("cdshooks: client %q is trusted twice", c.Issuer)
 		}
+		servers := make([]string, 0, len(c.FHIRServers))
+		for _, fs := range c.FHIRServers {
+			norm, err := NormalizeFHIRServer(fs)
+			if err != nil {
+				return nil, fmt.Errorf("cdshooks: client %q: %w", c.Issuer, err)
+			}
+			servers = append(servers, norm)
+		}
+		c.FHIRServers = servers
 		v.clients[c.Issuer] = &c
 	}
 	return v, nil
