@@ -345,6 +345,94 @@ func TestCDSHooksBudget(t *testing.T) {
 	}
 }
 
+// The EHR's own FHIR server (issue 20: "a local id with an NHS-number
+// identifier"): a local patient id without a prefetched Patient is read
+// there, with the EHR's token, when the CDS client registered the server;
+// the cards are the NHS number's. A server not registered is never called.
+func TestCDSHooksEHRFHIRServer(t *testing.T) {
+	const token = "ehr-access-token-e2e"
+	var mu sync.Mutex
+	hits := map[string]int{}
+	ehr := func(name string, patient map[string]any) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			hits[name]++
+			mu.Unlock()
+			id := strings.TrimPrefix(r.URL.Path, "/fhir/Patient/")
+			switch {
+			case r.Header.Get("Authorization") != "Bearer "+token:
+				w.WriteHeader(http.StatusUnauthorized)
+			case id != patient["id"]:
+				w.WriteHeader(http.StatusNotFound)
+			default:
+				w.Header().Set("Content-Type", "application/fhir+json")
+				_ = json.NewEncoder(w).Encode(patient)
+			}
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	withNHS := ehr("registered", map[string]any{"resourceType": "Patient", "id": "mrn-0042",
+		"identifier": []any{map[string]string{"system": "https://ehr.e2e.example/mrn", "value": "0042"}, map[string]string{"system": nhsnumber.System, "value": "9000000009"}}})
+	withoutNHS := ehr("no NHS number", map[string]any{"resourceType": "Patient", "id": "mrn-0042"})
+	other := ehr("not registered", map[string]any{"resourceType": "Patient", "id": "mrn-0042",
+		"identifier": []any{map[string]string{"system": nhsnumber.System, "value": "9000000009"}}})
+	e := newCDSEnvWith(t, 5*time.Second, func(c *app.Config) {
+		c.CDS.Trusted[0].FHIRServers = []string{withNHS.URL + "/fhir", withoutNHS.URL + "/fhir"}
+	})
+	auth := func(tok string) string {
+		return `{"access_token":"` + tok + `","token_type":"Bearer","expires_in":300,"scope":"user/Patient.read","subject":"ncrs-alerts"}`
+	}
+	call := func(t *testing.T, server, authz string) (int, []byte) {
+		body := `{"hook":"patient-view","hookInstance":"` + uuid.NewString() + `","fhirServer":"` + server + `/fhir","fhirAuthorization":` + authz +
+			`,"context":{"userId":"Practitioner/e2e-user","patientId":"mrn-0042"}}`
+		return e.call(t, http.MethodPost, cdsService, body, true)
+	}
+	for _, tc := range []struct {
+		name   string
+		server *httptest.Server
+		authz  string
+		status int
+		want   string // in the 412's body
+	}{
+		{"the Patient's NHS number gives the cards", withNHS, auth(token), 200, ""},
+		{"a wrong token: 412", withNHS, auth("not-" + token), 412, "refused"},
+		{"a Patient without an NHS number: 412", withoutNHS, auth(token), 412, "no NHS number"},
+		{"a server not registered: 412, never called", other, auth(token), 412, "not a FHIR server registered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, b := call(t, tc.server.URL, tc.authz)
+			if st != tc.status || !strings.Contains(string(b), tc.want) {
+				t.Fatalf("%d %s", st, b)
+			}
+			if strings.Contains(string(b), token) {
+				t.Errorf("the answer quotes the EHR's token: %s", b)
+			}
+			if st != 200 {
+				return
+			}
+			var r cdshooks.Response
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(kinds(r.Cards), " ")
+			if got != "critical:child-protection warning:fgm-risk warning:reasonable-adjustments info:overseas-visitor info:allergies" {
+				t.Errorf("cards %s", got)
+			}
+			for _, c := range r.Cards {
+				if len(c.Links) != 1 || c.Links[0].AppContext != `{"patient":"9000000009"}` {
+					t.Errorf("card %q links %+v", c.Summary, c.Links)
+				}
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if hits["not registered"] != 0 || hits["registered"] != 2 || hits["no NHS number"] != 1 {
+		t.Errorf("the EHR servers were asked %v", hits)
+	}
+}
+
 // firstWave holds every backend request of a patient-view call until all
 // the requests expected to go out at once have arrived (then they are
 // answered together), and records the order. A source asked only after
