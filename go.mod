@@ -9,7 +9,6 @@ require (
 	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/google/fhir/go v0.7.4
 	github.com/google/uuid v1.6.0
-	github.com/gorilla/mux v1.8.1
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0

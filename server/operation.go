@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gorilla/mux"
-
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/resources"
@@ -35,7 +33,7 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 		return nil, &fhirerr.Error{Category: fhirerr.NotFound, IssueCode: "not-supported", Message: "operation $" + safeName(name) + " is not supported on " + p.ResourceType()}
 	}
 	ri.Interaction = "operation-" + op.Name
-	id := mux.Vars(r)["id"]
+	id := r.PathValue("id")
 	if !idPattern.MatchString(id) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
 	}
@@ -156,7 +154,7 @@ func primitiveValue(p map[string]json.RawMessage) (string, bool) {
 }
 
 // opName is the operation the path names, without its '$'.
-func opName(r *http.Request) string { return strings.TrimPrefix(mux.Vars(r)["op"], "$") }
+func opName(r *http.Request) string { return strings.TrimPrefix(r.PathValue("op"), "$") }
 
 // findOp returns the operation of ops called name, or nil.
 func findOp[T any](ops []T, name string, nameOf func(T) string) *T {

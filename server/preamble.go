@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 	"google.golang.org/protobuf/proto"
 
@@ -261,7 +260,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 				return
 			}
 			if ep.compartment {
-				if q, err = compartmentQuery(p, mux.Vars(r)["id"], q); err != nil {
+				if q, err = compartmentQuery(p, r.PathValue("id"), q); err != nil {
 					refuse(f, err)
 					return
 				}
@@ -270,7 +269,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			// subject even when it is refused below, or finds nothing.
 			switch {
 			case ep.byID:
-				if nhs, ok := idPatient(p, mux.Vars(r)["id"]); ok {
+				if nhs, ok := idPatient(p, r.PathValue("id")); ok {
 					named = []string{nhs}
 				}
 			case ep.kind == auth.Search && r.Method != http.MethodPost:

@@ -8,7 +8,6 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
-	"github.com/gorilla/mux"
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
 	"github.com/carerecords/fhir-facade/resources"
@@ -19,7 +18,7 @@ import (
 // See: http://hl7.org/fhir/R4/http.html#read
 func (s *Server) read(a *access, r *http.Request, _ format, q url.Values) (*reply, error) {
 	rd := a.provider.(resources.Reader)
-	id := mux.Vars(r)["id"]
+	id := r.PathValue("id")
 	if !idPattern.MatchString(id) {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Message: "the resource id is not a valid FHIR id"}
 	}
@@ -84,7 +83,7 @@ func contentETag(body []byte) string {
 // vread of the current version answers it and any other is a 404 saying so.
 // See: http://hl7.org/fhir/R4/http.html#vread
 func (s *Server) vread(a *access, r *http.Request, f format, q url.Values) (*reply, error) {
-	vid := mux.Vars(r)["vid"]
+	vid := r.PathValue("vid")
 	if !idPattern.MatchString(vid) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the version id is not a valid FHIR id")
 	}

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
@@ -29,7 +28,7 @@ import (
 // holder records no access.
 func (s *Server) readStream(w http.ResponseWriter, r *http.Request, a *access, f format, ferr error, q url.Values, st resources.Streamer) {
 	ri := a.ri
-	id := mux.Vars(r)["id"]
+	id := r.PathValue("id")
 	if !idPattern.MatchString(id) {
 		s.writeError(w, r, f, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id"))
 		return

@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
-	"github.com/gorilla/mux"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -109,7 +108,7 @@ func ifNoneExist(r *http.Request) (string, bool) {
 func (s *Server) update(a *access, r *http.Request, _ format, _ url.Values) (*reply, error) {
 	p := a.provider
 	u := p.(resources.Updater)
-	id := mux.Vars(r)["id"]
+	id := r.PathValue("id")
 	if !idPattern.MatchString(id) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
 	}
@@ -142,7 +141,7 @@ func (s *Server) update(a *access, r *http.Request, _ format, _ url.Values) (*re
 // See: http://hl7.org/fhir/R4/http.html#patch
 func (s *Server) patch(a *access, r *http.Request, _ format, _ url.Values) (*reply, error) {
 	pt := a.provider.(resources.Patcher)
-	id := mux.Vars(r)["id"]
+	id := r.PathValue("id")
 	if !idPattern.MatchString(id) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // viewerRoute is where the summary viewer is mounted: everything under
-// /view/ (a gorilla/mux template, as server.Config.Handlers are).
+// /view/ (see server.Config.Handlers).
 const viewerRoute = "/view/{path:.*}"
 
 // mountViewer adds the clinician's summary viewer (package viewer) to
