@@ -258,9 +258,14 @@ func (s *Server) routes() http.Handler {
 		}
 		notFound.ServeHTTP(w, r)
 	})
-	for _, p := range []string{"/fhir/_history", "/fhir/metadata", "/fhir/{type}", "/fhir/{type}/_history", "/fhir/{type}/_search",
-		"/fhir/{type}/{id}/_history", "/fhir/{type}/{id}/_history/{vid}"} {
-		m.Handle(p, handlers[p])
+	// Every route ServeMux can tell apart is its own pattern; the four
+	// below share two shapes and are told apart by their dispatchers.
+	for tpl, h := range handlers {
+		switch tpl {
+		case "/fhir/{type}/{id}", "/fhir/{type}/$op", "/fhir/{type}/{id}/$op", "/fhir/Patient/{id}/{type}":
+		default:
+			m.Handle(tpl, h)
+		}
 	}
 	// {type}/{id}: a read, update or patch, or a type-level operation
 	// ($name in the id's place).
@@ -296,32 +301,17 @@ func (s *Server) routes() http.Handler {
 }
 
 // opPattern reports whether a path segment names an operation: $ and a
-// lower-case name (FHIR operation names are lower-case, with hyphens).
+// lower-case name (FHIR operation names are lower-case, with hyphens). The
+// prefix test first: it is asked of every read's id.
 func opPattern(seg string) bool {
-	if len(seg) < 2 || seg[0] != '$' || seg[1] < 'a' || seg[1] > 'z' {
-		return false
-	}
-	for i := 2; i < len(seg); i++ {
-		if c := seg[i]; (c < 'a' || c > 'z') && c != '-' {
-			return false
-		}
-	}
-	return true
+	return strings.HasPrefix(seg, "$") && operationSegment.MatchString(seg)
 }
+
+var operationSegment = regexp.MustCompile(`^\$[a-z][a-z-]*$`)
 
 // compartmentType reports whether a path segment after Patient/{id} can
 // name a resource type: a capital, then letters.
-func compartmentType(seg string) bool {
-	if seg == "" || seg[0] < 'A' || seg[0] > 'Z' {
-		return false
-	}
-	for i := 1; i < len(seg); i++ {
-		if c := seg[i]; (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
-			return false
-		}
-	}
-	return true
-}
+var compartmentType = regexp.MustCompile(`^[A-Z][A-Za-z]*$`).MatchString
 
 // muxPattern turns a Handlers path into a ServeMux pattern: a last
 // segment {name:.*} (the form the mounts were written in) is {name...}.
