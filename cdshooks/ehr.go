@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/carerecords/fhir-facade/auth"
 )
 
 // The EHR's own FHIR server. When context.patientId is the EHR's local id
@@ -118,21 +120,16 @@ func (c *Client) allowsFHIRServer(fhirServer string) (string, bool) {
 	return "", false
 }
 
-// grantsPatientRead reports whether SMART scopes (v1 or v2) let their
-// holder read Patient resources: patient/, user/ or system/ with Patient
-// or *, and read, * or v2 permissions holding r.
+// grantsPatientRead reports whether SMART scopes (v1 or v2, as
+// auth.ParseScope reads them) let their holder read Patient resources on
+// the EHR's server: patient/, user/ or system/ with Patient or *, and a
+// permission holding r. A v2 query constraint is the EHR server's to
+// enforce there, so it does not stop the read; a word that is not a SMART
+// resource scope grants nothing.
 func grantsPatientRead(scope string) bool {
-	for _, s := range strings.Fields(scope) {
-		ctx, rest, ok := strings.Cut(s, "/")
-		if !ok || ctx != "patient" && ctx != "user" && ctx != "system" {
-			continue
-		}
-		typ, perm, ok := strings.Cut(rest, ".")
-		if !ok || typ != "Patient" && typ != "*" {
-			continue
-		}
-		perm, _, _ = strings.Cut(perm, "?") // v2 query constraints
-		if perm == "read" || perm == "*" || strings.Trim(perm, "cruds") == "" && strings.Contains(perm, "r") {
+	for _, w := range strings.Fields(scope) {
+		sc, err := auth.ParseScope(w)
+		if err == nil && (sc.ResourceType == "Patient" || sc.ResourceType == "*") && sc.Permissions&auth.PermRead != 0 {
 			return true
 		}
 	}
