@@ -106,10 +106,15 @@ func OutcomeOf(status int) string {
 
 // Log appends records to a file (if any) and keeps the most recent in memory.
 type Log struct {
-	mu      sync.Mutex
-	w       *bufio.Writer
-	f       *os.File
+	mu sync.Mutex
+	w  *bufio.Writer
+	f  *os.File
+	// records is a ring of the most recent records about patients:
+	// appended to until max, then each new one overwrites the oldest, at
+	// start (a shift of 18,000 records every 2,000 was 5% of a cached
+	// read's handler time).
 	records []Record
+	start   int
 	max     int
 	// toFile says the Log was opened with a file; set once, read unlocked.
 	toFile bool
@@ -157,11 +162,22 @@ func (l *Log) load(r io.Reader) error {
 }
 
 func (l *Log) keep(rec Record) {
-	if len(l.records) >= l.max {
-		// Drop the oldest tenth at once rather than shifting on every append.
-		l.records = append(l.records[:0], l.records[l.max/10+1:]...)
+	if len(l.records) < l.max {
+		l.records = append(l.records, rec)
+		return
 	}
-	l.records = append(l.records, rec)
+	l.records[l.start] = rec
+	l.start = (l.start + 1) % l.max
+}
+
+// each calls fn on the records in memory, oldest first.
+func (l *Log) each(fn func(Record)) {
+	for _, r := range l.records[l.start:] {
+		fn(r)
+	}
+	for _, r := range l.records[:l.start] {
+		fn(r)
+	}
 }
 
 var _ Store = (*Log)(nil)
@@ -244,11 +260,11 @@ func (l *Log) Search(_ context.Context, q Query) ([]Record, int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []Record
-	for _, r := range l.records {
+	l.each(func(r Record) {
 		if q.Matches(r) {
 			out = append(out, r)
 		}
-	}
+	})
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
 	return q.Page(out), len(out), nil
 }

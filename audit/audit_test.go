@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -102,10 +103,18 @@ func TestLogAppendsAndSearches(t *testing.T) {
 
 func TestLogMemoryIsBounded(t *testing.T) {
 	l, _ := audit.Open("", 100)
-	for i := 0; i < 1000; i++ {
-		_ = l.Write(context.Background(), audit.Record{RequestID: "r", Patients: []string{"9000000009"}})
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 1050; i++ {
+		_ = l.Write(context.Background(), audit.Record{Time: t0.Add(time.Duration(i) * time.Second), RequestID: strconv.Itoa(i), Patients: []string{"9000000009"}})
 	}
-	if _, n, _ := l.Search(context.Background(), audit.Query{}); n > 100 {
-		t.Errorf("%d records kept, bound 100", n)
+	recs, n, _ := l.Search(context.Background(), audit.Query{})
+	if n != 100 || len(recs) != 100 {
+		t.Fatalf("%d records kept, want the bound, 100", n)
+	}
+	// The most recent hundred, newest first: none lost, none older kept.
+	for i, r := range recs {
+		if want := strconv.Itoa(1049 - i); r.RequestID != want {
+			t.Fatalf("record %d is %s, want %s", i, r.RequestID, want)
+		}
 	}
 }

@@ -181,16 +181,18 @@ func BearerToken(r *http.Request) (string, error) {
 		return "", &AuthError{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
 			Description: "the request has more than one Authorization header", Reason: ReasonBadRequest}
 	}
-	noToken := &AuthError{Status: http.StatusUnauthorized, Description: "a bearer token is required", Reason: ReasonNoToken}
+	noToken := func() error {
+		return &AuthError{Status: http.StatusUnauthorized, Description: "a bearer token is required", Reason: ReasonNoToken}
+	}
 	if len(vals) == 0 {
-		return "", noToken
+		return "", noToken()
 	}
 	scheme, tok, _ := strings.Cut(strings.TrimSpace(vals[0]), " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		return "", noToken
+		return "", noToken()
 	}
 	tok = strings.TrimSpace(tok)
-	if tok == "" || strings.ContainsAny(tok, " \t") {
+	if tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
 		return "", &AuthError{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
 			Description: "the Authorization header does not hold one bearer token", Reason: ReasonBadRequest}
 	}

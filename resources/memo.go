@@ -83,10 +83,12 @@ func (m *Memo) MapAll(kind string, payload []byte, mapFn func() ([]*Resource, er
 	prefix := kind + "#" + strconv.FormatUint(m.seq.Add(1), 10) + "/"
 	for i, r := range rs {
 		r.RenderKey = prefix + strconv.Itoa(i)
+		r.Rendering = new(Rendering)
 	}
 	own := append([]byte(nil), payload...)
-	// Cost: the payload, the key, and the mapped protos (about the payload's size again).
-	m.cache.Set(key, &memoEntry{kind: kind, payload: own, res: rs}, int64(3*len(payload)+len(kind)+256))
+	// Cost: the payload, the key, the mapped protos (about the payload's
+	// size again) and their rendering (about the same again).
+	m.cache.Set(key, &memoEntry{kind: kind, payload: own, res: rs}, int64(4*len(payload)+len(kind)+256))
 	return rs, nil
 }
 

@@ -57,3 +57,33 @@ func TestMemo(t *testing.T) {
 		t.Error("a nil memo must always map")
 	}
 }
+
+// A shared resource keeps one rendering: the one its renderer stored under
+// its RenderKey; another renderer or another key finds nothing.
+func TestRendering(t *testing.T) {
+	a, b := new(int), new(int)
+	var nilSlot *resources.Rendering
+	if _, ok := nilSlot.Load(a, "k"); ok {
+		t.Error("a nil Rendering holds something")
+	}
+	nilSlot.Store(a, "k", []byte("x")) // no panic
+	r := new(resources.Rendering)
+	if _, ok := r.Load(a, "k"); ok {
+		t.Error("an empty Rendering holds something")
+	}
+	r.Store(a, "k", []byte(`{"a":1}`))
+	for _, tc := range []struct {
+		by   any
+		key  string
+		want bool
+	}{{a, "k", true}, {b, "k", false}, {a, "k2", false}} {
+		got, ok := r.Load(tc.by, tc.key)
+		if ok != tc.want || ok && string(got) != `{"a":1}` {
+			t.Errorf("Load(%p, %q) = %s, %v; want found %v", tc.by, tc.key, got, ok, tc.want)
+		}
+	}
+	r.Store(b, "k", []byte(`{"b":1}`))
+	if _, ok := r.Load(a, "k"); ok {
+		t.Error("the replaced rendering is still found")
+	}
+}

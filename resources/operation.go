@@ -275,7 +275,7 @@ func NewOperationDefinitions(build func(OperationDefinition) (proto.Message, err
 		if err != nil {
 			return nil, err
 		}
-		o.byID[d.ID] = &Resource{Type: "OperationDefinition", ID: d.ID, Message: msg, RenderKey: "opdef/" + d.ID}
+		o.byID[d.ID] = &Resource{Type: "OperationDefinition", ID: d.ID, Message: msg, RenderKey: "opdef/" + d.ID, Rendering: new(Rendering)}
 	}
 	return o, nil
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/url"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
@@ -66,6 +67,44 @@ type Resource struct {
 	// server may reuse the JSON it rendered before. Providers set it only
 	// when the backend versions its records (e.g. "pds-read/<id>/<version>").
 	RenderKey string
+	// Rendering, when set (only with a RenderKey, on a Resource shared by
+	// every request that reads it: a Memo's), keeps the JSON the server
+	// rendered it to, so a shared resource is rendered, and found again,
+	// without a lookup in any cache.
+	Rendering *Rendering
+}
+
+// Rendering is what a shared Resource rendered to, kept on the Resource
+// itself. It holds one rendering, that of one renderer (by) under one
+// RenderKey; a Load by another renderer or key finds nothing. Safe for
+// concurrent use; the body is shared: read-only.
+type Rendering struct {
+	p atomic.Pointer[rendering]
+}
+
+type rendering struct {
+	by   any
+	key  string
+	body []byte
+}
+
+// Load returns what by rendered under key, if it is what is kept.
+func (r *Rendering) Load(by any, key string) ([]byte, bool) {
+	if r == nil {
+		return nil, false
+	}
+	v := r.p.Load()
+	if v == nil || v.by != by || v.key != key {
+		return nil, false
+	}
+	return v.body, true
+}
+
+// Store keeps body as what by rendered under key.
+func (r *Rendering) Store(by any, key string, body []byte) {
+	if r != nil {
+		r.p.Store(&rendering{by: by, key: key, body: body})
+	}
 }
 
 // SearchParamType is a FHIR search parameter type.

@@ -46,7 +46,7 @@ func NewStructureDefinitions() (*StructureDefinitions, error) {
 		if !m.Has(fd) {
 			return nil, fmt.Errorf("StructureDefinition/%s: not a StructureDefinition", id)
 		}
-		s.byID[id] = &Resource{Type: "StructureDefinition", ID: id, Message: m.Get(fd).Message().Interface(), RenderKey: "structdef/" + id}
+		s.byID[id] = &Resource{Type: "StructureDefinition", ID: id, Message: m.Get(fd).Message().Interface(), RenderKey: "structdef/" + id, Rendering: new(Rendering)}
 		s.ids = append(s.ids, id)
 	}
 	return s, nil

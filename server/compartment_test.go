@@ -42,7 +42,7 @@ func TestCompartmentOf(t *testing.T) {
 			}
 			msg := containedResource(cr)
 			res := &resources.Resource{Type: string(msg.ProtoReflect().Descriptor().Name()), ID: resourceID(msg), Message: msg}
-			body, _, err := rd.render(res)
+			body, err := rd.render(res)
 			if err != nil {
 				t.Fatal(err)
 			}

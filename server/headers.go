@@ -10,13 +10,40 @@ import (
 // caches, except the CapabilityStatement and OperationDefinitions, which
 // are public descriptions of the server.
 func securityHeaders(h http.Header, path string) {
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h["X-Content-Type-Options"] = hdrNosniff
+	h["X-Frame-Options"] = hdrDeny
+	h["Referrer-Policy"] = hdrNoReferrer
+	h["Content-Security-Policy"] = hdrCSP
 	if strings.HasPrefix(path, "/fhir") && path != "/fhir/metadata" && !strings.HasPrefix(path, "/fhir/OperationDefinition/") {
-		h.Set("Cache-Control", "no-store")
+		h["Cache-Control"] = hdrNoStore
 	}
+}
+
+// Header values every answer carries, made once: set by map assignment
+// under their canonical names, they cost no allocation per request. Each
+// has capacity 1, so a later Add copies rather than writes into it.
+var (
+	hdrNosniff    = fixed("nosniff")
+	hdrDeny       = fixed("DENY")
+	hdrNoReferrer = fixed("no-referrer")
+	hdrCSP        = fixed("default-src 'none'; frame-ancestors 'none'")
+	hdrNoStore    = fixed("no-store")
+	// The Content-Type of each media type answered (negotiate).
+	hdrFHIRJSON = fixed(mediaFHIRJSON + "; charset=utf-8")
+	hdrJSON     = fixed(mediaJSON + "; charset=utf-8")
+)
+
+func fixed(v string) []string { return []string{v}[:1:1] }
+
+// contentTypeHeader is the Content-Type value for f.
+func contentTypeHeader(f format) []string {
+	switch f.contentType {
+	case mediaFHIRJSON:
+		return hdrFHIRJSON
+	case mediaJSON:
+		return hdrJSON
+	}
+	return []string{f.contentType + "; charset=utf-8"}
 }
 
 // cors applies the configured CORS policy: only the listed origins (exact

@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -84,6 +85,36 @@ func validRequestID(s string) bool {
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// series holds each label set's counter and histogram once looked up:
+	// the label sets are few (types × interactions × statuses), and the
+	// vectors' own lookup hashes the three labels on every request.
+	series sync.Map // seriesKey → *series
+}
+
+type seriesKey struct {
+	resourceType, interaction string
+	status                    int
+}
+
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// observe counts one request and its duration.
+func (m *httpMetrics) observe(resourceType, interaction string, status int, d time.Duration) {
+	k := seriesKey{resourceType, interaction, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		st := strconv.Itoa(status)
+		v, _ = m.series.LoadOrStore(k, &series{
+			requests: m.requests.WithLabelValues(resourceType, interaction, st),
+			duration: m.duration.WithLabelValues(resourceType, interaction, st),
+		})
+	}
+	se := v.(*series)
+	se.requests.Inc()
+	se.duration.Observe(d.Seconds())
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -112,7 +143,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		if !validRequestID(id) {
 			id = uuid.NewString()
 		}
-		w.Header().Set("X-Request-ID", id)
+		w.Header()["X-Request-Id"] = []string{id}
 		securityHeaders(w.Header(), r.URL.Path)
 		// The request's one value: its facts (the caller's are added by the
 		// preamble) and the server's notes for logs, metrics and audit.
@@ -140,9 +171,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 				sw.WriteHeader(http.StatusOK)
 			}
 			d := time.Since(start)
-			status := strconv.Itoa(sw.status)
-			s.metrics.requests.WithLabelValues(ri.ResourceType, ri.Interaction, status).Inc()
-			s.metrics.duration.WithLabelValues(ri.ResourceType, ri.Interaction, status).Observe(d.Seconds())
+			s.metrics.observe(ri.ResourceType, ri.Interaction, sw.status, d)
 			span := trace.SpanFromContext(ctx)
 			nameSpan(span, r, ri)
 			if s.cfg.QuietLogs && sw.status < 500 {

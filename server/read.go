@@ -31,7 +31,7 @@ func (s *Server) read(a *access, r *http.Request, _ format, q url.Values) (*repl
 		return nil, err
 	}
 	res = s.safe(r.Context(), a.ri, res)
-	body, _, err := s.render.render(res)
+	body, err := s.render.render(res)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/google/fhir/go/fhirversion"
@@ -25,12 +24,9 @@ type renderer struct {
 	base string
 }
 
-// rendered is one cached rendering and when it was first made. firstSeen
-// is never a Last-Modified: when the facade first saw a version is not when
-// the record changed (see lastModified).
+// rendered is one cached rendering.
 type rendered struct {
-	body      []byte
-	firstSeen time.Time
+	body []byte
 }
 
 func newRenderer(maxBytes int64) (*renderer, error) {
@@ -49,26 +45,34 @@ func newRenderer(maxBytes int64) (*renderer, error) {
 	return &renderer{m: m, cache: c}, nil
 }
 
-// render returns the JSON of res and the time that rendering was first seen.
-func (rd *renderer) render(res *resources.Resource) ([]byte, time.Time, error) {
+// render returns the JSON of res: kept on res when it is a shared
+// resource (Rendering), else in the renderer's cache under its RenderKey,
+// else made afresh. The bytes may be shared: read-only.
+func (rd *renderer) render(res *resources.Resource) ([]byte, error) {
 	if res.RenderKey != "" {
+		if b, ok := res.Rendering.Load(rd, res.RenderKey); ok {
+			return b, nil
+		}
 		if v, ok := rd.cache.Get(res.RenderKey); ok {
-			return v.body, v.firstSeen, nil
+			return v.body, nil
 		}
 	}
 	b, err := rd.m.MarshalResource(res.Message)
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("render %s: %w", res.Type, err)
+		return nil, fmt.Errorf("render %s: %w", res.Type, err)
 	}
 	b = resourceTypeFirst(b)
 	if rd.base != "" {
 		b = extensions.Rebase(b, rd.base)
 	}
-	now := time.Now().UTC().Truncate(time.Second)
-	if res.RenderKey != "" {
-		rd.cache.Set(res.RenderKey, &rendered{body: b, firstSeen: now}, int64(len(b)+len(res.RenderKey)+64))
+	switch {
+	case res.RenderKey != "" && res.Rendering != nil:
+		// Kept on the shared resource itself, for as long as it is kept.
+		res.Rendering.Store(rd, res.RenderKey, b)
+	case res.RenderKey != "":
+		rd.cache.Set(res.RenderKey, &rendered{body: b}, int64(len(b)+len(res.RenderKey)+64))
 	}
-	return b, now, nil
+	return b, nil
 }
 
 func (rd *renderer) close() { rd.cache.Close() }

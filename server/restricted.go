@@ -58,6 +58,6 @@ func (s *Server) safe(ctx context.Context, ri *request.Info, res *resources.Reso
 	}
 	out := *res
 	out.Message = msg
-	out.RenderKey = "" // another rendering than the cached one
+	out.RenderKey, out.Rendering = "", nil // another rendering than the cached one
 	return &out
 }

@@ -352,7 +352,7 @@ func (s *Server) searchset(r *http.Request, resourceType string, req *searchRequ
 			continue
 		}
 		e.Resource = s.safe(r.Context(), ri, e.Resource)
-		body, _, err := s.render.render(e.Resource)
+		body, err := s.render.render(e.Resource)
 		if err != nil {
 			return nil, err
 		}
@@ -571,7 +571,7 @@ func (s *Server) included(ctx context.Context, req *searchRequest, page []render
 	for _, e := range fromProvider {
 		if e.Mode == "include" {
 			e.Resource = s.safe(ctx, ri, e.Resource)
-			body, _, err := s.render.render(e.Resource)
+			body, err := s.render.render(e.Resource)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -589,7 +589,7 @@ func (s *Server) included(ctx context.Context, req *searchRequest, page []render
 				continue // already in the Bundle as a match
 			}
 			res = s.safe(ctx, ri, res)
-			body, _, err := s.render.render(res)
+			body, err := s.render.render(res)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -432,12 +432,12 @@ func (s *Server) writeReply(w http.ResponseWriter, r *http.Request, f format, re
 	if status == 0 {
 		status = http.StatusOK
 	}
-	h.Set("Content-Type", f.contentType+"; charset=utf-8")
+	h["Content-Type"] = contentTypeHeader(f)
 	if rep.etag != "" {
-		h.Set("ETag", `W/"`+rep.etag+`"`)
+		h["Etag"] = []string{`W/"` + rep.etag + `"`}
 	}
 	if !rep.lastModified.IsZero() {
-		h.Set("Last-Modified", rep.lastModified.UTC().Format(http.TimeFormat))
+		h["Last-Modified"] = []string{rep.lastModified.UTC().Format(http.TimeFormat)}
 	}
 	if status == http.StatusOK && (r.Method == http.MethodGet || r.Method == http.MethodHead) && notModified(r, rep) {
 		h.Del("Content-Type")

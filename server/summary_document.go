@@ -147,7 +147,7 @@ func (s *Server) document(r *http.Request, asked string, sub subset, self string
 			continue
 		}
 		rs := s.safe(ctx, ri, e.Resource)
-		body, _, err := s.render.render(rs)
+		body, err := s.render.render(rs)
 		if err != nil {
 			return nil, err
 		}

@@ -172,7 +172,7 @@ func (s *Server) patch(a *access, r *http.Request, _ format, _ url.Values) (*rep
 // when the body is not sent.
 func (s *Server) written(a *access, r *http.Request, res *resources.Resource, status int) (*reply, error) {
 	rep := &reply{status: status, etag: res.VersionID, lastModified: res.LastUpdated, header: http.Header{}}
-	body, _, err := s.render.render(res)
+	body, err := s.render.render(res)
 	if err != nil {
 		return nil, err
 	}

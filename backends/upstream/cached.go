@@ -70,7 +70,7 @@ func (c *Client) cachedGet(ctx context.Context, req Request) (*Response, error) 
 	}
 	if e, ok := store.Get(key); ok && c.now().Before(e.Expires) {
 		c.metrics.cached(c.cfg.Name, cache.Hit)
-		return &Response{Status: e.Status, Header: e.Header.Clone(), Body: slices.Clone(e.Body)}, nil
+		return &Response{Status: e.Status, Header: e.Header, Body: e.Body}, nil
 	}
 	c.metrics.cached(c.cfg.Name, cache.Miss)
 	resp, err := c.flights.Do(ctx, key, func(ctx context.Context) (*Response, error) {
@@ -99,9 +99,9 @@ func (c *Client) cachedGet(ctx context.Context, req Request) (*Response, error) 
 		}
 		return nil, err
 	}
-	// The flight's answer is shared by every caller that joined it: each
-	// gets its own copy.
-	return &Response{Status: resp.Status, Header: resp.Header.Clone(), Body: slices.Clone(resp.Body)}, nil
+	// The flight's answer is shared by every caller that joined it, and
+	// by the cache: read-only (Response).
+	return resp, nil
 }
 
 // keep stores a 200 answer under key.
@@ -126,36 +126,65 @@ func (c *Client) keep(store *cache.Cache, key string, resp *Response) {
 // reaches the national service and its audit trail — each field
 // length-prefixed so that no two requests share a key.
 func (c *Client) cacheKey(ctx context.Context, req Request, gen uint64) string {
-	req.Header = withCallerHeaders(ctx, req.Header)
+	ri := request.From(ctx)
+	// The headers sent (withCallerHeaders: the caller's override the
+	// request's), canonical and sorted, without building the merged map:
+	// this runs on every cached read.
+	type header struct {
+		key    string
+		values []string
+	}
+	var buf [8]header
+	hs := buf[:0]
+	add := func(h http.Header) {
+		for k, vs := range h {
+			ck := http.CanonicalHeaderKey(k)
+			if ck == "X-Request-Id" || ck == "X-Correlation-Id" {
+				continue
+			}
+			i := slices.IndexFunc(hs, func(x header) bool { return x.key == ck })
+			if i < 0 {
+				hs = append(hs, header{ck, vs})
+			} else {
+				hs[i].values = vs
+			}
+		}
+	}
+	add(req.Header)
+	add(ri.Forward)
+	slices.SortFunc(hs, func(a, b header) int { return strings.Compare(a.key, b.key) })
+	query := req.Query.Encode()
+
+	size := len(c.cfg.Name) + len(ri.CachePartition) + len(req.Path) + len(query) + 48
+	for _, h := range hs {
+		size += len(h.key) + 16
+		for _, v := range h.values {
+			size += len(v) + 8
+		}
+	}
 	var b strings.Builder
+	b.Grow(size)
+	var num [20]byte
+	length := func(n int) { b.Write(strconv.AppendInt(num[:0], int64(n), 10)) }
 	field := func(s string) {
-		b.WriteString(strconv.Itoa(len(s)))
+		length(len(s))
 		b.WriteByte(':')
 		b.WriteString(s)
 	}
 	field(c.cfg.Name)
-	field(CachePartition(ctx))
-	field(strconv.FormatUint(gen, 10))
+	field(ri.CachePartition)
+	var genBuf [20]byte
+	g := strconv.AppendUint(genBuf[:0], gen, 10)
+	length(len(g))
+	b.WriteByte(':')
+	b.Write(g)
 	field(req.Path)
-	field(req.Query.Encode())
-	if len(req.Header) > 0 {
-		keys := make([]string, 0, len(req.Header))
-		for k := range req.Header {
-			ck := http.CanonicalHeaderKey(k)
-			if ck != "X-Request-Id" && ck != "X-Correlation-Id" {
-				keys = append(keys, k)
-			}
-		}
-		slices.SortFunc(keys, func(a, b string) int {
-			return strings.Compare(http.CanonicalHeaderKey(a), http.CanonicalHeaderKey(b))
-		})
-		for _, k := range keys {
-			field(http.CanonicalHeaderKey(k))
-			vs := req.Header[k]
-			field(strconv.Itoa(len(vs)))
-			for _, v := range vs {
-				field(v)
-			}
+	field(query)
+	for _, h := range hs {
+		field(h.key)
+		field(strconv.Itoa(len(h.values)))
+		for _, v := range h.values {
+			field(v)
 		}
 	}
 	return b.String()
@@ -185,6 +214,10 @@ func resourcePath(p string) string {
 		if j := strings.IndexByte(s[i+1:], '/'); j >= 0 {
 			s = s[:i+1+j]
 		}
+	}
+	if len(p) > len(s) && p[0] == '/' && p[1:len(s)+1] == s {
+		// Already "/" + s in p: no new string on every cached read.
+		return p[:len(s)+1]
 	}
 	return "/" + s
 }

@@ -259,6 +259,10 @@ type Request struct {
 }
 
 // Response is a backend's answer, body fully read (bounded).
+//
+// A GET's Response may be shared (a cached answer, or one fetched once for
+// concurrent identical reads): its Header and Body are read-only; copy
+// before changing them. Tests enforce it (cache.Entry).
 type Response struct {
 	Status int
 	Header http.Header

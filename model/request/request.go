@@ -14,7 +14,7 @@ package request
 import (
 	"context"
 	"net/http"
-	"sort"
+	"slices"
 )
 
 // Caller is the authenticated caller, as the server's verifier read the
@@ -142,7 +142,9 @@ func WithNoCache(ctx context.Context) context.Context {
 // superseded numbers it named for a current one, and what PDS said of each
 // patient's restriction. The zero value is empty and ready.
 type Subjects struct {
-	patients   map[string]bool
+	// patients are kept sorted, without repeats: most requests concern one
+	// patient, and a slice costs less than a map to note and to list.
+	patients   []string
 	aliases    map[string]string
 	restricted map[string]bool
 }
@@ -153,24 +155,19 @@ func (s *Subjects) Note(nhs ...string) {
 		if p == "" {
 			continue
 		}
-		if s.patients == nil {
-			s.patients = map[string]bool{}
+		if i, found := slices.BinarySearch(s.patients, p); !found {
+			s.patients = slices.Insert(s.patients, i, p)
 		}
-		s.patients[p] = true
 	}
 }
 
 // Len is how many patients were noted.
 func (s *Subjects) Len() int { return len(s.patients) }
 
-// List returns the patients noted so far, sorted.
+// List returns the patients noted so far, sorted (a copy; empty, not nil,
+// when none were).
 func (s *Subjects) List() []string {
-	out := make([]string, 0, len(s.patients))
-	for p := range s.patients {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
+	return append([]string{}, s.patients...)
 }
 
 // Alias records that PDS answered old with current: the same person.

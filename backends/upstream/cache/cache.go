@@ -6,11 +6,16 @@
 package cache
 
 import (
-	"hash/fnv"
+	"flag"
 	"net/http"
+	"slices"
+	"strconv"
+	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -18,8 +23,11 @@ import (
 // DefaultMaxBytes bounds a Cache when Options.MaxBytes is zero.
 const DefaultMaxBytes = 64 << 20
 
-// Entry is one stored answer. Entries are shared by every reader: treat them
-// as read-only and copy what you hand on.
+// Entry is one stored answer. Entries are shared by every reader, and
+// handed out without a copy (a 6 KB copy per hit was the largest
+// allocation of a cached read): treat them as read-only. In test binaries
+// the cache holds every reader to that: an entry changed after it was
+// stored panics at its next Get (checkUnchanged).
 type Entry struct {
 	Status int
 	Header http.Header
@@ -56,6 +64,49 @@ type stored struct {
 	key     string
 	backend string
 	entry   *Entry
+	// sum is the entry's checksum when it was stored, in test binaries
+	// only (0 otherwise): checkUnchanged compares it at each Get.
+	sum uint64
+}
+
+// verify says entries are checked for changes at every Get: in test
+// binaries, so that the whole test suite proves no reader writes to a
+// shared answer; never in the facade itself, where hashing every hit
+// would cost what not copying saves, nor in benchmarks, which measure it.
+var verify = sync.OnceValue(func() bool {
+	if !testing.Testing() {
+		return false
+	}
+	bench := flag.Lookup("test.bench")
+	return bench == nil || bench.Value.String() == ""
+})
+
+// checksum hashes what a reader could change: status, headers, body.
+func checksum(e *Entry) uint64 {
+	h := xxhash.New()
+	_, _ = h.WriteString(strconv.Itoa(e.Status))
+	keys := make([]string, 0, len(e.Header))
+	for k := range e.Header {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		_, _ = h.WriteString("\x00" + k)
+		for _, v := range e.Header[k] {
+			_, _ = h.WriteString("\x01" + v)
+		}
+	}
+	_, _ = h.WriteString("\x02")
+	_, _ = h.Write(e.Body)
+	return h.Sum64()
+}
+
+// checkUnchanged panics when a reader has changed a stored entry: a defect
+// that would hand the next reader someone else's edit.
+func (s *stored) checkUnchanged() {
+	if s.sum != 0 && checksum(s.entry) != s.sum {
+		panic("cache: a reader changed a shared cache entry (" + s.backend + "): entries are read-only")
+	}
 }
 
 // New returns an empty cache. Close it to stop its goroutines.
@@ -107,6 +158,9 @@ func (c *Cache) Get(key string) (*Entry, bool) {
 	if !ok || s.key != key {
 		return nil, false
 	}
+	if verify() {
+		s.checkUnchanged()
+	}
 	return s.entry, true
 }
 
@@ -125,7 +179,11 @@ func (c *Cache) Set(backend, key string, e *Entry, ttl time.Duration) {
 			cost += int64(len(v) + 16)
 		}
 	}
-	if c.rc.SetWithTTL(key, &stored{key: key, backend: backend, entry: e}, cost, ttl) {
+	st := &stored{key: key, backend: backend, entry: e}
+	if verify() {
+		st.sum = checksum(e)
+	}
+	if c.rc.SetWithTTL(key, st, cost, ttl) {
 		c.rc.Wait()
 	}
 }
@@ -150,11 +208,17 @@ func (c *Cache) Invalidate(backend, path string) {
 // slot is FNV-1a of (backend, path): the same slot for the same path in
 // every run, so which paths share one is reproducible.
 func (c *Cache) slot(backend, path string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(backend))
-	h.Write([]byte{0})
-	h.Write([]byte(path))
-	return h.Sum64() % genSlots
+	// hash/fnv's FNV-1a, inline: no hasher nor byte slices per read.
+	const offset64, prime64 = 14695981039346656037, 1099511628211
+	h := uint64(offset64)
+	for i := 0; i < len(backend); i++ {
+		h = (h ^ uint64(backend[i])) * prime64
+	}
+	h *= prime64 // the 0 byte between the two
+	for i := 0; i < len(path); i++ {
+		h = (h ^ uint64(path[i])) * prime64
+	}
+	return h % genSlots
 }
 
 // Close drops every entry and stops the cache's goroutines. A nil Cache may
@@ -182,6 +246,9 @@ const (
 type Metrics struct {
 	requests  *prometheus.CounterVec
 	evictions *prometheus.CounterVec
+	// counters holds each (backend, result) counter once looked up: every
+	// cached read counts one, and the vector's lookup hashes the labels.
+	counters sync.Map // [2]string → prometheus.Counter
 }
 
 // NewMetrics registers the cache metrics with reg.
@@ -202,9 +269,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Count records one lookup. A nil Metrics records nothing.
 func (m *Metrics) Count(backend string, r Result) {
-	if m != nil {
-		m.requests.WithLabelValues(backend, string(r)).Inc()
+	if m == nil {
+		return
 	}
+	k := [2]string{backend, string(r)}
+	c, ok := m.counters.Load(k)
+	if !ok {
+		c, _ = m.counters.LoadOrStore(k, m.requests.WithLabelValues(backend, string(r)))
+	}
+	c.(prometheus.Counter).Inc()
 }
 
 func (m *Metrics) evicted(backend, reason string) {

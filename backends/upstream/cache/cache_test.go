@@ -3,6 +3,8 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"net/http"
 	"strings"
 	"sync"
@@ -167,5 +169,56 @@ func TestGroupPanicIsAnError(t *testing.T) {
 	}
 	if c, _ := g.Waiting(); c != 0 {
 		t.Error("the panicked call is still in flight")
+	}
+}
+
+// TestReadersMustNotChangeEntries: entries are handed out without a copy,
+// so in test binaries a reader's change to one is a panic at the next Get,
+// whichever part it changed.
+func TestReadersMustNotChangeEntries(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(e *cache.Entry)
+	}{
+		{"body byte", func(e *cache.Entry) { e.Body[2] = 'X' }},
+		{"body length", func(e *cache.Entry) { e.Body = e.Body[:1] }},
+		{"header value", func(e *cache.Entry) { e.Header["Etag"][0] = `W/"2"` }},
+		{"header added", func(e *cache.Entry) { e.Header.Set("Content-Location", "/x") }},
+		{"status", func(e *cache.Entry) { e.Status = 404 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := cache.New(cache.Options{MaxBytes: 1 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.Set("pds", "k", &cache.Entry{Status: 200, Header: http.Header{"Etag": {`W/"1"`}}, Body: []byte(`{"a":1}`)}, time.Minute)
+			e, ok := c.Get("k")
+			if !ok {
+				t.Fatal("not stored")
+			}
+			if _, ok := c.Get("k"); !ok {
+				t.Fatal("an unchanged entry was not found again")
+			}
+			tc.change(e)
+			defer func() {
+				if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "read-only") {
+					t.Errorf("Get after a reader changed the entry: panic %v, want one saying entries are read-only", p)
+				}
+			}()
+			c.Get("k")
+		})
+	}
+}
+
+// The generation slots are FNV-1a of backend, a 0 byte and path, as
+// hash/fnv computes it: the same paths share a slot in every run.
+func TestGenerationSlotIsFNV1a(t *testing.T) {
+	for _, tc := range [][2]string{{"pds", "/Patient/9000000009"}, {"", ""}, {"scr", "/Bundle"}, {"nrl", "/DocumentReference/ü"}} {
+		h := fnv.New64a()
+		h.Write([]byte(tc[0] + "\x00" + tc[1]))
+		if got, want := cache.Slot(tc[0], tc[1]), h.Sum64()%cache.GenSlots; got != want {
+			t.Errorf("slot(%q, %q) = %d, want %d", tc[0], tc[1], got, want)
+		}
 	}
 }
