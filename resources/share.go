@@ -31,7 +31,8 @@ func WithShare(ctx context.Context) context.Context {
 	if _, ok := ctx.Value(shareKey{}).(*share); ok {
 		return ctx
 	}
-	return context.WithValue(ctx, shareKey{}, &share{calls: map[string]*shareCall{}})
+	// The map is made at the first shared read: most requests make none.
+	return context.WithValue(ctx, shareKey{}, &share{})
 }
 
 // shared runs fn once per key within ctx's share scope: concurrent and later
@@ -45,6 +46,9 @@ func shared[T any](ctx context.Context, key string, fn func(context.Context) (T,
 	s.mu.Lock()
 	c, found := s.calls[key]
 	if !found {
+		if s.calls == nil {
+			s.calls = map[string]*shareCall{}
+		}
 		c = &shareCall{done: make(chan struct{})}
 		s.calls[key] = c
 	}

@@ -53,23 +53,30 @@ func (s *Server) audit(ctx context.Context, ri *request.Info, status int, start 
 // auditGate is the statusWriter's hook: it writes the audit record before
 // the status goes out and, when that fails, answers 503 instead of what the
 // handler meant to send.
-func (s *Server) auditGate(ctx context.Context, ri *request.Info, start time.Time) func(w http.ResponseWriter, status int) bool {
-	return func(w http.ResponseWriter, status int) bool {
-		if s.audit(ctx, ri, status, start) == nil {
-			return true
-		}
-		h := w.Header()
-		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Location", "Content-Disposition", "ETag", "Last-Modified", "Location"} {
-			h.Del(k)
-		}
-		st, hdr, body := errorReply(errAuditFailed, ri.ID)
-		for k, v := range hdr {
-			h[k] = v
-		}
-		h.Set("Content-Type", mediaFHIRJSON+"; charset=utf-8")
-		h.Set("Cache-Control", "no-store")
-		w.WriteHeader(st)
-		_, _ = w.Write(body)
-		return false
+type auditGate struct {
+	s     *Server
+	ctx   context.Context
+	ri    *request.Info
+	start time.Time
+}
+
+// pass writes the record of an answer with status; false means it could
+// not, and the 503 has been sent instead.
+func (g *auditGate) pass(w http.ResponseWriter, status int) bool {
+	if g.s.audit(g.ctx, g.ri, status, g.start) == nil {
+		return true
 	}
+	h := w.Header()
+	for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Location", "Content-Disposition", "ETag", "Last-Modified", "Location"} {
+		h.Del(k)
+	}
+	st, hdr, body := errorReply(errAuditFailed, g.ri.ID)
+	for k, v := range hdr {
+		h[k] = v
+	}
+	h.Set("Content-Type", mediaFHIRJSON+"; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(st)
+	_, _ = w.Write(body)
+	return false
 }

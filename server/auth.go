@@ -39,6 +39,8 @@ type caller struct {
 	// searchable tells whether the caller may search a type: what a
 	// fan-out operation may ask.
 	searchable func(resourceType string) bool
+	// admission is callerKey(info), made once.
+	admission string
 }
 
 // newCaller derives once what a principal's requests carry.
@@ -57,6 +59,7 @@ func (s *Server) newCaller(p auth.Principal) *caller {
 		c.forward.Set("NHSD-End-User-Organisation-ODS", p.OrgODS)
 	}
 	c.searchable = func(t string) bool { return s.decide(c, t, auth.Search) == nil }
+	c.admission = callerKey(c.info)
 	return c
 }
 

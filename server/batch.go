@@ -137,9 +137,9 @@ func (s *Server) batchTarget(r *http.Request, raw string) (string, error) {
 // it with the batch's own headers.
 func (s *Server) runEntry(parent *http.Request, target string) batchResponseEntry {
 	req := httptest.NewRequest(http.MethodGet, target, nil).WithContext(parent.Context())
-	for _, h := range []string{"Accept", "Prefer", "Authorization", "X-Correlation-ID"} {
+	for _, h := range []string{"Accept", "Prefer", "Authorization", "X-Correlation-Id"} {
 		if v := parent.Header.Values(h); len(v) > 0 {
-			req.Header[h] = v
+			req.Header[h] = v // canonical names: read back by Get
 		}
 	}
 	req.Header.Set("X-Request-ID", request.From(parent.Context()).ID)

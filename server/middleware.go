@@ -31,7 +31,7 @@ type statusWriter struct {
 	// gate, when set, runs once before the status goes out (the audit
 	// record is written then); false means it answered 503 itself, and
 	// the handler's own answer is dropped.
-	gate    func(w http.ResponseWriter, status int) bool
+	gate    *auditGate
 	gated   bool
 	dropped bool
 }
@@ -44,7 +44,7 @@ func (w *statusWriter) WriteHeader(code int) {
 		w.status = code
 		if w.gate != nil && !w.gated {
 			w.gated = true
-			if !w.gate(w.ResponseWriter, code) {
+			if !w.gate.pass(w.ResponseWriter, code) {
 				w.status, w.dropped = http.StatusServiceUnavailable, true
 				return
 			}
@@ -67,6 +67,13 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n
 	return n, err
+}
+
+// exchange is what instrument makes for each request, in one piece.
+type exchange struct {
+	ri   request.Info
+	sw   statusWriter
+	gate auditGate
 }
 
 // validRequestID accepts a client's X-Request-ID only as a UUID in its
@@ -139,7 +146,7 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 func (s *Server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get("X-Request-ID")
+		id := r.Header.Get("X-Request-Id")
 		if !validRequestID(id) {
 			id = uuid.NewString()
 		}
@@ -147,9 +154,12 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		securityHeaders(w.Header(), r.URL.Path)
 		// The request's one value: its facts (the caller's are added by the
 		// preamble) and the server's notes for logs, metrics and audit.
-		ri := &request.Info{ID: id, Route: "other", ResourceType: "none", Interaction: "other",
+		// The request's value, its writer and its audit gate are made in
+		// one allocation: every request has all three.
+		ex := &exchange{ri: request.Info{ID: id, Route: "other", ResourceType: "none", Interaction: "other",
 			// The client wants an answer from the national services themselves.
-			NoCache: noCache(r.Header)}
+			NoCache: noCache(r.Header)}}
+		ri := &ex.ri
 		if outer, ok := request.Lookup(r.Context()); ok {
 			// A batch entry, run through the handler again: it keeps what its
 			// batch's request established, as a context would, and notes its
@@ -158,7 +168,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			ri.Caller, ri.CachePartition, ri.Forward, ri.Allowed, ri.Unscheduled = outer.Caller, outer.CachePartition, outer.Forward, outer.Allowed, outer.Unscheduled
 		}
 		ctx := request.With(r.Context(), ri)
-		sw := &statusWriter{ResponseWriter: w, gate: s.auditGate(ctx, ri, start)}
+		ex.gate = auditGate{s: s, ctx: ctx, ri: ri, start: start}
+		ex.sw = statusWriter{ResponseWriter: w, gate: &ex.gate}
+		sw := &ex.sw
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.WithFields(logrus.Fields{"request_id": id, "panic": p, "stack": string(debug.Stack())}).Error("panic serving request")
@@ -199,7 +211,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 // no-cache) on a request.
 // See: https://www.rfc-editor.org/rfc/rfc9111#section-5.2.1.4
 func noCache(h http.Header) bool {
-	for _, v := range h.Values("Cache-Control") {
+	// The keys as net/http stores them (canonical): no canonicalising per
+	// request.
+	for _, v := range h["Cache-Control"] {
 		for _, d := range strings.Split(v, ",") {
 			switch strings.ToLower(strings.TrimSpace(d)) {
 			case "no-cache", "no-store", "max-age=0":
@@ -207,5 +221,8 @@ func noCache(h http.Header) bool {
 			}
 		}
 	}
-	return strings.EqualFold(strings.TrimSpace(h.Get("Pragma")), "no-cache")
+	if p := h["Pragma"]; len(p) > 0 {
+		return strings.EqualFold(strings.TrimSpace(p[0]), "no-cache")
+	}
+	return false
 }

@@ -286,7 +286,13 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			}
 			a.caller = c
 		}
-		release, err := s.guard.admit(r, callerKey(ri.Caller))
+		key := ""
+		if a.caller != nil && a.caller.info == ri.Caller {
+			key = a.caller.admission
+		} else {
+			key = callerKey(ri.Caller)
+		}
+		release, err := s.guard.admit(r, key)
 		if err != nil {
 			refuse(f, err)
 			return

@@ -51,7 +51,7 @@ func (c *Client) Read(ctx context.Context, nhs string) (*Patient, error) {
 	if !res.IsJSON() {
 		return nil, badPayload("read", nil)
 	}
-	return &Patient{Body: res.Body, Version: upstream.ETagVersion(res.Header.Get("ETag"))}, nil
+	return &Patient{Body: res.Body, Version: upstream.ETagVersion(res.Header.Get("Etag"))}, nil
 }
 
 // Patch sends JSON Patch operations (a JSON array, RFC 6902) to PDS, which
@@ -91,7 +91,7 @@ func (c *Client) Patch(ctx context.Context, nhs, version string, ops json.RawMes
 	if !res.IsJSON() {
 		return nil, badPayload("patch", nil)
 	}
-	return &Patient{Body: res.Body, Version: upstream.ETagVersion(res.Header.Get("ETag"))}, nil
+	return &Patient{Body: res.Body, Version: upstream.ETagVersion(res.Header.Get("Etag"))}, nil
 }
 
 // Create asks PDS to create a record for a new patient and allocate an NHS
@@ -118,7 +118,7 @@ func (c *Client) Create(ctx context.Context, body json.RawMessage) (*Patient, er
 		if !res.IsJSON() {
 			return nil, badPayload("create", nil)
 		}
-		return &Patient{Body: res.Body, Version: upstream.ETagVersion(res.Header.Get("ETag"))}, nil
+		return &Patient{Body: res.Body, Version: upstream.ETagVersion(res.Header.Get("Etag"))}, nil
 	case http.StatusOK:
 		o, ok := upstream.ParseOutcome(res.Body)
 		if !ok || (o.Code != "SINGLE_MATCH" && o.Code != "MULTIPLE_MATCHES") {
