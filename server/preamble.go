@@ -328,7 +328,7 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 		}
 		// One deadline for the whole request, passed down to every
 		// backend call through the context: no request outlives it.
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		ctx, cancel := withLazyDeadline(r.Context(), s.cfg.RequestTimeout)
 		defer cancel()
 		// One share per request: what it asks PDS about a patient (current
 		// number, restriction, the Patient itself) is read once.
