@@ -161,8 +161,14 @@ func waitForFacade(ctx context.Context, o options, stderr io.Writer) error {
 	defer cancel()
 	var last string // why the last poll failed, for the timeout message
 	for said := false; ; said = true {
-		if last = poll(ctx, health, min(o.timeout, o.wait)); last == "" {
+		why := poll(ctx, health, min(o.timeout, o.wait))
+		if why == "" {
 			return nil
+		}
+		// A poll cut short by the end of the wait says nothing new: the
+		// answer before it (a 503 while starting, say) is the useful one.
+		if ctx.Err() == nil || last == "" {
+			last = why
 		}
 		if !said {
 			fmt.Fprintf(stderr, "token: waiting for the facade at %s (is `make run` still compiling?)\n", o.url)

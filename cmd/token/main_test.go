@@ -188,6 +188,23 @@ func TestWait(t *testing.T) {
 			srv.Start()
 			return srv.URL
 		}, wantErr: []string{"no facade answered", "503", "start it with `make run`"}, maxTime: 2 * time.Second},
+		{name: "503, then a poll the wait cuts short: the 503 is the reason given", wait: "300ms", wantCode: 1, wantWait: true, start: func(t *testing.T) string {
+			var polls atomic.Int32
+			release := make(chan struct{})
+			t.Cleanup(func() { close(release) })
+			_, srv, _ := facadeWith(t, func(w http.ResponseWriter, r *http.Request) {
+				if polls.Add(1) == 1 {
+					http.Error(w, `{"status":"starting"}`, http.StatusServiceUnavailable)
+					return
+				}
+				select { // hangs past the wait
+				case <-release:
+				case <-r.Context().Done():
+				}
+			})
+			srv.Start()
+			return srv.URL
+		}, wantErr: []string{"no facade answered", "503"}, maxTime: 2 * time.Second},
 		{name: "-wait 0 does not wait", wait: "0", wantCode: 1, start: func(t *testing.T) string {
 			return "http://" + free(t)
 		}, wantErr: []string{"is the facade running?"}, maxTime: 2 * time.Second},
