@@ -76,6 +76,11 @@ func OperationDefinition(d resources.OperationDefinition, base, version string) 
 		for _, p := range d.Parameters {
 			ps = append(ps, map[string]any{"name": p.Name, "use": p.Use, "min": p.Min, "max": p.Max, "type": p.Type, "documentation": p.Documentation})
 		}
+		if !d.Type {
+			// An instance operation's parameters are its in-parameters;
+			// its one out-parameter is always the Bundle.
+			ps = append(ps, doc["parameter"].([]map[string]any)...)
+		}
 		doc["parameter"] = ps
 	}
 	b, err := json.Marshal(doc)

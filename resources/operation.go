@@ -3,6 +3,7 @@ package resources
 import (
 	"context"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,8 +50,9 @@ type OperationDefinition struct {
 	Code string
 	// Type says the operation is invoked on the resource type (POST
 	// [base]/[type]/$[code]) rather than on an instance; AffectsState that
-	// it changes data. Parameters lists its in and out parameters; empty
-	// means the instance operations' one out parameter, a Bundle.
+	// it changes data. Parameters lists a type operation's in and out
+	// parameters, and an instance operation's in-parameters (its one out
+	// parameter, the Bundle, is always there).
 	Type         bool
 	AffectsState bool
 	Parameters   []OperationParameter
@@ -120,6 +122,14 @@ func summaryDefinition(code string) OperationDefinition {
 		Resource: "Patient",
 		Code:     code,
 	}
+	if code == "everything" {
+		d.Parameters = []OperationParameter{{
+			Name: "_type", Use: "in", Min: 0, Max: "*", Type: "string",
+			Documentation: "One or more comma-separated resource types: only the patient's resources of those types are returned, " +
+				"and only their sources are asked. The Patient is always returned. A type this operation does not return (the Patient " +
+				"and each type searchable by patient in this CapabilityStatement) is refused (400). Without _type, every type.",
+		}}
+	}
 	if code == "summary" {
 		d.Title = "Patient summary document (International Patient Summary shape)"
 		d.Description = "Returns a FHIR document: a Bundle of type document whose first entry is a Composition " +
@@ -143,11 +153,67 @@ func summaryDefinition(code string) OperationDefinition {
 // summaryOperations are $summary (a document) and $everything (a
 // searchset) on Patient.
 func (p *Patient) summaryOperations() []Operation {
-	var ops []Operation
-	for _, code := range []string{"summary", "everything"} {
-		ops = append(ops, Operation{Name: code, Document: code == "summary", Definition: summaryDefinition(code), Run: p.summary})
+	return []Operation{
+		{Name: "summary", Document: true, Definition: summaryDefinition("summary"), Run: func(ctx context.Context, id string, _ url.Values) (*SearchResult, error) {
+			return p.summary(ctx, id, nil)
+		}},
+		{Name: "everything", Definition: summaryDefinition("everything"), Run: func(ctx context.Context, id string, params url.Values) (*SearchResult, error) {
+			only, err := everythingTypesOf(params, p.everythingTypes())
+			if err != nil {
+				return nil, err
+			}
+			return p.summary(ctx, id, only)
+		}},
 	}
-	return ops
+}
+
+// everythingTypes are the types $everything returns: the Patient and what
+// its sources give (every type searchable by patient).
+func (p *Patient) everythingTypes() []string {
+	out := []string{"Patient"}
+	for _, s := range p.summarySources {
+		out = append(out, s.Type)
+	}
+	return out
+}
+
+// everythingTypesOf reads $everything's _type (repeatable, each value a
+// comma-separated list): the types asked for, nil for every type.
+// See: http://hl7.org/fhir/R4/operation-patient-everything.html
+func everythingTypesOf(params url.Values, types []string) (map[string]bool, error) {
+	vs, ok := params["_type"]
+	if !ok {
+		return nil, nil
+	}
+	only := map[string]bool{}
+	for _, v := range vs {
+		for _, t := range strings.Split(v, ",") {
+			t = strings.TrimSpace(t)
+			if !slices.Contains(types, t) {
+				shown := t
+				if len(shown) > 64 || !isTypeName(shown) {
+					shown = "this value"
+				}
+				return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "_type",
+					Message: "_type: " + shown + " is not a type $everything returns; it returns " + strings.Join(types, ", ")}
+			}
+			only[t] = true
+		}
+	}
+	return only, nil
+}
+
+// isTypeName says s looks like a FHIR resource type name (safe to echo).
+func isTypeName(s string) bool {
+	if s == "" || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 // SourcePart is what one source of a fan-out operation answered: its
@@ -179,7 +245,10 @@ func (p *Patient) UseSummarySources(srcs []SummarySource) { p.summarySources = s
 // summary reads the patient and searches every source for the patient's
 // resources, all at once. A patient that does not exist is an error; any
 // other failing source leaves an error issue (incomplete) naming it.
-func (p *Patient) summary(ctx context.Context, id string, _ url.Values) (*SearchResult, error) {
+//
+// only, when not nil, names the types wanted: the other sources are not
+// asked (the Patient always is).
+func (p *Patient) summary(ctx context.Context, id string, only map[string]bool) (*SearchResult, error) {
 	if !nhsnumber.Valid(id) {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Message: "the id must be a valid NHS number (10 digits with a correct check digit)"}
 	}
@@ -198,6 +267,9 @@ func (p *Patient) summary(ctx context.Context, id string, _ url.Values) (*Search
 	types := []string{"Patient"}
 	var withheld []string
 	for _, s := range p.summarySources {
+		if only != nil && !only[s.Type] {
+			continue
+		}
 		if !request.From(ctx).AllowedType(s.Type) {
 			withheld = append(withheld, s.Type)
 			continue

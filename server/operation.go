@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -55,6 +56,12 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 			return nil, err
 		}
 	}
+	// Parameters the operation does not declare: refused under Prefer:
+	// handling=strict, else ignored with a warning, as for a search.
+	ignored, err := undeclaredParams(op.Definition, params, preferStrict(r))
+	if err != nil {
+		return nil, err
+	}
 	// A fan-out operation asks only the sources the caller may search
 	// (request.Info.Allowed, set with the caller).
 	ctx := r.Context()
@@ -76,6 +83,7 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 			res.Issues = append(res.Issues, *issue)
 		}
 	}
+	res.Issues = append(res.Issues, ignored...)
 	self := s.baseURL() + "/" + p.ResourceType() + "/" + id + "/$" + op.Name
 	if r.URL.RawQuery != "" {
 		self += "?" + r.URL.RawQuery
@@ -85,6 +93,38 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 	}
 	req := &searchRequest{query: &resources.Query{Count: maxOperationEntries}, subset: sub, selfURL: self}
 	return s.searchset(r, p.ResourceType(), req, res)
+}
+
+// undeclaredParams checks an instance operation's parameters against its
+// definition. The result parameters every interaction takes (_format,
+// _pretty, _summary, _elements) are always allowed. Any other parameter
+// the operation does not declare is an error when strict, else a warning
+// saying it was ignored (a client must not take an answer for filtered
+// that was not).
+// See: http://hl7.org/fhir/R4/search.html#errors
+func undeclaredParams(d resources.OperationDefinition, params url.Values, strict bool) ([]resources.Issue, error) {
+	declared := map[string]bool{"_format": true, "_pretty": true, "_summary": true, "_elements": true}
+	for _, p := range d.Parameters {
+		if p.Use == "in" {
+			declared[p.Name] = true
+		}
+	}
+	var names []string
+	for k := range params {
+		if !declared[k] {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	var out []resources.Issue
+	for _, k := range names {
+		if strict {
+			return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: safeName(k), Message: "$" + d.Code + " has no parameter '" + safeName(k) + "'"}
+		}
+		out = append(out, resources.Issue{Severity: "warning", Code: "not-supported", Expression: safeName(k),
+			Diagnostics: "$" + d.Code + " has no parameter '" + safeName(k) + "': it was ignored"})
+	}
+	return out, nil
 }
 
 // operationParams are the parameters of an operation invoked by POST: the

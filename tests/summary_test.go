@@ -2,10 +2,13 @@ package tests
 
 import (
 	"html"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/carerecords/fhir-facade/resources"
+	sandboxcpis "github.com/carerecords/fhir-facade/sandbox/cpis"
 	"github.com/carerecords/fhir-facade/sandbox/issuer"
 	sandboxpds "github.com/carerecords/fhir-facade/sandbox/pds"
 )
@@ -335,4 +338,75 @@ func backendCalls(t *testing.T, backend string) float64 {
 		}
 	}
 	return n
+}
+
+// $everything's _type asks, and returns, only the types named (the Patient
+// always); a type it cannot return is refused; parameters it does not
+// declare are refused under Prefer: handling=strict and otherwise ignored
+// with a warning saying so, never silently.
+func TestEverythingParameters(t *testing.T) {
+	// CP-IS down: a _type that does not ask for Flags does not ask CP-IS,
+	// so nothing is missing from the answer.
+	env.app.Sandbox.CPIS.SetFault(&sandboxcpis.Fault{Status: 500, Body: "down", ContentType: "text/plain"})
+	defer env.app.Sandbox.CPIS.SetFault(nil)
+	strict := map[string]string{"Prefer": "handling=strict"}
+	tests := []struct {
+		name, path string
+		hdr        map[string]string
+		status     int
+		types      []string // the records' types, sorted and without repeats
+		issue      string   // in an issue's diagnostics
+		incomplete bool     // an error issue (a source missing)
+	}{
+		{name: "one type", path: "/Patient/9000000009/$everything?_type=AllergyIntolerance", status: 200, types: []string{"AllergyIntolerance", "Patient"}},
+		{name: "lists, repeated", path: "/Patient/9000000009/$everything?_type=Immunization,RelatedPerson&_type=MedicationStatement", status: 200,
+			types: []string{"Immunization", "MedicationStatement", "Patient", "RelatedPerson"}},
+		{name: "Flags asked: CP-IS is missing, and said to be", path: "/Patient/9000000009/$everything?_type=Flag", status: 200, types: []string{"Flag", "Patient"}, incomplete: true},
+		{name: "a type it does not return", path: "/Patient/9000000009/$everything?_type=Observation", status: 400, issue: "_type: Observation is not a type $everything returns"},
+		{name: "not a type name", path: "/Patient/9000000009/$everything?_type=%3Cb%3E", status: 400, issue: "_type: this value is not a type"},
+		{name: "an undeclared parameter, lenient", path: "/Patient/9000000009/$everything?_type=AllergyIntolerance&start=2020-01-01", status: 200,
+			types: []string{"AllergyIntolerance", "Patient"}, issue: "$everything has no parameter 'start': it was ignored"},
+		{name: "an undeclared parameter, strict", path: "/Patient/9000000009/$everything?start=2020-01-01", hdr: strict, status: 400, issue: "$everything has no parameter 'start'"},
+		{name: "$summary takes no _type, strict", path: "/Patient/9000000009/$summary?_type=Flag", hdr: strict, status: 400, issue: "$summary has no parameter '_type'"},
+		{name: "result parameters are always taken", path: "/Patient/9000000009/$everything?_type=AllergyIntolerance&_pretty=true&_format=json", hdr: strict, status: 200,
+			types: []string{"AllergyIntolerance", "Patient"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(t, http.MethodGet, tt.path, tt.hdr, "")
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.raw)
+			}
+			if tt.issue != "" && !strings.Contains(string(r.raw), tt.issue) {
+				t.Errorf("no issue saying %q: %s", tt.issue, r.raw)
+			}
+			if r.status != 200 {
+				if outcomeIssue(t, r)["code"] != "invalid" {
+					t.Errorf("issue %v, want invalid", outcomeIssue(t, r))
+				}
+				return
+			}
+			matches, outcomes := entries(t, r)
+			var types []string
+			for _, m := range matches {
+				types = append(types, resourceOf(m)["resourceType"].(string))
+			}
+			if types = slices.Compact(slices.Sorted(slices.Values(types))); !slices.Equal(types, tt.types) {
+				t.Errorf("types %v, want %v", types, tt.types)
+			}
+			if r.body["total"] != float64(len(matches)) {
+				t.Errorf("total %v, %d records", r.body["total"], len(matches))
+			}
+			incomplete := false
+			for _, o := range outcomes {
+				for _, is := range resourceOf(o)["issue"].([]any) {
+					d, _ := is.(map[string]any)["diagnostics"].(string)
+					incomplete = incomplete || is.(map[string]any)["severity"] == "error" && !sandboxHPVDefect(d)
+				}
+			}
+			if incomplete != tt.incomplete {
+				t.Errorf("a source missing: %v, want %v: %s", incomplete, tt.incomplete, r.raw)
+			}
+		})
+	}
 }
