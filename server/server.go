@@ -505,7 +505,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, f format, er
 			fields["backend"] = e.Backend
 		}
 		fields["error"] = fhirerr.LogString(err)
-		s.log.WithFields(fields).Warn("request failed")
+		// The trace, when there is one, joins this line to the backend
+		// calls that failed.
+		s.log.WithFields(traceFields(trace.SpanFromContext(r.Context()), fields)).Warn("request failed")
 	}
 	h := w.Header()
 	for k, v := range hdr {

@@ -25,6 +25,7 @@ import (
 	"github.com/carerecords/fhir-facade/cmd/facade/app"
 	"github.com/carerecords/fhir-facade/resources"
 	"github.com/carerecords/fhir-facade/sandbox"
+	sandboxpds "github.com/carerecords/fhir-facade/sandbox/pds"
 )
 
 // seen is one request a simulator received, as its recording proxy saw it.
@@ -55,21 +56,25 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-// requestLine is the request log line with request id id, nil until written.
-func (b *syncBuffer) requestLine(id string) map[string]any {
+// line is the log line with message msg and request id id, nil until written.
+func (b *syncBuffer) line(msg, id string) map[string]any {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
 	for sc.Scan() {
 		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "request" && m["request_id"] == id {
+		if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == msg && m["request_id"] == id {
 			return m
 		}
 	}
 	return nil
 }
 
+// requestLine is the request log line with request id id, nil until written.
+func (b *syncBuffer) requestLine(id string) map[string]any { return b.line("request", id) }
+
 type tracedFacade struct {
+	sb         *sandbox.Sandbox
 	url, token string
 	flags      map[string]*recorder // by backend name
 	log        *syncBuffer
@@ -85,7 +90,7 @@ func startTracedFacade(t *testing.T, tp trace.TracerProvider) *tracedFacade {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sb.Close() })
-	f := &tracedFacade{flags: map[string]*recorder{}, log: &syncBuffer{}}
+	f := &tracedFacade{sb: sb, flags: map[string]*recorder{}, log: &syncBuffer{}}
 	proxy := func(name, base string) app.Backend {
 		u, err := url.Parse(base)
 		if err != nil {
@@ -321,5 +326,39 @@ func TestTracingOffByDefault(t *testing.T) {
 	}
 	if _, ok := line["trace_id"]; ok {
 		t.Errorf("log line with a trace id while tracing is off: %v", line)
+	}
+}
+
+// A failed request's "request failed" line (the error's detail, which the
+// client never sees) carries the request's trace, as its request line does:
+// the two, and the backend spans, are found together.
+func TestTracingFailedRequestLog(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	f := startTracedFacade(t, tp)
+	f.sb.PDS.SetFault(&sandboxpds.Fault{Status: http.StatusInternalServerError, Body: "down", ContentType: "text/plain"})
+	id := uuid.NewString()
+	req, _ := http.NewRequest(http.MethodGet, f.url+"/fhir/Patient/9000000009", nil)
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	req.Header.Set("X-Request-ID", id)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode < 500 {
+		t.Fatalf("status %d with PDS down", res.StatusCode)
+	}
+	var failed, request map[string]any
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if failed, request = f.log.line("request failed", id), f.log.requestLine(id); failed != nil && request != nil {
+			break
+		}
+	}
+	if failed == nil || request == nil {
+		t.Fatalf("log lines: failed %v, request %v", failed, request)
+	}
+	if failed["trace_id"] == nil || failed["trace_id"] != request["trace_id"] {
+		t.Errorf("request failed trace_id %v, request line's %v", failed["trace_id"], request["trace_id"])
 	}
 }
