@@ -216,9 +216,11 @@ func (l *Log) Write(_ context.Context, rec Record) error {
 type Query struct {
 	Patient  string
 	From, To time.Time
-	// User is the caller's user id (Record.User), Outcome one of the
+	// User is the caller's user id (Record.User).
+	User string
+	// Outcomes, when given, are the outcomes selected (any of them): the
 	// Outcome constants.
-	User, Outcome string
+	Outcomes []string
 	// Offset skips that many of the matches (newest first); Limit returns
 	// at most that many after it, every one when 0.
 	Offset, Limit int
@@ -231,7 +233,7 @@ func (q Query) Matches(r Record) bool {
 		!q.From.IsZero() && r.Time.Before(q.From),
 		!q.To.IsZero() && r.Time.After(q.To),
 		q.User != "" && r.User != q.User,
-		q.Outcome != "" && outcome(r) != q.Outcome:
+		len(q.Outcomes) > 0 && !slices.Contains(q.Outcomes, outcome(r)):
 		return false
 	}
 	return true

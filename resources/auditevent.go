@@ -3,6 +3,7 @@ package resources
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,7 +47,82 @@ func (*AuditEvent) SearchParams() []SearchParam {
 			Documentation: "The patient whose data was accessed (NHS number).", Example: "9000000009"},
 		{Name: "date", Type: TypeDate, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-date", Repeatable: true,
 			Documentation: "When the access happened (day precision), with eq, ge, gt, le or lt.", Example: "ge2020-01-01"},
+		{Name: "agent", Type: TypeReference, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-agent", Modifiers: []string{"identifier"},
+			Documentation: "Who made the request, by identifier only (agent.who is an identifier, never a reference): " +
+				"agent:identifier=" + sdsUserIDSystem + "|<user id>, the SDS user id of a CIS2 login (the client id for application-restricted access).",
+			Example: "agent:identifier=" + sdsUserIDSystem + "|555021935107"},
+		{Name: "outcome", Type: TypeToken, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-outcome",
+			Documentation: "The access's outcome, one or more comma-separated codes of " + auditOutcomeSystem + ": 0 answered, " +
+				"4 refused or rejected (4xx), 8 failed (5xx); 12 is never recorded.",
+			Example: "4,8"},
 	}
+}
+
+const (
+	sdsUserIDSystem    = "https://fhir.nhs.uk/Id/sds-user-id"
+	auditOutcomeSystem = "http://hl7.org/fhir/audit-event-outcome"
+)
+
+// auditOutcomes maps AuditEvent.outcome codes onto the trail's outcomes.
+var auditOutcomes = map[string][]string{
+	"0":  {audit.OutcomeSuccess},
+	"4":  {audit.OutcomeRefused, audit.OutcomeRejected},
+	"8":  {audit.OutcomeFailed},
+	"12": nil, // a major failure: the facade records none
+}
+
+// auditOutcomeCode is the AuditEvent.outcome code of a record.
+func auditOutcomeCode(rec audit.Record) string {
+	o := rec.Outcome
+	if o == "" {
+		o = audit.OutcomeOf(rec.Status)
+	}
+	switch o {
+	case audit.OutcomeSuccess:
+		return "0"
+	case audit.OutcomeFailed:
+		return "8"
+	}
+	return "4"
+}
+
+// agentQuery reads agent:identifier: the user id.
+func agentQuery(q url.Values) (string, bool, error) {
+	if _, plain := q["agent"]; plain {
+		return "", false, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "agent",
+			Message: "agents are recorded by identifier: use agent:identifier=" + sdsUserIDSystem + "|<user id>"}
+	}
+	v := q.Get("agent:identifier")
+	if v == "" {
+		return "", false, nil
+	}
+	system, value, found := strings.Cut(v, "|")
+	if !found {
+		system, value = "", system
+	}
+	if system != "" && system != sdsUserIDSystem || value == "" {
+		return "", false, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "agent:identifier",
+			Message: "agent:identifier takes a user id: " + sdsUserIDSystem + "|<user id>"}
+	}
+	return value, true, nil
+}
+
+// outcomeQuery reads outcome (comma-separated codes, system optional):
+// the trail's outcomes selected, and whether any can match.
+func outcomeQuery(vs []string) (outcomes []string, any bool, err error) {
+	for _, v := range strings.Split(strings.Join(vs, ","), ",") {
+		system, code, found := strings.Cut(strings.TrimSpace(v), "|")
+		if !found {
+			system, code = "", system
+		}
+		os, known := auditOutcomes[code]
+		if !known || system != "" && system != auditOutcomeSystem {
+			return nil, false, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "outcome",
+				Message: "outcome takes codes of " + auditOutcomeSystem + ": 0, 4, 8 or 12"}
+		}
+		outcomes = append(outcomes, os...)
+	}
+	return outcomes, len(outcomes) > 0, nil
 }
 
 // Search implements Searcher: newest first.
@@ -65,6 +141,21 @@ func (a *AuditEvent) Search(ctx context.Context, q *Query) (*SearchResult, error
 		if !r.To.IsZero() {
 			aq.To = r.To.Add(24*time.Hour - time.Nanosecond)
 		}
+	}
+	if user, ok, err := agentQuery(q.Params); err != nil {
+		return nil, err
+	} else if ok {
+		aq.User = user
+	}
+	if vs := q.Params["outcome"]; len(vs) > 0 {
+		outcomes, any, err := outcomeQuery(vs)
+		if err != nil {
+			return nil, err
+		}
+		if !any {
+			return &SearchResult{}, nil // 12 alone: nothing is recorded so
+		}
+		aq.Outcomes = outcomes
 	}
 	// The server slices the page it answers from the first entries, so
 	// the store is asked for the matches up to the end of that page, not
@@ -113,13 +204,7 @@ func auditEventResource(rec audit.Record) (*Resource, error) {
 	case "search-type", "operation-summary", "operation-everything", "batch":
 		action = "E"
 	}
-	outcome := "0"
-	switch {
-	case rec.Status >= 500:
-		outcome = "8"
-	case rec.Status >= 400:
-		outcome = "4"
-	}
+	outcome := auditOutcomeCode(rec)
 	agents := auditAgents(rec)
 	var entities []any
 	for _, p := range rec.Patients {
@@ -175,7 +260,7 @@ func auditAgents(rec audit.Record) []any {
 	}
 	user := map[string]any{
 		"type":      coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user"),
-		"who":       map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": rec.User}},
+		"who":       map[string]any{"identifier": map[string]any{"system": sdsUserIDSystem, "value": rec.User}},
 		"requestor": true,
 	}
 	if rec.RoleProfile != "" {

@@ -56,3 +56,76 @@ func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// The audit trail is searched by who (agent:identifier, the SDS user id)
+// and by outcome (AuditEvent.outcome codes, any of several), besides the
+// patient and date; the codes an event shows are those it is found by.
+func TestAuditEventSearchByAgentAndOutcome(t *testing.T) {
+	const nhs = "9000000009"
+	get(t, "/Patient/"+nhs)                // answered: 0
+	get(t, "/Patient/"+nhs+"/_history/99") // not found (a version PDS does not keep): 4
+	auditor := map[string]string{"Authorization": bearer("auditor")}
+	search := func(t *testing.T, q string) response {
+		t.Helper()
+		return call(t, "GET", "/AuditEvent?patient="+nhs+"&_count=200"+q, auditor, "")
+	}
+	events := func(t *testing.T, r response) []map[string]any {
+		t.Helper()
+		if r.status != 200 {
+			t.Fatalf("status %d: %s", r.status, r.raw)
+		}
+		matches, _ := entries(t, r)
+		var out []map[string]any
+		for _, m := range matches {
+			out = append(out, resourceOf(m))
+		}
+		return out
+	}
+	all := events(t, search(t, ""))
+	var user string
+	outcomes := map[string]int{}
+	for _, ev := range all {
+		outcomes[ev["outcome"].(string)]++
+		for _, a := range asList(ev["agent"]) {
+			if id := mapOf(mapOf(a.(map[string]any)["who"])["identifier"]); id["system"] == "https://fhir.nhs.uk/Id/sds-user-id" && user == "" {
+				user = id["value"].(string)
+			}
+		}
+	}
+	if user == "" || outcomes["0"] == 0 || outcomes["4"] == 0 {
+		t.Fatalf("want events answered and refused, with a user: %v, user %q", outcomes, user)
+	}
+	for _, tt := range []struct {
+		query string
+		want  func(ev map[string]any) bool
+		count int // at least this many (each search is audited too: the trail grows); 0 none
+	}{
+		{"&outcome=0", func(ev map[string]any) bool { return ev["outcome"] == "0" }, outcomes["0"]},
+		{"&outcome=http://hl7.org/fhir/audit-event-outcome|4", func(ev map[string]any) bool { return ev["outcome"] == "4" }, outcomes["4"]},
+		{"&outcome=4,8", func(ev map[string]any) bool { return ev["outcome"] == "4" || ev["outcome"] == "8" }, outcomes["4"] + outcomes["8"]},
+		{"&outcome=12", nil, 0},
+		{"&agent:identifier=https://fhir.nhs.uk/Id/sds-user-id|" + user, func(ev map[string]any) bool {
+			return strings.Contains(string(mustJSON(ev["agent"])), `"value":"`+user+`"`)
+		}, -1},
+		{"&agent:identifier=no-such-user", nil, 0},
+	} {
+		t.Run(tt.query, func(t *testing.T) {
+			got := events(t, search(t, tt.query))
+			if len(got) < tt.count || tt.count == 0 && len(got) != 0 {
+				t.Errorf("%d events, want %d", len(got), tt.count)
+			}
+			for _, ev := range got {
+				if !tt.want(ev) {
+					t.Errorf("an event that does not match: %s", mustJSON(ev))
+				}
+			}
+		})
+	}
+	for _, q := range []string{"&outcome=5", "&outcome=http://example.org|0", "&agent=Practitioner/1", "&agent:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009"} {
+		t.Run("refused "+q, func(t *testing.T) {
+			if r := search(t, q); r.status != 400 || outcomeIssue(t, r)["code"] != "invalid" {
+				t.Errorf("status %d: %s", r.status, r.raw)
+			}
+		})
+	}
+}

@@ -484,8 +484,8 @@ func (s *Store) Search(ctx context.Context, q audit.Query) ([]audit.Record, int,
 	if q.User != "" {
 		where = append(where, "r.user_id = "+arg(q.User))
 	}
-	if q.Outcome != "" {
-		where = append(where, "r.outcome = "+arg(q.Outcome))
+	if len(q.Outcomes) > 0 {
+		where = append(where, "r.outcome = ANY("+arg(q.Outcomes)+")")
 	}
 	cond := ""
 	if len(where) > 0 {
