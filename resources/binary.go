@@ -58,7 +58,7 @@ func (*Binary) Documentation() string {
 
 // ReadStream implements Streamer: the pointer is read from NRL, its
 // subject admitted, and only then is the document fetched from its holder.
-func (b *Binary) ReadStream(ctx context.Context, id string, admit func(patient string) error) (*Stream, error) {
+func (b *Binary) ReadStream(ctx context.Context, id string, admit func(patient, version string) error) (*Stream, error) {
 	refs := nrlmap.ParseBinaryID(id)
 	for i, ref := range refs {
 		if !nrlIDPattern.MatchString(ref.PointerID) {
@@ -84,8 +84,8 @@ func (b *Binary) ReadStream(ctx context.Context, id string, admit func(patient s
 		if ref.Index >= len(p.Content) || p.Content[ref.Index].Attachment == nil || p.Content[ref.Index].Attachment.URL == "" {
 			return nil, fhirerr.New(fhirerr.NotFound, "no document with this id: the DocumentReference has no such retrievable content")
 		}
-		patient := nrlmap.NHSNumber(p)
-		if err := admit(patient); err != nil {
+		patient, version := nrlmap.NHSNumber(p), contentVersion(body, ref.Index)
+		if err := admit(patient, version); err != nil {
 			return nil, err
 		}
 		a := p.Content[ref.Index].Attachment
@@ -94,7 +94,7 @@ func (b *Binary) ReadStream(ctx context.Context, id string, admit func(patient s
 			return nil, err
 		}
 		return &Stream{ContentType: doc.ContentType, Size: doc.Size, Body: doc.Body, Patient: patient,
-			Version: contentVersion(body, ref.Index), SecurityContext: "DocumentReference/" + p.ID}, nil
+			Version: version, SecurityContext: "DocumentReference/" + p.ID}, nil
 	}
 	return nil, fhirerr.New(fhirerr.NotFound, "no document with this id (Binary ids are <DocumentReference id>[.<n>])")
 }

@@ -74,7 +74,7 @@ func TestBinaryReadStream(t *testing.T) {
 }
 
 // admitAll admits every patient's document.
-func admitAll(string) error { return nil }
+func admitAll(string, string) error { return nil }
 
 // TestBinaryAdmitsBeforeFetching: the document's patient is admitted (or
 // refused) before its holder is asked, so a refused caller makes no
@@ -85,7 +85,7 @@ func TestBinaryAdmitsBeforeFetching(t *testing.T) {
 	for _, fetchErr := range []error{nil, fhirerr.New(fhirerr.NotFound, "gone"), fhirerr.New(fhirerr.BadGateway, "down")} {
 		ff := &fakeFetcher{err: fetchErr}
 		var asked []string
-		_, err := resources.NewBinary(nrlFake, ff).ReadStream(context.Background(), "Y05868-1", func(p string) error {
+		_, err := resources.NewBinary(nrlFake, ff).ReadStream(context.Background(), "Y05868-1", func(p, _ string) error {
 			asked = append(asked, p)
 			return refuse
 		})

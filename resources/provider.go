@@ -281,11 +281,14 @@ type Stream struct {
 // buffering it whole.
 type Streamer interface {
 	// ReadStream finds the content id names and calls admit with the NHS
-	// number of the patient it is about ("" when unknown) before fetching
-	// any of it: when admit refuses, its error is returned and the holder
-	// of the content is never asked (so it records no access, and the
-	// caller learns nothing from how the holder would have answered).
-	ReadStream(ctx context.Context, id string, admit func(patient string) error) (*Stream, error)
+	// number of the patient it is about ("" when unknown) and the version
+	// it would fetch (Stream.Version) before fetching any of it: when admit
+	// refuses, its error is returned and the holder of the content is never
+	// asked (so it records no access, and the caller learns nothing from
+	// how the holder would have answered). The server also refuses there a
+	// content the client already holds (If-None-Match): a 304 costs the
+	// holder nothing.
+	ReadStream(ctx context.Context, id string, admit func(patient, version string) error) (*Stream, error)
 }
 
 // Compartmented is implemented by providers that can tell, without asking a

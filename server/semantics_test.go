@@ -73,8 +73,8 @@ const pdf = "%PDF-1.4 synthetic"
 func (*documents) ResourceType() string  { return "Binary" }
 func (*documents) Profile() string       { return "" }
 func (*documents) Documentation() string { return "documents" }
-func (d *documents) ReadStream(_ context.Context, id string, admit func(string) error) (*resources.Stream, error) {
-	if err := admit(""); err != nil {
+func (d *documents) ReadStream(_ context.Context, id string, admit func(string, string) error) (*resources.Stream, error) {
+	if err := admit("", ""); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()

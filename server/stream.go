@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -38,12 +39,26 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request, a *access, f
 		s.writeError(w, r, f, err)
 		return
 	}
-	stream, err := st.ReadStream(r.Context(), id, func(patient string) error {
+	stream, err := st.ReadStream(r.Context(), id, func(patient, version string) error {
+		var err error
 		if patient == "" {
-			return a.touch()
+			err = a.touch()
+		} else {
+			err = a.touch(patient)
 		}
-		return a.touch(patient)
+		if err == nil && !asResource && version != "" && notModified(r, &reply{etag: version}) {
+			// The client holds this version: its holder is not asked.
+			return errNotModified{version}
+		}
+		return err
 	})
+	var nm errNotModified
+	if errors.As(err, &nm) {
+		w.Header().Set("ETag", `W/"`+nm.version+`"`)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, f, err)
 		return
@@ -90,6 +105,12 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request, a *access, f
 		s.log.WithFields(logrus.Fields{"request_id": ri.ID, "error": fhirerr.LogString(err)}).Warn("document stream interrupted")
 	}
 }
+
+// errNotModified stops a Binary read whose content the client already
+// holds before its holder is asked: answered 304.
+type errNotModified struct{ version string }
+
+func (e errNotModified) Error() string { return "not modified: " + e.version }
 
 // maxBinaryResource bounds the content a Binary resource carries: it is
 // held whole, and grows by a third in base64. Larger content is served raw.

@@ -54,8 +54,8 @@ type document struct{}
 func (document) ResourceType() string  { return "Binary" }
 func (document) Profile() string       { return "" }
 func (document) Documentation() string { return "documents" }
-func (document) ReadStream(_ context.Context, id string, admit func(string) error) (*resources.Stream, error) {
-	if err := admit("9000000009"); err != nil {
+func (document) ReadStream(_ context.Context, id string, admit func(string, string) error) (*resources.Stream, error) {
+	if err := admit("9000000009", ""); err != nil {
 		return nil, err
 	}
 	if id == "gone" {

@@ -474,3 +474,40 @@ func peakHeapRise(fn func() int64, times int) uint64 {
 	}
 	return worst
 }
+
+// A conditional read of a document the client already holds is answered
+// 304 from the pointer alone: its holder is not asked (here it is down, and
+// an unconditional read fails), so it records no access and costs nothing.
+func TestNRLBinaryNotModifiedWithoutTheHolder(t *testing.T) {
+	const path = "/Binary/Y05868-1000000091"
+	first := get(t, path)
+	etag := first.header.Get("ETag")
+	if first.status != 200 || etag == "" {
+		t.Fatalf("%d, ETag %q", first.status, etag)
+	}
+	env.app.Sandbox.NRL.SetFault(&sandboxnrl.Fault{Status: 500, Body: "down", ContentType: "text/plain", PathPrefix: sandboxnrl.SSPPath})
+	defer env.app.Sandbox.NRL.SetFault(nil)
+	for _, tc := range []struct {
+		name   string
+		hdr    map[string]string
+		method string
+		status int
+	}{
+		{"held: 304", map[string]string{"If-None-Match": etag}, http.MethodGet, 304},
+		{"held, among others: 304", map[string]string{"If-None-Match": `W/"other", ` + etag}, http.MethodGet, 304},
+		{"HEAD, held: 304", map[string]string{"If-None-Match": etag}, http.MethodHead, 304},
+		{"another version: the holder is asked (and is down)", map[string]string{"If-None-Match": `W/"other"`}, http.MethodGet, 502},
+		{"unconditional: the holder is asked (and is down)", nil, http.MethodGet, 502},
+		{"the Binary resource is another representation: the holder is asked", map[string]string{"If-None-Match": etag, "Accept": "application/fhir+json"}, http.MethodGet, 502},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := call(t, tc.method, path, tc.hdr, "")
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.raw)
+			}
+			if tc.status == 304 && (r.header.Get("ETag") != etag || len(r.raw) != 0) {
+				t.Errorf("304 with ETag %q (want %q) and %d bytes", r.header.Get("ETag"), etag, len(r.raw))
+			}
+		})
+	}
+}

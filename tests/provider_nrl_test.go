@@ -148,7 +148,7 @@ func TestBinaryAgainstTheSimulator(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := b.ReadStream(context.Background(), tc.id, func(string) error { return nil })
+			st, err := b.ReadStream(context.Background(), tc.id, func(string, string) error { return nil })
 			if tc.category != 0 {
 				if fhirerr.CategoryOf(err) != tc.category {
 					t.Fatalf("err = %v, want category %d", err, tc.category)
