@@ -124,6 +124,13 @@ func summaryDefinition(code string) OperationDefinition {
 	}
 	if code == "everything" {
 		d.Parameters = []OperationParameter{{
+			Name: "_count", Use: "in", Min: 0, Max: "1", Type: "integer",
+			Documentation: "Page size: with it, the answer is paged like a search (self, first, previous, next and last links; " +
+				"total counts every record), each page asking the sources again; without it, every record in one Bundle (up to 1,000).",
+		}, {
+			Name: "_offset", Use: "in", Min: 0, Max: "1", Type: "integer",
+			Documentation: "Where a page starts, with _count: as the next and previous links give it.",
+		}, {
 			Name: "_type", Use: "in", Min: 0, Max: "*", Type: "string",
 			Documentation: "One or more comma-separated resource types: only the patient's resources of those types are returned, " +
 				"and only their sources are asked. The Patient is always returned. A type this operation does not return (the Patient " +

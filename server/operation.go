@@ -92,7 +92,57 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 		return s.document(r, id, sub, self, res)
 	}
 	req := &searchRequest{query: &resources.Query{Count: maxOperationEntries}, subset: sub, selfURL: self}
+	if _, paged := params["_count"]; paged && declares(op.Definition, "_count") {
+		if err := s.operationPage(req, op, params, p.ResourceType()+"/"+id+"/$"+op.Name); err != nil {
+			return nil, err
+		}
+	}
 	return s.searchset(r, p.ResourceType(), req, res)
+}
+
+// declares says whether d declares the in-parameter name.
+func declares(d resources.OperationDefinition, name string) bool {
+	for _, p := range d.Parameters {
+		if p.Use == "in" && p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// operationPage pages an operation's searchset as a search is paged: _count
+// entries from _offset, self/first/previous/next/last links on path that
+// repeat the operation's own parameters and the echoed result parameters.
+func (s *Server) operationPage(req *searchRequest, op *resources.Operation, params url.Values, path string) error {
+	n, err := nonNegative("_count", params["_count"])
+	if err != nil {
+		return err
+	}
+	if n > s.cfg.MaxPageSize {
+		req.warnings = append(req.warnings, resources.Issue{Severity: "warning", Code: "informational", Expression: "_count",
+			Diagnostics: "_count=" + strconv.Itoa(n) + " is above the maximum page size; " + strconv.Itoa(s.cfg.MaxPageSize) + " used"})
+		n = s.cfg.MaxPageSize
+	}
+	off := 0
+	if vs, ok := params["_offset"]; ok {
+		if off, err = nonNegative("_offset", vs); err != nil {
+			return err
+		}
+	}
+	req.query.Count, req.query.Offset = n, off
+	req.query.Params, req.echo = url.Values{}, url.Values{}
+	for _, p := range op.Definition.Parameters {
+		if vs, ok := params[p.Name]; ok && p.Use == "in" && p.Name != "_count" && p.Name != "_offset" {
+			req.query.Params[p.Name] = vs
+		}
+	}
+	for _, k := range echoed {
+		if vs, ok := params[k]; ok {
+			req.echo[k] = vs
+		}
+	}
+	req.selfURL, req.path = "", path
+	return nil
 }
 
 // undeclaredParams checks an instance operation's parameters against its

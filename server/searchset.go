@@ -48,6 +48,9 @@ type searchRequest struct {
 	warnings   []resources.Issue
 	// selfURL, when set, is the only link: an operation's answer is not paged.
 	selfURL string
+	// path, when set, is what page links are made on instead of the type
+	// ("Patient/9000000009/$everything": a paged operation).
+	path string
 	// missing are the :missing filters, applied to the matches here.
 	missing []missingFilter
 }
@@ -748,6 +751,9 @@ func pageURL(base, resourceType string, req *searchRequest, offset int) string {
 	v.Set("_count", strconv.Itoa(req.query.Count))
 	if offset > 0 {
 		v.Set("_offset", strconv.Itoa(offset))
+	}
+	if req.path != "" {
+		resourceType = req.path
 	}
 	return base + "/" + resourceType + "?" + v.Encode()
 }

@@ -410,3 +410,59 @@ func TestEverythingParameters(t *testing.T) {
 		})
 	}
 }
+
+// $everything with _count is paged like a search: following next links
+// gives every record of the unpaged answer once, each page says the total,
+// and the links keep the operation's own parameters.
+func TestEverythingPaging(t *testing.T) {
+	fullURLs := func(r response) []string {
+		var out []string
+		matches, _ := entries(t, r)
+		for _, m := range matches {
+			out = append(out, m["fullUrl"].(string))
+		}
+		return out
+	}
+	for _, q := range []string{"", "&_type=Flag,Immunization,AllergyIntolerance"} {
+		t.Run(q, func(t *testing.T) {
+			whole := get(t, "/Patient/9000000009/$everything?"+strings.TrimPrefix(q, "&"))
+			want := fullURLs(whole)
+			var got []string
+			next, pages := "/Patient/9000000009/$everything?_count=4"+q, 0
+			for ; next != "" && pages < 20; pages++ {
+				r := get(t, next)
+				if r.status != 200 {
+					t.Fatalf("%s: %d %s", next, r.status, r.raw)
+				}
+				if r.body["total"] != float64(len(want)) {
+					t.Errorf("page %d: total %v, want %d", pages, r.body["total"], len(want))
+				}
+				page := fullURLs(r)
+				if len(page) > 4 {
+					t.Errorf("page %d holds %d records", pages, len(page))
+				}
+				got = append(got, page...)
+				next = linkURL(r, "next")
+				if next != "" && q != "" && !strings.Contains(next, "_type=") {
+					t.Errorf("next %s lost _type", next)
+				}
+			}
+			if pages != (len(want)+3)/4 || !slices.Equal(got, want) {
+				t.Errorf("%d pages gave %v, want %v", pages, got, want)
+			}
+		})
+	}
+	def := get(t, "/OperationDefinition/Patient-everything")
+	declared := map[string]bool{}
+	for _, p := range asList(def.body["parameter"]) {
+		declared[p.(map[string]any)["name"].(string)] = true
+	}
+	for _, n := range []string{"_type", "_count", "_offset", "return"} {
+		if !declared[n] {
+			t.Errorf("the OperationDefinition does not declare %s: %v", n, declared)
+		}
+	}
+	if r := get(t, "/Patient/9000000009/$everything?_count=-1"); r.status != 400 {
+		t.Errorf("_count=-1: %d", r.status)
+	}
+}
