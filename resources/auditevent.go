@@ -50,7 +50,7 @@ func (*AuditEvent) SearchParams() []SearchParam {
 		{Name: "agent", Type: TypeReference, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-agent", Modifiers: []string{"identifier"},
 			Documentation: "Who made the request, by identifier only (agent.who is an identifier, never a reference): " +
 				"agent:identifier=" + sdsUserIDSystem + "|<user id>, the SDS user id of a CIS2 login (the client id for application-restricted access).",
-			Example: "agent:identifier=" + sdsUserIDSystem + "|555021935107"},
+			Example: ":identifier=" + sdsUserIDSystem + "|555021935107"},
 		{Name: "outcome", Type: TypeToken, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-outcome",
 			Documentation: "The access's outcome, one or more comma-separated codes of " + auditOutcomeSystem + ": 0 answered, " +
 				"4 refused or rejected (4xx), 8 failed (5xx); 12 is never recorded.",

@@ -137,7 +137,8 @@ type SearchParam struct {
 	// modifier is rejected with 400, as FHIR requires.
 	Modifiers []string
 	// Example is a value that the parameter accepts, used by the conformance
-	// test that proves every advertised parameter is accepted.
+	// test; ":<modifier>=<value>" for a parameter accepted only with a
+	// modifier (AuditEvent's agent:identifier).
 	Example string
 }
 

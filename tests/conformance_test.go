@@ -62,6 +62,10 @@ func TestEverySearchParamIsAccepted(t *testing.T) {
 					t.Fatalf("no example value for %s", name)
 				}
 				q := url.Values{name: {ex}}
+				if mod, v, ok := strings.Cut(ex, "="); ok && strings.HasPrefix(mod, ":") {
+					// Accepted only with a modifier: name:modifier=value.
+					q = url.Values{name + mod: {v}}
+				}
 				if name != "patient" && advertises(res, "patient") {
 					// Searches by patient (SCR …) need the patient with any other parameter.
 					q.Set("patient", "9000000009")
