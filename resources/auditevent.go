@@ -44,12 +44,13 @@ func (*AuditEvent) Documentation() string {
 func (*AuditEvent) SearchParams() []SearchParam {
 	return []SearchParam{
 		{Name: "patient", Type: TypeReference, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-patient", Modifiers: PatientParamModifiers,
-			Documentation: "The patient whose data was accessed (NHS number).", Example: "9000000009"},
+			Documentation: "The patient whose data was accessed (NHS number). A search names the patient, the user (agent), or both.", Example: "9000000009"},
 		{Name: "date", Type: TypeDate, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-date", Repeatable: true,
 			Documentation: "When the access happened (day precision), with eq, ge, gt, le or lt.", Example: "ge2020-01-01"},
 		{Name: "agent", Type: TypeReference, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-agent", Modifiers: []string{"identifier"},
 			Documentation: "Who made the request, by identifier only (agent.who is an identifier, never a reference): " +
-				"agent:identifier=" + sdsUserIDSystem + "|<user id>, the SDS user id of a CIS2 login (the client id for application-restricted access).",
+				"agent:identifier=" + sdsUserIDSystem + "|<user id>, the SDS user id of a CIS2 login (the client id for application-restricted access). " +
+				"Without patient, every patient's record of that user's accesses.",
 			Example: ":identifier=" + sdsUserIDSystem + "|555021935107"},
 		{Name: "outcome", Type: TypeToken, Definition: "http://hl7.org/fhir/SearchParameter/AuditEvent-outcome",
 			Documentation: "The access's outcome, one or more comma-separated codes of " + auditOutcomeSystem + ": 0 answered, " +
@@ -127,11 +128,21 @@ func outcomeQuery(vs []string) (outcomes []string, any bool, err error) {
 
 // Search implements Searcher: newest first.
 func (a *AuditEvent) Search(ctx context.Context, q *Query) (*SearchResult, error) {
-	nhs, err := RequirePatient(q.Params, "patient")
+	// By patient, by user, or both: a Caldicott investigation asks what
+	// one user looked at, across patients.
+	nhs, byPatient, err := PatientNHSNumber(q.Params, "patient")
 	if err != nil {
 		return nil, err
 	}
-	aq := audit.Query{Patient: nhs}
+	user, byUser, err := agentQuery(q.Params)
+	if err != nil {
+		return nil, err
+	}
+	if !byPatient && !byUser {
+		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "patient",
+			Message: "this search needs the patient (patient=<NHS number>), the user (agent:identifier=" + sdsUserIDSystem + "|<user id>), or both"}
+	}
+	aq := audit.Query{Patient: nhs, User: user}
 	if ds := q.Params["date"]; len(ds) > 0 {
 		r, err := ParseDateParams("date", ds)
 		if err != nil {
@@ -141,11 +152,6 @@ func (a *AuditEvent) Search(ctx context.Context, q *Query) (*SearchResult, error
 		if !r.To.IsZero() {
 			aq.To = r.To.Add(24*time.Hour - time.Nanosecond)
 		}
-	}
-	if user, ok, err := agentQuery(q.Params); err != nil {
-		return nil, err
-	} else if ok {
-		aq.User = user
 	}
 	if vs := q.Params["outcome"]; len(vs) > 0 {
 		outcomes, any, err := outcomeQuery(vs)

@@ -121,6 +121,27 @@ func TestAuditEventSearchByAgentAndOutcome(t *testing.T) {
 			}
 		})
 	}
+	// By user alone, across patients: a second patient's access by the same
+	// user is found with the first's.
+	get(t, "/Patient/9000000017")
+	r := call(t, "GET", "/AuditEvent?_count=200&agent:identifier=https://fhir.nhs.uk/Id/sds-user-id|"+user, auditor, "")
+	patients := map[string]bool{}
+	for _, ev := range events(t, r) {
+		if !strings.Contains(string(mustJSON(ev["agent"])), `"value":"`+user+`"`) {
+			t.Errorf("an event of another user: %s", mustJSON(ev["agent"]))
+		}
+		for _, e := range asList(ev["entity"]) {
+			if ref, _ := mapOf(e.(map[string]any)["what"])["reference"].(string); strings.HasPrefix(ref, "Patient/") {
+				patients[ref] = true
+			}
+		}
+	}
+	if !patients["Patient/9000000009"] || !patients["Patient/9000000017"] {
+		t.Errorf("by user alone: the patients %v, want both 9000000009 and 9000000017", patients)
+	}
+	if r := call(t, "GET", "/AuditEvent?outcome=0", auditor, ""); r.status != 400 || !strings.Contains(string(r.raw), "needs the patient") {
+		t.Errorf("neither patient nor user: %d %s", r.status, r.raw)
+	}
 	for _, q := range []string{"&outcome=5", "&outcome=http://example.org|0", "&agent=Practitioner/1", "&agent:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009"} {
 		t.Run("refused "+q, func(t *testing.T) {
 			if r := search(t, q); r.status != 400 || outcomeIssue(t, r)["code"] != "invalid" {
