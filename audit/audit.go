@@ -233,13 +233,15 @@ func (q Query) Matches(r Record) bool {
 		!q.From.IsZero() && r.Time.Before(q.From),
 		!q.To.IsZero() && r.Time.After(q.To),
 		q.User != "" && r.User != q.User,
-		len(q.Outcomes) > 0 && !slices.Contains(q.Outcomes, outcome(r)):
+		len(q.Outcomes) > 0 && !slices.Contains(q.Outcomes, RecordOutcome(r)):
 		return false
 	}
 	return true
 }
 
-func outcome(r Record) string {
+// RecordOutcome is r's outcome: the one recorded, else what its status
+// says (OutcomeOf). It is what searches select by.
+func RecordOutcome(r Record) string {
 	if r.Outcome != "" {
 		return r.Outcome
 	}

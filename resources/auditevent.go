@@ -74,11 +74,7 @@ var auditOutcomes = map[string][]string{
 
 // auditOutcomeCode is the AuditEvent.outcome code of a record.
 func auditOutcomeCode(rec audit.Record) string {
-	o := rec.Outcome
-	if o == "" {
-		o = audit.OutcomeOf(rec.Status)
-	}
-	switch o {
+	switch audit.RecordOutcome(rec) {
 	case audit.OutcomeSuccess:
 		return "0"
 	case audit.OutcomeFailed:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/mappers/declared"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/model/request"
 )
@@ -198,7 +199,7 @@ func everythingTypesOf(params url.Values, types []string) (map[string]bool, erro
 			t = strings.TrimSpace(t)
 			if !slices.Contains(types, t) {
 				shown := t
-				if len(shown) > 64 || !isTypeName(shown) {
+				if !fhirjson.ResourceTypeName(shown) {
 					shown = "this value"
 				}
 				return nil, &fhirerr.Error{Category: fhirerr.Invalid, Expression: "_type",
@@ -208,19 +209,6 @@ func everythingTypesOf(params url.Values, types []string) (map[string]bool, erro
 		}
 	}
 	return only, nil
-}
-
-// isTypeName says s looks like a FHIR resource type name (safe to echo).
-func isTypeName(s string) bool {
-	if s == "" || s[0] < 'A' || s[0] > 'Z' {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
-			return false
-		}
-	}
-	return true
 }
 
 // SourcePart is what one source of a fan-out operation answered: its

@@ -192,11 +192,7 @@ func insertArgs(r audit.Record) []any {
 	if patients == nil {
 		patients = []string{}
 	}
-	outcome := r.Outcome
-	if outcome == "" {
-		outcome = audit.OutcomeOf(r.Status)
-	}
-	return []any{r.ID, r.Time, r.RequestID, r.User, r.RoleProfile, r.Role, r.Organisation, r.ClientID, r.Issuer, patients, r.ResourceType, r.Interaction, r.Status, outcome}
+	return []any{r.ID, r.Time, r.RequestID, r.User, r.RoleProfile, r.Role, r.Organisation, r.ClientID, r.Issuer, patients, r.ResourceType, r.Interaction, r.Status, audit.RecordOutcome(r)}
 }
 
 func (s *Store) insert(ctx context.Context, rec audit.Record) error {

@@ -53,6 +53,11 @@ var fhirName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_\-]{0,63}$`)
 // resourceTypeName is a plausible resourceType.
 var resourceTypeName = regexp.MustCompile(`^[A-Z][A-Za-z]{0,63}$`)
 
+// ResourceTypeName reports whether s is shaped like a resource type name
+// (an upper-case letter, then letters; at most 64): safe to echo in an
+// error, whether or not such a type exists.
+func ResourceTypeName(s string) bool { return resourceTypeName.MatchString(s) }
+
 func safeName(n string) string {
 	if fhirName.MatchString(n) {
 		return n
