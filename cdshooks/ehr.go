@@ -10,11 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/carerecords/fhir-facade/auth"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
 )
 
 // The EHR's own FHIR server. When context.patientId is the EHR's local id
@@ -38,9 +38,6 @@ const (
 	// maxEHRToken bounds a fhirAuthorization access token.
 	maxEHRToken = 8 << 10
 )
-
-// fhirID is a FHIR resource id (FHIR R4 §id).
-var fhirID = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
 
 // fhirAuthorization is CDS Hooks 2.0's fhirAuthorization object.
 type fhirAuthorization struct {
@@ -205,7 +202,7 @@ func (s *Service) ehrPatient(ctx context.Context, c *Client, req *hookRequest) (
 		return "", ehrFail("not-allowed", "context.patientId is not an NHS number, no prefetch.patient was sent, and fhirServer is not a FHIR server registered for this CDS client, "+
 			"so it was not called: send the NHS number as patientId or the Patient as prefetch, or register the server (CDS_CLIENTS fhir=…)")
 	}
-	if !fhirID.MatchString(patientID) {
+	if !fhirjson.ValidID(patientID) {
 		return "", ehrFail("bad-id", "context.patientId is neither an NHS number nor a FHIR id, so it cannot be read from fhirServer")
 	}
 	token, err := bearer(req.FHIRAuthorization, patientID, c.FHIRClientID)
