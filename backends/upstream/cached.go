@@ -127,31 +127,24 @@ func (c *Client) keep(store *cache.Cache, key string, resp *Response) {
 // length-prefixed so that no two requests share a key.
 func (c *Client) cacheKey(ctx context.Context, req Request, gen uint64) string {
 	ri := request.From(ctx)
-	// The headers sent (withCallerHeaders: the caller's override the
-	// request's), canonical and sorted, without building the merged map:
-	// this runs on every cached read.
+	// The headers sent (withCallerHeaders), canonical and sorted. A read
+	// usually has no headers of its own: then they are the caller's,
+	// used as they are rather than merged into a new map on every read.
+	sent := ri.Forward
+	if len(req.Header) > 0 {
+		sent = withCallerHeaders(ctx, req.Header)
+	}
 	type header struct {
 		key    string
 		values []string
 	}
 	var buf [8]header
 	hs := buf[:0]
-	add := func(h http.Header) {
-		for k, vs := range h {
-			ck := http.CanonicalHeaderKey(k)
-			if ck == "X-Request-Id" || ck == "X-Correlation-Id" {
-				continue
-			}
-			i := slices.IndexFunc(hs, func(x header) bool { return x.key == ck })
-			if i < 0 {
-				hs = append(hs, header{ck, vs})
-			} else {
-				hs[i].values = vs
-			}
+	for k, vs := range sent {
+		if ck := http.CanonicalHeaderKey(k); ck != "X-Request-Id" && ck != "X-Correlation-Id" {
+			hs = append(hs, header{ck, vs})
 		}
 	}
-	add(req.Header)
-	add(ri.Forward)
 	slices.SortFunc(hs, func(a, b header) int { return strings.Compare(a.key, b.key) })
 	query := req.Query.Encode()
 
@@ -165,19 +158,14 @@ func (c *Client) cacheKey(ctx context.Context, req Request, gen uint64) string {
 	var b strings.Builder
 	b.Grow(size)
 	var num [20]byte
-	length := func(n int) { b.Write(strconv.AppendInt(num[:0], int64(n), 10)) }
 	field := func(s string) {
-		length(len(s))
+		b.Write(strconv.AppendInt(num[:0], int64(len(s)), 10))
 		b.WriteByte(':')
 		b.WriteString(s)
 	}
 	field(c.cfg.Name)
 	field(ri.CachePartition)
-	var genBuf [20]byte
-	g := strconv.AppendUint(genBuf[:0], gen, 10)
-	length(len(g))
-	b.WriteByte(':')
-	b.Write(g)
+	field(strconv.FormatUint(gen, 10))
 	field(req.Path)
 	field(query)
 	for _, h := range hs {
