@@ -93,7 +93,7 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 	}
 	req := &searchRequest{query: &resources.Query{Count: maxOperationEntries}, subset: sub, selfURL: self}
 	if _, paged := params["_count"]; paged && declares(op.Definition, "_count") {
-		if err := s.operationPage(req, op, params, p.ResourceType()+"/"+id+"/$"+op.Name); err != nil {
+		if err := s.operationPage(req, p, op, params, p.ResourceType()+"/"+id+"/$"+op.Name); err != nil {
 			return nil, err
 		}
 	}
@@ -113,27 +113,19 @@ func declares(d resources.OperationDefinition, name string) bool {
 // operationPage pages an operation's searchset as a search is paged: _count
 // entries from _offset, self/first/previous/next/last links on path that
 // repeat the operation's own parameters and the echoed result parameters.
-func (s *Server) operationPage(req *searchRequest, op *resources.Operation, params url.Values, path string) error {
-	n, err := nonNegative("_count", params["_count"])
-	if err != nil {
-		return err
-	}
-	if n > s.cfg.MaxPageSize {
-		req.warnings = append(req.warnings, resources.Issue{Severity: "warning", Code: "informational", Expression: "_count",
-			Diagnostics: "_count=" + strconv.Itoa(n) + " is above the maximum page size; " + strconv.Itoa(s.cfg.MaxPageSize) + " used"})
-		n = s.cfg.MaxPageSize
-	}
-	off := 0
-	if vs, ok := params["_offset"]; ok {
-		if off, err = nonNegative("_offset", vs); err != nil {
-			return err
+func (s *Server) operationPage(req *searchRequest, p resources.Provider, op *resources.Operation, params url.Values, path string) error {
+	req.query.Params, req.echo = url.Values{}, url.Values{}
+	// _count and _offset as a search reads them (bounds and warnings).
+	for _, k := range []string{"_count", "_offset"} {
+		if vs, ok := params[k]; ok {
+			if err := s.resultParam(p, req, k, vs); err != nil {
+				return err
+			}
 		}
 	}
-	req.query.Count, req.query.Offset = n, off
-	req.query.Params, req.echo = url.Values{}, url.Values{}
-	for _, p := range op.Definition.Parameters {
-		if vs, ok := params[p.Name]; ok && p.Use == "in" && p.Name != "_count" && p.Name != "_offset" {
-			req.query.Params[p.Name] = vs
+	for _, d := range op.Definition.Parameters {
+		if vs, ok := params[d.Name]; ok && d.Use == "in" && d.Name != "_count" && d.Name != "_offset" {
+			req.query.Params[d.Name] = vs
 		}
 	}
 	for _, k := range echoed {

@@ -286,8 +286,10 @@ func (s *Server) fhir(route string, byMethod map[string]endpoint) http.Handler {
 			}
 			a.caller = c
 		}
-		key := ""
-		if a.caller != nil && a.caller.info == ri.Caller {
+		// A verified caller's key is made once per token (authenticate
+		// set ri.Caller to its info); a public route makes it here.
+		var key string
+		if a.caller != nil {
 			key = a.caller.admission
 		} else {
 			key = callerKey(ri.Caller)

@@ -74,7 +74,7 @@ func (*documents) ResourceType() string  { return "Binary" }
 func (*documents) Profile() string       { return "" }
 func (*documents) Documentation() string { return "documents" }
 func (d *documents) ReadStream(_ context.Context, id string, admit func(string, string) error) (*resources.Stream, error) {
-	if err := admit("", ""); err != nil {
+	if err := admit("", "p1.0"); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
