@@ -153,9 +153,8 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		w.Header()["X-Request-Id"] = []string{id}
 		securityHeaders(w.Header(), r.URL.Path)
 		// The request's one value: its facts (the caller's are added by the
-		// preamble) and the server's notes for logs, metrics and audit.
-		// The request's value, its writer and its audit gate are made in
-		// one allocation: every request has all three.
+		// preamble) and the server's notes for logs, metrics and audit; made
+		// in one allocation with its writer and audit gate.
 		ex := &exchange{ri: request.Info{ID: id, Route: "other", ResourceType: "none", Interaction: "other",
 			// The client wants an answer from the national services themselves.
 			NoCache: noCache(r.Header)}}
