@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -58,7 +59,7 @@ func appendPatientRef(out []string, msg any) []string {
 		return out
 	}
 	if id := ref.GetPatientId().GetValue(); id != "" {
-		if idPattern.MatchString(id) {
+		if fhirjson.ValidID(id) {
 			out = append(out, id)
 		}
 		return out

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/nhsnumber"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -35,7 +36,7 @@ func (s *Server) operation(a *access, r *http.Request, f format, q url.Values) (
 	}
 	ri.Interaction = "operation-" + op.Name
 	id := r.PathValue("id")
-	if !idPattern.MatchString(id) {
+	if !fhirjson.ValidID(id) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
 	}
 	sub, err := parseSubset(q, false)

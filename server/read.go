@@ -10,6 +10,7 @@ import (
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -19,7 +20,7 @@ import (
 func (s *Server) read(a *access, r *http.Request, _ format, q url.Values) (*reply, error) {
 	rd := a.provider.(resources.Reader)
 	id := r.PathValue("id")
-	if !idPattern.MatchString(id) {
+	if !fhirjson.ValidID(id) {
 		return nil, &fhirerr.Error{Category: fhirerr.Invalid, Message: "the resource id is not a valid FHIR id"}
 	}
 	sub, err := parseSubset(q, false)
@@ -84,7 +85,7 @@ func contentETag(body []byte) string {
 // See: http://hl7.org/fhir/R4/http.html#vread
 func (s *Server) vread(a *access, r *http.Request, f format, q url.Values) (*reply, error) {
 	vid := r.PathValue("vid")
-	if !idPattern.MatchString(vid) {
+	if !fhirjson.ValidID(vid) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the version id is not a valid FHIR id")
 	}
 	rep, err := s.read(a, r, f, q)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/carerecords/fhir-facade/auth"
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/model/request"
 	"github.com/carerecords/fhir-facade/resources"
 )
@@ -666,7 +667,7 @@ func referenceTo(ref, target string) (string, bool) {
 		return "", false
 	}
 	id := ref[i+len(target)+1:]
-	return id, idPattern.MatchString(id) // the pattern admits no "/" and no ""
+	return id, fhirjson.ValidID(id) // the id grammar admits no "/" and no ""
 }
 
 // sortRendered orders matches by the sort keys (stable: the backend's order

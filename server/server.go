@@ -572,10 +572,6 @@ func publicRoute(r *http.Request, route string) bool {
 // baseURL is the configured public base, whatever Host a request named.
 func (s *Server) baseURL() string { return s.cfg.BaseURL }
 
-// idPattern is the FHIR id syntax.
-// See: http://hl7.org/fhir/R4/datatypes.html#id
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
-
 var typePattern = regexp.MustCompile(`^[A-Za-z]+$`)
 
 // provider looks up the provider for a {type} path segment; unknown types

@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/carerecords/fhir-facade/model/fhirerr"
+	"github.com/carerecords/fhir-facade/model/fhirjson"
 	"github.com/carerecords/fhir-facade/resources"
 )
 
@@ -30,7 +31,7 @@ import (
 func (s *Server) readStream(w http.ResponseWriter, r *http.Request, a *access, f format, ferr error, q url.Values, st resources.Streamer) {
 	ri := a.ri
 	id := r.PathValue("id")
-	if !idPattern.MatchString(id) {
+	if !fhirjson.ValidID(id) {
 		s.writeError(w, r, f, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id"))
 		return
 	}

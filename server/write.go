@@ -109,7 +109,7 @@ func (s *Server) update(a *access, r *http.Request, _ format, _ url.Values) (*re
 	p := a.provider
 	u := p.(resources.Updater)
 	id := r.PathValue("id")
-	if !idPattern.MatchString(id) {
+	if !fhirjson.ValidID(id) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
 	}
 	msg, err := readResource(r, p.ResourceType())
@@ -142,7 +142,7 @@ func (s *Server) update(a *access, r *http.Request, _ format, _ url.Values) (*re
 func (s *Server) patch(a *access, r *http.Request, _ format, _ url.Values) (*reply, error) {
 	pt := a.provider.(resources.Patcher)
 	id := r.PathValue("id")
-	if !idPattern.MatchString(id) {
+	if !fhirjson.ValidID(id) {
 		return nil, fhirerr.New(fhirerr.Invalid, "the resource id is not a valid FHIR id")
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
